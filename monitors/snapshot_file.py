@@ -1,0 +1,182 @@
+"""Reading and writing tenant snapshot files (`greenscreen.tenant-snapshot/1`).
+
+Loading validates against the shipped JSON Schema and then checks what a schema cannot say. A bad
+file raises `SnapshotFileError` with one line naming the file and the offending JSON path; writing
+goes through a temporary file and a rename, so a failed export never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema
+
+from rules.tenant_collections import ALL_COLLECTIONS
+
+SNAPSHOT_FORMAT: Final = "greenscreen.tenant-snapshot/1"
+
+
+class SnapshotFileError(Exception):
+    """A snapshot file that cannot be used; the message is one line for the operator."""
+
+
+@cache
+def snapshot_schema() -> dict[str, Any]:
+    text = resources.files("monitors").joinpath("schemas/tenant-snapshot.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = snapshot_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def load_snapshot(path: Path | str) -> dict[str, Any]:
+    """Read and validate a snapshot file; raise `SnapshotFileError` naming file and JSON path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SnapshotFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SnapshotFileError(f"{path}: is a directory, not a snapshot file") from None
+    except UnicodeDecodeError as error:
+        raise SnapshotFileError(f"{path}: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise SnapshotFileError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SnapshotFileError(
+            f"{path}: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise SnapshotFileError(f"{path}: not usable JSON (nested too deeply)") from None
+    problem = first_problem(document)
+    if problem is not None:
+        raise SnapshotFileError(f"{path}: {problem}")
+    result: dict[str, Any] = document
+    return result
+
+
+def first_problem(document: Any) -> str | None:
+    """The first thing wrong with a snapshot document as `<json path>: <what>`, or None."""
+    if not isinstance(document, dict):
+        return f"$: a snapshot is a JSON object, not {_json_kind(document)}"
+    if document.get("format") != SNAPSHOT_FORMAT:
+        found = document.get("format")
+        return f"$.format: expected {SNAPSHOT_FORMAT!r}, found {_short(found)}"
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
+    if errors:
+        return _describe(errors[0])
+    return next(_semantic_problems(document), None)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = error.json_path
+    if error.validator in ("enum", "pattern") and list(error.path) in (
+        ["collections"],
+        ["errors"],
+    ):
+        # propertyNames failures report the parent object; name the offending key instead.
+        key = str(error.instance)
+        section = error.path[0]
+        what = "collection path" if section == "collections" else "error path"
+        return f"$.{section}[{json.dumps(key)}]: unknown {what} {key!r}"
+    if error.validator == "pattern" and list(error.path) == ["capturedAt"]:
+        return f"{where}: not an ISO 8601 date-time with a time zone: {_short(error.instance)}"
+    if error.validator == "type":
+        expected = error.validator_value
+        names = " or ".join(expected) if isinstance(expected, list) else str(expected)
+        return f"{where}: expected {names}, found {_json_kind(error.instance)}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {_short_message(error.message)}"
+
+
+def _semantic_problems(document: Mapping[str, Any]) -> Iterator[str]:
+    collections: Mapping[str, list[Mapping[str, Any]]] = document["collections"]
+    errors: Mapping[str, Any] = document.get("errors", {})
+    for path, items in collections.items():
+        if path in errors:
+            yield (f"$.errors[{json.dumps(path)}]: a collection cannot be both read and unreadable")
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            object_id = item.get("id")
+            if object_id is None:
+                continue
+            if object_id in seen:
+                yield (f"$.collections[{json.dumps(path)}][{index}].id: duplicate id {object_id!r}")
+            seen.add(object_id)
+
+
+def write_snapshot(path: Path | str, document: Mapping[str, Any]) -> None:
+    """Validate and write atomically: the file is either the whole new snapshot or untouched."""
+    path = Path(path)
+    problem = first_problem(document)
+    if problem is not None:
+        raise SnapshotFileError(f"{path}: refusing to write an invalid snapshot: {problem}")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise SnapshotFileError(f"{path}: directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, ensure_ascii=False, indent=1, sort_keys=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def empty_snapshot(tenant_id: str, captured_at: str) -> dict[str, Any]:
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "tenantId": tenant_id,
+        "capturedAt": captured_at,
+        "collections": {},
+        "errors": {},
+    }
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short_message(message: str, limit: int = 160) -> str:
+    line = " ".join(message.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+KNOWN_COLLECTIONS: Final = frozenset(ALL_COLLECTIONS)

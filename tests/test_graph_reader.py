@@ -1,0 +1,310 @@
+"""The Graph reader, run for real over HTTP against the Graph simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ClientAuthenticationError
+from samples.synthetic import generate_tenant
+from tests.graphsim import Fault, GraphSimulator
+
+from monitors.cli import main as greenscreen
+from monitors.graph.client import GraphClient, RetryPolicy
+from monitors.graph.collections import COLLECTION_SPECS, spec_for
+from monitors.graph.credentials import LocalDevelopmentCredential
+from monitors.graph.reader import TenantReader
+from monitors.snapshot_file import first_problem, load_snapshot
+from rules import tenant_collections as tc
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "samples" / "contoso-sample.json"
+FAST_RETRIES = RetryPolicy(max_retries=3, base_delay_s=0.05, transport_retries=1, timeout_s=2.0)
+
+
+def load_sample() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    return document
+
+
+def read(sim: GraphSimulator, tenant_id: str, retry: RetryPolicy = FAST_RETRIES) -> Any:
+    async def run() -> tuple[dict[str, Any], Any]:
+        async with GraphClient(
+            LocalDevelopmentCredential(), base_url=sim.url, retry=retry
+        ) as client:
+            snapshot = await TenantReader(client, tenant_id=tenant_id).read()
+            return snapshot, client.stats
+
+    return asyncio.run(run())
+
+
+def projected(source: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What the reader should bring back: the source, with `$select`ed collections projected."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for path, items in source["collections"].items():
+        spec = next((s for s in COLLECTION_SPECS if s.path == path), None)
+        keep = set(spec.select) | {"@odata.type"} if spec and spec.select else None
+        navigations = set(tc.INLINED_NAVIGATIONS.get(path, ()))
+        rows = []
+        for item in items:
+            if keep is None:
+                rows.append(copy.deepcopy(item))
+            else:
+                rows.append({k: v for k, v in item.items() if k in keep or k in navigations})
+        result[path] = rows
+    result[tc.GROUPS] = sorted(result.get(tc.GROUPS, []), key=lambda group: group["id"])
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample_tenant() -> dict[str, Any]:
+    return load_sample()
+
+
+@pytest.fixture
+def sample_sim(sample_tenant: dict[str, Any]) -> Iterator[GraphSimulator]:
+    with GraphSimulator(sample_tenant) as sim:
+        yield sim
+
+
+def test_reader_reproduces_the_sample_tenant_exactly(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    assert first_problem(snapshot) is None
+    assert snapshot["errors"] == {}
+    assert snapshot["collections"] == projected(sample_tenant)
+
+
+def test_reader_reproduces_a_tenant_that_needs_many_pages_and_batches() -> None:
+    tenant = generate_tenant(
+        apps=1300,
+        device_configurations=120,
+        settings_policies=70,
+        scripts=30,
+        enrollment_configurations=12,
+        profiles=5,
+        groups=400,
+        devices=2100,
+        seed=7,
+    )
+    with GraphSimulator(tenant) as sim:
+        snapshot, stats = read(sim, tenant["tenantId"])
+        log = list(sim.request_log)
+    assert snapshot["errors"] == {}
+    assert snapshot["collections"] == projected(tenant)
+    next_pages = [entry for entry in log if "skiptoken" in entry.query.lower()]
+    assert next_pages, "the tenant was meant to need more than one page somewhere"
+    assert stats.batch_requests >= 3
+    # Graph's batch limit: never more than 20 items in one envelope.
+    per_batch: dict[str | None, int] = {}
+    for entry in log:
+        if entry.in_batch:
+            per_batch[entry.batch_id] = per_batch.get(entry.batch_id, 0) + 1
+    assert max(per_batch.values()) <= 20
+
+
+def test_full_read_uses_pages_at_the_cap_and_batches_of_twenty(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    _snapshot, stats = read(sample_sim, sample_tenant["tenantId"])
+    top_level = [entry for entry in sample_sim.request_log if not entry.in_batch]
+    list_requests = [entry for entry in top_level if entry.method == "GET"]
+    # One page per collection (the sample is small), one request for the singleton.
+    assert len(list_requests) == len(COLLECTION_SPECS)
+    inner = [entry for entry in sample_sim.request_log if entry.in_batch]
+    assert stats.batch_requests == math.ceil(len(inner) / 20) or stats.batch_requests == len(
+        {entry.batch_id for entry in inner}
+    )
+    # Assignments came with the lists: no per-object assignment reads.
+    assert not [entry for entry in sample_sim.request_log if entry.path.endswith("/assignments")]
+
+
+def test_throttling_is_retried_by_the_middleware_honouring_retry_after(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(path=r"^deviceAppManagement/mobileApps$", kind="throttle", times=2, retry_after=1)
+    )
+    sample_sim.add_fault(
+        Fault(path=r"^deviceManagement/deviceConfigurations$", kind="unavailable", times=1)
+    )
+    snapshot, stats = read(sample_sim, sample_tenant["tenantId"])
+    apps = [e for e in sample_sim.request_log if e.path == tc.MOBILE_APPS and not e.in_batch]
+    configs = [e for e in sample_sim.request_log if e.path == tc.DEVICE_CONFIGURATIONS]
+    assert [e.status for e in apps] == [429, 429, 200]
+    assert [e.status for e in configs] == [503, 200]
+    assert stats.throttled == 2
+    assert snapshot["errors"] == {}
+    assert snapshot["collections"] == projected(sample_tenant)
+
+
+def test_throttled_items_inside_a_batch_are_resubmitted(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(Fault(path=r"/settings$", kind="throttle", times=2, retry_after=1))
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    throttled = [e for e in sample_sim.request_log if e.in_batch and e.status == 429]
+    assert len(throttled) == 2
+    assert snapshot["errors"] == {}
+    assert snapshot["collections"] == projected(sample_tenant)
+
+
+def test_forbidden_collection_is_recorded_and_the_rest_is_read(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(path=r"^deviceManagement/deviceManagementScripts$", kind="forbidden", times=None)
+    )
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    assert tc.PLATFORM_SCRIPTS not in snapshot["collections"]
+    assert snapshot["errors"][tc.PLATFORM_SCRIPTS]["status"] == 403
+    expected = projected(sample_tenant)
+    del expected[tc.PLATFORM_SCRIPTS]
+    # Groups referenced only by scripts are no longer known to be referenced.
+    assert {k: v for k, v in snapshot["collections"].items() if k != tc.GROUPS} == {
+        k: v for k, v in expected.items() if k != tc.GROUPS
+    }
+    assert first_problem(snapshot) is None
+
+
+def test_throttling_past_the_retry_budget_makes_the_collection_unreadable(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(
+            path=r"^deviceManagement/assignmentFilters$", kind="throttle", times=None, retry_after=1
+        )
+    )
+    retry = RetryPolicy(max_retries=1, base_delay_s=0.05, transport_retries=0, timeout_s=2.0)
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"], retry)
+    assert snapshot["errors"][tc.ASSIGNMENT_FILTERS]["status"] == 429
+    assert tc.ASSIGNMENT_FILTERS not in snapshot["collections"]
+
+
+def test_delegated_only_mdm_policy_error_says_how_to_read_it(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(path=r"^policies/mobileDeviceManagementPolicies$", kind="forbidden", times=None)
+    )
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    error = snapshot["errors"][tc.MDM_POLICIES]
+    assert error["status"] == 403
+    assert "delegated permissions only" in error["message"]
+
+
+def test_timeouts_are_retried_within_a_bounded_budget(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(path=r"^deviceManagement/domainJoinConnectors$", kind="timeout", times=1, delay_s=3.0)
+    )
+    retry = RetryPolicy(max_retries=1, base_delay_s=0.05, transport_retries=1, timeout_s=1.0)
+    snapshot, stats = read(sample_sim, sample_tenant["tenantId"], retry)
+    assert stats.retried_transport_errors == 1
+    assert snapshot["errors"] == {}
+
+
+def test_malformed_json_makes_only_that_collection_unreadable(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(path=r"^deviceManagement/deviceCompliancePolicies$", kind="malformed", times=None)
+    )
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    assert snapshot["errors"][tc.COMPLIANCE_POLICIES]["message"].startswith("malformed JSON")
+    assert tc.AUTOPILOT_PROFILES in snapshot["collections"]
+
+
+def test_no_token_means_every_collection_is_unreadable_not_empty(
+    sample_sim: GraphSimulator,
+) -> None:
+    class BrokenCredential:
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            raise ClientAuthenticationError("AADSTS700016: application not found\nmore text")
+
+    async def run() -> dict[str, Any]:
+        async with GraphClient(
+            BrokenCredential(), base_url=sample_sim.url, retry=FAST_RETRIES
+        ) as client:
+            return await TenantReader(client, tenant_id="t").read()
+
+    snapshot = asyncio.run(run())
+    assert snapshot["collections"].keys() <= {tc.GROUPS}
+    assert snapshot["errors"][tc.MOBILE_APPS] == {
+        "status": 401,
+        "message": "could not get a Graph token: AADSTS700016: application not found",
+    }
+    assert not sample_sim.request_log, "no request may leave without a token"
+
+
+def test_export_command_writes_a_valid_snapshot(
+    sample_sim: GraphSimulator,
+    sample_tenant: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "export.json"
+    status = greenscreen(
+        [
+            "export",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 0
+    exported = load_snapshot(out)
+    assert exported["tenantId"] == sample_tenant["tenantId"]
+    assert exported["collections"] == projected(sample_tenant)
+    err = capsys.readouterr().err
+    assert f"read {tc.AUTOPILOT_PROFILES}:" in err
+    assert "HTTP requests" in err
+
+
+def test_export_refuses_local_auth_against_a_remote_graph(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = greenscreen(
+        [
+            "export",
+            "--graph-url",
+            "https://graph.microsoft.com",
+            "--auth",
+            "local",
+            "--out",
+            str(tmp_path / "x.json"),
+        ]
+    )
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "greenscreen: --auth local only works with a Graph simulator on loopback"
+    )
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_export_refuses_plain_http_to_a_remote_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = greenscreen(
+        ["export", "--graph-url", "http://graph.example.net", "--out", str(tmp_path / "x.json")]
+    )
+    assert status == 2
+    assert "plain http is only allowed" in capsys.readouterr().err
+
+
+def test_collection_specs_cover_every_snapshot_collection_but_groups() -> None:
+    assert {spec.path for spec in COLLECTION_SPECS} == set(tc.ALL_COLLECTIONS) - {tc.GROUPS}
+    assert spec_for(tc.DEVICES).advanced_query
