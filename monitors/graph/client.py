@@ -147,12 +147,15 @@ class GraphClient:
         provider = AzureIdentityAccessTokenProvider(
             credential, None, scopes=[GRAPH_SCOPE], allowed_hosts=[hostname]
         )
-        transport = _CountingTransport(
+        # Kept so it can be closed: the factory swaps the client's transport for its middleware
+        # pipeline, and closing the client does not reach the pool underneath.
+        self._transport = _CountingTransport(
             httpx.AsyncHTTPTransport(
                 limits=httpx.Limits(max_connections=max_connections), retries=0
             ),
             self.stats,
         )
+        transport = self._transport
         client = httpx.AsyncClient(
             transport=transport,
             auth=_BearerTokenAuth(provider),
@@ -168,6 +171,7 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> GraphClient:
         return self

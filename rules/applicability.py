@@ -1,0 +1,862 @@
+"""Device-phase applicability: what reaches a pre-provisioning profile's devices (§0 of the
+rule catalog, RULES-REFERENCE.md).
+
+During the technician flow there is no user: only device-targeted payload applies. This module
+answers, for a payload's assignments and an Autopilot profile, whether the payload applies to
+that profile's devices in the device phase, and why. It also resolves each profile's Autopilot
+device groups, each group's kind, each Autopilot device's effective profile and each profile's
+effective device-phase ESP. Every answer is immutable and carries its chain of reasons.
+
+Semantics, each from Microsoft's documentation:
+- All devices applies; All users never does in the device phase (pre-provision.md).
+- A device group include applies when it is an Autopilot device group of the profile or holds
+  the profile's devices; a user group include does not ("Other user-targeted policies aren't
+  applied until the user signs into the device"). User-targeted device-context apps install for
+  the device's assigned user: reported as a separate fact.
+- Exclusions work only within the same group kind (apps-inc-exl-assignments.md): a device
+  exclusion removes a device include; a user exclusion does not.
+- Assignment filters are evaluated on the device at enrollment, so a filter makes the answer
+  conditional and names the filter (filters.md).
+- Only `required` app assignments install in the device phase; `available` is not pushed.
+- ESP: the highest-priority device-targeted ESP, else the default; user-targeted ESPs are
+  ignored in pre-provisioning (windows-enrollment-status.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+from rules.assignments import Assignment, FilterType, TargetKind
+from rules.membership_prediction import (
+    DEVICE_MEMBER_TYPE,
+    GROUP_MEMBER_TYPE,
+    USER_MEMBER_TYPE,
+    AutopilotDeviceJoin,
+    MembershipPrediction,
+    holds_every_autopilot_device,
+    predict_group_members,
+)
+from rules.membership_rules import (
+    ParsedRule,
+    SubjectKind,
+    UnsupportedRule,
+    parse_membership_rule,
+)
+from rules.snapshot_model import TenantSnapshot
+from rules.tenant_objects import (
+    AssignedPayload,
+    AutopilotDevice,
+    AutopilotProfile,
+    EnrollmentConfiguration,
+    EnrollmentConfigurationKind,
+    Group,
+    MobileApp,
+)
+
+REQUIRED_INTENT = "required"
+
+
+class GroupKind(Enum):
+    DEVICE = "device"
+    USER = "user"
+    MIXED = "mixed"
+    UNKNOWN = "unknown"
+    # An assigned group read with no members at all.
+    UNKNOWN_EMPTY = "unknown-empty"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupKindVerdict:
+    group_id: str
+    kind: GroupKind
+    # "dynamic device group", "assigned user group", ...: how reasons name the group.
+    description: str
+    reasons: tuple[str, ...]
+
+
+class Applicability(Enum):
+    APPLIES = "applies"
+    DOES_NOT_APPLY = "does not apply"
+    # An assignment filter decides on the device; `filters` names it.
+    CONDITIONAL = "conditional"
+    UNKNOWN = "unknown"
+
+
+class Certainty(Enum):
+    CERTAIN = "certain"
+    CONDITIONAL = "conditional"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class FilterCondition:
+    filter_id: str
+    filter_type: FilterType
+    # None when the filter is not in the snapshot (or filters could not be read).
+    display_name: str | None
+    rule: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserTargeting:
+    """The payload is (also) targeted at users: applied after sign-in, not in the device phase.
+
+    Exception from pre-provision.md: a user-targeted app that installs in device context is
+    installed in the technician phase for the Autopilot device's assigned user.
+    """
+
+    targets: tuple[str, ...]
+    # The profile's devices that have an assigned user (`userPrincipalName`).
+    devices_with_assigned_user: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePhaseApplicability:
+    payload_id: str
+    profile_id: str
+    verdict: Applicability
+    reasons: tuple[str, ...]
+    filters: tuple[FilterCondition, ...] = ()
+    user_targeting: UserTargeting | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileTargeting:
+    """Whom an Autopilot profile is assigned to, and the registered devices that holds."""
+
+    profile_id: str
+    all_devices: bool
+    included_group_ids: tuple[str, ...]
+    excluded_group_ids: tuple[str, ...]
+    # Include targets minus exclusions: the profile's Autopilot device groups.
+    ap_device_group_ids: frozenset[str]
+    # Autopilot device ids the targeting certainly holds.
+    device_ids: frozenset[str]
+    # Ids it might hold; None when any device might (the devices could not be predicted).
+    undetermined_device_ids: frozenset[str] | None
+    unknown_reason: str | None
+    reasons: tuple[str, ...]
+
+    @property
+    def possible_device_ids(self) -> frozenset[str] | None:
+        if self.undetermined_device_ids is None:
+            return None
+        return self.device_ids | self.undetermined_device_ids
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveProfile:
+    autopilot_device_id: str
+    # The profile the device gets; None when no profile targets it or the answer is unknown.
+    profile: AutopilotProfile | None
+    certainty: Certainty
+    # Other profiles targeting the device, which lose to the oldest (profiles.md).
+    competing: tuple[AutopilotProfile, ...]
+    # Profiles that might target the device and could change the answer.
+    undecided: tuple[AutopilotProfile, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveEsp:
+    profile_id: str
+    # The ESP the profile's devices get in the device phase; None when unknown or none exists.
+    esp: EnrollmentConfiguration | None
+    is_default: bool
+    certainty: Certainty
+    # Higher-priority ESPs that might apply instead (a filter or unknown data decides).
+    undecided: tuple[EnrollmentConfiguration, ...]
+    # ESPs targeted at users only, which pre-provisioning ignores.
+    ignored_user_targeted: tuple[EnrollmentConfiguration, ...]
+    reasons: tuple[str, ...]
+
+
+# --- coverage: which of a profile's devices a set of targets reaches -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Coverage:
+    # Every device of the profile, present and future (All devices, an AP device group of the
+    # profile, a rule that holds every Autopilot device).
+    every_device: bool = False
+    certain: frozenset[str] = frozenset()
+    # Superset of `certain`; None when unbounded (the target could hold any device).
+    possible: frozenset[str] | None = frozenset()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.every_device and self.possible is not None and not self.possible
+
+
+_NOTHING = _Coverage()
+_EVERYTHING = _Coverage(every_device=True)
+_UNBOUNDED = _Coverage(possible=None)
+
+
+def _union(coverages: Iterable[_Coverage]) -> _Coverage:
+    every = False
+    certain: frozenset[str] = frozenset()
+    possible: frozenset[str] | None = frozenset()
+    for coverage in coverages:
+        every = every or coverage.every_device
+        certain |= coverage.certain
+        possible = (
+            None if possible is None or coverage.possible is None else possible | coverage.possible
+        )
+    return _Coverage(every, certain, possible)
+
+
+def _decide(include: _Coverage, exclude: _Coverage, target: ProfileTargeting) -> Applicability:
+    if exclude.every_device:
+        return Applicability.DOES_NOT_APPLY
+    devices = target.device_ids
+    possible_devices = target.possible_device_ids
+    excluded_possibly = exclude.possible
+    if include.every_device:
+        if excluded_possibly is None:
+            return Applicability.UNKNOWN
+        if not excluded_possibly:
+            # Nothing is excluded: every device the profile gets, whichever those are.
+            return Applicability.APPLIES
+        if devices - excluded_possibly:
+            return Applicability.APPLIES
+        if possible_devices is not None and not possible_devices:
+            # No registered device yet: it applies to whichever devices the profile gets.
+            return Applicability.APPLIES
+        if possible_devices is not None and possible_devices <= exclude.certain:
+            return Applicability.DOES_NOT_APPLY
+        return Applicability.UNKNOWN
+    certain = include.certain & devices
+    if excluded_possibly is not None and certain - excluded_possibly:
+        return Applicability.APPLIES
+    if include.possible is None:
+        reachable = possible_devices
+    elif possible_devices is None:
+        reachable = include.possible
+    else:
+        reachable = include.possible & possible_devices
+    if reachable is not None and not reachable - exclude.certain:
+        return Applicability.DOES_NOT_APPLY
+    return Applicability.UNKNOWN
+
+
+# --- the view ------------------------------------------------------------------------------------
+
+
+def tenant_targeting(snapshot: TenantSnapshot) -> TenantTargeting:
+    """The snapshot's targeting view, built once per snapshot and shared by every rule."""
+    return snapshot.derived_view(TenantTargeting)
+
+
+class TenantTargeting:
+    """Targeting answers over one snapshot. Results are immutable and memoised per object."""
+
+    def __init__(self, snapshot: TenantSnapshot) -> None:
+        self._snapshot = snapshot
+        self._join = (
+            AutopilotDeviceJoin.build(snapshot.autopilot_devices, snapshot.entra_devices)
+            if snapshot.autopilot_devices is not None and snapshot.entra_devices is not None
+            else None
+        )
+        self._groups = {group.id: group for group in snapshot.groups or ()}
+        self._kinds: dict[str, GroupKindVerdict] = {}
+        self._predictions: dict[str, MembershipPrediction] = {}
+        self._profiles: dict[str, ProfileTargeting] = {}
+
+    @property
+    def snapshot(self) -> TenantSnapshot:
+        return self._snapshot
+
+    def preprovisioning_profiles(self) -> tuple[AutopilotProfile, ...] | None:
+        profiles = self._snapshot.autopilot_profiles
+        if profiles is None:
+            return None
+        return tuple(profile for profile in profiles if profile.preprovisioning_allowed)
+
+    # --- groups ---------------------------------------------------------------------------------
+
+    def group_kind(self, group: Group) -> GroupKindVerdict:
+        cached = self._kinds.get(group.id)
+        if cached is None:
+            cached = self._group_kind(group, frozenset())
+            self._kinds[group.id] = cached
+        return cached
+
+    def _group_kind(self, group: Group, visiting: frozenset[str]) -> GroupKindVerdict:
+        if group.is_dynamic:
+            return _dynamic_group_kind(group)
+        if group.members is None:
+            return GroupKindVerdict(
+                group.id,
+                GroupKind.UNKNOWN,
+                "assigned group whose members could not be read",
+                (f"members of '{group.display_name}' could not be read",),
+            )
+        if not group.members:
+            return GroupKindVerdict(
+                group.id,
+                GroupKind.UNKNOWN_EMPTY,
+                "empty assigned group",
+                (f"assigned group '{group.display_name}' has no members",),
+            )
+        kinds: set[GroupKind] = set()
+        reasons: list[str] = []
+        for member in group.members:
+            member_type = (member.odata_type or "").casefold()
+            if member_type == DEVICE_MEMBER_TYPE.casefold():
+                kinds.add(GroupKind.DEVICE)
+            elif member_type == USER_MEMBER_TYPE.casefold():
+                kinds.add(GroupKind.USER)
+            elif member_type == GROUP_MEMBER_TYPE.casefold() and member.id not in visiting:
+                nested = self._groups.get(member.id)
+                if nested is None:
+                    kinds.add(GroupKind.UNKNOWN)
+                    reasons.append(f"nested group {member.id} is not in the snapshot")
+                    continue
+                verdict = self._group_kind(nested, visiting | {group.id})
+                if verdict.kind is GroupKind.MIXED:
+                    kinds |= {GroupKind.DEVICE, GroupKind.USER}
+                elif verdict.kind is not GroupKind.UNKNOWN_EMPTY:
+                    kinds.add(verdict.kind)
+                reasons.extend(verdict.reasons)
+        return _assigned_group_kind(group, kinds, reasons)
+
+    def membership(self, group: Group) -> MembershipPrediction:
+        """The registered Autopilot devices the group holds (see membership_prediction)."""
+        cached = self._predictions.get(group.id)
+        if cached is None:
+            cached = self._predict(group)
+            self._predictions[group.id] = cached
+        return cached
+
+    def _predict(self, group: Group) -> MembershipPrediction:
+        if self._join is not None:
+            return predict_group_members(group, self._join, self._groups)
+        missing = (
+            "Autopilot devices" if self._snapshot.autopilot_devices is None else "Entra devices"
+        )
+        reason = f"{missing} could not be read"
+        parsed = parse_membership_rule(group.membership_rule) if group.is_dynamic else None
+        # Whether a rule holds every Autopilot device is known from the rule alone.
+        universal = isinstance(parsed, ParsedRule) and holds_every_autopilot_device(parsed)
+        return MembershipPrediction(
+            group_id=group.id,
+            members=frozenset(),
+            undetermined=None,
+            unknown_reason=reason,
+            paused=group.is_dynamic and group.processing_paused,
+            rule_text=group.membership_rule,
+            holds_every_autopilot_device=universal,
+            reasons=(reason,),
+        )
+
+    def _label(self, group: Group) -> str:
+        return f"'{group.display_name}' ({self.group_kind(group).description})"
+
+    # --- profiles -------------------------------------------------------------------------------
+
+    def profile_targeting(self, profile: AutopilotProfile) -> ProfileTargeting:
+        cached = self._profiles.get(profile.id)
+        if cached is None:
+            cached = self._profile_targeting(profile)
+            self._profiles[profile.id] = cached
+        return cached
+
+    def _profile_targeting(self, profile: AutopilotProfile) -> ProfileTargeting:
+        all_ids = frozenset(device.id for device in self._snapshot.autopilot_devices or ())
+        unknown_universe: frozenset[str] | None = (
+            None if self._snapshot.autopilot_devices is None else all_ids
+        )
+        if profile.assignments is None:
+            reason = f"assignments of profile '{profile.display_name}' could not be read"
+            return ProfileTargeting(
+                profile_id=profile.id,
+                all_devices=False,
+                included_group_ids=(),
+                excluded_group_ids=(),
+                ap_device_group_ids=frozenset(),
+                device_ids=frozenset(),
+                undetermined_device_ids=unknown_universe,
+                unknown_reason=reason,
+                reasons=(reason,),
+            )
+        includes = tuple(
+            a.group_id
+            for a in profile.assignments
+            if a.target_kind is TargetKind.GROUP_INCLUDE and a.group_id
+        )
+        excludes = tuple(
+            a.group_id
+            for a in profile.assignments
+            if a.target_kind is TargetKind.GROUP_EXCLUDE and a.group_id
+        )
+        all_devices = any(a.target_kind is TargetKind.ALL_DEVICES for a in profile.assignments)
+        reasons: list[str] = []
+        unknown: list[str] = []
+        included: list[_Coverage] = []
+        if all_devices:
+            reasons.append(f"profile '{profile.display_name}' is assigned to All devices")
+            if self._snapshot.autopilot_devices is None:
+                unknown.append("Autopilot devices could not be read")
+                included.append(_UNBOUNDED)
+            else:
+                included.append(_Coverage(certain=all_ids, possible=all_ids))
+        for group_id in includes:
+            included.append(self._profile_group_coverage(group_id, "assigned to", reasons, unknown))
+        excluded = [
+            self._profile_group_coverage(group_id, "excluded", reasons, unknown)
+            for group_id in excludes
+        ]
+        include = _union(included)
+        exclude = _union(excluded)
+        certain = include.certain - (exclude.possible if exclude.possible is not None else all_ids)
+        undetermined: frozenset[str] | None
+        if include.possible is None:
+            undetermined = (
+                None if unknown_universe is None else unknown_universe - exclude.certain - certain
+            )
+        else:
+            undetermined = include.possible - exclude.certain - certain
+        if unknown_universe is not None and undetermined is not None:
+            undetermined &= unknown_universe
+        reasons.append(
+            f"profile '{profile.display_name}' targets {len(certain)} registered device(s)"
+        )
+        return ProfileTargeting(
+            profile_id=profile.id,
+            all_devices=all_devices,
+            included_group_ids=includes,
+            excluded_group_ids=excludes,
+            ap_device_group_ids=frozenset(includes) - frozenset(excludes),
+            device_ids=certain,
+            undetermined_device_ids=undetermined,
+            unknown_reason=unknown[0] if unknown else None,
+            reasons=tuple(reasons + unknown),
+        )
+
+    def _profile_group_coverage(
+        self, group_id: str, verb: str, reasons: list[str], unknown: list[str]
+    ) -> _Coverage:
+        if self._snapshot.groups is None:
+            unknown.append("groups could not be read")
+            return _UNBOUNDED
+        group = self._groups.get(group_id)
+        if group is None:
+            reasons.append(f"{verb} group {group_id}, which is not in the tenant (ignored)")
+            return _NOTHING
+        reasons.append(f"{verb} {self._label(group)}")
+        prediction = self.membership(group)
+        if prediction.unknown_reason is not None:
+            unknown.append(prediction.unknown_reason)
+        return _Coverage(certain=prediction.members, possible=prediction.possible_members)
+
+    # --- payload applicability ------------------------------------------------------------------
+
+    def device_phase_applicability(
+        self, payload: AssignedPayload, profile: AutopilotProfile
+    ) -> DevicePhaseApplicability:
+        """Whether `payload` applies in the device phase to `profile`'s devices, and why."""
+        name = f"'{payload.display_name}'"
+        if payload.assignments is None:
+            return DevicePhaseApplicability(
+                payload.id,
+                profile.id,
+                Applicability.UNKNOWN,
+                (f"assignments of {name} could not be read",),
+            )
+        if not payload.assignments:
+            return DevicePhaseApplicability(
+                payload.id, profile.id, Applicability.DOES_NOT_APPLY, (f"{name} is not assigned",)
+            )
+        target = self.profile_targeting(profile)
+        is_app = isinstance(payload, MobileApp)
+        reasons: list[str] = []
+        user_targets: list[str] = []
+        unfiltered: list[_Coverage] = []
+        filtered: list[tuple[_Coverage, FilterCondition]] = []
+        exclusions: list[_Coverage] = []
+        for assignment in payload.assignments:
+            if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
+                if is_app and assignment.intent not in (None, REQUIRED_INTENT):
+                    # The admin center keeps exclusions per assignment type (intent).
+                    reasons.append(
+                        f"exclusion under '{assignment.intent}' does not affect required installs"
+                    )
+                    continue
+                exclusions.append(self._exclusion_coverage(assignment, profile, target, reasons))
+                continue
+            if is_app and assignment.intent != REQUIRED_INTENT:
+                reasons.append(
+                    f"{self._target_label(assignment)} as '{assignment.intent}': only required "
+                    "apps install in the device phase"
+                )
+                continue
+            coverage = self._include_coverage(assignment, profile, target, reasons, user_targets)
+            if assignment.has_filter and not coverage.is_empty:
+                filtered.append((coverage, self._filter_condition(assignment, reasons)))
+            else:
+                unfiltered.append(coverage)
+
+        exclude = _union(exclusions)
+        verdict = _decide(_union(unfiltered), exclude, target)
+        conditions: tuple[FilterCondition, ...] = ()
+        if verdict is not Applicability.APPLIES and filtered:
+            with_filters = _decide(
+                _union([*unfiltered, *(coverage for coverage, _ in filtered)]), exclude, target
+            )
+            if with_filters is Applicability.APPLIES:
+                verdict = Applicability.CONDITIONAL
+                conditions = tuple(condition for _, condition in filtered)
+            elif with_filters is Applicability.UNKNOWN:
+                verdict = Applicability.UNKNOWN
+        user_targeting = None
+        if user_targets:
+            user_targeting = self._user_targeting(tuple(user_targets), target, is_app, reasons)
+        return DevicePhaseApplicability(
+            payload_id=payload.id,
+            profile_id=profile.id,
+            verdict=verdict,
+            reasons=tuple(reasons),
+            filters=conditions,
+            user_targeting=user_targeting,
+        )
+
+    def _target_label(self, assignment: Assignment) -> str:
+        if assignment.target_kind is TargetKind.ALL_DEVICES:
+            return "assigned to All devices"
+        if assignment.target_kind is TargetKind.ALL_LICENSED_USERS:
+            return "assigned to All users"
+        group = self._groups.get(assignment.group_id or "")
+        if group is None:
+            return f"assigned to group {assignment.group_id}"
+        return f"assigned to group {self._label(group)}"
+
+    def _include_coverage(
+        self,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+        user_targets: list[str],
+    ) -> _Coverage:
+        kind = assignment.target_kind
+        if kind is TargetKind.ALL_DEVICES:
+            reasons.append("assigned to All devices")
+            return _EVERYTHING
+        if kind is TargetKind.ALL_LICENSED_USERS:
+            reasons.append("assigned to All users: user-targeted, applied after a user signs in")
+            user_targets.append("All users")
+            return _NOTHING
+        if kind is not TargetKind.GROUP_INCLUDE or not assignment.group_id:
+            reasons.append(f"assigned to an unsupported target ({assignment.target_odata_type})")
+            return _UNBOUNDED
+        if self._snapshot.groups is None:
+            reasons.append(f"assigned to group {assignment.group_id}, but groups could not be read")
+            return _UNBOUNDED
+        group = self._groups.get(assignment.group_id)
+        if group is None:
+            reasons.append(
+                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?)"
+            )
+            return _UNBOUNDED
+        verdict = self.group_kind(group)
+        reasons.append(f"assigned to group {self._label(group)}")
+        if verdict.kind is GroupKind.USER:
+            reasons.append("user group: user-targeted, applied after a user signs in")
+            user_targets.append(self._label(group))
+            return _NOTHING
+        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
+            reasons.append("the group has no members")
+            return _NOTHING
+        if verdict.kind is GroupKind.UNKNOWN:
+            reasons.extend(verdict.reasons)
+            return _UNBOUNDED
+        return self._device_group_coverage(group, profile, target, reasons)
+
+    def _exclusion_coverage(
+        self,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> _Coverage:
+        if not assignment.group_id:
+            return _NOTHING
+        if self._snapshot.groups is None:
+            reasons.append(f"excluded group {assignment.group_id}, but groups could not be read")
+            return _UNBOUNDED
+        group = self._groups.get(assignment.group_id)
+        if group is None:
+            reasons.append(
+                f"exclusion of group {assignment.group_id} ignored: it is not in the tenant"
+            )
+            return _NOTHING
+        verdict = self.group_kind(group)
+        if verdict.kind is GroupKind.USER:
+            reasons.append(
+                f"exclusion via {self._label(group)} does not remove device targeting "
+                "(exclusions apply within the same group kind)"
+            )
+            return _NOTHING
+        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
+            reasons.append(f"exclusion via {self._label(group)} excludes nobody")
+            return _NOTHING
+        if verdict.kind is GroupKind.UNKNOWN:
+            reasons.append(f"excluded via {self._label(group)}")
+            reasons.extend(verdict.reasons)
+            return _UNBOUNDED
+        reasons.append(f"excluded via {self._label(group)}")
+        return self._device_group_coverage(group, profile, target, reasons)
+
+    def _device_group_coverage(
+        self,
+        group: Group,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> _Coverage:
+        if group.is_dynamic and group.processing_paused:
+            reasons.append(f"membership processing of '{group.display_name}' is paused")
+        if group.id in target.ap_device_group_ids:
+            reasons.append(
+                f"group is an Autopilot device group of profile '{profile.display_name}'"
+            )
+            return _EVERYTHING
+        prediction = self.membership(group)
+        if prediction.holds_every_autopilot_device:
+            reasons.append("the group's rule holds every Autopilot device")
+            return _EVERYTHING
+        if prediction.unknown_reason is not None:
+            reasons.append(prediction.unknown_reason)
+        held = len(prediction.members & target.device_ids)
+        reasons.append(
+            f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
+        )
+        return _Coverage(certain=prediction.members, possible=prediction.possible_members)
+
+    def _filter_condition(self, assignment: Assignment, reasons: list[str]) -> FilterCondition:
+        filter_id = assignment.filter_id or ""
+        found = self._snapshot.assignment_filter(filter_id)
+        condition = FilterCondition(
+            filter_id=filter_id,
+            filter_type=assignment.filter_type,
+            display_name=found.display_name if found else None,
+            rule=found.rule if found else None,
+        )
+        if found is not None:
+            reasons.append(
+                f"filter '{found.display_name}' ({assignment.filter_type.value}) decides on the "
+                f"device: {found.rule}"
+            )
+        elif self._snapshot.assignment_filters is None:
+            reasons.append(f"filter {filter_id} decides on the device; filters could not be read")
+        else:
+            reasons.append(f"filter {filter_id} decides on the device; it is not in the tenant")
+        return condition
+
+    def _user_targeting(
+        self,
+        targets: tuple[str, ...],
+        target: ProfileTargeting,
+        is_app: bool,
+        reasons: list[str],
+    ) -> UserTargeting:
+        with_user = frozenset(
+            device_id
+            for device_id in target.device_ids
+            if (device := self._snapshot.autopilot_device(device_id)) is not None
+            and device.user_principal_name
+        )
+        if is_app:
+            reasons.append(
+                "user-targeted: an app installing in device context is installed in the "
+                f"technician phase only for a device's assigned user ({len(with_user)} of the "
+                f"profile's {len(target.device_ids)} device(s) have one)"
+            )
+        return UserTargeting(targets=targets, devices_with_assigned_user=with_user)
+
+    # --- effective profile and ESP --------------------------------------------------------------
+
+    def effective_profile(self, device: AutopilotDevice) -> EffectiveProfile:
+        """The profile Autopilot gives the device: of the profiles targeting it, the oldest."""
+        profiles = self._snapshot.autopilot_profiles
+        if profiles is None:
+            return EffectiveProfile(
+                device.id, None, Certainty.UNKNOWN, (), (), ("profiles could not be read",)
+            )
+        holding: list[AutopilotProfile] = []
+        undecided: list[AutopilotProfile] = []
+        reasons: list[str] = []
+        for profile in profiles:
+            targeting = self.profile_targeting(profile)
+            if device.id in targeting.device_ids:
+                holding.append(profile)
+                reasons.append(f"profile '{profile.display_name}' targets the device")
+            elif (
+                targeting.undetermined_device_ids is None
+                or device.id in targeting.undetermined_device_ids
+            ):
+                undecided.append(profile)
+                reasons.append(
+                    f"profile '{profile.display_name}' might target the device: "
+                    f"{targeting.unknown_reason}"
+                )
+        holding.sort(key=_creation_order)
+        winner = holding[0] if holding else None
+        if len(holding) > 1 and winner is not None:
+            reasons.append(
+                f"{len(holding)} profiles target the device; the oldest, "
+                f"'{winner.display_name}', wins"
+            )
+        if winner is None and not undecided:
+            reasons.append("no profile targets the device")
+        could_change = tuple(
+            profile for profile in undecided if winner is None or _may_be_older(profile, winner)
+        )
+        return EffectiveProfile(
+            autopilot_device_id=device.id,
+            profile=winner if not could_change else None,
+            certainty=Certainty.UNKNOWN if could_change else Certainty.CERTAIN,
+            competing=tuple(holding[1:]),
+            undecided=could_change,
+            reasons=tuple(reasons),
+        )
+
+    def effective_esp(self, profile: AutopilotProfile) -> EffectiveEsp:
+        """The profile's device-phase ESP: the highest-priority one that applies, else default."""
+        configurations = self._snapshot.enrollment_configurations
+        if configurations is None:
+            return EffectiveEsp(
+                profile.id,
+                None,
+                False,
+                Certainty.UNKNOWN,
+                (),
+                (),
+                ("enrollment configurations could not be read",),
+            )
+        custom = sorted(
+            (c for c in configurations if c.kind is EnrollmentConfigurationKind.ESP),
+            key=lambda c: (c.priority is None, c.priority or 0, c.display_name),
+        )
+        reasons: list[str] = []
+        undecided: list[EnrollmentConfiguration] = []
+        certainty = Certainty.CERTAIN
+        ignored: list[EnrollmentConfiguration] = []
+        for esp in custom:
+            label = f"ESP '{esp.display_name}' (priority {esp.priority})"
+            applicability = self.device_phase_applicability(esp, profile)
+            if applicability.verdict is Applicability.APPLIES:
+                reasons.append(f"{label} applies to the profile's devices")
+                reasons.extend(applicability.reasons)
+                return EffectiveEsp(
+                    profile_id=profile.id,
+                    esp=esp,
+                    is_default=False,
+                    certainty=certainty,
+                    undecided=tuple(undecided),
+                    ignored_user_targeted=tuple(ignored),
+                    reasons=tuple(reasons),
+                )
+            if applicability.verdict is Applicability.DOES_NOT_APPLY:
+                if applicability.user_targeting is not None:
+                    ignored.append(esp)
+                    reasons.append(
+                        f"{label} is user-targeted: pre-provisioning applies only ESPs "
+                        "targeted at devices"
+                    )
+                else:
+                    reasons.append(f"{label} does not apply to the profile's devices")
+                continue
+            undecided.append(esp)
+            reasons.append(f"{label} might apply ({applicability.verdict.value})")
+            reasons.extend(applicability.reasons)
+            if applicability.verdict is Applicability.UNKNOWN:
+                certainty = Certainty.UNKNOWN
+            elif certainty is Certainty.CERTAIN:
+                certainty = Certainty.CONDITIONAL
+        default = next(
+            (c for c in configurations if c.kind is EnrollmentConfigurationKind.DEFAULT_ESP), None
+        )
+        if default is None:
+            reasons.append("no custom ESP applies and the tenant has no default ESP")
+        else:
+            reasons.append(f"no custom ESP applies: the default ESP '{default.display_name}' does")
+        return EffectiveEsp(
+            profile.id,
+            default,
+            default is not None,
+            certainty,
+            tuple(undecided),
+            tuple(ignored),
+            tuple(reasons),
+        )
+
+
+def _dynamic_group_kind(group: Group) -> GroupKindVerdict:
+    parsed = parse_membership_rule(group.membership_rule)
+    if isinstance(parsed, UnsupportedRule):
+        return GroupKindVerdict(
+            group.id,
+            GroupKind.UNKNOWN,
+            "dynamic group with a rule not understood",
+            (f"membership rule of '{group.display_name}' not understood: {parsed.reason}",),
+        )
+    kind = {
+        SubjectKind.DEVICE: GroupKind.DEVICE,
+        SubjectKind.USER: GroupKind.USER,
+        SubjectKind.MIXED: GroupKind.MIXED,
+    }[parsed.subject_kind]
+    return GroupKindVerdict(
+        group.id,
+        kind,
+        f"dynamic {kind.value} group",
+        (f"membership rule of '{group.display_name}' selects {parsed.subject_kind.value}s",),
+    )
+
+
+def _assigned_group_kind(
+    group: Group, kinds: set[GroupKind], reasons: list[str]
+) -> GroupKindVerdict:
+    if GroupKind.UNKNOWN in kinds:
+        return GroupKindVerdict(
+            group.id, GroupKind.UNKNOWN, "assigned group of unknown kind", tuple(reasons)
+        )
+    if kinds == {GroupKind.DEVICE}:
+        kind, description = GroupKind.DEVICE, "assigned device group"
+    elif kinds == {GroupKind.USER}:
+        kind, description = GroupKind.USER, "assigned user group"
+    elif kinds == {GroupKind.DEVICE, GroupKind.USER}:
+        kind, description = GroupKind.MIXED, "assigned group of devices and users"
+    else:
+        return GroupKindVerdict(
+            group.id,
+            GroupKind.UNKNOWN,
+            "assigned group of unknown kind",
+            (*reasons, f"'{group.display_name}' holds neither devices nor users"),
+        )
+    return GroupKindVerdict(
+        group.id,
+        kind,
+        description,
+        (*reasons, f"members of '{group.display_name}' are {kind.value}s"),
+    )
+
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _creation_order(profile: AutopilotProfile) -> tuple[bool, datetime, str]:
+    # Profiles with no creation date sort last; the id keeps the order stable.
+    if profile.created is None:
+        return (True, _LATEST, profile.id)
+    return (False, profile.created, profile.id)
+
+
+def _may_be_older(candidate: AutopilotProfile, winner: AutopilotProfile) -> bool:
+    if candidate.created is None or winner.created is None:
+        return True
+    return candidate.created < winner.created

@@ -1,0 +1,1 @@
+"""The readiness rules, one module per rule, grouped by what they look at."""

@@ -1,0 +1,204 @@
+"""What a readiness rule says: metadata beside the rule, findings that carry data, not markup.
+
+The JSON shape of a finding is the findings contract of docs/ARCHITECTURE.md (`ruleId`, `status`,
+`severity`, `subject`, `scope`, `message`, `remediation`, `reasons`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class Severity(StrEnum):
+    BLOCKER = "blocker"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: compare severities with this, never alphabetically."""
+        return _RANK[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.BLOCKER: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMetadata:
+    """Everything an admin or a pipeline needs to know about a rule, validated by a test."""
+
+    id: str  # catalog id, e.g. "PRF-001"
+    title: str  # the compliant state, e.g. "Pre-provisioning is allowed on the profile"
+    severity: Severity  # severity of a failure unless the rule says otherwise per finding
+    rationale: str  # why it breaks pre-provisioning, with the Microsoft doc it comes from
+    remediation: str  # what to click: the Intune admin center path
+    references: tuple[str, ...]  # Microsoft documentation the rule follows
+    graph_reads: tuple[str, ...]  # snapshot collections the rule reads
+    permissions: tuple[str, ...]  # least-privilege Graph permissions those reads need
+    version: int = 1  # bump when the logic changes, so verdicts are not diffed across semantics
+    inference: bool = False  # derived from documented behaviour rather than stated by Microsoft
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The object a finding is about."""
+
+    type: str  # e.g. "mobileApp", "autopilotProfile", "group", "tenant"
+    id: str
+    display_name: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"type": self.type, "id": self.id, "displayName": self.display_name}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The pre-provisioning profile (and its Autopilot device groups) a verdict was made for."""
+
+    profile_id: str
+    profile_name: str
+    group_ids: tuple[str, ...] = ()
+    group_names: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "profile": {"id": self.profile_id, "displayName": self.profile_name},
+            "groups": [
+                {"id": group_id, "displayName": name}
+                for group_id, name in zip(self.group_ids, self.group_names, strict=False)
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    status: Status
+    severity: Severity
+    subject: Subject
+    message: str
+    reasons: tuple[str, ...] = ()
+    scope: Scope | None = None
+    # Registered Autopilot device ids the verdict concerns (at risk, for a failure).
+    devices: tuple[str, ...] = ()
+    # Other objects involved (the ESP listing a blocking app, the group an app targets...).
+    related: tuple[Subject, ...] = ()
+    remediation: str = ""
+    # Set by the engine when the rule itself raised: the verdict is UNKNOWN for that reason.
+    rule_error: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "ruleId": self.rule_id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "subject": self.subject.as_json(),
+            "scope": self.scope.as_json() if self.scope else None,
+            "message": self.message,
+            "remediation": self.remediation,
+            "reasons": list(self.reasons),
+            "devices": list(self.devices),
+            "related": [subject.as_json() for subject in self.related],
+        }
+        if self.rule_error:
+            document["ruleError"] = True
+        return document
+
+
+TENANT_SUBJECT_TYPE = "tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingBuilder:
+    """Shorthand used inside a rule module: fills rule id, default severity and remediation."""
+
+    metadata: RuleMetadata
+    scope: Scope | None = None
+    extra_reasons: tuple[str, ...] = field(default=())
+
+    def _make(
+        self,
+        status: Status,
+        subject: Subject,
+        message: str,
+        reasons: tuple[str, ...] | list[str],
+        severity: Severity | None,
+        devices: tuple[str, ...] | list[str] | frozenset[str],
+        related: tuple[Subject, ...] | list[Subject],
+        scope: Scope | None,
+    ) -> Finding:
+        return Finding(
+            rule_id=self.metadata.id,
+            status=status,
+            severity=severity or self.metadata.severity,
+            subject=subject,
+            message=message,
+            reasons=self.extra_reasons + tuple(reasons),
+            scope=scope if scope is not None else self.scope,
+            devices=tuple(sorted(devices)),
+            related=tuple(related),
+            remediation=self.metadata.remediation,
+        )
+
+    def passed(
+        self,
+        subject: Subject,
+        message: str,
+        reasons: tuple[str, ...] | list[str] = (),
+        *,
+        devices: tuple[str, ...] | list[str] | frozenset[str] = (),
+        related: tuple[Subject, ...] | list[Subject] = (),
+        scope: Scope | None = None,
+    ) -> Finding:
+        return self._make(Status.PASS, subject, message, reasons, None, devices, related, scope)
+
+    def failed(
+        self,
+        subject: Subject,
+        message: str,
+        reasons: tuple[str, ...] | list[str] = (),
+        *,
+        severity: Severity | None = None,
+        devices: tuple[str, ...] | list[str] | frozenset[str] = (),
+        related: tuple[Subject, ...] | list[Subject] = (),
+        scope: Scope | None = None,
+    ) -> Finding:
+        return self._make(Status.FAIL, subject, message, reasons, severity, devices, related, scope)
+
+    def unknown(
+        self,
+        subject: Subject,
+        message: str,
+        reasons: tuple[str, ...] | list[str] = (),
+        *,
+        devices: tuple[str, ...] | list[str] | frozenset[str] = (),
+        related: tuple[Subject, ...] | list[Subject] = (),
+        scope: Scope | None = None,
+    ) -> Finding:
+        """Data that could not be read or reasoned about: never a pass. `message` says why."""
+        return self._make(Status.UNKNOWN, subject, message, reasons, None, devices, related, scope)
+
+    def not_applicable(
+        self,
+        subject: Subject,
+        message: str,
+        reasons: tuple[str, ...] | list[str] = (),
+        *,
+        scope: Scope | None = None,
+    ) -> Finding:
+        return self._make(
+            Status.NOT_APPLICABLE, subject, message, reasons, Severity.INFO, (), (), scope
+        )
