@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from samples.synthetic import generate_tenant
-from tests.graphsim import GraphSimulator
-
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.collections import COLLECTION_SPECS, GROUP_IDS_PER_FILTER
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader, referenced_group_ids
 from rules import tenant_collections as tc
+from samples.synthetic import generate_tenant
+from tests.graphsim import GraphSimulator
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks.md"
@@ -110,7 +109,9 @@ async def read_naively(url: str, snapshot: Mapping[str, Any]) -> Measurement:
             items = list(page.get("value", []))
             while page.get("@odata.nextLink"):
                 async with semaphore:
-                    page = await client.request_json("GET", page["@odata.nextLink"], headers=headers)
+                    page = await client.request_json(
+                        "GET", page["@odata.nextLink"], headers=headers
+                    )
                 items.extend(page.get("value", []))
             return items
 
