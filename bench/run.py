@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *rows,
             "",
-            f"Every object of every collection read, no errors: {same}. Peak RSS of the benchmark process "
-            f"(simulator and both readers): {peak_memory_mib():.0f} MiB. Command: `make bench`.",
+            f"Every object of every collection read, no errors: {same}. Peak RSS of the "
+            f"benchmark process (simulator and both readers): {peak_memory_mib():.0f} MiB. Command: `make bench`.",
             END,
         ]
     )
