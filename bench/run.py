@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             *rows,
             "",
             f"Every object of every collection read, no errors: {same}. Peak RSS of the "
-            f"benchmark process (simulator and both readers): {peak_memory_mib():.0f} MiB. Command: `make bench`.",
+            f"benchmark process (simulator and both readers): {peak_memory_mib():.0f} MiB. "
+            "Command: `make bench`.",
             END,
         ]
     )
