@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
-from samples.synthetic import generate_tenant
-from tests.graphsim import Fault, GraphSimulator
 
 from monitors.cli import main as greenscreen
 from monitors.graph.client import GraphClient, RetryPolicy
@@ -22,6 +20,8 @@ from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader
 from monitors.snapshot_file import first_problem, load_snapshot
 from rules import tenant_collections as tc
+from samples.synthetic import generate_tenant
+from tests.graphsim import Fault, GraphSimulator
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "contoso-sample.json"
@@ -118,10 +118,16 @@ def test_full_read_uses_pages_at_the_cap_and_batches_of_twenty(
     list_requests = [entry for entry in top_level if entry.method == "GET"]
     # One page per collection (the sample is small), one request for the singleton.
     assert len(list_requests) == len(COLLECTION_SPECS)
+    # Every list asks for the largest page Graph gives.
+    for entry in list_requests:
+        if entry.path != tc.DEVICE_REGISTRATION_POLICY:
+            assert "$top=1000" in entry.query or "$top=999" in entry.query, entry
     inner = [entry for entry in sample_sim.request_log if entry.in_batch]
-    assert stats.batch_requests == math.ceil(len(inner) / 20) or stats.batch_requests == len(
-        {entry.batch_id for entry in inner}
-    )
+    batches = {entry.batch_id for entry in inner}
+    assert stats.batch_requests == len(batches)
+    # Per-object reads of one version share batches: 13 reads need one batch per version/round.
+    beta_inner = [entry for entry in inner if entry.version == "beta"]
+    assert len({entry.batch_id for entry in beta_inner}) == math.ceil(len(beta_inner) / 20)
     # Assignments came with the lists: no per-object assignment reads.
     assert not [entry for entry in sample_sim.request_log if entry.path.endswith("/assignments")]
 

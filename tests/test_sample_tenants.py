@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from monitors.graph import collections as reader_fields
 from rules import tenant_collections as paths
 from samples import build_sample
 from samples.synthetic import generate_tenant
@@ -35,54 +36,14 @@ ASSIGNED_COLLECTIONS = (
     paths.COMPLIANCE_POLICIES,
     paths.MOBILE_APPS,
 )
-GROUP_FIELDS = {
-    "id",
-    "displayName",
-    "description",
-    "groupTypes",
-    "securityEnabled",
-    "mailEnabled",
-    "membershipRule",
-    "membershipRuleProcessingState",
-    "isAssignableToRole",
-    "createdDateTime",
-}
-AUTOPILOT_DEVICE_FIELDS = {
+# The reader `$select`s these collections: the tenants must hold exactly what it reads back.
+GROUP_FIELDS = set(reader_fields.GROUP_FIELDS)
+AUTOPILOT_DEVICE_FIELDS = set(reader_fields.AUTOPILOT_DEVICE_FIELDS) | {
     "@odata.type",
-    "id",
-    "displayName",
-    "serialNumber",
-    "groupTag",
-    "purchaseOrderIdentifier",
-    "manufacturer",
-    "model",
-    "systemFamily",
-    "skuNumber",
-    "enrollmentState",
-    "deploymentProfileAssignmentStatus",
-    "deploymentProfileAssignmentDetailedStatus",
-    "deploymentProfileAssignedDateTime",
-    "azureActiveDirectoryDeviceId",
-    "azureAdDeviceId",
-    "managedDeviceId",
-    "userPrincipalName",
-    "userlessEnrollmentStatus",
-    "remediationState",
-    "lastContactedDateTime",
     "deploymentProfile",
     "intendedDeploymentProfile",
 }
-ENTRA_DEVICE_FIELDS = {
-    "id",
-    "deviceId",
-    "displayName",
-    "physicalIds",
-    "trustType",
-    "accountEnabled",
-    "operatingSystem",
-    "operatingSystemVersion",
-    "createdDateTime",
-}
+ENTRA_DEVICE_FIELDS = set(reader_fields.ENTRA_DEVICE_FIELDS)
 SMALL_COUNTS = {
     "apps": 200,
     "device_configurations": 20,
@@ -561,3 +522,13 @@ def test_synthetic_cli_writes_the_tenant_the_function_generates(tmp_path: Path) 
 
     assert synthetic_main(["--out", str(out), "--seed", "5", *arguments]) == 0
     assert json.loads(out.read_text(encoding="utf-8")) == generate_tenant(**SMALL_COUNTS, seed=5)
+
+
+def test_vendored_graph_examples_match_the_shared_originals() -> None:
+    vendored = Path(__file__).resolve().parent / "graph_examples"
+    shared = Path(__file__).resolve().parents[2] / "shared" / "graph-examples"
+    if not shared.is_dir():
+        pytest.skip("../shared/graph-examples is not beside this checkout")
+    originals = {path.name: path.read_bytes() for path in shared.iterdir() if path.is_file()}
+    copies = {path.name: path.read_bytes() for path in vendored.iterdir() if path.is_file()}
+    assert copies == originals

@@ -1,8 +1,8 @@
 """Tenants for simulator tests: a tiny hand-made one, and one built from Graph's doc examples.
 
-The doc examples (`../shared/graph-examples`, next to the repository) are real payloads copied
-from the Graph documentation. Many GET examples wrap the entity in `value` (a doc-generator
-artifact); `load_example` unwraps them.
+The doc examples (`tests/graph_examples/`, each with a `.source.txt` naming the Graph doc page)
+are real payloads copied from the Graph documentation. Many GET examples wrap the entity in
+`value` (a doc-generator artifact); `load_example` unwraps them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from rules.tenant_collections import (
 )
 
 REPOSITORY_ROOT: Final = Path(__file__).resolve().parents[2]
-EXAMPLES_DIR: Final = REPOSITORY_ROOT / ".." / "shared" / "graph-examples"
+EXAMPLES_DIR: Final = REPOSITORY_ROOT / "tests" / "graph_examples"
 
 TENANT_ID: Final = "8b1d1a5e-0000-4000-8000-000000000001"
 DYNAMIC_GROUP: Final = "11111111-1111-1111-1111-111111111111"
