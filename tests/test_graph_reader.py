@@ -314,3 +314,39 @@ def test_export_refuses_plain_http_to_a_remote_host(
 def test_collection_specs_cover_every_snapshot_collection_but_groups() -> None:
     assert {spec.path for spec in COLLECTION_SPECS} == set(tc.ALL_COLLECTIONS) - {tc.GROUPS}
     assert spec_for(tc.DEVICES).advanced_query
+
+
+def test_refused_expand_falls_back_to_per_object_reads_in_batches(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(
+        Fault(
+            path=r"^deviceManagement/deviceManagementScripts$",
+            kind="bad_request",
+            query=r"\$expand=assignments",
+            times=None,
+        )
+    )
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    assert snapshot["errors"] == {}
+    assert snapshot["collections"] == projected(sample_tenant)
+    per_object = [
+        e
+        for e in sample_sim.request_log
+        if e.in_batch and e.path.startswith(tc.PLATFORM_SCRIPTS) and e.path.endswith("/assignments")
+    ]
+    assert len(per_object) == len(sample_tenant["collections"][tc.PLATFORM_SCRIPTS])
+
+
+def test_next_link_that_loops_is_stopped_and_recorded() -> None:
+    from monitors.graph.client import GraphError
+    from monitors.graph.reader import TenantReader as Reader
+
+    class LoopingClient:
+        async def request_json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+            return {"value": [{"id": "x"}], "@odata.nextLink": "https://graph/next"}
+
+    reader = Reader(LoopingClient(), tenant_id="t")  # type: ignore[arg-type]
+    first = {"value": [{"id": "a"}], "@odata.nextLink": "https://graph/next"}
+    with pytest.raises(GraphError, match="nextLink that loops"):
+        asyncio.run(reader._follow_pages(first, None))

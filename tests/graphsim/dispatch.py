@@ -76,6 +76,8 @@ _FAULT_ERRORS: Final[dict[str, tuple[int, str, str]]] = {
     "unavailable": (503, "ServiceUnavailable", "The service is temporarily unavailable."),
     "forbidden": (403, "Forbidden", "Application is not authorized to perform this operation."),
     "not_found": (404, "ResourceNotFound", "The requested resource was not found."),
+    # What Graph answers for an $expand (or other option) a collection does not support.
+    "bad_request": (400, "BadRequest", "The query specified in the URI is not valid."),
 }
 
 
@@ -142,7 +144,7 @@ class Dispatcher:
         try:
             if not request.in_batch:
                 _check_authorization(request)
-            fault = self._faults.take(request.method, request.path)
+            fault = self._faults.take(request.method, request.path, request.query)
             response = self._answer_with_fault(request, fault)
         except GraphError as error:
             response = GraphResponse(error.status, None, dict(error.headers))

@@ -11,9 +11,17 @@ import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
+from urllib.parse import unquote
 
 FaultKind = Literal[
-    "throttle", "unavailable", "slow", "timeout", "malformed", "forbidden", "not_found"
+    "throttle",
+    "unavailable",
+    "slow",
+    "timeout",
+    "malformed",
+    "forbidden",
+    "not_found",
+    "bad_request",
 ]
 FAULT_KINDS: Final = (
     "throttle",
@@ -23,6 +31,7 @@ FAULT_KINDS: Final = (
     "malformed",
     "forbidden",
     "not_found",
+    "bad_request",
 )
 
 
@@ -34,6 +43,8 @@ class Fault:
     retry_after: int = 1
     delay_s: float = 0.0
     method: str | None = None
+    # Regex searched in the decoded query string (e.g. r"\$expand=assignments"); None: any query.
+    query: str | None = None
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -50,9 +61,13 @@ class Fault:
                 f"fault path {self.path!r} is not a regular expression: {error}"
             ) from error
         object.__setattr__(self, "_pattern", pattern)
+        if self.query is not None:
+            re.compile(self.query)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.query is not None and re.search(self.query, unquote(query)) is None:
             return False
         return self._pattern.search(path) is not None
 
@@ -60,7 +75,7 @@ class Fault:
     def from_json(cls, data: Any) -> Fault:
         if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise ValueError("a fault is an object with at least 'path' and 'kind'")
-        known = {"path", "kind", "times", "retry_after", "delay_s", "method"}
+        known = {"path", "kind", "times", "retry_after", "delay_s", "method", "query"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -74,6 +89,7 @@ class Fault:
             "retry_after": self.retry_after,
             "delay_s": self.delay_s,
             "method": self.method,
+            "query": self.query,
         }
 
 
@@ -90,11 +106,11 @@ class FaultTable:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, query: str = "") -> Fault | None:
         """The first matching fault, counting one use of it."""
         with self._lock:
             for fault, remaining in self._faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, query):
                     if remaining[0] is not None:
                         remaining[0] -= 1
                         if remaining[0] == 0:
