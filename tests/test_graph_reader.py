@@ -350,3 +350,38 @@ def test_next_link_that_loops_is_stopped_and_recorded() -> None:
     first = {"value": [{"id": "a"}], "@odata.nextLink": "https://graph/next"}
     with pytest.raises(GraphError, match="nextLink that loops"):
         asyncio.run(reader._follow_pages(first, None))
+
+
+def test_export_on_a_terminal_draws_a_progress_bar(
+    sample_sim: GraphSimulator,
+    sample_tenant: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status = greenscreen(
+        [
+            "export",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--out",
+            str(tmp_path / "t.json"),
+        ]
+    )
+    assert status == 0
+    drawn = terminal.getvalue()
+    assert "reading tenant" in drawn
+    assert f"{len(COLLECTION_SPECS) + 1}/{len(COLLECTION_SPECS) + 1}" in drawn
+    assert "read deviceAppManagement/mobileApps" not in drawn  # plain lines are for pipes
