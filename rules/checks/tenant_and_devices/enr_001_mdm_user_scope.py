@@ -1,0 +1,155 @@
+"""ENR-001: automatic MDM enrollment into Intune is scoped to all users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from rules.context import RuleContext
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
+from rules.tenant_collections import MDM_POLICIES
+from rules.tenant_objects import MdmPolicy
+
+METADATA = RuleMetadata(
+    id="ENR-001",
+    title="Automatic MDM enrollment into Intune is scoped to all users",
+    severity=Severity.BLOCKER,
+    rationale=(
+        "Automatic MDM enrollment is a configuration requirement of Windows Autopilot "
+        "(requirements.md); with MDM user scope None, automatic MDM enrollment is disabled for "
+        "all users (windows-enroll.md) and the device cannot enroll. Microsoft documents All or "
+        "Some (automatic-intune-enrollment.md): with Some, only members of the included groups "
+        "enroll, so it is a warning rather than a failure. The policy is read from "
+        "policies/mobileDeviceManagementPolicies, which Graph serves to delegated callers only."
+    ),
+    remediation=(
+        "Microsoft Intune admin center > Devices > Enrollment > Windows > Automatic "
+        "Enrollment: set MDM user scope to All (or Some, with every deploying user in the "
+        "selected groups)."
+    ),
+    references=(
+        "https://learn.microsoft.com/autopilot/requirements",
+        "https://learn.microsoft.com/mem/intune/enrollment/windows-enroll",
+        "https://learn.microsoft.com/graph/api/mobiledevicemanagementpolicies-list?view=graph-rest-beta",
+    ),
+    graph_reads=(MDM_POLICIES,),
+    # Application permissions are not supported on this API: a delegated token is needed.
+    permissions=("Policy.Read.All (delegated)",),
+)
+
+# The Intune MDM application's app id, which is also the policy id Graph lists it under.
+INTUNE_MDM_APP_ID: Final = "0000000a-0000-0000-c000-000000000000"
+INTUNE_DISPLAY_NAME: Final = "Microsoft Intune"
+SCOPES: Final = ("all", "selected", "none")
+
+
+def evaluate(context: RuleContext) -> Iterator[Finding]:
+    unreadable = context.unreadable(MDM_POLICIES)
+    finding = FindingBuilder(METADATA)
+    if unreadable:
+        yield _attested_or_unknown(context, finding, unreadable)
+        return
+    policy = intune_policy(context.snapshot.mdm_policies or ())
+    if policy is None:
+        yield finding.failed(
+            context.tenant_subject,
+            "Microsoft Intune is not configured for automatic MDM enrollment",
+            ("no Microsoft Intune entry in the tenant's MDM applications",),
+        )
+        return
+    yield _verdict(finding, policy)
+
+
+def intune_policy(policies: tuple[MdmPolicy, ...]) -> MdmPolicy | None:
+    for policy in policies:
+        if policy.id == INTUNE_MDM_APP_ID or policy.display_name == INTUNE_DISPLAY_NAME:
+            return policy
+    return None
+
+
+def _verdict(finding: FindingBuilder, policy: MdmPolicy) -> Finding:
+    subject = Subject("mdmPolicy", policy.id, policy.display_name)
+    scope = (policy.applies_to or "").casefold()
+    reasons = [f"appliesTo is '{policy.applies_to}'", f"isValid is {policy.is_valid}"]
+    if scope == "selected":
+        reasons.append(_included_groups(policy))
+    if scope == "none" or (scope == "selected" and policy.included_groups == ()):
+        return finding.failed(
+            subject,
+            "automatic MDM enrollment into Intune is off for all users (MDM user scope None)",
+            reasons,
+        )
+    if policy.is_valid is False:
+        return finding.failed(
+            subject,
+            "Entra ID marks the Microsoft Intune MDM configuration as not valid",
+            reasons,
+            severity=Severity.ERROR,
+        )
+    if scope == "selected":
+        return finding.failed(
+            subject,
+            "automatic MDM enrollment into Intune applies to some users only: every user who "
+            "deploys a device must be in the selected groups",
+            reasons,
+            severity=Severity.WARNING,
+        )
+    if scope == "all":
+        return finding.passed(
+            subject, "automatic MDM enrollment into Intune applies to all users", reasons
+        )
+    return finding.unknown(
+        subject, f"MDM user scope '{policy.applies_to}' is not one Greenscreen knows", reasons
+    )
+
+
+def _included_groups(policy: MdmPolicy) -> str:
+    if policy.included_groups is None:
+        return "the included groups could not be read"
+    if not policy.included_groups:
+        return "no group is included"
+    names = ", ".join(f"'{group.display_name or group.id}'" for group in policy.included_groups)
+    return f"included groups: {names}"
+
+
+def _attested_or_unknown(
+    context: RuleContext, finding: FindingBuilder, unreadable: tuple[str, ...]
+) -> Finding:
+    attested = context.settings.attested_mdm_user_scope
+    why = (
+        *unreadable,
+        "Graph serves mobileDeviceManagementPolicies to delegated callers only; an app-only "
+        "identity cannot read it",
+    )
+    if attested is None:
+        return finding.unknown(
+            context.tenant_subject,
+            "cannot read the MDM user scope: it needs a delegated token or an attested value",
+            why,
+        )
+    scope = attested.casefold()
+    reasons = (*why, f"the operator attests MDM user scope '{attested}'")
+    if scope == "all":
+        return finding.passed(
+            context.tenant_subject,
+            "automatic MDM enrollment into Intune applies to all users (attested)",
+            reasons,
+        )
+    if scope == "selected":
+        return finding.failed(
+            context.tenant_subject,
+            "automatic MDM enrollment into Intune applies to some users only (attested)",
+            reasons,
+            severity=Severity.WARNING,
+        )
+    if scope == "none":
+        return finding.failed(
+            context.tenant_subject,
+            "automatic MDM enrollment into Intune is off for all users (attested)",
+            reasons,
+        )
+    return finding.unknown(
+        context.tenant_subject,
+        f"the attested MDM user scope '{attested}' is not one of {', '.join(SCOPES)}",
+        reasons,
+    )

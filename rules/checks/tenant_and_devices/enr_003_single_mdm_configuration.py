@@ -1,0 +1,78 @@
+"""ENR-003: only one MDM application is active for automatic enrollment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rules.context import RuleContext
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
+from rules.tenant_collections import MDM_POLICIES
+
+METADATA = RuleMetadata(
+    id="ENR-003",
+    title="Only one MDM application is active for automatic enrollment",
+    severity=Severity.ERROR,
+    rationale=(
+        "Self-deploying and pre-provisioning enroll with the device token; they fail with "
+        "0xc1036501 'The device can't do an automatic MDM enrollment because there are "
+        "multiple MDM configurations in Microsoft Entra ID' (Windows Autopilot known issues; "
+        "pre-provision.md for the device-token path)."
+    ),
+    remediation=(
+        "Microsoft Entra admin center > Mobility (MDM and WIP): set the MDM user scope of every "
+        "MDM application other than Microsoft Intune to None."
+    ),
+    references=(
+        "https://learn.microsoft.com/autopilot/known-issues",
+        "https://learn.microsoft.com/autopilot/pre-provision",
+    ),
+    graph_reads=(MDM_POLICIES,),
+    # Application permissions are not supported on this API: a delegated token is needed.
+    permissions=("Policy.Read.All (delegated)",),
+)
+
+_KNOWN_SCOPES = ("all", "selected", "none")
+
+
+def evaluate(context: RuleContext) -> Iterator[Finding]:
+    unreadable = context.unreadable(MDM_POLICIES)
+    finding = FindingBuilder(METADATA)
+    if unreadable:
+        yield finding.unknown(
+            context.tenant_subject,
+            "cannot count the MDM configurations: they could not be read",
+            (
+                *unreadable,
+                "Graph serves mobileDeviceManagementPolicies to delegated callers only",
+            ),
+        )
+        return
+    policies = context.snapshot.mdm_policies or ()
+    active = [p for p in policies if (p.applies_to or "").casefold() in ("all", "selected")]
+    undecided = [p for p in policies if (p.applies_to or "").casefold() not in _KNOWN_SCOPES]
+    reasons = tuple(f"'{p.display_name}' appliesTo is '{p.applies_to}'" for p in policies)
+    related = tuple(Subject("mdmPolicy", p.id, p.display_name) for p in policies)
+    if len(active) > 1:
+        names = ", ".join(f"'{p.display_name}'" for p in active)
+        yield finding.failed(
+            context.tenant_subject,
+            f"{len(active)} MDM applications are active for automatic enrollment ({names}): "
+            "device-token enrollment fails with 0xc1036501",
+            reasons,
+            related=related,
+        )
+    elif undecided and len(active) + len(undecided) > 1:
+        yield finding.unknown(
+            context.tenant_subject,
+            "cannot tell how many MDM applications are active: some have no known user scope",
+            reasons,
+            related=related,
+        )
+    else:
+        yield finding.passed(
+            context.tenant_subject,
+            f"no more than one MDM application is active for automatic enrollment "
+            f"({len(active)} active)",
+            reasons or ("no MDM application is configured",),
+            related=related,
+        )

@@ -1,0 +1,110 @@
+"""Which registered Autopilot devices are meant for pre-provisioning, shared by the DEV rules.
+
+A device is a pre-provisioning device when a pre-provisioning profile targets it, or when the
+profile Autopilot assigned to it allows pre-provisioning. A device that a pre-provisioning
+profile *might* target (its groups could not be predicted) is checked too: its verdict carries
+that doubt in its reasons instead of being skipped, because unknown is never green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rules.context import RuleContext
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Scope, Subject
+from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES
+from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
+
+AUTOPILOT_DEVICE_SUBJECT_TYPE = "autopilotDevice"
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PreprovisioningDevice:
+    device: AutopilotDevice
+    # The pre-provisioning profile the verdict is scoped to (the oldest one that targets it).
+    profile: AutopilotProfile
+    # False when the profile only might target the device.
+    certain: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def subject(self) -> Subject:
+        return device_subject(self.device)
+
+
+def device_label(device: AutopilotDevice) -> str:
+    """How the admin center lists a registration: by serial number."""
+    return device.serial_number or device.display_name or device.id
+
+
+def device_subject(device: AutopilotDevice) -> Subject:
+    return Subject(AUTOPILOT_DEVICE_SUBJECT_TYPE, device.id, device_label(device))
+
+
+def unknown_without_devices(context: RuleContext, metadata: RuleMetadata) -> tuple[Finding, ...]:
+    """UNKNOWN findings when the profiles or devices could not be read (empty when both were)."""
+    return tuple(context.unknown_if_unreadable(metadata, AUTOPILOT_PROFILES, AUTOPILOT_DEVICES))
+
+
+def preprovisioning_devices(context: RuleContext) -> tuple[PreprovisioningDevice, ...]:
+    """Every Autopilot device meant for pre-provisioning; empty when devices are unreadable."""
+    profiles = sorted(context.targeting.preprovisioning_profiles() or (), key=_creation_order)
+    found = []
+    for device in context.snapshot.autopilot_devices or ():
+        meant = _meant_for_preprovisioning(context, device, profiles)
+        if meant is not None:
+            found.append(meant)
+    return tuple(found)
+
+
+def scoped_builder(
+    context: RuleContext, metadata: RuleMetadata, meant: PreprovisioningDevice
+) -> FindingBuilder:
+    """A builder scoped to the device's profile, whose reasons start with why it was checked."""
+    scope: Scope = context.profile_scope(meant.profile)
+    return FindingBuilder(metadata, scope=scope, extra_reasons=meant.reasons)
+
+
+def _meant_for_preprovisioning(
+    context: RuleContext, device: AutopilotDevice, profiles: list[AutopilotProfile]
+) -> PreprovisioningDevice | None:
+    targeting = context.targeting
+    for profile in profiles:
+        if device.id in targeting.profile_targeting(profile).device_ids:
+            reason = f"pre-provisioning profile '{profile.display_name}' targets the device"
+            return PreprovisioningDevice(device, profile, True, (reason,))
+    assigned = device.deployment_profile
+    if isinstance(assigned, ObjectReference):
+        assigned_profile = context.snapshot.autopilot_profile(assigned.id)
+        if assigned_profile is not None and assigned_profile.preprovisioning_allowed:
+            reason = (
+                f"the device has pre-provisioning profile '{assigned_profile.display_name}' "
+                "assigned"
+            )
+            return PreprovisioningDevice(device, assigned_profile, True, (reason,))
+    for profile in profiles:
+        profile_targeting = targeting.profile_targeting(profile)
+        undetermined = profile_targeting.undetermined_device_ids
+        if undetermined is None or device.id in undetermined:
+            reason = (
+                f"pre-provisioning profile '{profile.display_name}' might target the device: "
+                f"{profile_targeting.unknown_reason}"
+            )
+            return PreprovisioningDevice(device, profile, False, (reason,))
+    return None
+
+
+def _creation_order(profile: AutopilotProfile) -> tuple[datetime, str]:
+    # Autopilot gives a device targeted by several profiles the oldest one (profiles.md).
+    return (profile.created or _LATEST, profile.id)
+
+
+def iter_scoped(
+    context: RuleContext, metadata: RuleMetadata
+) -> Iterator[tuple[PreprovisioningDevice, FindingBuilder]]:
+    """Each pre-provisioning device with a builder scoped to its profile."""
+    for meant in preprovisioning_devices(context):
+        yield meant, scoped_builder(context, metadata, meant)
