@@ -1,0 +1,145 @@
+"""Per pre-provisioning profile: which payload reaches the technician phase, and how to say so.
+
+Every payload rule asks the same question of the shared targeting engine
+(`TenantTargeting.device_phase_applicability`) for each pre-provisioning profile. This module
+keeps the wording of the answer in one place, so a filter is always named and an answer that
+could not be worked out is never reported as a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rules.applicability import Applicability, DevicePhaseApplicability
+from rules.context import RuleContext
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Scope, Severity, Subject
+from rules.snapshot_model import TenantSnapshot
+from rules.tenant_objects import (
+    AssignedPayload,
+    AutopilotProfile,
+    CompliancePolicy,
+    DeviceConfiguration,
+    MobileApp,
+    PlatformScript,
+    SettingsCatalogPolicy,
+)
+
+# Verdicts under which a payload may reach the profile's devices in the device phase.
+MAY_APPLY = frozenset({Applicability.APPLIES, Applicability.CONDITIONAL, Applicability.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    """One pre-provisioning profile as a payload rule sees it."""
+
+    context: RuleContext
+    profile: AutopilotProfile
+    scope: Scope
+    finding: FindingBuilder
+    # Registered Autopilot devices the profile certainly targets: the devices at risk.
+    devices: frozenset[str]
+
+    def applicability(self, payload: AssignedPayload) -> DevicePhaseApplicability:
+        """The engine's answer, computed once per snapshot for all payload rules."""
+        cache = self.context.snapshot.derived_view(_new_applicability_cache)
+        key = (type(payload).__name__, payload.id, self.profile.id)
+        answer = cache.get(key)
+        if answer is None:
+            answer = self.context.targeting.device_phase_applicability(payload, self.profile)
+            cache[key] = answer
+        return answer
+
+
+_CacheKey = tuple[str, str, str]
+
+
+def _new_applicability_cache(snapshot: TenantSnapshot) -> dict[_CacheKey, DevicePhaseApplicability]:
+    # Many payload rules ask the same question of the same payload and profile; the snapshot
+    # never changes, so neither does the answer.
+    return {}
+
+
+def profile_views(context: RuleContext, metadata: RuleMetadata) -> Iterator[ProfileView]:
+    """The pre-provisioning profiles, each with its scope and finding builder."""
+    for profile in context.targeting.preprovisioning_profiles() or ():
+        scope = context.profile_scope(profile)
+        yield ProfileView(
+            context=context,
+            profile=profile,
+            scope=scope,
+            finding=FindingBuilder(metadata, scope=scope),
+            devices=context.targeting.profile_targeting(profile).device_ids,
+        )
+
+
+def filter_names(applicability: DevicePhaseApplicability) -> str:
+    """The filters that decide on the device, by display name (id when not in the snapshot)."""
+    return ", ".join(
+        f"'{condition.display_name or condition.filter_id}' ({condition.filter_type.value})"
+        for condition in applicability.filters
+    )
+
+
+def harmful_payload_finding(
+    view: ProfileView,
+    subject: Subject,
+    applicability: DevicePhaseApplicability,
+    problem: str,
+    reasons: tuple[str, ...],
+    *,
+    severity: Severity | None = None,
+    related: tuple[Subject, ...] = (),
+) -> Finding | None:
+    """A payload that breaks the technician phase if it reaches it.
+
+    Applies: FAIL. A filter decides: FAIL on the devices the filter lets through, naming the
+    filter. Unknown: UNKNOWN. Does not apply: nothing to report (None).
+    """
+    chain = (*reasons, *applicability.reasons)
+    profile_name = view.profile.display_name
+    if applicability.verdict is Applicability.APPLIES:
+        return view.finding.failed(
+            subject,
+            f"{problem} and applies in the technician phase of profile '{profile_name}'",
+            chain,
+            severity=severity,
+            devices=view.devices,
+            related=related,
+        )
+    if applicability.verdict is Applicability.CONDITIONAL:
+        return view.finding.failed(
+            subject,
+            f"{problem} and applies in the technician phase of profile '{profile_name}' on "
+            f"devices that filter {filter_names(applicability)} lets through",
+            chain,
+            severity=severity,
+            devices=view.devices,
+            related=related,
+        )
+    if applicability.verdict is Applicability.UNKNOWN:
+        return view.finding.unknown(
+            subject,
+            f"{problem}; whether it reaches the technician phase of profile '{profile_name}' "
+            "could not be determined",
+            chain,
+            devices=view.devices,
+            related=related,
+        )
+    return None
+
+
+def payload_subject(payload: AssignedPayload) -> Subject:
+    """The subject naming a payload by its Graph kind."""
+    kind = "payload"
+    if isinstance(payload, MobileApp):
+        kind = "mobileApp"
+    elif isinstance(payload, DeviceConfiguration):
+        kind = "deviceConfiguration"
+    elif isinstance(payload, SettingsCatalogPolicy):
+        kind = "configurationPolicy"
+    elif isinstance(payload, PlatformScript):
+        kind = "deviceManagementScript"
+    elif isinstance(payload, CompliancePolicy):
+        kind = "deviceCompliancePolicy"
+    return Subject(kind, payload.id, payload.display_name)
