@@ -62,6 +62,22 @@ PURE_STDLIB = frozenset(
 RULES_DIR = Path(rules.__file__).parent
 
 
+# The rules the first catalog release must ship (issue: readiness verdicts, rule catalog v1).
+REQUIRED_IDS = frozenset(
+    """
+    ENR-001 ENR-003 ENR-007 DEV-001 DEV-002 DEV-003 DEV-004 DEV-005 DEV-007 DEV-008 GRP-001
+    GRP-002 GRP-006 PRF-001 PRF-002 PRF-003 PRF-004 PRF-005 PRF-006 PRF-007 PRF-008 PRF-011
+    ESP-001 ESP-002 ESP-003 ESP-004 ESP-005 ESP-010 ESP-011 APP-001 APP-002 APP-004 APP-005
+    APP-007 APP-008 APP-010 APP-011 APP-012 APP-013 SCR-001 CFG-001 CFG-002 CFG-003 CMP-001
+    HYB-001 HYB-003 HYB-004 COM-001
+    """.split()  # noqa: SIM905 - laid out like the catalog, to compare by eye
+)
+
+
+def test_every_required_rule_is_in_the_catalog() -> None:
+    assert REQUIRED_IDS <= {rule.metadata.id for rule in all_rules()}
+
+
 def test_rule_ids_are_unique_and_from_the_catalog() -> None:
     ids = [rule.metadata.id for rule in all_rules()]
     assert len(ids) == len(set(ids))
