@@ -1,7 +1,8 @@
 """The `greenscreen` command: one-off checks, exports and what-if analysis on the same engine.
 
-Exit codes: 0 success, 1 the job ran and found a problem (e.g. nothing could be read), 2 bad input
-or usage. Errors are one line on stderr; no traceback reaches the operator.
+Exit codes: 0 success (for `check`: ready), 1 the job ran and found a problem (for `check`:
+findings at or above `--fail-on`; for `export`: nothing could be read), 2 bad input or usage.
+Errors are one line on stderr; no traceback reaches the operator.
 """
 
 from __future__ import annotations
@@ -13,11 +14,20 @@ import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from monitors.graph.credentials import AuthMode
+from monitors.reports.output import ReportOutputError
 from monitors.snapshot_file import SnapshotFileError, load_snapshot, snapshot_schema, write_snapshot
+from monitors.tenant_changes import ChangeError
+from monitors.what_if import WhatIfError
 from rules import tenant_collections as tc
+from rules.findings import Severity
+
+if TYPE_CHECKING:
+    from rules.context import OperatorSettings
+    from rules.engine import Rule
+    from rules.snapshot_model import TenantSnapshot
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -46,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Examples:\n"
             "  greenscreen export --tenant contoso.onmicrosoft.com --auth device-code "
             "--out contoso.json\n"
+            "  greenscreen check --snapshot contoso.json --format html --out readiness.html\n"
+            "  greenscreen check --snapshot contoso.json --what-if change.json\n"
             "  greenscreen summary contoso.json\n"
             "  greenscreen schema > tenant-snapshot.schema.json\n"
         ),
@@ -67,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, type=Path, metavar="FILE", help="snapshot to write")
     _add_graph_options(export)
     export.set_defaults(handler=_export)
+
+    _add_check_command(commands)
 
     summary = commands.add_parser(
         "summary",
@@ -114,9 +128,86 @@ def _add_graph_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+CHECK_FORMATS = ("terminal", "json", "junit", "sarif", "markdown", "html")
+WHAT_IF_FORMATS = ("terminal", "json", "markdown")
+DEVICE_LIST_FORMATS = ("terminal", "markdown", "html")
+MDM_SCOPES = ("all", "selected", "none")
+
+
+def _add_check_command(commands: Any) -> None:
+    check = commands.add_parser(
+        "check",
+        help="evaluate the readiness rules on a snapshot or a live tenant",
+        description=(
+            "Evaluate every pre-provisioning readiness rule on a tenant snapshot (--snapshot) or "
+            "on a tenant read live from Microsoft Graph, and report the verdicts per "
+            "pre-provisioning profile. Exit codes: 0 ready, 1 a finding fails or is unknown at "
+            "or above --fail-on, 2 bad input or usage. With --what-if, a proposed change is "
+            "applied to the tenant first and the report says what it would break or resolve "
+            "(exit 1 when it newly breaks readiness at or above --fail-on)."
+        ),
+    )
+    source = check.add_argument_group("tenant")
+    source.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="FILE",
+        help="tenant snapshot to check (default: read the live tenant, see Microsoft Graph)",
+    )
+    source.add_argument(
+        "--attest-mdm-scope",
+        choices=MDM_SCOPES,
+        metavar="{all,selected,none}",
+        help=(
+            "the MDM user scope, as you know it, when Graph cannot say (the API is "
+            "delegated-only): all, selected or none"
+        ),
+    )
+    report = check.add_argument_group("report")
+    report.add_argument(
+        "--format",
+        choices=CHECK_FORMATS,
+        default="terminal",
+        help="terminal (default), json (the findings list), junit, sarif, markdown or html",
+    )
+    report.add_argument(
+        "--out", type=Path, metavar="FILE", help="write the report here (default: stdout)"
+    )
+    report.add_argument(
+        "--fail-on",
+        choices=[severity.value for severity in Severity],
+        default=Severity.ERROR.value,
+        help=(
+            "lowest severity that makes the check fail (exit 1): blocker, error (default), "
+            "warning or info; unknown findings at or above it fail too"
+        ),
+    )
+    report.add_argument(
+        "--devices",
+        action="store_true",
+        help="list per-device readiness in terminal and markdown output (html always has it)",
+    )
+    report.add_argument(
+        "--devices-out",
+        type=Path,
+        metavar="FILE",
+        help="write per-device readiness as JSON to FILE",
+    )
+    report.add_argument(
+        "--what-if",
+        type=Path,
+        metavar="CHANGE",
+        help="apply this change document (docs/changes.md) and report what it would change",
+    )
+    _add_graph_options(check)
+    check.set_defaults(handler=_check)
+
+
+def main(argv: Sequence[str] | None = None, *, rules: Sequence[Rule] | None = None) -> int:
+    """Run the command; `rules` replaces the catalog (tests pass small fake rule lists)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.rules = rules
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -125,8 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (UsageError, SnapshotFileError) as error:
-        print(f"greenscreen: {error}", file=sys.stderr)
+    except (
+        UsageError,
+        SnapshotFileError,
+        ChangeError,
+        WhatIfError,
+        ReportOutputError,
+    ) as error:
+        print(f"greenscreen: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("greenscreen: interrupted", file=sys.stderr)
@@ -137,9 +234,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from monitors.graph.client import GraphClient, RetryPolicy, graph_host
-    from monitors.graph.credentials import LOOPBACK_HOSTS, build_credential
-    from monitors.graph.reader import TenantReader
+    out: Path = args.out
+    if out.exists() and out.is_dir():
+        raise UsageError(f"--out {out}: is a directory")
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
+    _check_graph_options(args)
+    snapshot = _read_live_tenant(args)
+    write_snapshot(out, snapshot)
+    read = len(snapshot["collections"])
+    unreadable = len([key for key in snapshot["errors"] if key in tc.ALL_COLLECTIONS])
+    print(
+        f"wrote {out}: {read} collections read, {unreadable} unreadable"
+        + (" (see 'errors' in the file)" if snapshot["errors"] else ""),
+        file=sys.stderr,
+    )
+    if read == 0:
+        print("greenscreen: nothing could be read from Graph", file=sys.stderr)
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _check_graph_options(args: argparse.Namespace) -> None:
+    from monitors.graph.client import graph_host
+    from monitors.graph.credentials import LOOPBACK_HOSTS
 
     if not 1 <= args.concurrency <= 16:
         raise UsageError("--concurrency must be between 1 and 16")
@@ -147,17 +265,20 @@ def _export(args: argparse.Namespace) -> int:
         graph_host(args.graph_url)
     except ValueError as error:
         raise UsageError(f"--graph-url: {error}") from None
-    mode = AuthMode(args.auth)
     host = args.graph_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-    if mode is AuthMode.LOCAL and host not in LOOPBACK_HOSTS:
+    if AuthMode(args.auth) is AuthMode.LOCAL and host not in LOOPBACK_HOSTS:
         raise UsageError("--auth local only works with a Graph simulator on loopback")
-    out: Path = args.out
-    if out.exists() and out.is_dir():
-        raise UsageError(f"--out {out}: is a directory")
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise UsageError(f"--out {out}: directory {out.parent} does not exist")
 
-    credential = build_credential(mode, tenant_id=args.tenant, client_id=args.client_id)
+
+def _read_live_tenant(args: argparse.Namespace) -> dict[str, Any]:
+    """Read the tenant from Graph into a snapshot document (progress on stderr)."""
+    from monitors.graph.client import GraphClient, RetryPolicy
+    from monitors.graph.credentials import build_credential
+    from monitors.graph.reader import TenantReader
+
+    credential = build_credential(
+        AuthMode(args.auth), tenant_id=args.tenant, client_id=args.client_id
+    )
     reporter = _progress_reporter(sys.stderr)
 
     async def run() -> dict[str, Any]:
@@ -171,25 +292,13 @@ def _export(args: argparse.Namespace) -> int:
             return snapshot
 
     try:
-        snapshot = asyncio.run(run())
+        return asyncio.run(run())
     finally:
         close = getattr(credential, "close", None)
         if callable(close):
             result = close()
             if asyncio.iscoroutine(result):
                 asyncio.run(result)
-    write_snapshot(out, snapshot)
-    read = len(snapshot["collections"])
-    unreadable = len([key for key in snapshot["errors"] if key in tc.ALL_COLLECTIONS])
-    print(
-        f"wrote {out}: {read} collections read, {unreadable} unreadable"
-        + (" (see 'errors' in the file)" if snapshot["errors"] else ""),
-        file=sys.stderr,
-    )
-    if read == 0:
-        print("greenscreen: nothing could be read from Graph", file=sys.stderr)
-        return EXIT_FINDINGS
-    return EXIT_OK
 
 
 async def _home_tenant_id(client: Any) -> str:
@@ -254,6 +363,157 @@ class _TerminalProgress(_PlainProgress):
 
 def _progress_reporter(stream: TextIO) -> _PlainProgress:
     return _TerminalProgress(stream) if stream.isatty() else _PlainProgress(stream)
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    from monitors.tenant_changes import load_change_document
+
+    fail_on = Severity(args.fail_on)
+    _check_check_options(args)
+    change_document = load_change_document(args.what_if) if args.what_if else None
+    if args.snapshot is not None:
+        document = load_snapshot(args.snapshot)
+        source = str(args.snapshot)
+    else:
+        _check_graph_options(args)
+        document = _read_live_tenant(args)
+        source = "the live tenant"
+    from rules.context import OperatorSettings
+
+    settings = OperatorSettings(attested_mdm_user_scope=args.attest_mdm_scope)
+    if change_document is not None:
+        return _check_what_if(args, document, change_document, fail_on, settings)
+    return _check_readiness(args, document, source, fail_on, settings)
+
+
+def _check_check_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations that cannot work, before any reading or evaluating."""
+    from monitors.reports.output import check_writable_destination
+
+    if args.snapshot is not None and (args.tenant or args.client_id):
+        raise UsageError("--tenant and --client-id read a live tenant; not with --snapshot")
+    if args.what_if is not None:
+        if args.format not in WHAT_IF_FORMATS:
+            raise UsageError(
+                f"--what-if reports as {', '.join(WHAT_IF_FORMATS)}, not {args.format}"
+            )
+        if args.devices or args.devices_out:
+            raise UsageError("--devices and --devices-out are not available with --what-if")
+    if args.devices and args.format not in DEVICE_LIST_FORMATS:
+        raise UsageError(
+            f"--devices lists devices in terminal, markdown and html output; with --format "
+            f"{args.format} write them to a file with --devices-out FILE"
+        )
+    outputs = [path for path in (args.out, args.devices_out) if path is not None]
+    for path in outputs:
+        check_writable_destination(path)
+    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+        raise UsageError("--out and --devices-out name the same file")
+
+
+def _snapshot_model(document: Mapping[str, Any], source: str) -> TenantSnapshot:
+    from rules.snapshot_model import SnapshotModelError, TenantSnapshot
+
+    try:
+        return TenantSnapshot.from_document(document)
+    except SnapshotModelError as error:
+        raise UsageError(f"{source}: {error}") from None
+
+
+def _check_readiness(
+    args: argparse.Namespace,
+    document: Mapping[str, Any],
+    source: str,
+    fail_on: Severity,
+    settings: OperatorSettings,
+) -> int:
+    from monitors.reports import html_report, json_findings, junit, markdown, sarif, terminal
+    from monitors.reports.model import build_report
+    from monitors.reports.output import write_text_atomically
+    from rules.device_readiness import device_readiness
+    from rules.engine import evaluate_snapshot
+
+    snapshot = _snapshot_model(document, source)
+    evaluation = evaluate_snapshot(snapshot, args.rules, settings)
+    wants_devices = args.devices or args.devices_out is not None or args.format == "html"
+    devices = device_readiness(snapshot, evaluation.findings, fail_on) if wants_devices else None
+    report = build_report(evaluation, snapshot, fail_on, devices)
+    color, width = _terminal_style(args.out)
+    renderers: dict[str, Callable[[], str]] = {
+        "terminal": lambda: terminal.render_terminal(
+            report, color=color, width=width, show_devices=args.devices
+        ),
+        "json": lambda: json_findings.render_report_json(report),
+        "junit": lambda: junit.render_junit(report),
+        "sarif": lambda: sarif.render_sarif(report),
+        "markdown": lambda: markdown.render_markdown(report, show_devices=args.devices),
+        "html": lambda: html_report.render_html(report),
+    }
+    # Everything is rendered before anything is written.
+    text = renderers[args.format]()
+    devices_text = (
+        json_findings.render_devices_json(report, devices or ())
+        if args.devices_out is not None
+        else None
+    )
+    if args.out is not None:
+        write_text_atomically(args.out, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    if devices_text is not None:
+        write_text_atomically(args.devices_out, devices_text)
+    return EXIT_FINDINGS if report.breaching() else EXIT_OK
+
+
+def _check_what_if(
+    args: argparse.Namespace,
+    document: Mapping[str, Any],
+    change_document: Mapping[str, Any],
+    fail_on: Severity,
+    settings: OperatorSettings,
+) -> int:
+    from monitors.reports import json_findings, markdown, terminal
+    from monitors.reports.output import write_text_atomically
+    from monitors.what_if import evaluate_what_if
+
+    result = evaluate_what_if(
+        document,
+        change_document,
+        source=str(args.what_if),
+        fail_on=fail_on,
+        settings=settings,
+        rules=args.rules,
+    )
+    color, width = _terminal_style(args.out)
+    if args.format == "json":
+        text = json_findings.render_what_if_json(result)
+    elif args.format == "markdown":
+        text = markdown.render_what_if_markdown(result)
+    else:
+        text = terminal.render_what_if_terminal(result, color=color, width=width)
+    if args.out is not None:
+        write_text_atomically(args.out, text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return EXIT_FINDINGS if result.breaking() else EXIT_OK
+
+
+def _terminal_style(out: Path | None) -> tuple[bool, int]:
+    """Colour and width of terminal output: colour only on a terminal, never in a file."""
+    import shutil
+
+    if out is None and sys.stdout.isatty():
+        return True, max(60, min(shutil.get_terminal_size().columns, 160))
+    return False, 140
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
 
 
 # -- summary and schema -------------------------------------------------------------------------

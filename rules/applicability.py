@@ -265,6 +265,7 @@ class TenantTargeting:
         self._kinds: dict[str, GroupKindVerdict] = {}
         self._predictions: dict[str, MembershipPrediction] = {}
         self._profiles: dict[str, ProfileTargeting] = {}
+        self._devices_with_user: dict[str, frozenset[str]] = {}
 
     @property
     def snapshot(self) -> TenantSnapshot:
@@ -664,12 +665,16 @@ class TenantTargeting:
         is_app: bool,
         reasons: list[str],
     ) -> UserTargeting:
-        with_user = frozenset(
-            device_id
-            for device_id in target.device_ids
-            if (device := self._snapshot.autopilot_device(device_id)) is not None
-            and device.user_principal_name
-        )
+        with_user = self._devices_with_user.get(target.profile_id)
+        if with_user is None:
+            # Asked for every user-targeted payload of the profile: compute once per profile.
+            with_user = frozenset(
+                device_id
+                for device_id in target.device_ids
+                if (device := self._snapshot.autopilot_device(device_id)) is not None
+                and device.user_principal_name
+            )
+            self._devices_with_user[target.profile_id] = with_user
         if is_app:
             reasons.append(
                 "user-targeted: an app installing in device context is installed in the "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -121,6 +122,12 @@ class Finding:
 TENANT_SUBJECT_TYPE = "tenant"
 
 
+@lru_cache(maxsize=512)
+def _sorted_ids(devices: frozenset[str]) -> tuple[str, ...]:
+    """Findings of one profile share its device set: sort it once, share the tuple."""
+    return tuple(sorted(devices))
+
+
 @dataclass(frozen=True, slots=True)
 class FindingBuilder:
     """Shorthand used inside a rule module: fills rule id, default severity and remediation."""
@@ -148,7 +155,7 @@ class FindingBuilder:
             message=message,
             reasons=self.extra_reasons + tuple(reasons),
             scope=scope if scope is not None else self.scope,
-            devices=tuple(sorted(devices)),
+            devices=_sorted_ids(devices if isinstance(devices, frozenset) else frozenset(devices)),
             related=tuple(related),
             remediation=self.metadata.remediation,
         )

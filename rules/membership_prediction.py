@@ -8,8 +8,8 @@ answer cannot be known the prediction says so with the reason: it never guesses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -24,6 +24,7 @@ from rules.membership_rules import (
     NullValue,
     Or,
     ParsedRule,
+    PhysicalIdBound,
     Property,
     Quantifier,
     StringValue,
@@ -32,6 +33,7 @@ from rules.membership_rules import (
     UnsupportedRule,
     evaluate,
     parse_membership_rule,
+    physical_id_bound,
 )
 from rules.tenant_objects import (
     AutopilotDevice,
@@ -93,6 +95,27 @@ class AutopilotDeviceJoin:
     facts: Mapping[str, DeviceFacts]
     without_entra_object: frozenset[str]
     autopilot_ids_by_entra_object_id: Mapping[str, frozenset[str]]
+    # Case-folded physical id -> Autopilot device ids carrying it (see `physical_id_bound`).
+    ids_by_physical_id: Mapping[str, frozenset[str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # Prefix -> device ids, filled on first use ("[ZTDId]" is asked by many groups).
+    _by_prefix: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
+
+    def carrying(self, bound: PhysicalIdBound) -> frozenset[str]:
+        """Devices carrying one of the bound's physical id values or prefixes."""
+        found: set[str] = set()
+        for value in bound.values:
+            found |= self.ids_by_physical_id.get(value, frozenset())
+        for prefix in bound.prefixes:
+            cached = self._by_prefix.get(prefix)
+            if cached is None:
+                cached = frozenset().union(
+                    *(ids for key, ids in self.ids_by_physical_id.items() if key.startswith(prefix))
+                )
+                self._by_prefix[prefix] = cached
+            found |= cached
+        return frozenset(found)
 
     @classmethod
     def build(
@@ -111,7 +134,16 @@ class AutopilotDeviceJoin:
                 continue
             facts[autopilot_device.id] = device_facts(autopilot_device, entra)
             by_object_id.setdefault(entra.id, set()).add(autopilot_device.id)
+        by_physical_id: dict[str, set[str]] = {}
+        for device_id, device_facts_ in facts.items():
+            physical_ids = device_facts_.get("devicephysicalids")
+            for physical_id in physical_ids if isinstance(physical_ids, tuple) else ():
+                if isinstance(physical_id, str):
+                    by_physical_id.setdefault(physical_id.casefold(), set()).add(device_id)
         return cls(
+            ids_by_physical_id=MappingProxyType(
+                {value: frozenset(ids) for value, ids in by_physical_id.items()}
+            ),
             autopilot_device_ids=frozenset(device.id for device in autopilot_devices),
             facts=MappingProxyType(facts),
             without_entra_object=frozenset(missing),
@@ -337,7 +369,17 @@ def _predict_dynamic(group: Group, join: AutopilotDeviceJoin) -> MembershipPredi
     members: set[str] = set()
     undetermined: set[str] = set()
     first_unknown: Unknown | None = None
-    for device_id, facts in join.facts.items():
+    bound = physical_id_bound(parsed)
+    candidates: Iterable[str] = join.facts
+    if bound is not None:
+        # Devices carrying none of the bound's physical ids cannot match: skip them. When the
+        # bound is the whole rule, carrying one is matching: nothing is left to evaluate.
+        candidates = join.carrying(bound)
+        if bound.exact:
+            members.update(candidates)
+            candidates = ()
+    for device_id in candidates:
+        facts = join.facts[device_id]
         result = evaluate(parsed, facts)
         if result is True:
             members.add(device_id)

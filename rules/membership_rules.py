@@ -667,6 +667,82 @@ def _render_value(value: Value) -> str:
 Truth = bool | Unknown
 
 
+@dataclass(frozen=True, slots=True)
+class PhysicalIdBound:
+    """Case-folded `devicePhysicalIds` values and prefixes of which a matching device has one.
+
+    `exact`: carrying one is not only necessary but sufficient (the rule is nothing more than
+    `-any _ -eq "..."` / `-any (_ -startsWith "...")`, possibly `-or`-ed), so the members can be
+    read off an index without evaluating the rule at all.
+    """
+
+    values: frozenset[str]
+    prefixes: frozenset[str]
+    exact: bool
+
+    def union(self, other: PhysicalIdBound) -> PhysicalIdBound:
+        return PhysicalIdBound(
+            self.values | other.values, self.prefixes | other.prefixes, self.exact and other.exact
+        )
+
+
+def physical_id_bound(rule: ParsedRule | Expression) -> PhysicalIdBound | None:
+    """A necessary condition on `devicePhysicalIds`, read off the rule's shape, or None.
+
+    A tenant with thousands of tag groups and devices cannot afford every rule against every
+    device: a prediction evaluates only the devices an index says can match.
+    """
+    expression = rule.expression if isinstance(rule, ParsedRule) else rule
+    match expression:
+        case CollectionCondition(
+            property=Property(subject=subject, name=name),
+            quantifier=Quantifier.ANY,
+            condition=condition,
+        ) if subject == DEVICE and name.casefold() == "devicephysicalids":
+            return _item_bound(condition)
+        case And(left=left, right=right):
+            bounds = [b for b in (physical_id_bound(left), physical_id_bound(right)) if b]
+            if not bounds:
+                return None
+            # Either side is necessary; exact values narrow more than prefixes.
+            chosen = min(bounds, key=lambda bound: (len(bound.prefixes), len(bound.values)))
+            return PhysicalIdBound(chosen.values, chosen.prefixes, exact=False)
+        case Or(left=left, right=right):
+            left_bound, right_bound = physical_id_bound(left), physical_id_bound(right)
+            if left_bound is None or right_bound is None:
+                return None
+            return left_bound.union(right_bound)
+        case _:
+            return None
+
+
+def _item_bound(condition: Expression) -> PhysicalIdBound | None:
+    match condition:
+        case Comparison(
+            operand=CollectionItem(), operator=ComparisonOperator.EQ, value=StringValue(text=text)
+        ):
+            return PhysicalIdBound(frozenset({text.casefold()}), frozenset(), exact=True)
+        case Comparison(
+            operand=CollectionItem(),
+            operator=ComparisonOperator.STARTS_WITH,
+            value=StringValue(text=text),
+        ):
+            return PhysicalIdBound(frozenset(), frozenset({text.casefold()}), exact=True)
+        case Or(left=left, right=right):
+            left_bound, right_bound = _item_bound(left), _item_bound(right)
+            if left_bound is None or right_bound is None:
+                return None
+            return left_bound.union(right_bound)
+        case And(left=left, right=right):
+            bounds = [b for b in (_item_bound(left), _item_bound(right)) if b]
+            if not bounds:
+                return None
+            chosen = bounds[0]
+            return PhysicalIdBound(chosen.values, chosen.prefixes, exact=False)
+        case _:
+            return None
+
+
 def evaluate(rule: ParsedRule | Expression, facts: DeviceFacts) -> Truth:
     """Whether a device with these facts satisfies the rule, or `Unknown` with the reason."""
     expression = rule.expression if isinstance(rule, ParsedRule) else rule

@@ -2,7 +2,11 @@
 
 The Graph simulator serves `samples/contoso-sample.json` on loopback; `greenscreen export` reads
 it exactly as it would read a live tenant (real Graph client, paging, batching), writes the
-snapshot to `out/`, and `greenscreen summary` shows what was read.
+snapshot to `out/`, and `greenscreen summary` shows what was read. Then `greenscreen check`
+evaluates the readiness rules on the exported snapshot (the sample's deliberate problems show
+up red), writes the HTML report an admin would mail to the OEM, and asks what pausing the main
+Autopilot device group would break. The check's exit code 1 is the expected answer here: the
+demo reports it and goes on.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-from tests.graphsim import GraphSimulator
-
 from monitors.cli import main as greenscreen
+from tests.graphsim import GraphSimulator
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "contoso-sample.json"
+BREAKING_CHANGE = REPO / "samples" / "what-if" / "pause-autopilot-all-devices.json"
 OUT = REPO / "out"
+EXPECTED_CHECK_CODES = (0, 1)  # ready, or findings at or above --fail-on
 
 
 def run() -> int:
@@ -48,8 +53,40 @@ def run() -> int:
         f"(carrying {batched} batched reads).\n",
         flush=True,
     )
-    print(f"$ greenscreen summary {export.relative_to(REPO)}", flush=True)
-    return greenscreen(["summary", str(export)])
+    snapshot = str(export.relative_to(REPO))
+    steps = [
+        ["summary", snapshot],
+        ["check", "--snapshot", snapshot],
+        [
+            "check",
+            "--snapshot",
+            snapshot,
+            "--format",
+            "html",
+            "--out",
+            "out/contoso-readiness.html",
+        ],
+        ["check", "--snapshot", snapshot, "--what-if", str(BREAKING_CHANGE.relative_to(REPO))],
+    ]
+    for step in steps:
+        print(f"\n$ greenscreen {' '.join(step)}", flush=True)
+        status = greenscreen(step)
+        if step[0] == "summary":
+            if status != 0:
+                return status
+            continue
+        if status not in EXPECTED_CHECK_CODES:
+            return status
+        print(f"(exit code {status}: {_meaning(step, status)})", flush=True)
+        if "--out" in step:
+            print(f"HTML report: {REPO / step[step.index('--out') + 1]}", flush=True)
+    return 0
+
+
+def _meaning(step: list[str], status: int) -> str:
+    if "--what-if" in step:
+        return "the change would break readiness" if status else "the change is safe"
+    return "findings at or above --fail-on" if status else "ready"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.membership_prediction import (
+    AutopilotDeviceJoin,
     holds_every_autopilot_device,
+    predict_group_members,
     predict_members,
 )
 from rules.membership_rules import (
@@ -50,8 +52,10 @@ from tests.tenant_builder import (
     REMOVE,
     USER_GROUP_ID,
     assigned_group,
+    autopilot_device,
     device_member,
     dynamic_group,
+    entra_device,
     group_member,
     healthy_tenant,
     user_member,
@@ -676,3 +680,70 @@ def test_unreadable_devices_make_every_prediction_unknown(collection: str) -> No
 
     assert (prediction.is_known, prediction.possible_members) == (False, None)
     assert "could not be read" in (prediction.unknown_reason or "")
+
+
+def _tagged_fleet(tags: list[str], rule: str) -> tuple[AutopilotDeviceJoin, Any]:
+    """One Autopilot device per tag (some repeat, some empty) with its Entra object, and a group."""
+    autopilot, entra = [], []
+    for index, tag in enumerate(tags):
+        physical = [f"[ZTDId]:{index:08d}-0000-4000-8000-000000000000"]
+        if tag:
+            physical.append(f"[OrderID]:{tag}")
+        entra.append(entra_device(f"obj-{index}", f"dev-{index}", f"PC{index}", physical))
+        autopilot.append(
+            autopilot_device(
+                f"ap-{index}",
+                serial=f"SN{index}",
+                entra_device_id=f"dev-{index}",
+                group_tag=tag or None,
+            )
+        )
+    snapshot = TenantSnapshot.from_document(
+        {
+            "format": "greenscreen.tenant-snapshot/1",
+            "tenantId": "t",
+            "capturedAt": "2026-11-24T10:00:00Z",
+            "collections": {
+                AUTOPILOT_DEVICES: autopilot,
+                DEVICES: entra,
+                GROUPS: [dynamic_group("g-tags", "Tag group", rule)],
+            },
+        }
+    )
+    assert snapshot.autopilot_devices is not None
+    assert snapshot.entra_devices is not None
+    join = AutopilotDeviceJoin.build(snapshot.autopilot_devices, snapshot.entra_devices)
+    return join, snapshot.group("g-tags")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tags=st.lists(st.sampled_from(["", "Sales", "sales", "Lab", "Kiosk", "A-1"]), max_size=30),
+    wanted=st.lists(st.sampled_from(["Sales", "LAB", "Kiosk", "Nope"]), min_size=1, max_size=3),
+    combine=st.sampled_from(["or", "and-model", "any-or", "not", "prefix", "prefix-and-eq"]),
+)
+def test_indexed_prediction_equals_evaluating_every_device(
+    tags: list[str], wanted: list[str], combine: str
+) -> None:
+    clauses = [f'(device.devicePhysicalIds -any _ -eq "[OrderID]:{tag}")' for tag in wanted]
+    if combine == "or":
+        text = " -or ".join(clauses)
+    elif combine == "and-model":
+        text = f'{clauses[0]} -and (device.deviceModel -ne "Virtual Machine")'
+    elif combine == "any-or":
+        inner = " -or ".join(f'_ -eq "[OrderID]:{tag}"' for tag in wanted)
+        text = f"(device.devicePhysicalIds -any ({inner}))"
+    elif combine == "prefix":
+        text = f'(device.devicePhysicalIDs -any (_ -startsWith "[OrderID]:{wanted[0][:1]}"))'
+    elif combine == "prefix-and-eq":
+        text = f'(device.devicePhysicalIds -any (_ -startsWith "[ztdid]")) -and {clauses[0]}'
+    else:
+        text = f"-not {clauses[0]}"
+    parsed = parse_membership_rule(text)
+    assert isinstance(parsed, ParsedRule)
+    join, group = _tagged_fleet(tags, text)
+    brute_force = {
+        device_id for device_id, facts in join.facts.items() if evaluate(parsed, facts) is True
+    }
+    prediction = predict_group_members(group, join, {})
+    assert prediction.members == brute_force

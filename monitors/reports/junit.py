@@ -1,0 +1,98 @@
+"""JUnit XML: one test suite per pre-provisioning profile (and one tenant-wide), one test case
+per finding. A failing finding is a `<failure>`, an unknown one an `<error>` (so a CI view never
+shows it as passed), a not-applicable one `<skipped>`.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from monitors.reports.model import ReadinessReport, Section
+from rules.findings import Finding, Status
+
+# Characters XML 1.0 cannot carry at all, even escaped; tenant text could contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def render_junit(report: ReadinessReport) -> str:
+    suites = ET.Element("testsuites", name=f"greenscreen {report.tenant_id}")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for section in report.sections:
+        if section.profile_id is None and not section.findings:
+            continue
+        suite = _suite(report, section)
+        suites.append(suite)
+        for name in totals:
+            totals[name] += int(suite.get(name, "0"))
+    for name, value in totals.items():
+        suites.set(name, str(value))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _suite(report: ReadinessReport, section: Section) -> ET.Element:
+    counts = section.counts()
+    suite = ET.Element(
+        "testsuite",
+        name=_xml(section.title if section.profile_id is None else f"profile: {section.title}"),
+        tests=str(len(section.findings)),
+        failures=str(counts[Status.FAIL]),
+        errors=str(counts[Status.UNKNOWN]),
+        skipped=str(counts[Status.NOT_APPLICABLE]),
+        timestamp=report.captured_at,
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="tenantId", value=report.tenant_id)
+    ET.SubElement(properties, "property", name="verdict", value=section.readiness.value)
+    if section.profile_id is not None:
+        ET.SubElement(properties, "property", name="profileId", value=section.profile_id)
+    for finding in section.findings:
+        suite.append(_case(report, section, finding))
+    return suite
+
+
+def _case(report: ReadinessReport, section: Section, finding: Finding) -> ET.Element:
+    metadata = report.rules.get(finding.rule_id)
+    title = metadata.title if metadata else finding.rule_id
+    case = ET.Element(
+        "testcase",
+        name=_xml(f"{finding.rule_id} {finding.subject.display_name}: {title}"),
+        classname=f"greenscreen.{finding.rule_id}",
+    )
+    body = _details(report, finding)
+    if finding.status is Status.FAIL:
+        element = ET.SubElement(
+            case, "failure", message=_xml(finding.message), type=finding.severity.value
+        )
+        element.text = body
+    elif finding.status is Status.UNKNOWN:
+        element = ET.SubElement(
+            case, "error", message=_xml(f"unknown: {finding.message}"), type=finding.severity.value
+        )
+        element.text = body
+    elif finding.status is Status.NOT_APPLICABLE:
+        ET.SubElement(case, "skipped", message=_xml(finding.message))
+    else:
+        output = ET.SubElement(case, "system-out")
+        output.text = _xml(finding.message)
+    return case
+
+
+def _details(report: ReadinessReport, finding: Finding) -> str:
+    lines = [
+        f"{finding.subject.type} '{finding.subject.display_name}' ({finding.subject.id})",
+        f"severity: {finding.severity.value}",
+    ]
+    lines += [f"- {reason}" for reason in finding.reasons]
+    if finding.related:
+        lines.append("objects: " + ", ".join(r.display_name for r in finding.related))
+    if finding.devices:
+        lines.append("devices: " + ", ".join(report.device_label(d) for d in finding.devices))
+    if finding.remediation:
+        lines.append(f"fix: {finding.remediation}")
+    return _xml("\n".join(lines))

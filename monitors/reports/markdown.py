@@ -1,0 +1,177 @@
+"""Markdown: for a ticket, a pull request or a wiki page.
+
+Tenant-provided text is escaped: Markdown renderers pass HTML through, and a `|` would break a
+table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.terminal import blocker_label, device_profile_label
+from monitors.what_if import WhatIfChange, WhatIfResult
+from rules.device_readiness import DeviceReadiness, Readiness
+from rules.findings import Finding, Status
+
+_BADGE = {Readiness.GREEN: "🟩 GREEN", Readiness.RED: "🟥 RED", Readiness.UNKNOWN: "🟨 UNKNOWN"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MAX_DEVICES_NAMED = 10
+
+
+def md(text: str) -> str:
+    """Tenant text as inert Markdown: HTML escaped, Markdown punctuation backslashed."""
+    flat = " ".join(text.split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> str:
+    counts = report.counts()
+    lines = [
+        "# Pre-provisioning readiness",
+        "",
+        f"Tenant `{md(report.tenant_id)}`, captured {md(report.captured_at)}. "
+        f"Overall: **{_BADGE[report.readiness]}** (red at {report.fail_on.value} and above).",
+        "",
+        f"{counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
+        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable; "
+        f"{len(report.rules)} rules.",
+        "",
+    ]
+    if report.unreadable:
+        lines += [
+            "Could not be read (dependent rules are unknown, never green): "
+            + ", ".join(f"`{md(path)}`" for path in report.unreadable),
+            "",
+        ]
+    for section in report.sections:
+        if section.profile_id is None and not section.findings:
+            continue
+        lines += _section(report, section)
+    if show_devices and report.devices is not None:
+        lines += _devices(report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _section(report: ReadinessReport, section: Section) -> list[str]:
+    title = "Tenant-wide" if section.profile_id is None else f"Profile: {md(section.title)}"
+    lines = [f"## {_BADGE[section.readiness]} {title}", ""]
+    if section.profile_id is not None:
+        groups = ", ".join(md(group.display_name) for group in section.groups) or "none"
+        lines += [
+            f"Groups: {groups}. Registered devices targeted: {section.targeted_devices}.",
+            "",
+        ]
+    for finding in section.with_status(Status.FAIL, Status.UNKNOWN):
+        lines += _finding(report, finding)
+    passed = len(section.with_status(Status.PASS))
+    not_applicable = len(section.with_status(Status.NOT_APPLICABLE))
+    if passed or not_applicable:
+        lines += [f"✓ {passed} passing, {not_applicable} not applicable.", ""]
+    return lines
+
+
+def _finding(report: ReadinessReport, finding: Finding) -> list[str]:
+    metadata = report.rules.get(finding.rule_id)
+    status = "FAIL" if finding.status is Status.FAIL else "UNKNOWN"
+    below = "" if breaches(finding, report.fail_on) else " (below the threshold)"
+    title = md(metadata.title) if metadata else ""
+    lines = [
+        f"### {status} {finding.severity.value.upper()} {finding.rule_id}: {title}{below}",
+        "",
+        f"{md(finding.subject.type)} **{md(finding.subject.display_name)}**: {md(finding.message)}",
+        "",
+    ]
+    lines += [f"- {md(reason)}" for reason in finding.reasons]
+    if finding.reasons:
+        lines.append("")
+    if finding.related:
+        related = ", ".join(f"{md(r.type)} {md(r.display_name)}" for r in finding.related)
+        lines += [f"Objects: {related}", ""]
+    if finding.devices:
+        named = [md(report.device_label(d)) for d in finding.devices[:_MAX_DEVICES_NAMED]]
+        more = len(finding.devices) - len(named)
+        lines += [
+            f"Devices ({len(finding.devices)}): "
+            + ", ".join(named)
+            + (f" and {more} more" if more else ""),
+            "",
+        ]
+    if finding.remediation:
+        lines += [f"**Fix:** {md(finding.remediation)}", ""]
+    return lines
+
+
+def _devices(report: ReadinessReport) -> list[str]:
+    devices = [d for section in report.profiles for d in section.devices]
+    devices += report.devices_without_profile
+    lines = [
+        f"## Devices ({len(devices)})",
+        "",
+        "| verdict | serial | name | group tag | profile | assignment | groups | blockers |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_device_row(device) for device in devices]
+    return [*lines, ""]
+
+
+def _device_row(device: DeviceReadiness) -> str:
+    groups = ", ".join(md(g.display_name) + ("" if g.certain else "?") for g in device.groups)
+    blockers = "; ".join(md(blocker_label(b.rule_id, b.message)) for b in device.blockers)
+    cells = [
+        _BADGE[device.readiness],
+        md(device.serial_number or ""),
+        md(device.display_name),
+        md(device.group_tag or ""),
+        md(device_profile_label(device)),
+        md(device.assignment_status or ""),
+        groups,
+        blockers,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+# --- what-if ------------------------------------------------------------------------------------
+
+
+def render_what_if_markdown(result: WhatIfResult) -> str:
+    breaking = result.breaking()
+    verdict = (
+        f"**🟥 breaks readiness**: {len(breaking)} verdict(s) newly failing at or above "
+        f"{result.fail_on.value}"
+        if breaking
+        else f"**🟩 safe**: nothing newly failing at or above {result.fail_on.value}"
+    )
+    lines = [
+        f"# What if: {md(result.description or result.source)}",
+        "",
+        f"{len(result.applied)} change(s) applied to tenant `{md(result.tenant_id)}` "
+        f"(captured {md(result.captured_at)}). {verdict}.",
+        "",
+        f"## Newly failing or unknown ({len(result.newly_failing)})",
+        "",
+        *_what_if_rows(result.newly_failing),
+        f"## Resolved ({len(result.resolved)})",
+        "",
+        *_what_if_rows(result.resolved),
+        f"Unchanged verdicts: {result.unchanged}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _what_if_rows(changes: tuple[WhatIfChange, ...]) -> list[str]:
+    if not changes:
+        return ["None.", ""]
+    lines = [
+        "| rule | subject | profile | before | after | message |",
+        "|---|---|---|---|---|---|",
+    ]
+    for change in changes:
+        finding = change.finding
+        lines.append(
+            f"| {change.rule_id} | {md(finding.subject.display_name)} | "
+            f"{md(change.profile_name or 'tenant-wide')} | {change.before_label} | "
+            f"{change.after_label} | {md(finding.message)} |"
+        )
+    return [*lines, ""]

@@ -1,0 +1,203 @@
+"""What every rendering of a check shows, computed once from an evaluation.
+
+Findings are grouped by the pre-provisioning profile they were evaluated for (their scope);
+findings without a scope are tenant-wide. Within a group: failing first (worst severity first),
+then unknown, then pass and not applicable. A profile's verdict counts its own findings and the
+tenant-wide ones (a tenant-wide blocker stops every profile), never another profile's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rules.applicability import tenant_targeting
+from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
+from rules.engine import Evaluation
+from rules.findings import Finding, RuleMetadata, Severity, Status
+from rules.snapshot_model import TenantSnapshot
+
+_STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+TENANT_WIDE_TITLE = "Tenant-wide"
+
+
+def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
+    return (
+        _STATUS_ORDER[finding.status],
+        -finding.severity.rank,
+        finding.rule_id,
+        finding.subject.display_name.casefold(),
+        finding.subject.id,
+    )
+
+
+def breaches(finding: Finding, fail_on: Severity) -> bool:
+    """Failing or unknown at or above the threshold: what makes `check` exit 1."""
+    return finding.status in (Status.FAIL, Status.UNKNOWN) and finding.severity.at_least(fail_on)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRef:
+    id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One pre-provisioning profile (or the tenant-wide findings) and its verdict."""
+
+    # None for the tenant-wide section.
+    profile_id: str | None
+    title: str
+    groups: tuple[GroupRef, ...]
+    findings: tuple[Finding, ...]
+    readiness: Readiness
+    # Registered devices whose effective profile this is (empty when devices are not computed).
+    devices: tuple[DeviceReadiness, ...] = ()
+    # Registered devices the profile certainly targets.
+    targeted_devices: int = 0
+
+    def with_status(self, *statuses: Status) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status in statuses)
+
+    def counts(self) -> dict[Status, int]:
+        return {status: len(self.with_status(status)) for status in Status}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessReport:
+    tenant_id: str
+    captured_at: str
+    fail_on: Severity
+    readiness: Readiness
+    profiles: tuple[Section, ...]
+    tenant_wide: Section
+    findings: tuple[Finding, ...]
+    rules: Mapping[str, RuleMetadata]
+    unreadable: tuple[str, ...]
+    # None when per-device readiness was not asked for.
+    devices: tuple[DeviceReadiness, ...] | None
+    # Devices whose effective profile is none of the sections' (none, unknown, not pre-prov.).
+    devices_without_profile: tuple[DeviceReadiness, ...] = ()
+    # Autopilot device id -> serial number (or name), for naming devices in findings.
+    device_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return (*self.profiles, self.tenant_wide)
+
+    def breaching(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if breaches(f, self.fail_on))
+
+    def counts(self) -> dict[Status, int]:
+        return {status: sum(1 for f in self.findings if f.status is status) for status in Status}
+
+    def device_label(self, device_id: str) -> str:
+        return self.device_labels.get(device_id, device_id)
+
+
+def build_report(
+    evaluation: Evaluation,
+    snapshot: TenantSnapshot,
+    fail_on: Severity,
+    devices: Sequence[DeviceReadiness] | None = None,
+) -> ReadinessReport:
+    tenant_wide = tuple(
+        sorted((f for f in evaluation.findings if f.scope is None), key=finding_order)
+    )
+    tenant_verdicts = [(f.status, f.severity) for f in tenant_wide]
+    by_profile: dict[str, list[Finding]] = {}
+    for finding in evaluation.findings:
+        if finding.scope is not None:
+            by_profile.setdefault(finding.scope.profile_id, []).append(finding)
+
+    sections: list[Section] = []
+    placed: set[str] = set()
+    for profile_id, title, groups, targeted in _profiles_to_show(snapshot, evaluation.findings):
+        scoped = tuple(sorted(by_profile.get(profile_id, ()), key=finding_order))
+        verdicts = [*tenant_verdicts, *((f.status, f.severity) for f in scoped)]
+        own_devices = tuple(d for d in devices or () if d.profile_id == profile_id)
+        placed.add(profile_id)
+        sections.append(
+            Section(
+                profile_id=profile_id,
+                title=title,
+                groups=groups,
+                findings=scoped,
+                readiness=readiness_of(verdicts, fail_on),
+                devices=_worst_first(own_devices),
+                targeted_devices=targeted,
+            )
+        )
+    tenant_section = Section(
+        profile_id=None,
+        title=TENANT_WIDE_TITLE,
+        groups=(),
+        findings=tenant_wide,
+        readiness=readiness_of(tenant_verdicts, fail_on),
+    )
+    # Every finding counts, including those scoped to profiles without pre-provisioning: the
+    # overall verdict is GREEN exactly when `check` exits 0.
+    overall = readiness_of([(f.status, f.severity) for f in evaluation.findings], fail_on)
+    labels = {
+        device.id: device.serial_number or device.display_name or device.id
+        for device in snapshot.autopilot_devices or ()
+    }
+    return ReadinessReport(
+        tenant_id=evaluation.tenant_id,
+        captured_at=evaluation.captured_at,
+        fail_on=fail_on,
+        readiness=overall,
+        profiles=tuple(sections),
+        tenant_wide=tenant_section,
+        findings=evaluation.findings,
+        rules={metadata.id: metadata for metadata in evaluation.rules},
+        unreadable=evaluation.unreadable,
+        devices=tuple(devices) if devices is not None else None,
+        devices_without_profile=_worst_first(
+            tuple(d for d in devices or () if d.profile_id not in placed)
+        ),
+        device_labels=labels,
+    )
+
+
+def _profiles_to_show(
+    snapshot: TenantSnapshot, findings: Iterable[Finding]
+) -> list[tuple[str, str, tuple[GroupRef, ...], int]]:
+    """Every pre-provisioning profile (oldest first), then any other profile a finding names."""
+    targeting = tenant_targeting(snapshot)
+    shown: list[tuple[str, str, tuple[GroupRef, ...], int]] = []
+    seen: set[str] = set()
+    profiles = sorted(
+        targeting.preprovisioning_profiles() or (),
+        key=lambda p: (p.created is None, p.created.isoformat() if p.created else "", p.id),
+    )
+    for profile in profiles:
+        profile_targeting = targeting.profile_targeting(profile)
+        groups = tuple(
+            GroupRef(group_id, group.display_name if group else group_id)
+            for group_id in sorted(profile_targeting.ap_device_group_ids)
+            for group in (snapshot.group(group_id),)
+        )
+        shown.append((profile.id, profile.display_name, groups, len(profile_targeting.device_ids)))
+        seen.add(profile.id)
+    for finding in findings:
+        scope = finding.scope
+        if scope is None or scope.profile_id in seen:
+            continue
+        groups = tuple(
+            GroupRef(group_id, name)
+            for group_id, name in zip(scope.group_ids, scope.group_names, strict=False)
+        )
+        shown.append((scope.profile_id, scope.profile_name, groups, 0))
+        seen.add(scope.profile_id)
+    return shown
+
+
+_READINESS_ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
+
+
+def _worst_first(devices: tuple[DeviceReadiness, ...]) -> tuple[DeviceReadiness, ...]:
+    return tuple(
+        sorted(devices, key=lambda d: (_READINESS_ORDER[d.readiness], d.serial_number or ""))
+    )

@@ -1,0 +1,254 @@
+"""The terminal rendering: a verdict line per profile, like the ESP's own screen, then why.
+
+Tenant-provided text goes into `rich.text.Text` objects, never into markup strings, so a display
+name like `[bold]x[/]` prints as itself.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Sequence
+from typing import IO
+
+from rich.console import Console
+from rich.text import Text
+
+from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.what_if import WhatIfChange, WhatIfResult
+from rules.device_readiness import DeviceReadiness, Readiness
+from rules.findings import Finding, Status
+
+_BADGE_STYLE = {
+    Readiness.GREEN: "bold white on green",
+    Readiness.RED: "bold white on red",
+    Readiness.UNKNOWN: "bold black on yellow",
+}
+_SEVERITY_STYLE = {"blocker": "bold red", "error": "red", "warning": "yellow", "info": "cyan"}
+_MAX_DEVICES_NAMED = 5
+_MAX_REASONS = 8
+
+
+def console_for(stream: IO[str], *, color: bool, width: int | None) -> Console:
+    return Console(
+        file=stream,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+        # Long lines are left to the terminal (or the pager) to wrap: copy-paste stays intact.
+        soft_wrap=True,
+    )
+
+
+def render_terminal(
+    report: ReadinessReport, *, color: bool = False, width: int = 140, show_devices: bool = False
+) -> str:
+    buffer = io.StringIO()
+    console = console_for(buffer, color=color, width=width)
+    _header(console, report)
+    for section in report.sections:
+        if section.profile_id is None and not section.findings:
+            continue
+        _section(console, report, section)
+    if show_devices and report.devices is not None:
+        _devices(console, report)
+    return buffer.getvalue()
+
+
+def verdict_badge(readiness: Readiness) -> Text:
+    return Text(f" {readiness.value.upper():^7} ", style=_BADGE_STYLE[readiness])
+
+
+def _header(console: Console, report: ReadinessReport) -> None:
+    counts = report.counts()
+    title = Text("Greenscreen pre-provisioning readiness", style="bold")
+    console.print(title)
+    console.print(Text(f"tenant {report.tenant_id}, captured {report.captured_at}"))
+    line = Text("overall ")
+    line.append_text(verdict_badge(report.readiness))
+    line.append(
+        f"  {counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
+        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable "
+        f"({len(report.rules)} rules; red at {report.fail_on.value} and above)"
+    )
+    console.print(line)
+    if report.unreadable:
+        console.print(
+            Text(
+                "could not be read (dependent rules are unknown): " + ", ".join(report.unreadable),
+                style="yellow",
+            )
+        )
+    console.print()
+
+
+def _section(console: Console, report: ReadinessReport, section: Section) -> None:
+    line = verdict_badge(section.readiness)
+    line.append(" ")
+    if section.profile_id is None:
+        line.append("Tenant-wide", style="bold")
+    else:
+        line.append(section.title, style="bold")
+        groups = ", ".join(group.display_name for group in section.groups) or "no groups"
+        line.append(f"  (groups: {groups}; {section.targeted_devices} registered device(s))")
+    console.print(line)
+    for finding in section.with_status(Status.FAIL, Status.UNKNOWN):
+        _finding(console, report, finding)
+    _passed_summary(console, section)
+    console.print()
+
+
+def _finding(console: Console, report: ReadinessReport, finding: Finding) -> None:
+    mark = "✗" if finding.status is Status.FAIL else "?"
+    head = Text(f"  {mark} ")
+    label = finding.status.value.upper() if finding.status is Status.UNKNOWN else "FAIL"
+    head.append(f"{label} {finding.severity.value.upper()}", _SEVERITY_STYLE[finding.severity])
+    head.append(f" {finding.rule_id} ", style="bold")
+    metadata = report.rules.get(finding.rule_id)
+    if metadata is not None:
+        head.append(metadata.title)
+    if not breaches(finding, report.fail_on):
+        head.append(f" (below --fail-on {report.fail_on.value})", style="dim")
+    console.print(head)
+    subject = finding.subject
+    console.print(Text(f"      {subject.type} '{subject.display_name}': {finding.message}"))
+    for reason in finding.reasons[:_MAX_REASONS]:
+        console.print(Text(f"      - {reason}", style="dim"))
+    if len(finding.reasons) > _MAX_REASONS:
+        console.print(Text(f"      - ... {len(finding.reasons) - _MAX_REASONS} more", style="dim"))
+    if finding.related:
+        related = ", ".join(f"{r.type} '{r.display_name}'" for r in finding.related)
+        console.print(Text(f"      objects: {related}"))
+    if finding.devices:
+        console.print(Text(f"      devices: {_device_list(report, finding.devices)}"))
+    if finding.remediation:
+        fix = Text("      fix: ", style="bold")
+        fix.append(finding.remediation, style="")
+        console.print(fix)
+
+
+def _device_list(report: ReadinessReport, device_ids: Sequence[str]) -> str:
+    named = [report.device_label(device_id) for device_id in device_ids[:_MAX_DEVICES_NAMED]]
+    more = len(device_ids) - len(named)
+    return f"{len(device_ids)}: " + ", ".join(named) + (f" and {more} more" if more else "")
+
+
+def _passed_summary(console: Console, section: Section) -> None:
+    passed = Counter(f.rule_id for f in section.with_status(Status.PASS))
+    not_applicable = len(section.with_status(Status.NOT_APPLICABLE))
+    if not passed and not not_applicable:
+        return
+    rules = ", ".join(
+        f"{rule_id}" + (f" x{count}" if count > 1 else "")
+        for rule_id, count in sorted(passed.items())
+    )
+    text = Text("  ✓ ", style="green")
+    text.append(f"{sum(passed.values())} passing" + (f" ({rules})" if rules else ""))
+    if not_applicable:
+        text.append(f"; {not_applicable} not applicable")
+    console.print(text)
+
+
+def _devices(console: Console, report: ReadinessReport) -> None:
+    devices = report.devices or ()
+    console.print(Text(f"Devices ({len(devices)} registered)", style="bold"))
+    # Lines, not a table: eight columns of tenant text do not fit a terminal.
+    for device in _ordered(report):
+        line = Text("  ")
+        line.append_text(verdict_badge(device.readiness))
+        line.append(f" {device.serial_number or '(no serial)'}", style="bold")
+        if device.display_name:
+            line.append(f"  {device.display_name}")
+        if device.group_tag:
+            line.append(f"  tag {device.group_tag}")
+        line.append(f"  profile: {device_profile_label(device)}")
+        if device.profile_certainty.value != "certain":
+            line.append(f" ({device.profile_certainty.value})")
+        line.append(f"  assignment: {device.assignment_status or 'absent'}")
+        groups = ", ".join(g.display_name + ("" if g.certain else "?") for g in device.groups)
+        line.append(f"  groups: {groups or 'none'}", style="dim")
+        console.print(line)
+        if device.blockers:
+            blockers = "; ".join(short_blocker(b.rule_id, b.message) for b in device.blockers)
+            console.print(Text(f"            blockers: {blockers}", style="red"))
+    console.print(
+        Text("blockers name rules (see the findings above) and device facts", style="dim")
+    )
+
+
+def _ordered(report: ReadinessReport) -> list[DeviceReadiness]:
+    ordered = [d for section in report.profiles for d in section.devices]
+    return [*ordered, *report.devices_without_profile]
+
+
+def device_profile_label(device: DeviceReadiness) -> str:
+    if device.profile_name is None:
+        return "unknown" if device.profile_certainty.value == "unknown" else "none"
+    label = device.profile_name
+    if device.competing_profiles:
+        label += f" (wins over {', '.join(device.competing_profiles)})"
+    return label
+
+
+def blocker_label(rule_id: str | None, message: str) -> str:
+    return f"{rule_id}: {message}" if rule_id else message
+
+
+def short_blocker(rule_id: str | None, message: str) -> str:
+    """A finding by its rule id (explained above the table); a device fact by its text."""
+    return rule_id if rule_id else message
+
+
+# --- what-if ------------------------------------------------------------------------------------
+
+
+def render_what_if_terminal(result: WhatIfResult, *, color: bool = False, width: int = 140) -> str:
+    buffer = io.StringIO()
+    console = console_for(buffer, color=color, width=width)
+    title = Text("What if: ", style="bold")
+    title.append(result.description or result.source)
+    console.print(title)
+    console.print(
+        Text(
+            f"{len(result.applied)} change(s) applied to tenant {result.tenant_id} "
+            f"(captured {result.captured_at}); red at {result.fail_on.value} and above"
+        )
+    )
+    verdict = Text("verdict ")
+    breaking = result.breaking()
+    verdict.append_text(verdict_badge(Readiness.RED if breaking else Readiness.GREEN))
+    verdict.append(
+        f"  {len(breaking)} newly failing at or above {result.fail_on.value}"
+        if breaking
+        else "  the change breaks nothing at or above the threshold"
+    )
+    console.print(verdict)
+    console.print()
+    console.print(Text(f"Newly failing or unknown ({len(result.newly_failing)})", style="bold"))
+    for change in result.newly_failing:
+        _what_if_change(console, change, after=True)
+    console.print(Text(f"Resolved ({len(result.resolved)})", style="bold"))
+    for change in result.resolved:
+        _what_if_change(console, change, after=False)
+    console.print(Text(f"Unchanged verdicts: {result.unchanged}", style="dim"))
+    return buffer.getvalue()
+
+
+def _what_if_change(console: Console, change: WhatIfChange, *, after: bool) -> None:
+    finding = change.after if after and change.after is not None else change.before
+    line = Text("  ✗ " if after else "  ✓ ", style="red" if after else "green")
+    line.append(f"{change.rule_id} ", style="bold")
+    line.append(f"{change.before_label} -> {change.after_label}")
+    if change.profile_name:
+        line.append(f"  [{change.profile_name}]")
+    console.print(line)
+    if finding is not None:
+        subject = finding.subject
+        console.print(Text(f"      {subject.type} '{subject.display_name}': {finding.message}"))
+        if after:
+            for reason in finding.reasons[:_MAX_REASONS]:
+                console.print(Text(f"      - {reason}", style="dim"))
+            if finding.remediation:
+                console.print(Text(f"      fix: {finding.remediation}"))

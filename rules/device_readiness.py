@@ -1,0 +1,311 @@
+"""Per-device readiness: what each registered Autopilot device will get, and what stops it.
+
+For every registered device: the profile Autopilot gives it (of the profiles targeting it, the
+oldest; profiles.md), how sure that is, the profile-targeted groups that hold it, and its
+blockers. Blockers are the failing or unknown findings that name the device, plus facts about
+the device itself (no profile, a profile without pre-provisioning, an assignment Intune has not
+made yet). A verdict is red, unknown or green against a severity threshold: unknown is never
+green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rules.applicability import Certainty, EffectiveProfile, TenantTargeting, tenant_targeting
+from rules.findings import Finding, Severity, Status
+from rules.snapshot_model import TenantSnapshot
+from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
+
+NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
+
+# deploymentProfileAssignmentStatus values (windowsAutopilotDeviceIdentity, beta): a device
+# only starts pre-provisioning with a profile once Intune has assigned it.
+_ASSIGNED_STATUSES = frozenset(
+    {"assignedInSync", "assignedOutOfSync", "assignedUnkownSyncState", "assignedUnknownSyncState"}
+)
+_NOT_ASSIGNED_STATUSES = frozenset({"notAssigned", "failed"})
+
+
+class Readiness(StrEnum):
+    """What the technician would see: the ESP's green screen, its red one, or not knowable."""
+
+    GREEN = "green"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+def readiness_of(verdicts: Iterable[tuple[Status, Severity]], fail_on: Severity) -> Readiness:
+    """RED if anything fails at or above `fail_on`, else UNKNOWN if anything is unknown there."""
+    unknown = False
+    for status, severity in verdicts:
+        if not severity.at_least(fail_on):
+            continue
+        if status is Status.FAIL:
+            return Readiness.RED
+        if status is Status.UNKNOWN:
+            unknown = True
+    return Readiness.UNKNOWN if unknown else Readiness.GREEN
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceBlocker:
+    """A failing or unknown verdict that concerns the device."""
+
+    status: Status
+    severity: Severity
+    message: str
+    # The rule behind it; None for a fact about the device itself.
+    rule_id: str | None = None
+    # The pre-provisioning profile the finding was evaluated for, when it has one.
+    profile_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ruleId": self.rule_id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "message": self.message,
+            "profileId": self.profile_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHolding:
+    """A group referenced by an Autopilot profile's assignments, predicted to hold the device."""
+
+    group_id: str
+    display_name: str
+    # False: the group might hold the device (its membership cannot be fully predicted).
+    certain: bool
+    paused: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.group_id,
+            "displayName": self.display_name,
+            "certain": self.certain,
+            "processingPaused": self.paused,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReadiness:
+    device_id: str
+    serial_number: str | None
+    display_name: str
+    group_tag: str | None
+    # The profile the device will get; None when no profile targets it or that is unknown.
+    profile_id: str | None
+    profile_name: str | None
+    profile_certainty: Certainty
+    # Other profiles targeting the device, which lose to the oldest.
+    competing_profiles: tuple[str, ...]
+    profile_reasons: tuple[str, ...]
+    assignment_status: str | None
+    # The profile Intune shows as assigned now (None: none; "not read": unknown).
+    assigned_profile_name: str | None
+    groups: tuple[GroupHolding, ...]
+    blockers: tuple[DeviceBlocker, ...]
+    readiness: Readiness
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.device_id,
+            "serialNumber": self.serial_number,
+            "displayName": self.display_name,
+            "groupTag": self.group_tag,
+            "readiness": self.readiness.value,
+            "effectiveProfile": (
+                {"id": self.profile_id, "displayName": self.profile_name}
+                if self.profile_id is not None
+                else None
+            ),
+            "profileCertainty": self.profile_certainty.value,
+            "competingProfiles": list(self.competing_profiles),
+            "profileReasons": list(self.profile_reasons),
+            "assignmentStatus": self.assignment_status,
+            "assignedProfile": self.assigned_profile_name,
+            "groups": [group.as_json() for group in self.groups],
+            "blockers": [blocker.as_json() for blocker in self.blockers],
+        }
+
+
+def device_readiness(
+    snapshot: TenantSnapshot, findings: Sequence[Finding], fail_on: Severity = Severity.ERROR
+) -> tuple[DeviceReadiness, ...]:
+    """Readiness of every registered Autopilot device (empty when devices could not be read)."""
+    targeting = tenant_targeting(snapshot)
+    by_device = _not_green_findings_by_device(findings)
+    holdings = _profile_group_holdings(snapshot, targeting)
+    return tuple(
+        _readiness(device, targeting, by_device.get(device.id, ()), holdings, fail_on)
+        for device in snapshot.autopilot_devices or ()
+    )
+
+
+def _not_green_findings_by_device(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    index: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.status in NOT_GREEN:
+            for device_id in finding.devices:
+                index.setdefault(device_id, []).append(finding)
+    return index
+
+
+def _profile_group_holdings(
+    snapshot: TenantSnapshot, targeting: TenantTargeting
+) -> Mapping[str, list[GroupHolding]]:
+    """Device id -> the profile-referenced groups holding it (inverted once, not per device)."""
+    group_ids: set[str] = set()
+    for profile in snapshot.autopilot_profiles or ():
+        for assignment in profile.assignments or ():
+            if assignment.group_id:
+                group_ids.add(assignment.group_id)
+    holdings: dict[str, list[GroupHolding]] = {}
+    for group_id in sorted(group_ids):
+        group = snapshot.group(group_id)
+        if group is None:
+            continue
+        prediction = targeting.membership(group)
+        paused = group.is_dynamic and group.processing_paused
+        for device_id in prediction.members:
+            holdings.setdefault(device_id, []).append(
+                GroupHolding(group.id, group.display_name, True, paused)
+            )
+        for device_id in prediction.undetermined or ():
+            holdings.setdefault(device_id, []).append(
+                GroupHolding(group.id, group.display_name, False, paused)
+            )
+    return holdings
+
+
+def _readiness(
+    device: AutopilotDevice,
+    targeting: TenantTargeting,
+    findings: Sequence[Finding],
+    holdings: Mapping[str, list[GroupHolding]],
+    fail_on: Severity,
+) -> DeviceReadiness:
+    effective = targeting.effective_profile(device)
+    profile = effective.profile
+    blockers = [*_device_facts(device, effective), *_finding_blockers(findings)]
+    blockers.sort(key=_blocker_order)
+    return DeviceReadiness(
+        device_id=device.id,
+        serial_number=device.serial_number,
+        display_name=device.display_name,
+        group_tag=device.group_tag,
+        profile_id=profile.id if profile else None,
+        profile_name=profile.display_name if profile else None,
+        profile_certainty=effective.certainty,
+        competing_profiles=tuple(p.display_name for p in effective.competing),
+        profile_reasons=effective.reasons,
+        assignment_status=device.profile_assignment_status,
+        assigned_profile_name=_assigned_profile_name(device),
+        groups=tuple(holdings.get(device.id, ())),
+        blockers=tuple(blockers),
+        readiness=readiness_of(((b.status, b.severity) for b in blockers), fail_on),
+    )
+
+
+def _finding_blockers(findings: Sequence[Finding]) -> list[DeviceBlocker]:
+    return [
+        DeviceBlocker(
+            status=finding.status,
+            severity=finding.severity,
+            message=finding.message,
+            rule_id=finding.rule_id,
+            profile_id=finding.scope.profile_id if finding.scope else None,
+        )
+        for finding in findings
+    ]
+
+
+def _device_facts(device: AutopilotDevice, effective: EffectiveProfile) -> list[DeviceBlocker]:
+    profile = effective.profile
+    facts: list[DeviceBlocker] = []
+    if effective.certainty is Certainty.UNKNOWN:
+        facts.append(
+            DeviceBlocker(
+                Status.UNKNOWN,
+                Severity.ERROR,
+                "which Autopilot profile the device gets cannot be told: "
+                + "; ".join(effective.reasons[-2:]),
+            )
+        )
+    elif profile is None:
+        facts.append(
+            DeviceBlocker(
+                Status.FAIL,
+                Severity.ERROR,
+                "no Autopilot profile targets the device, so pre-provisioning cannot start",
+            )
+        )
+    elif not profile.preprovisioning_allowed:
+        facts.append(
+            DeviceBlocker(
+                Status.FAIL,
+                Severity.ERROR,
+                f"its profile '{profile.display_name}' does not allow pre-provisioning",
+            )
+        )
+    facts.extend(_assignment_facts(device, profile))
+    return facts
+
+
+def _assignment_facts(
+    device: AutopilotDevice, predicted: AutopilotProfile | None
+) -> list[DeviceBlocker]:
+    status = device.profile_assignment_status
+    if status in _NOT_ASSIGNED_STATUSES:
+        return [
+            DeviceBlocker(
+                Status.FAIL,
+                Severity.ERROR,
+                f"Intune has not assigned a profile to the device yet (status '{status}')",
+            )
+        ]
+    if status not in _ASSIGNED_STATUSES:
+        # pending, unknown, or absent: Intune's own answer is not in yet.
+        return [
+            DeviceBlocker(
+                Status.UNKNOWN,
+                Severity.WARNING,
+                f"profile assignment status is '{status or 'absent'}'",
+            )
+        ]
+    assigned = device.deployment_profile
+    if (
+        predicted is not None
+        and isinstance(assigned, ObjectReference)
+        and assigned.id != predicted.id
+    ):
+        return [
+            DeviceBlocker(
+                Status.FAIL,
+                Severity.WARNING,
+                f"Intune shows profile '{assigned.display_name}' assigned, but group "
+                f"membership gives '{predicted.display_name}' (the assignment may be stale)",
+            )
+        ]
+    return []
+
+
+def _assigned_profile_name(device: AutopilotDevice) -> str | None:
+    assigned = device.deployment_profile
+    if isinstance(assigned, ObjectReference):
+        return assigned.display_name
+    return None if assigned is None else "not read"
+
+
+def _blocker_order(blocker: DeviceBlocker) -> tuple[int, int, str, str]:
+    return (
+        0 if blocker.status is Status.FAIL else 1,
+        -blocker.severity.rank,
+        blocker.rule_id or "",
+        blocker.message,
+    )

@@ -1,0 +1,241 @@
+"""The report renderings, from a snapshot and small fake rule lists (and the real catalog)."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+from monitors.reports.html_report import render_html
+from monitors.reports.json_findings import render_report_json
+from monitors.reports.junit import render_junit
+from monitors.reports.markdown import render_markdown
+from monitors.reports.model import ReadinessReport, build_report
+from monitors.reports.sarif import render_sarif
+from monitors.reports.terminal import render_terminal
+from rules.context import RuleContext, profile_subject
+from rules.device_readiness import Readiness, device_readiness
+from rules.engine import Rule, evaluate_snapshot
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Status, Subject
+from rules.snapshot_model import TenantSnapshot
+from rules.tenant_collections import GROUPS
+from tests.tenant_builder import AP_GROUP_ID, DEVICE_A_ID, PROFILE_NAME, healthy_tenant
+
+CONTRACT_KEYS = {"ruleId", "status", "severity", "subject", "scope", "message", "remediation"}
+
+
+def fake_metadata(rule_id: str, severity: Severity) -> RuleMetadata:
+    return RuleMetadata(
+        id=rule_id,
+        title=f"{rule_id} holds",
+        severity=severity,
+        rationale="a fake rule for report tests",
+        remediation=f"fix {rule_id} in the admin center",
+        references=("https://learn.microsoft.com/autopilot/pre-provision",),
+        graph_reads=(GROUPS,),
+        permissions=("GroupMember.Read.All",),
+    )
+
+
+def fake_rule(
+    rule_id: str,
+    status: Status,
+    severity: Severity = Severity.ERROR,
+    *,
+    per_profile: bool = False,
+    devices: tuple[str, ...] = (),
+    subject: Subject | None = None,
+    message: str = "",
+) -> Rule:
+    """A rule that says `status` once tenant-wide, or once per pre-provisioning profile."""
+    metadata = fake_metadata(rule_id, severity)
+
+    def evaluate(context: RuleContext) -> Iterator[Finding]:
+        scopes = (
+            [context.profile_scope(p) for p in context.targeting.preprovisioning_profiles() or ()]
+            if per_profile
+            else [None]
+        )
+        for scope in scopes:
+            builder = FindingBuilder(metadata, scope=scope)
+            about = subject or context.tenant_subject
+            text = message or f"{rule_id} says {status.value}"
+            if status is Status.FAIL:
+                yield builder.failed(about, text, ("a reason",), devices=devices)
+            elif status is Status.UNKNOWN:
+                yield builder.unknown(about, text, ("groups could not be read",), devices=devices)
+            elif status is Status.PASS:
+                yield builder.passed(about, text)
+            else:
+                yield builder.not_applicable(about, text)
+
+    return Rule(metadata, evaluate)
+
+
+def report_for(
+    snapshot: TenantSnapshot, rules: list[Rule], fail_on: Severity = Severity.ERROR
+) -> ReadinessReport:
+    evaluation = evaluate_snapshot(snapshot, rules)
+    devices = device_readiness(snapshot, evaluation.findings, fail_on)
+    return build_report(evaluation, snapshot, fail_on, devices)
+
+
+MIXED_RULES = [
+    fake_rule("TST-001", Status.PASS, per_profile=True),
+    fake_rule("TST-002", Status.FAIL, Severity.ERROR, per_profile=True, devices=(DEVICE_A_ID,)),
+    fake_rule("TST-003", Status.UNKNOWN, Severity.BLOCKER, per_profile=True),
+    fake_rule("TST-004", Status.NOT_APPLICABLE),
+    fake_rule("TST-005", Status.FAIL, Severity.WARNING),
+]
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def test_profile_findings_are_ordered_failing_then_unknown_then_passing() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    (profile,) = report.profiles
+    statuses = [finding.status for finding in profile.findings]
+
+    assert statuses == [Status.FAIL, Status.UNKNOWN, Status.PASS]
+    assert profile.title == PROFILE_NAME
+    assert [f.rule_id for f in report.tenant_wide.findings] == ["TST-005", "TST-004"]
+
+
+def test_profile_is_red_when_it_fails_at_the_threshold_and_unknown_when_only_unknown() -> None:
+    snapshot = healthy_tenant().snapshot()
+
+    red = report_for(snapshot, [fake_rule("TST-002", Status.FAIL, per_profile=True)])
+    unknown = report_for(snapshot, [fake_rule("TST-003", Status.UNKNOWN, per_profile=True)])
+    green = report_for(snapshot, [fake_rule("TST-005", Status.FAIL, Severity.WARNING)])
+
+    assert red.profiles[0].readiness is Readiness.RED
+    assert unknown.profiles[0].readiness is Readiness.UNKNOWN
+    assert unknown.readiness is Readiness.UNKNOWN
+    assert green.profiles[0].readiness is Readiness.GREEN
+    assert green.readiness is Readiness.GREEN
+
+
+def test_a_tenant_wide_failure_turns_every_profile_red() -> None:
+    report = report_for(healthy_tenant().snapshot(), [fake_rule("TST-009", Status.FAIL)])
+
+    assert [section.readiness for section in report.profiles] == [Readiness.RED]
+    assert report.profiles[0].findings == ()
+
+
+def test_a_profiles_devices_are_listed_under_it() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    device_ids = {device.device_id for device in report.profiles[0].devices}
+
+    assert DEVICE_A_ID in device_ids
+    assert report.devices_without_profile == ()
+
+
+# --- renderings -----------------------------------------------------------------------------
+
+
+def test_json_is_the_findings_contract() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    findings = json.loads(render_report_json(report))
+
+    assert isinstance(findings, list)
+    assert len(findings) == len(report.findings)
+    assert all(set(finding) >= CONTRACT_KEYS for finding in findings)
+    assert {f["status"] for f in findings} == {"pass", "fail", "unknown", "not_applicable"}
+
+
+def test_junit_has_a_suite_per_profile_and_never_shows_unknown_as_passed() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    root = ET.fromstring(render_junit(report))  # noqa: S314 - our own output
+    suites = {suite.get("name"): suite for suite in root.iter("testsuite")}
+
+    profile = suites[f"profile: {PROFILE_NAME}"]
+    assert profile.get("failures") == "1"
+    assert profile.get("errors") == "1"
+    assert profile.find("testcase/error") is not None
+    assert suites["Tenant-wide"].get("skipped") == "1"
+    assert root.get("tests") == str(len(report.findings))
+
+
+def test_sarif_lists_rules_and_fail_or_unknown_results_with_levels() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    sarif = json.loads(render_sarif(report))
+    run = sarif["runs"][0]
+    results = {result["ruleId"]: result for result in run["results"]}
+
+    assert sarif["version"] == "2.1.0"
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == [
+        "TST-001",
+        "TST-002",
+        "TST-003",
+        "TST-004",
+        "TST-005",
+    ]
+    assert set(results) == {"TST-002", "TST-003", "TST-005"}
+    assert results["TST-002"]["level"] == "error"
+    assert results["TST-005"]["level"] == "warning"
+    assert results["TST-003"]["properties"]["status"] == "unknown"
+    location = results["TST-002"]["locations"][0]["logicalLocations"][0]
+    assert location["fullyQualifiedName"].startswith("tenant/")
+
+
+def test_terminal_prints_tenant_markup_literally() -> None:
+    tenant = healthy_tenant().patch(GROUPS, AP_GROUP_ID, displayName="[bold red]Evil[/]")
+    snapshot = tenant.snapshot()
+    group = snapshot.group(AP_GROUP_ID)
+    assert group is not None
+    subject = Subject("group", group.id, group.display_name)
+    rules = [fake_rule("TST-002", Status.FAIL, per_profile=True, subject=subject)]
+
+    text = render_terminal(report_for(snapshot, rules), color=False)
+
+    assert "[bold red]Evil[/]" in text
+    assert "RED" in text
+    assert "fix TST-002 in the admin center" in text
+
+
+def test_markdown_escapes_tenant_text_in_tables_and_html() -> None:
+    subject = Subject("group", "g1", "<img src=x> | pipe")
+    rules = [fake_rule("TST-002", Status.FAIL, per_profile=True, subject=subject)]
+
+    text = render_markdown(report_for(healthy_tenant().snapshot(), rules), show_devices=True)
+
+    assert "<img" not in text
+    assert "&lt;img src=x&gt; \\| pipe" in text
+    assert "## Devices (2)" in text
+
+
+def test_html_escapes_a_script_in_a_display_name_and_loads_nothing_external() -> None:
+    evil = "<script>alert('owned')</script>"
+    tenant = healthy_tenant().patch(GROUPS, AP_GROUP_ID, displayName=evil)
+    snapshot = tenant.snapshot()
+    rules = [
+        fake_rule("TST-002", Status.FAIL, per_profile=True, subject=Subject("group", "x", evil)),
+        fake_rule("TST-003", Status.UNKNOWN, per_profile=True),
+    ]
+
+    page = render_html(report_for(snapshot, rules))
+
+    assert evil not in page
+    assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in page
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
+    assert not re.search(r"<link\b|@import|url\(", page, re.I)
+    assert "UNKNOWN (not green)" in page
+
+
+def test_html_shows_each_profile_panel_with_its_verdict() -> None:
+    tenant = healthy_tenant()
+    snapshot = tenant.snapshot()
+    profile = (snapshot.autopilot_profiles or ())[0]
+
+    page = render_html(report_for(snapshot, [fake_rule("TST-002", Status.FAIL, per_profile=True)]))
+
+    assert f"RED · {profile_subject(profile).display_name}" in page
+    assert 'data-verdict="red"' in page
+    assert "Devices that get this profile (2)" in page
