@@ -42,6 +42,7 @@ demo: setup
 bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.store
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache out

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     _add_check_command(commands)
+    from monitors.history_command import add_history_command
+
+    add_history_command(commands)
 
     summary = commands.add_parser(
         "summary",
@@ -153,6 +156,14 @@ def _add_check_command(commands: Any) -> None:
         type=Path,
         metavar="FILE",
         help="tenant snapshot to check (default: read the live tenant, see Microsoft Graph)",
+    )
+    source.add_argument(
+        "--store",
+        action="store_true",
+        help=(
+            "record the evaluation in Table Storage (GREENSCREEN_STORAGE_CONNECTION; default: "
+            "the local Azurite emulator) so that 'greenscreen history' can show what changed"
+        ),
     )
     source.add_argument(
         "--attest-mdm-scope",
@@ -466,7 +477,27 @@ def _check_readiness(
         sys.stdout.flush()
     if devices_text is not None:
         write_text_atomically(args.devices_out, devices_text)
+    if args.store:
+        _store_evaluation(evaluation)
     return EXIT_FINDINGS if report.breaching() else EXIT_OK
+
+
+def _store_evaluation(evaluation: Any) -> None:
+    """Remember the verdicts; a storage failure is one line and exit 2, the report stands."""
+    from azure.core.exceptions import AzureError
+
+    from monitors.store.settings import record_check, store_from_settings
+
+    try:
+        result = record_check(evaluation, {"trigger": "cli"}, store_from_settings())
+    except (AzureError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UsageError(f"could not record the evaluation: {first_line[:200]}") from None
+    print(
+        f"recorded: {len(result.transitions)} transition(s), "
+        f"{result.entities_written} entities written ({result.outcome})",
+        file=sys.stderr,
+    )
 
 
 def _check_what_if(

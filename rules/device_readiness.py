@@ -10,6 +10,7 @@ green.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -147,12 +148,18 @@ def device_readiness(
     )
 
 
-def _not_green_findings_by_device(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
-    index: dict[str, list[Finding]] = {}
-    for finding in findings:
-        if finding.status in NOT_GREEN:
-            for device_id in finding.devices:
-                index.setdefault(device_id, []).append(finding)
+def _not_green_findings_by_device(findings: Sequence[Finding]) -> dict[str, list[DeviceBlocker]]:
+    """Blockers per device, in report order.
+
+    A finding naming thousands of devices becomes one blocker object, shared by all of them and
+    sorted once, instead of one object and one sort per device.
+    """
+    pairs = [(_finding_blocker(f), f) for f in findings if f.status in NOT_GREEN]
+    pairs.sort(key=lambda pair: _blocker_order(pair[0]))
+    index: dict[str, list[DeviceBlocker]] = {}
+    for blocker, finding in pairs:
+        for device_id in finding.devices:
+            index.setdefault(device_id, []).append(blocker)
     return index
 
 
@@ -186,14 +193,15 @@ def _profile_group_holdings(
 def _readiness(
     device: AutopilotDevice,
     targeting: TenantTargeting,
-    findings: Sequence[Finding],
+    finding_blockers: Sequence[DeviceBlocker],
     holdings: Mapping[str, list[GroupHolding]],
     fail_on: Severity,
 ) -> DeviceReadiness:
     effective = targeting.effective_profile(device)
     profile = effective.profile
-    blockers = [*_device_facts(device, effective), *_finding_blockers(findings)]
-    blockers.sort(key=_blocker_order)
+    blockers = list(finding_blockers)  # already in order; slot the few device facts in
+    for fact in _device_facts(device, effective):
+        insort(blockers, fact, key=_blocker_order)
     return DeviceReadiness(
         device_id=device.id,
         serial_number=device.serial_number,
@@ -212,17 +220,14 @@ def _readiness(
     )
 
 
-def _finding_blockers(findings: Sequence[Finding]) -> list[DeviceBlocker]:
-    return [
-        DeviceBlocker(
-            status=finding.status,
-            severity=finding.severity,
-            message=finding.message,
-            rule_id=finding.rule_id,
-            profile_id=finding.scope.profile_id if finding.scope else None,
-        )
-        for finding in findings
-    ]
+def _finding_blocker(finding: Finding) -> DeviceBlocker:
+    return DeviceBlocker(
+        status=finding.status,
+        severity=finding.severity,
+        message=finding.message,
+        rule_id=finding.rule_id,
+        profile_id=finding.scope.profile_id if finding.scope else None,
+    )
 
 
 def _device_facts(device: AutopilotDevice, effective: EffectiveProfile) -> list[DeviceBlocker]:

@@ -12,6 +12,7 @@ demo reports it and goes on.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +81,52 @@ def run() -> int:
         print(f"(exit code {status}: {_meaning(step, status)})", flush=True)
         if "--out" in step:
             print(f"HTML report: {REPO / step[step.index('--out') + 1]}", flush=True)
-    return 0
+    return remember_and_query(export, tenant["tenantId"])
+
+
+def remember_and_query(export: Path, tenant_id: str) -> int:
+    """Store two evaluations in Azurite (before and after the breaking change), then ask history."""
+    from datetime import datetime, timedelta
+
+    from monitors.snapshot_file import load_snapshot, write_snapshot
+    from monitors.tenant_changes import apply_changes, load_change_document
+    from tests.azurite import running_azurite
+
+    # Yesterday's tenant, as exported, and today's, after someone paused the Autopilot group.
+    exported = load_snapshot(export)
+    captured = datetime.fromisoformat(exported["capturedAt"].replace("Z", "+00:00"))
+    before_document = dict(exported)
+    before_document["capturedAt"] = (
+        (captured - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    )
+    before = OUT / "contoso-yesterday.json"
+    write_snapshot(before, before_document)
+    changed = apply_changes(exported, load_change_document(BREAKING_CHANGE)).snapshot
+    after = OUT / "contoso-after-change.json"
+    write_snapshot(after, changed)
+    with running_azurite() as storage:
+        print("\nAzurite (Table Storage emulator) started for the verdict history.", flush=True)
+        os.environ["GREENSCREEN_STORAGE_CONNECTION"] = storage.table_connection
+        try:
+            for snapshot, findings in ((before, "before"), (after, "after")):
+                step = [
+                    "check",
+                    "--snapshot",
+                    str(snapshot.relative_to(REPO)),
+                    "--store",
+                    "--format",
+                    "json",
+                    "--out",
+                    f"out/findings-{findings}.json",
+                ]
+                print(f"\n$ greenscreen {' '.join(step)}", flush=True)
+                if greenscreen(step) not in EXPECTED_CHECK_CODES:
+                    return 1
+            query = ["history", "--tenant", tenant_id]
+            print(f"\n$ greenscreen {' '.join(query)}", flush=True)
+            return greenscreen(query)
+        finally:
+            os.environ.pop("GREENSCREEN_STORAGE_CONNECTION", None)
 
 
 def _meaning(step: list[str], status: int) -> str:

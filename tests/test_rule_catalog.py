@@ -40,6 +40,7 @@ CATALOG_IDS = frozenset(
 PURE_STDLIB = frozenset(
     {
         "__future__",
+        "bisect",
         "collections",
         "collections.abc",
         "dataclasses",

@@ -1,0 +1,235 @@
+"""`greenscreen history`: the remembered transitions or change events, as a table, JSON or CSV.
+
+Same filters as the HTTP API (`/api/history`, `/api/changes`), validated the same way.
+Exit codes: 0 success, 1 storage unreachable, 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from monitors.store import query_params
+from monitors.store.continuation import InvalidQueryError
+from monitors.store.keys import InvalidKeyError, format_time
+from monitors.store.records import ChangeWithEffects, Transition
+from monitors.store.settings import StoreSettingsError, store_from_settings
+from monitors.store.verdict_store import MAX_PAGE_SIZE
+
+EXIT_OK = 0
+EXIT_STORAGE = 1
+EXIT_BAD_INPUT = 2
+FORMATS = ("table", "json", "csv")
+TRANSITION_COLUMNS = (
+    "at",
+    "rule",
+    "profile",
+    "subject_type",
+    "subject",
+    "name",
+    "from",
+    "to",
+    "severity",
+    "run",
+)
+CHANGE_COLUMNS = ("at", "actor", "activity", "resource_type", "resource", "source", "transitions")
+
+
+def add_history_command(commands: Any) -> argparse.ArgumentParser:
+    """Add `history` to the `greenscreen` subcommands (`commands` from add_subparsers)."""
+    history: argparse.ArgumentParser = commands.add_parser(
+        "history",
+        help="show remembered readiness transitions or tenant changes",
+        description=(
+            "Show the readiness transitions remembered for a tenant, newest first, or with "
+            "--changes the tenant change events and the transitions each caused. Storage: "
+            "GREENSCREEN_STORAGE_CONNECTION (default: Azurite on its default ports). Exit "
+            "codes: 0 success, 1 storage unreachable, 2 bad input or usage."
+        ),
+    )
+    history.add_argument("--tenant", required=True, metavar="TENANT", help="tenant id or domain")
+    history.add_argument("--rule", metavar="ID", help="only this rule (catalog id, e.g. PRF-001)")
+    history.add_argument("--subject", metavar="ID", help="only this subject (object id)")
+    history.add_argument(
+        "--status",
+        metavar="STATUS",
+        help=f"only transitions into: {', '.join(query_params.STATUSES)}",
+    )
+    history.add_argument("--since", metavar="TIME", help="oldest moment (ISO 8601)")
+    history.add_argument("--until", metavar="TIME", help="newest moment (ISO 8601, default now)")
+    history.add_argument(
+        "--changes", action="store_true", help="list change events instead of transitions"
+    )
+    history.add_argument("--actor", metavar="WHO", help="with --changes: only this actor")
+    history.add_argument("--continuation", metavar="TOKEN", help="continue a previous listing")
+    history.add_argument(
+        "--page-size", metavar="N", default="100", help=f"items per page (1-{MAX_PAGE_SIZE})"
+    )
+    history.add_argument(
+        "--all", action="store_true", help="follow continuations until the end (default: one page)"
+    )
+    history.add_argument("--format", choices=FORMATS, default="table", help="table, json or csv")
+    history.set_defaults(handler=run_history)
+    return history
+
+
+def run_history(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (
+        query_params.QueryError,
+        InvalidQueryError,
+        InvalidKeyError,
+        StoreSettingsError,
+    ) as error:
+        print(f"greenscreen: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AzureError as error:
+        print(f"greenscreen: storage is unreachable ({type(error).__name__})", file=sys.stderr)
+        return EXIT_STORAGE
+
+
+def _params(args: argparse.Namespace) -> dict[str, str]:
+    names = {
+        "tenant": args.tenant,
+        "since": args.since,
+        "until": args.until,
+        "continuation": args.continuation,
+        "pageSize": args.page_size,
+    }
+    if args.changes:
+        if args.rule or args.subject or args.status:
+            raise query_params.QueryError(
+                "--rule, --subject and --status list transitions, not --changes"
+            )
+        names["actor"] = args.actor
+    else:
+        if args.actor:
+            raise query_params.QueryError("--actor filters change events: add --changes")
+        names.update(rule=args.rule, subject=args.subject, status=args.status)
+    return {name: value for name, value in names.items() if value is not None}
+
+
+def _run(args: argparse.Namespace) -> int:
+    params = _params(args)
+    rows: list[dict[str, Any]] = []
+    columns: Sequence[str]
+    documents: list[dict[str, Any]] = []
+    if args.changes:
+        changes = query_params.changes_query(params)
+        store = store_from_settings()
+        token = changes.continuation
+        while True:
+            page = store.changes(
+                changes.tenant,
+                changes.since,
+                changes.until,
+                changes.actor,
+                token,
+                changes.page_size,
+            )
+            documents += [item.as_json() for item in page.items]
+            rows += [_change_row(item) for item in page.items]
+            token = page.continuation
+            if token is None or not args.all:
+                break
+        columns = CHANGE_COLUMNS
+    else:
+        query = query_params.history_query(params)
+        store = store_from_settings()
+        token = query.continuation
+        while True:
+            history = store.history(
+                query.tenant,
+                query.rule,
+                query.subject,
+                query.status,
+                query.since,
+                query.until,
+                token,
+                query.page_size,
+            )
+            documents += [item.as_json() for item in history.items]
+            rows += [_transition_row(item) for item in history.items]
+            token = history.continuation
+            if token is None or not args.all:
+                break
+        columns = TRANSITION_COLUMNS
+    sys.stdout.write(_render(args.format, columns, rows, documents, token))
+    if token is not None and args.format != "json":
+        print(f"more: --continuation {token}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _transition_row(transition: Transition) -> dict[str, Any]:
+    record = transition.record
+    return {
+        "at": format_time(transition.at),
+        "rule": record.rule_id,
+        "profile": record.scope_name or record.scope_id,
+        "subject_type": record.subject_type,
+        "subject": record.subject_id,
+        "name": record.subject_name,
+        "from": transition.from_status.value if transition.from_status else "",
+        "to": transition.to_status.value,
+        "severity": record.severity,
+        "run": transition.run_id,
+    }
+
+
+def _change_row(change: ChangeWithEffects) -> dict[str, Any]:
+    event = change.event
+    return {
+        "at": format_time(event.at),
+        "actor": event.actor_name or event.actor_id,
+        "activity": event.activity,
+        "resource_type": event.resource_type,
+        "resource": event.resource_id,
+        "source": event.source,
+        "transitions": len(change.transitions),
+    }
+
+
+def _render(
+    style: str,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    documents: list[dict[str, Any]],
+    token: str | None,
+) -> str:
+    if style == "json":
+        return (
+            json.dumps({"items": documents, "continuation": token}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
+    if style == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            # A leading = + - @ would be a formula in a spreadsheet: quote it away.
+            writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
+        return buffer.getvalue()
+    if not rows:
+        return "nothing recorded for these filters\n"
+    cells = [[_printable(str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in cells]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _csv_safe(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _printable(value: str, limit: int = 60) -> str:
+    shown = "".join(char if char.isprintable() else "?" for char in value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

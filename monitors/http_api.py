@@ -1,0 +1,141 @@
+"""The query endpoints as pure request → response translation, testable without Functions.
+
+`function_app.py` hands each handler the query parameters and a verdict store and turns the
+`ApiResponse` into an HTTP response. Invalid input is answered 400 with a one-line reason;
+storage trouble 503 (retry later); nothing else escapes as a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from monitors.store import query_params
+from monitors.store.continuation import InvalidQueryError
+from monitors.store.keys import InvalidKeyError, format_time
+from monitors.store.records import CurrentVerdict, StoredStatus
+from monitors.store.verdict_store import VerdictStore
+from rules.findings import Severity
+
+log = logging.getLogger(__name__)
+
+# Failing or unknown at or above this severity makes a profile not ready.
+READINESS_THRESHOLD = Severity.ERROR
+_BLOCKING_STATUSES = {StoredStatus.FAIL.value, StoredStatus.UNKNOWN.value}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    status: int
+    body: dict[str, Any]
+
+    def json_text(self) -> str:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
+
+
+def readiness(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
+    return _answer(lambda: _readiness(query_params.readiness_query(params), store))
+
+
+def history(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
+    def answer() -> dict[str, Any]:
+        query = query_params.history_query(params)
+        page = store.history(
+            query.tenant,
+            rule=query.rule,
+            subject=query.subject,
+            status=query.status,
+            since=query.since,
+            until=query.until,
+            continuation=query.continuation,
+            page_size=query.page_size,
+        )
+        return {
+            "tenant": query.tenant,
+            "items": [transition.as_json() for transition in page.items],
+            "continuation": page.continuation,
+        }
+
+    return _answer(answer)
+
+
+def changes(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
+    def answer() -> dict[str, Any]:
+        query = query_params.changes_query(params)
+        page = store.changes(
+            query.tenant,
+            since=query.since,
+            until=query.until,
+            actor=query.actor,
+            continuation=query.continuation,
+            page_size=query.page_size,
+        )
+        return {
+            "tenant": query.tenant,
+            "items": [change.as_json() for change in page.items],
+            "continuation": page.continuation,
+        }
+
+    return _answer(answer)
+
+
+def _answer(produce: Callable[[], dict[str, Any]]) -> ApiResponse:
+    try:
+        return ApiResponse(200, produce())
+    except (query_params.QueryError, InvalidQueryError, InvalidKeyError) as error:
+        return ApiResponse(400, {"error": " ".join(str(error).split())})
+    except AzureError as error:
+        # The type only: storage messages can carry account names and request URLs.
+        log.warning("storage query failed: %s", type(error).__name__)
+        return ApiResponse(503, {"error": "storage is unavailable; retry later"})
+
+
+def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
+    state = store.current_state(tenant)
+    verdicts = sorted(
+        state.verdicts,
+        key=lambda v: (v.record.scope_id, v.record.rule_id, v.record.subject_id),
+    )
+    tenant_wide = [v for v in verdicts if not v.record.scope_id]
+    by_profile: dict[str, list[CurrentVerdict]] = defaultdict(list)
+    for verdict in verdicts:
+        if verdict.record.scope_id:
+            by_profile[verdict.record.scope_id].append(verdict)
+    profiles = [
+        {
+            "profileId": profile_id,
+            "displayName": own[0].record.scope_name,
+            **_summary([*own, *tenant_wide]),
+        }
+        for profile_id, own in sorted(by_profile.items())
+    ]
+    return {
+        "tenant": tenant,
+        "lastRunId": state.last_run_id,
+        "capturedAt": format_time(state.captured_at) if state.captured_at else None,
+        "summary": _summary(verdicts),
+        "tenantWide": _summary(tenant_wide),
+        "profiles": profiles,
+        "verdicts": [verdict.as_json() for verdict in verdicts],
+    }
+
+
+def _summary(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
+    counts = Counter(verdict.record.status.value for verdict in verdicts)
+    blocking = [
+        v
+        for v in verdicts
+        if v.record.status.value in _BLOCKING_STATUSES
+        and Severity(v.record.severity).at_least(READINESS_THRESHOLD)
+    ]
+    return {
+        "ready": not blocking,
+        "blocking": len(blocking),
+        "counts": {status.value: counts.get(status.value, 0) for status in StoredStatus},
+    }

@@ -1,0 +1,1003 @@
+"""The verdict store on Azure Table Storage: record evaluations, read state and history.
+
+How an evaluation is recorded (docs/storage.md has the full story):
+
+1. Read the tenant's *head* entity and its ETag. The head lives in the tenant's state
+   partition and says which write sequence number is committed (`Committed`), the next free
+   one (`NextSeq`), the rule versions and when each rule was last evaluated.
+2. Read the state partition; each row's visible value is its own columns when its `Seq` is
+   committed, else the previous value it carries in `Prev` (a write that never committed).
+3. Diff with the evaluation (monitors.store.diff), then write the changed rows in table
+   transactions of at most 100 operations; every transaction also updates the head under
+   `If-Match` of the ETag seen so far. Two writers therefore cannot interleave: the one
+   whose ETag went stale gets 412 on its next transaction (atomically, nothing of that
+   transaction is written) and starts over from step 1 on the other's committed state.
+4. Commit: one more ETag-guarded head update sets `Committed` to this sequence number and
+   keeps a small *pending* note of the run.
+5. Finalize: write the transitions (derivable from the committed rows), the links from
+   change events to transitions and the run record, then clear the pending note. All of it
+   is keyed deterministically, so the next writer finishing an interrupted finalize writes
+   the same entities again, never a second copy.
+
+A failure anywhere before step 4 leaves rows whose `Seq` is not committed: every reader
+shows their previous value, and the next writer puts them back. Nothing of a half-written
+evaluation is ever read, so nothing "resolves" by accident.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import (
+    TableClient,
+    TableEntity,
+    TableServiceClient,
+    TableTransactionError,
+    UpdateMode,
+)
+
+from monitors.store import keys
+from monitors.store.continuation import (
+    InvalidQueryError,
+    decode_continuation,
+    encode_continuation,
+)
+from monitors.store.diff import Change, diff_evaluation
+from monitors.store.keys import (
+    HEAD_ROW_KEY,
+    SEPARATOR,
+    STATE_ROW_PREFIX,
+    digest,
+    format_time,
+    inverted_time,
+    key_part,
+    month_of,
+    months_back,
+    parse_time,
+    tenant_key,
+)
+from monitors.store.records import (
+    MAX_CAUSES,
+    CausedTransition,
+    ChangeEvent,
+    ChangeWithEffects,
+    CurrentVerdict,
+    ModifiedProperty,
+    Page,
+    RecordResult,
+    RunInfo,
+    RunRecord,
+    StoredStatus,
+    Transition,
+    VerdictRecord,
+    truncate,
+)
+from rules.engine import Evaluation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 400
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1_000
+TRANSACTION_LIMIT = 100  # operations per table transaction (one partition)
+MAX_UNREADABLE_KEPT = 100
+MAX_CAUSE_LINKS_PER_EVENT = 200
+MAX_MODIFIED_PROPERTIES_TEXT = 16_000
+# How far before the retention cutoff the purge looks for month partitions left behind.
+PURGE_LOOKBACK_MONTHS = 24
+_STATE_HIGH = "s" + chr(ord(SEPARATOR) + 1)  # every state row key sorts below this
+_ROW_KEY_END = chr(ord(SEPARATOR) + 1)  # sorts after "<inverted time>|..." for that time
+_CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
+
+T = TypeVar("T")
+
+
+class StoreConflictError(RuntimeError):
+    """Other writers kept committing first; the evaluation was not recorded (retry later)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateView:
+    tenant_id: str
+    last_run_id: str | None
+    captured_at: datetime | None
+    verdicts: tuple[CurrentVerdict, ...]
+
+
+@dataclass(slots=True)
+class _Head:
+    etag: str
+    committed: int
+    next_seq: int
+    captured_at: datetime | None
+    rule_versions: dict[str, int]
+    rule_evaluated: dict[str, str]
+    pending: dict[str, Any] | None
+    committed_run: str
+
+    @classmethod
+    def from_entity(cls, entity: TableEntity) -> _Head:
+        return cls(
+            etag=str(entity.metadata["etag"]),
+            committed=int(entity.get("Committed", 0)),
+            next_seq=int(entity.get("NextSeq", 1)),
+            captured_at=parse_time(entity["CapturedAt"]) if entity.get("CapturedAt") else None,
+            rule_versions={
+                k: int(v) for k, v in json.loads(entity.get("RuleVersions") or "{}").items()
+            },
+            rule_evaluated=dict(json.loads(entity.get("RuleEvaluated") or "{}")),
+            pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
+            committed_run=str(entity.get("CommittedRun", "")),
+        )
+
+
+class VerdictStore:
+    """Verdict memory for many tenants; every key starts with the tenant."""
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        max_attempts: int = 20,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = keys.utc_now,
+    ) -> None:
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self._service = service
+        self.retention_days = retention_days
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._clock = clock
+        self._tables: dict[str, TableClient] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        for name in keys.ALL_TABLES:
+            self._service.create_table_if_not_exists(name)
+
+    def _table(self, name: str) -> TableClient:
+        if name not in self._tables:
+            self._tables[name] = self._service.get_table_client(name)
+        return self._tables[name]
+
+    def _query(
+        self, table: str, query: str, parameters: Mapping[str, Any], **kwargs: Any
+    ) -> Iterator[Any]:
+        """Always parameterized: no value ever becomes part of the filter text."""
+        try:
+            yield from self._table(table).query_entities(
+                query, parameters=dict(parameters), **kwargs
+            )
+        except ResourceNotFoundError:  # table not created yet: nothing recorded
+            return
+
+    def _submit_chunks(self, table: str, operations: Sequence[tuple[Any, ...]]) -> int:
+        """Idempotent upserts/deletes, grouped per partition in transactions of ≤100."""
+        by_partition: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for operation in operations:
+            by_partition[operation[1]["PartitionKey"]].append(operation)
+        for partition_operations in by_partition.values():
+            for start in range(0, len(partition_operations), TRANSACTION_LIMIT):
+                chunk = partition_operations[start : start + TRANSACTION_LIMIT]
+                self._table(table).submit_transaction(chunk)
+        return len(operations)
+
+    # -- recording an evaluation ------------------------------------------------------------
+
+    def record_evaluation(
+        self,
+        tenant_id: str,
+        evaluation: Evaluation,
+        run: RunInfo,
+        cause_event_ids: Sequence[str] = (),
+    ) -> RecordResult:
+        tenant = tenant_key(tenant_id)
+        at = parse_time(evaluation.captured_at)
+        causes = tuple(dict.fromkeys(cause_event_ids))[:MAX_CAUSES]
+        written_total = 0
+        for attempt in range(1, self._max_attempts + 1):
+            head = self._read_head(tenant)
+            if head.pending is not None:
+                written_total += self._finalize(tenant, head, None)
+                continue  # the head changed: read it again
+            if head.captured_at is not None and at < head.captured_at:
+                # An older snapshot than the one the state already reflects: never roll back.
+                record = self._run_record(run, evaluation, at, 0, "superseded", head.committed)
+                written_total += self._write_run_record(tenant, record)
+                return RecordResult(
+                    run.run_id,
+                    "superseded",
+                    (),
+                    written_total,
+                    attempt,
+                    ("an evaluation of a newer snapshot is already recorded",),
+                )
+            try:
+                transitions, written = self._write_evaluation(
+                    tenant, head, evaluation, run, at, causes
+                )
+            except _LostRace:
+                self._back_off(attempt)
+                continue
+            return RecordResult(
+                run.run_id, "committed", transitions, written_total + written, attempt
+            )
+        raise StoreConflictError(
+            f"could not record run {run.run_id}: {self._max_attempts} attempts lost to others"
+        )
+
+    def _back_off(self, attempt: int) -> None:
+        self._sleep(random.uniform(0.01, 0.05) * min(attempt, 8))
+
+    def _read_head(self, tenant: str) -> _Head:
+        table = self._table(keys.STATE_TABLE)
+        try:
+            return _Head.from_entity(table.get_entity(tenant, HEAD_ROW_KEY))
+        except ResourceNotFoundError:
+            pass
+        with contextlib.suppress(ResourceExistsError):  # another writer created it first
+            table.create_entity(
+                {"PartitionKey": tenant, "RowKey": HEAD_ROW_KEY, "Committed": 0, "NextSeq": 1}
+            )
+        return _Head.from_entity(table.get_entity(tenant, HEAD_ROW_KEY))
+
+    def _read_rows(
+        self, tenant: str, committed: int
+    ) -> dict[str, tuple[VerdictRecord | None, TableEntity]]:
+        rows = {}
+        for entity in self._query(
+            keys.STATE_TABLE,
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            {"pk": tenant, "low": STATE_ROW_PREFIX, "high": _STATE_HIGH},
+        ):
+            rows[str(entity["RowKey"])] = (_visible(entity, committed), entity)
+        return rows
+
+    def _write_evaluation(
+        self,
+        tenant: str,
+        head: _Head,
+        evaluation: Evaluation,
+        run: RunInfo,
+        at: datetime,
+        causes: tuple[str, ...],
+    ) -> tuple[tuple[Transition, ...], int]:
+        seq = head.next_seq
+        rows = self._read_rows(tenant, head.committed)
+        previous = {key: record for key, (record, _) in rows.items() if record is not None}
+        diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
+        changed = {change.row_key for change in diff.changes}
+        operations = [_state_operation(tenant, seq, change, rows) for change in diff.changes]
+        # Rows an interrupted writer left behind go back to their committed value.
+        operations += [
+            _restore_operation(tenant, row_key, entity)
+            for row_key, (_, entity) in rows.items()
+            if int(entity.get("Seq", 0)) > head.committed and row_key not in changed
+        ]
+        etag = head.etag
+        written = 0
+        claim = {
+            "PartitionKey": tenant,
+            "RowKey": HEAD_ROW_KEY,
+            "NextSeq": seq + 1,
+            "Writer": run.run_id,
+        }
+        for start in range(0, len(operations), TRANSACTION_LIMIT - 1):
+            chunk = operations[start : start + TRANSACTION_LIMIT - 1]
+            fenced = ("update", claim, _if_match(etag, UpdateMode.MERGE))
+            try:
+                result = self._table(keys.STATE_TABLE).submit_transaction([fenced, *chunk])
+            except TableTransactionError as error:
+                if error.index == 0 and _is_conflict(error):
+                    raise _LostRace from None
+                raise
+            etag = str(result[0]["etag"])
+            written += len(chunk) + 1
+        evaluated = dict(head.rule_evaluated)
+        evaluated.update({rule.id: format_time(at) for rule in evaluation.rules})
+        transitions = tuple(
+            _transition(tenant, seq, run.run_id, change, causes) for change in diff.transitions
+        )
+        record = self._run_record(run, evaluation, at, len(transitions), "committed", seq)
+        pending = {"run": _run_record_json(record), "causes": list(causes)}
+        commit = {
+            "PartitionKey": tenant,
+            "RowKey": HEAD_ROW_KEY,
+            "Committed": seq,
+            "NextSeq": seq + 1,
+            "CommittedRun": run.run_id,
+            "CapturedAt": format_time(at),
+            "RuleVersions": json.dumps(diff.rule_versions, sort_keys=True),
+            "RuleEvaluated": json.dumps(evaluated, sort_keys=True),
+            "Pending": json.dumps(pending),
+            "Writer": "",
+        }
+        try:
+            metadata = self._table(keys.STATE_TABLE).update_entity(
+                commit, **_if_match(etag, UpdateMode.MERGE)
+            )
+        except ResourceModifiedError:
+            raise _LostRace from None
+        written += 1
+        committed_head = _Head(
+            etag=str(metadata["etag"]),
+            committed=seq,
+            next_seq=seq + 1,
+            captured_at=at,
+            rule_versions=diff.rule_versions,
+            rule_evaluated=evaluated,
+            pending=pending,
+            committed_run=run.run_id,
+        )
+        written += self._finalize(tenant, committed_head, transitions)
+        return transitions, written
+
+    def _finalize(
+        self, tenant: str, head: _Head, transitions: tuple[Transition, ...] | None
+    ) -> int:
+        """Write what follows from a committed run; safe to repeat (deterministic keys)."""
+        assert head.pending is not None
+        record = _run_record_from_json(head.pending["run"])
+        causes = tuple(head.pending.get("causes", ()))
+        if transitions is None:
+            transitions = self._committed_transitions(tenant, head, record.run_id, causes)
+        written = self._submit_chunks(
+            keys.TRANSITIONS_TABLE,
+            [("upsert", _transition_entity(tenant, t), _REPLACE) for t in transitions],
+        )
+        links = [
+            ("upsert", _cause_entity(tenant, cause, transition), _REPLACE)
+            for transition in transitions
+            for cause in transition.cause_event_ids
+        ]
+        written += self._submit_chunks(keys.CAUSES_TABLE, links)
+        written += self._write_run_record(tenant, record)
+        clear = {"PartitionKey": tenant, "RowKey": HEAD_ROW_KEY, "Pending": ""}
+        try:
+            self._table(keys.STATE_TABLE).update_entity(
+                clear, **_if_match(head.etag, UpdateMode.MERGE)
+            )
+            written += 1
+        except ResourceModifiedError:
+            pass  # another writer finished this run's finalize and moved on
+        return written
+
+    def _committed_transitions(
+        self, tenant: str, head: _Head, run_id: str, causes: tuple[str, ...]
+    ) -> tuple[Transition, ...]:
+        transitions = []
+        for entity in self._query(
+            keys.STATE_TABLE,
+            "PartitionKey eq @pk and TSeq eq @seq",
+            {"pk": tenant, "seq": head.committed},
+        ):
+            record = _visible(entity, head.committed)
+            if record is None:
+                continue
+            from_status = StoredStatus(entity["TFrom"]) if entity.get("TFrom") else None
+            transitions.append(
+                Transition(
+                    tenant,
+                    record.last_changed,
+                    run_id,
+                    head.committed,
+                    from_status,
+                    record.status,
+                    record,
+                    causes,
+                )
+            )
+        return tuple(transitions)
+
+    def _run_record(
+        self,
+        run: RunInfo,
+        evaluation: Evaluation,
+        at: datetime,
+        transitions: int,
+        outcome: str,
+        seq: int,
+    ) -> RunRecord:
+        return RunRecord(
+            run_id=run.run_id,
+            trigger=run.trigger,
+            started_at=run.started_at,
+            captured_at=at,
+            duration_ms=run.duration_ms,
+            graph_requests=run.graph_requests,
+            counts=evaluation.counts(),
+            unreadable=tuple(evaluation.unreadable[:MAX_UNREADABLE_KEPT]),
+            transitions=transitions,
+            outcome=outcome,
+            seq=seq,
+        )
+
+    def _write_run_record(self, tenant: str, record: RunRecord) -> int:
+        entity = {
+            "PartitionKey": keys.time_partition(tenant, record.started_at),
+            "RowKey": f"{inverted_time(record.started_at)}{SEPARATOR}{key_part(record.run_id)}",
+            "Run": json.dumps(_run_record_json(record)),
+            "Outcome": record.outcome,
+            "Trigger": record.trigger,
+        }
+        self._table(keys.RUNS_TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return 1
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def current_state(self, tenant_id: str) -> StateView:
+        tenant = tenant_key(tenant_id)
+        try:
+            head = _Head.from_entity(self._table(keys.STATE_TABLE).get_entity(tenant, HEAD_ROW_KEY))
+        except ResourceNotFoundError:
+            return StateView(tenant, None, None, ())
+        verdicts = []
+        for record, _ in self._read_rows(tenant, head.committed).values():
+            if record is None:
+                continue
+            evaluated = head.rule_evaluated.get(record.rule_id)
+            verdicts.append(CurrentVerdict(record, parse_time(evaluated) if evaluated else None))
+        return StateView(tenant, head.committed_run or None, head.captured_at, tuple(verdicts))
+
+    def history(
+        self,
+        tenant_id: str,
+        rule: str | None = None,
+        subject: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        continuation: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[Transition]:
+        """Transitions newest first; `status` matches the status a subject moved *to*."""
+        tenant = tenant_key(tenant_id)
+        conditions, parameters = [], {}
+        for column, name, value in (
+            ("Rule", "rule", rule),
+            ("SubjectId", "subject", subject),
+            ("ToStatus", "status", status),
+        ):
+            if value is not None:
+                conditions.append(f"{column} eq @{name}")
+                parameters[name] = value
+        return self._time_page(
+            keys.TRANSITIONS_TABLE,
+            tenant,
+            since,
+            until,
+            continuation,
+            page_size,
+            conditions,
+            parameters,
+            lambda entity: _transition_from_entity(tenant, entity),
+        )
+
+    def runs(
+        self,
+        tenant_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        continuation: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[RunRecord]:
+        tenant = tenant_key(tenant_id)
+        return self._time_page(
+            keys.RUNS_TABLE,
+            tenant,
+            since,
+            until,
+            continuation,
+            page_size,
+            [],
+            {},
+            lambda entity: _run_record_from_json(json.loads(entity["Run"])),
+        )
+
+    def _time_page(
+        self,
+        table: str,
+        tenant: str,
+        since: datetime | None,
+        until: datetime | None,
+        continuation: str | None,
+        page_size: int,
+        conditions: list[str],
+        parameters: dict[str, Any],
+        convert: Callable[[Mapping[str, Any]], T],
+    ) -> Page[T]:
+        """Newest first across month partitions, one single-partition query at a time."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise InvalidQueryError(f"page size must be 1..{MAX_PAGE_SIZE}")
+        until = until or self._clock()
+        since = since or until - timedelta(days=self.retention_days)
+        if since > until:
+            raise InvalidQueryError("since must not be after until")
+        months = months_back(until, since)
+        after = ""
+        if continuation is not None:
+            month, after = decode_continuation(continuation, months)
+            months = months[months.index(month) :]
+        query = " and ".join(
+            [
+                "PartitionKey eq @pk",
+                "RowKey gt @after",
+                "RowKey ge @newest",
+                "RowKey lt @oldest",
+                *conditions,
+            ]
+        )
+        items: list[T] = []
+        last_key = ""
+        for index, month in enumerate(months):
+            values = {
+                **parameters,
+                "pk": f"{tenant}{SEPARATOR}{month}",
+                "after": after,
+                "newest": inverted_time(until),
+                "oldest": inverted_time(since) + _ROW_KEY_END,
+            }
+            after = ""
+            results = self._query(table, query, values, results_per_page=page_size + 1)
+            for entity in results:
+                if len(items) == page_size:
+                    token = encode_continuation(month, last_key)
+                    return Page(tuple(items), token)
+                items.append(convert(entity))
+                last_key = str(entity["RowKey"])
+            if len(items) == page_size and index + 1 < len(months):
+                return Page(tuple(items), encode_continuation(months[index + 1], ""))
+        return Page(tuple(items), None)
+
+    # -- change events ----------------------------------------------------------------------
+
+    def record_change_events(self, tenant_id: str, events: Iterable[ChangeEvent]) -> int:
+        """Idempotent: the same event recorded twice is one entity."""
+        tenant = tenant_key(tenant_id)
+        operations = [("upsert", _change_entity(tenant, event), _REPLACE) for event in events]
+        return self._submit_chunks(keys.CHANGES_TABLE, operations)
+
+    def changes(
+        self,
+        tenant_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        continuation: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[ChangeWithEffects]:
+        """Change events newest first, each with the transitions it is believed to have caused."""
+        tenant = tenant_key(tenant_id)
+        conditions, parameters = [], {}
+        if actor is not None:
+            # The SDK finds parameters by splitting the filter on spaces: "@actor)" would not
+            # be substituted, so parentheses stand apart.
+            conditions.append("( ActorName eq @actor or ActorId eq @actor )")
+            parameters["actor"] = actor
+        page = self._time_page(
+            keys.CHANGES_TABLE,
+            tenant,
+            since,
+            until,
+            continuation,
+            page_size,
+            conditions,
+            parameters,
+            _change_from_entity,
+        )
+        with_effects = tuple(
+            ChangeWithEffects(event, self._caused_by(tenant, event.event_id))
+            for event in page.items
+        )
+        return Page(with_effects, page.continuation)
+
+    def _caused_by(self, tenant: str, event_id: str) -> tuple[CausedTransition, ...]:
+        caused = []
+        for entity in self._query(
+            keys.CAUSES_TABLE,
+            "PartitionKey eq @pk",
+            {"pk": _cause_partition(tenant, event_id)},
+            results_per_page=MAX_CAUSE_LINKS_PER_EVENT,
+        ):
+            caused.append(_caused_from_entity(entity))
+            if len(caused) == MAX_CAUSE_LINKS_PER_EVENT:
+                break
+        return tuple(caused)
+
+    # -- operational records ----------------------------------------------------------------
+
+    def get_cursor(self, tenant_id: str, name: str) -> tuple[str, str] | None:
+        """The cursor's value and ETag (pass the ETag to `set_cursor` for compare-and-set)."""
+        found = self._get_operational(tenant_id, "cursor", name)
+        return (str(found[0]["Value"]), found[1]) if found else None
+
+    def set_cursor(self, tenant_id: str, name: str, value: str, etag: str | None = None) -> str:
+        return self._set_operational(tenant_id, "cursor", name, {"Value": value}, etag)
+
+    def get_delta_link(self, tenant_id: str, collection: str) -> tuple[str, str] | None:
+        found = self._get_operational(tenant_id, "delta", collection)
+        return (str(found[0]["Value"]), found[1]) if found else None
+
+    def set_delta_link(
+        self, tenant_id: str, collection: str, link: str, etag: str | None = None
+    ) -> str:
+        return self._set_operational(tenant_id, "delta", collection, {"Value": link}, etag)
+
+    def get_subscription(self, tenant_id: str, subscription_id: str) -> dict[str, Any] | None:
+        found = self._get_operational(tenant_id, "subscription", subscription_id)
+        return dict(json.loads(found[0]["Value"])) if found else None
+
+    def set_subscription(
+        self, tenant_id: str, subscription_id: str, document: Mapping[str, Any]
+    ) -> str:
+        """Store what Graph returned for a subscription; never its clientState (a secret)."""
+        kept = {key: value for key, value in document.items() if key != "clientState"}
+        return self._set_operational(
+            tenant_id, "subscription", subscription_id, {"Value": json.dumps(kept)}, None
+        )
+
+    def list_subscriptions(self, tenant_id: str) -> list[dict[str, Any]]:
+        tenant = tenant_key(tenant_id)
+        prefix = f"subscription{SEPARATOR}"
+        return [
+            dict(json.loads(entity["Value"]))
+            for entity in self._query(
+                keys.OPERATIONS_TABLE,
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                {"pk": tenant, "low": prefix, "high": prefix[:-1] + _ROW_KEY_END},
+            )
+        ]
+
+    def _get_operational(
+        self, tenant_id: str, kind: str, name: str
+    ) -> tuple[Mapping[str, Any], str] | None:
+        row_key = f"{kind}{SEPARATOR}{key_part(name)}"
+        try:
+            entity = self._table(keys.OPERATIONS_TABLE).get_entity(tenant_key(tenant_id), row_key)
+        except ResourceNotFoundError:
+            return None
+        return entity, str(entity.metadata["etag"])
+
+    def _set_operational(
+        self, tenant_id: str, kind: str, name: str, columns: dict[str, Any], etag: str | None
+    ) -> str:
+        """Unconditional upsert, or compare-and-set when `etag` is given (412 if it moved)."""
+        entity = {
+            "PartitionKey": tenant_key(tenant_id),
+            "RowKey": f"{kind}{SEPARATOR}{key_part(name)}",
+            "Name": name,
+            "UpdatedAt": format_time(self._clock()),
+            **columns,
+        }
+        table = self._table(keys.OPERATIONS_TABLE)
+        if etag is None:
+            metadata = table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        else:
+            metadata = table.update_entity(entity, **_if_match(etag, UpdateMode.REPLACE))
+        return str(metadata["etag"])
+
+    # -- retention --------------------------------------------------------------------------
+
+    def purge_expired(self, tenant_id: str, now: datetime | None = None) -> dict[str, int]:
+        """Delete what is older than the retention period, one partition at a time.
+
+        Time-ordered tables are partitioned by tenant and month: months wholly past the
+        cutoff are emptied, and in the cutoff month only rows older than the cutoff (a row
+        key range) go. The state partition loses forgotten rows and long-resolved verdicts.
+        """
+        tenant = tenant_key(tenant_id)
+        cutoff = (now or self._clock()) - timedelta(days=self.retention_days)
+        deleted: dict[str, int] = {}
+        oldest = cutoff - timedelta(days=31 * PURGE_LOOKBACK_MONTHS)
+        for table in (keys.TRANSITIONS_TABLE, keys.RUNS_TABLE, keys.CHANGES_TABLE):
+            count = 0
+            for month in months_back(cutoff, oldest):
+                partition = f"{tenant}{SEPARATOR}{month}"
+                query, values = "PartitionKey eq @pk", {"pk": partition}
+                if month == month_of(cutoff):
+                    query += " and RowKey gt @older"
+                    values["older"] = inverted_time(cutoff) + _ROW_KEY_END
+                expired = list(self._query(table, query, values))
+                if table == keys.CHANGES_TABLE:
+                    for entity in expired:
+                        count += self._delete_partition(
+                            keys.CAUSES_TABLE, _cause_partition(tenant, str(entity["EventId"]))
+                        )
+                count += self._submit_chunks(
+                    table, [("delete", _key_of(entity)) for entity in expired]
+                )
+            deleted[table] = count
+        deleted[keys.STATE_TABLE] = self._purge_state(tenant, cutoff)
+        return deleted
+
+    def _delete_partition(self, table: str, partition: str) -> int:
+        entities = list(self._query(table, "PartitionKey eq @pk", {"pk": partition}))
+        return self._submit_chunks(table, [("delete", _key_of(entity)) for entity in entities])
+
+    def _purge_state(self, tenant: str, cutoff: datetime) -> int:
+        try:
+            head = _Head.from_entity(self._table(keys.STATE_TABLE).get_entity(tenant, HEAD_ROW_KEY))
+        except ResourceNotFoundError:
+            return 0
+        deleted = 0
+        for row_key, (record, entity) in self._read_rows(tenant, head.committed).items():
+            if int(entity.get("Seq", 0)) > head.committed:
+                continue  # an uncommitted write's row: the next writer restores it
+            forgotten = record is None
+            expired = (
+                record is not None
+                and record.status == StoredStatus.RESOLVED
+                and record.last_changed < cutoff
+            )
+            if not (forgotten or expired):
+                continue
+            try:
+                self._table(keys.STATE_TABLE).delete_entity(
+                    tenant,
+                    row_key,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+                deleted += 1
+            except (ResourceModifiedError, ResourceNotFoundError):
+                pass  # a writer touched it meanwhile: it stays
+        return deleted
+
+
+class _LostRace(Exception):
+    """Another writer moved the tenant's head: start over from its committed state."""
+
+
+_REPLACE = {"mode": UpdateMode.REPLACE}
+
+
+def _if_match(etag: str, mode: UpdateMode) -> dict[str, Any]:
+    return {"mode": mode, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _is_conflict(error: HttpResponseError) -> bool:
+    code = str(getattr(error, "error_code", "") or "")
+    status = getattr(error, "status_code", None)
+    return (
+        status in (409, 412)
+        or code in _CONFLICT_CODES
+        or code.endswith("UPDATE_CONDITION_NOT_SATISFIED")
+    )
+
+
+def _key_of(entity: Mapping[str, Any]) -> dict[str, str]:
+    return {"PartitionKey": str(entity["PartitionKey"]), "RowKey": str(entity["RowKey"])}
+
+
+def _visible(entity: Mapping[str, Any], committed: int) -> VerdictRecord | None:
+    """The committed value of a state row: its own, or the one before an uncommitted write."""
+    if int(entity.get("Seq", 0)) <= committed:
+        return VerdictRecord.from_columns(entity) if entity.get("Exists", True) else None
+    previous = json.loads(entity.get("Prev") or "null")
+    return VerdictRecord.from_columns(previous) if previous else None
+
+
+def _state_operation(
+    tenant: str,
+    seq: int,
+    change: Change,
+    rows: Mapping[str, tuple[VerdictRecord | None, TableEntity]],
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    old = rows.get(change.row_key, (None, {}))[0]
+    entity: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": change.row_key,
+        "Exists": change.record is not None,
+        "Seq": seq,
+        "TSeq": seq if change.transition else 0,
+        "TFrom": change.from_status.value if change.transition and change.from_status else "",
+        "Prev": json.dumps(old.as_columns() if old else None, ensure_ascii=False),
+    }
+    if change.record is not None:
+        entity.update(change.record.as_columns())
+    return ("upsert", entity, _REPLACE)
+
+
+def _restore_operation(
+    tenant: str, row_key: str, entity: Mapping[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    previous = _visible(entity, committed=-1)
+    restored: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": row_key,
+        "Exists": previous is not None,
+        "Seq": 0,
+        "TSeq": 0,
+        "TFrom": "",
+        "Prev": entity.get("Prev") or "null",
+    }
+    if previous is not None:
+        restored.update(previous.as_columns())
+    return ("upsert", restored, _REPLACE)
+
+
+def _transition(
+    tenant: str, seq: int, run_id: str, change: Change, causes: tuple[str, ...]
+) -> Transition:
+    assert change.record is not None
+    return Transition(
+        tenant,
+        change.record.last_changed,
+        run_id,
+        seq,
+        change.from_status,
+        change.record.status,
+        change.record,
+        causes,
+    )
+
+
+def _transition_row_key(transition: Transition) -> str:
+    record = transition.record
+    subject = digest(record.rule_id, record.scope_id, record.subject_type, record.subject_id)
+    return f"{inverted_time(transition.at)}{SEPARATOR}{transition.seq:010d}{SEPARATOR}{subject}"
+
+
+def _transition_entity(tenant: str, transition: Transition) -> dict[str, Any]:
+    return {
+        "PartitionKey": keys.time_partition(tenant, transition.at),
+        "RowKey": _transition_row_key(transition),
+        **transition.record.as_columns(),
+        "FromStatus": transition.from_status.value if transition.from_status else "",
+        "ToStatus": transition.to_status.value,
+        "At": format_time(transition.at),
+        "RunId": transition.run_id,
+        "Seq": transition.seq,
+        "Causes": json.dumps(list(transition.cause_event_ids)),
+    }
+
+
+def _transition_from_entity(tenant: str, entity: Mapping[str, Any]) -> Transition:
+    record = VerdictRecord.from_columns(entity)
+    return Transition(
+        tenant_id=tenant,
+        at=parse_time(entity["At"]),
+        run_id=str(entity["RunId"]),
+        seq=int(entity["Seq"]),
+        from_status=StoredStatus(entity["FromStatus"]) if entity.get("FromStatus") else None,
+        to_status=StoredStatus(entity["ToStatus"]),
+        record=record,
+        cause_event_ids=tuple(json.loads(entity.get("Causes") or "[]")),
+    )
+
+
+def _cause_partition(tenant: str, event_id: str) -> str:
+    return f"{tenant}{SEPARATOR}{digest(event_id, length=32)}"
+
+
+def _cause_entity(tenant: str, event_id: str, transition: Transition) -> dict[str, Any]:
+    record = transition.record
+    return {
+        "PartitionKey": _cause_partition(tenant, event_id),
+        "RowKey": f"{month_of(transition.at)}{SEPARATOR}{_transition_row_key(transition)}",
+        "EventId": event_id,
+        "At": format_time(transition.at),
+        "Rule": record.rule_id,
+        "ScopeId": record.scope_id,
+        "SubjectType": record.subject_type,
+        "SubjectId": record.subject_id,
+        "SubjectName": record.subject_name,
+        "FromStatus": transition.from_status.value if transition.from_status else "",
+        "ToStatus": transition.to_status.value,
+        "Severity": record.severity,
+        "RunId": transition.run_id,
+    }
+
+
+def _caused_from_entity(entity: Mapping[str, Any]) -> CausedTransition:
+    return CausedTransition(
+        at=parse_time(entity["At"]),
+        rule_id=str(entity["Rule"]),
+        scope_id=str(entity.get("ScopeId", "")),
+        subject_type=str(entity["SubjectType"]),
+        subject_id=str(entity["SubjectId"]),
+        subject_name=str(entity.get("SubjectName", "")),
+        from_status=StoredStatus(entity["FromStatus"]) if entity.get("FromStatus") else None,
+        to_status=StoredStatus(entity["ToStatus"]),
+        severity=str(entity["Severity"]),
+        run_id=str(entity["RunId"]),
+    )
+
+
+def _change_entity(tenant: str, event: ChangeEvent) -> dict[str, Any]:
+    properties: list[dict[str, str | None]] = []
+    used = 0
+    for prop in event.modified_properties:
+        shown = {
+            "name": truncate(prop.name, 200),
+            "oldValue": None if prop.old_value is None else truncate(prop.old_value, 1_000),
+            "newValue": None if prop.new_value is None else truncate(prop.new_value, 1_000),
+        }
+        size = len(json.dumps(shown, ensure_ascii=False))
+        if used + size > MAX_MODIFIED_PROPERTIES_TEXT:
+            remaining = len(event.modified_properties) - len(properties)
+            properties.append(
+                {
+                    "name": f"… [truncated {remaining} more properties]",
+                    "oldValue": None,
+                    "newValue": None,
+                }
+            )
+            break
+        properties.append(shown)
+        used += size
+    return {
+        "PartitionKey": keys.time_partition(tenant, event.at),
+        "RowKey": f"{inverted_time(event.at)}{SEPARATOR}{digest(event.event_id)}",
+        "EventId": truncate(event.event_id, 400),
+        "At": format_time(event.at),
+        "ActorType": truncate(event.actor_type, 40),
+        "ActorId": truncate(event.actor_id, 400),
+        "ActorName": truncate(event.actor_name, 400),
+        "Activity": truncate(event.activity, 1_000),
+        "ResourceType": truncate(event.resource_type, 400),
+        "ResourceId": truncate(event.resource_id, 400),
+        "ModifiedProperties": json.dumps(properties, ensure_ascii=False),
+        "CorrelationId": truncate(event.correlation_id, 400),
+        "Source": truncate(event.source, 100),
+    }
+
+
+def _change_from_entity(entity: Mapping[str, Any]) -> ChangeEvent:
+    return ChangeEvent(
+        event_id=str(entity["EventId"]),
+        at=parse_time(entity["At"]),
+        actor_type=str(entity.get("ActorType", "")),
+        actor_id=str(entity.get("ActorId", "")),
+        actor_name=str(entity.get("ActorName", "")),
+        activity=str(entity.get("Activity", "")),
+        resource_type=str(entity.get("ResourceType", "")),
+        resource_id=str(entity.get("ResourceId", "")),
+        source=str(entity.get("Source", "")),
+        correlation_id=str(entity.get("CorrelationId", "")),
+        modified_properties=tuple(
+            ModifiedProperty(p["name"], p.get("oldValue"), p.get("newValue"))
+            for p in json.loads(entity.get("ModifiedProperties") or "[]")
+        ),
+    )
+
+
+def _run_record_json(record: RunRecord) -> dict[str, Any]:
+    document = record.as_json()
+    document["seq"] = record.seq
+    return document
+
+
+def _run_record_from_json(document: Mapping[str, Any]) -> RunRecord:
+    return RunRecord(
+        run_id=str(document["runId"]),
+        trigger=str(document["trigger"]),
+        started_at=parse_time(document["startedAt"]),
+        captured_at=parse_time(document["capturedAt"]),
+        duration_ms=int(document["durationMs"]),
+        graph_requests=int(document["graphRequests"]),
+        counts={str(k): int(v) for k, v in document["counts"].items()},
+        unreadable=tuple(document["unreadable"]),
+        transitions=int(document["transitions"]),
+        outcome=str(document["outcome"]),
+        seq=int(document.get("seq", 0)),
+    )

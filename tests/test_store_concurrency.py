@@ -1,0 +1,231 @@
+"""Concurrent writers and failed writes against Azurite: no transition lost, none twice."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from azure.core.exceptions import ServiceRequestError
+from azure.data.tables import TableServiceClient
+
+from monitors.store import keys
+from monitors.store.records import StoredStatus
+from monitors.store.verdict_store import VerdictStore
+from rules.findings import Status
+from tests.conftest import Azurite, evaluation, finding, run_info
+
+T1, T2, T3, T4 = (
+    "2026-11-20T10:00:00Z",
+    "2026-11-21T10:00:00Z",
+    "2026-11-22T10:00:00Z",
+    "2026-11-23T10:00:00Z",
+)
+MANY = 150  # more rows than one table transaction can carry
+
+
+class CutConnection(ServiceRequestError):
+    """What the SDK raises when the connection drops mid-request."""
+
+
+class _FailingTable:
+    def __init__(self, client: Any, failures: FailingTables) -> None:
+        self._client = client
+        self._failures = failures
+
+    def submit_transaction(self, operations: Any, **kwargs: Any) -> Any:
+        self._failures.calls += 1
+        if self._failures.calls == self._failures.fail_on_call:
+            raise CutConnection("connection reset by peer")
+        return self._client.submit_transaction(operations, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class FailingTables:
+    """A table service whose Nth transaction on one table fails, as a dropped connection would."""
+
+    def __init__(self, service: TableServiceClient, table: str, fail_on_call: int) -> None:
+        self._service = service
+        self._table = table
+        self.fail_on_call = fail_on_call
+        self.calls = 0
+
+    def get_table_client(self, name: str) -> Any:
+        client = self._service.get_table_client(name)
+        return _FailingTable(client, self) if name == self._table else client
+
+
+def all_subjects(status: Status) -> list[Any]:
+    return [finding(f"app-{index:03d}", status) for index in range(MANY)]
+
+
+def current(store: VerdictStore, tenant: str) -> Counter[StoredStatus]:
+    return Counter(v.record.status for v in store.current_state(tenant).verdicts)
+
+
+def test_write_that_fails_midway_is_invisible_and_the_next_run_records_each_transition_once(
+    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
+    )
+    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    with pytest.raises(CutConnection):
+        broken.record_evaluation(
+            tenant_id, evaluation(tenant_id, T2, all_subjects(Status.PASS)), run_info()
+        )
+    # The first transaction (99 rows now "pass") was written; no reader sees it.
+    assert current(store, tenant_id) == {StoredStatus.FAIL: MANY}
+    assert store.history(tenant_id).items == ()
+    assert [run.outcome for run in store.runs(tenant_id).items] == ["committed"]
+
+    result = store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T3, all_subjects(Status.PASS)), run_info()
+    )
+    assert len(result.transitions) == MANY
+    history = store.history(tenant_id, page_size=1000).items
+    assert Counter((t.from_status, t.to_status) for t in history) == {
+        (StoredStatus.FAIL, StoredStatus.PASS): MANY
+    }
+    assert len({t.record.subject_id for t in history}) == MANY
+
+
+def test_rows_left_by_a_failed_write_are_put_back_by_the_next_writer(
+    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
+    )
+    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    with pytest.raises(CutConnection):
+        broken.record_evaluation(
+            tenant_id, evaluation(tenant_id, T2, all_subjects(Status.PASS)), run_info()
+        )
+    # Nothing changed since the committed state: no transition, the leftovers are restored...
+    repair = store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T3, all_subjects(Status.FAIL)), run_info()
+    )
+    assert repair.transitions == ()
+    # ...so the evaluation after that is back to the constant cost of an unchanged tenant.
+    quiet = store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T4, all_subjects(Status.FAIL)), run_info()
+    )
+    assert quiet.entities_written <= 3
+    assert current(store, tenant_id) == {StoredStatus.FAIL: MANY}
+    assert store.history(tenant_id).items == ()
+
+
+def test_run_interrupted_after_commit_is_finished_by_the_next_writer_exactly_once(
+    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
+    )
+    interrupted = run_info()
+    broken = VerdictStore(FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1))  # type: ignore[arg-type]
+    with pytest.raises(CutConnection):
+        broken.record_evaluation(
+            tenant_id,
+            evaluation(tenant_id, T2, all_subjects(Status.PASS)),
+            interrupted,
+            cause_event_ids=("audit-9",),
+        )
+    # Committed: the state is the new one, the transitions are not written yet.
+    assert current(store, tenant_id) == {StoredStatus.PASS: MANY}
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T3, all_subjects(Status.PASS)), run_info()
+    )
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T4, all_subjects(Status.PASS)), run_info()
+    )
+    history = store.history(tenant_id, page_size=1000).items
+    assert len(history) == MANY
+    assert {(t.run_id, t.cause_event_ids) for t in history} == {(interrupted.run_id, ("audit-9",))}
+    assert Counter(run.outcome for run in store.runs(tenant_id).items) == {"committed": 4}
+
+
+def test_two_writers_recording_the_same_change_at_once_record_one_transition(
+    azurite: Azurite, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    VerdictStore(table_service).record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, all_subjects(Status.PASS)), run_info()
+    )
+    barrier = threading.Barrier(2)
+    results = []
+
+    def record() -> None:
+        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        barrier.wait()
+        results.append(
+            own.record_evaluation(
+                tenant_id, evaluation(tenant_id, T2, all_subjects(Status.FAIL)), run_info()
+            )
+        )
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(result.transitions) for result in results) == [0, MANY]
+    assert len(VerdictStore(table_service).history(tenant_id, page_size=1000).items) == MANY
+
+
+def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_order(
+    azurite: Azurite, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    writers, per_writer, subjects = 4, 3, 120
+    chooser = random.Random(7)
+    plans: dict[str, dict[str, Status]] = {}
+    work: list[list[tuple[str, str]]] = [[] for _ in range(writers)]
+    for index in range(writers * per_writer):
+        run_id = f"run-{index:02d}"
+        plans[run_id] = {
+            f"app-{s:03d}": chooser.choice([Status.PASS, Status.FAIL]) for s in range(subjects)
+        }
+        # Distinct snapshot times in an order the writers do not follow.
+        work[index % writers].append((run_id, f"2026-11-{10 + index:02d}T10:00:00Z"))
+    for queue in work:
+        chooser.shuffle(queue)
+    errors: list[BaseException] = []
+
+    def write(queue: list[tuple[str, str]]) -> None:
+        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        try:
+            for run_id, captured in queue:
+                findings = [finding(s, status) for s, status in plans[run_id].items()]
+                own.record_evaluation(
+                    tenant_id, evaluation(tenant_id, captured, findings), run_info(run_id)
+                )
+        except BaseException as error:  # surfaced below, in the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(queue,)) for queue in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    store = VerdictStore(table_service)
+    committed = sorted(
+        (run for run in store.runs(tenant_id).items if run.outcome == "committed"),
+        key=lambda run: run.seq,
+    )
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for before, after in itertools.pairwise(committed):
+        for subject, status in plans[after.run_id].items():
+            if plans[before.run_id][subject] != status:
+                expected[(after.run_id, subject, status.value)] += 1
+    history = store.history(tenant_id, page_size=1000).items
+    recorded = Counter((t.run_id, t.record.subject_id, t.to_status.value) for t in history)
+    assert recorded == expected
+    last = plans[committed[-1].run_id]
+    assert {
+        v.record.subject_id: v.record.status.value for v in store.current_state(tenant_id).verdicts
+    } == {subject: status.value for subject, status in last.items()}
