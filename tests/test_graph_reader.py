@@ -385,3 +385,66 @@ def test_export_on_a_terminal_draws_a_progress_bar(
     assert "reading tenant" in drawn
     assert f"{len(COLLECTION_SPECS) + 1}/{len(COLLECTION_SPECS) + 1}" in drawn
     assert "read deviceAppManagement/mobileApps" not in drawn  # plain lines are for pipes
+
+
+def test_check_reads_a_live_tenant_through_graph(
+    sample_sim: GraphSimulator,
+    sample_tenant: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "findings.json"
+    status = greenscreen(
+        [
+            "check",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 1  # the sample's deliberate problems
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    failing = {
+        (f["ruleId"], f["subject"]["displayName"]) for f in findings if f["status"] == "fail"
+    }
+    assert ("GRP-002", "Autopilot - Sales devices") in failing
+    assert ("ESP-003", "Zoom Workplace") in failing
+    assert any(not entry.in_batch for entry in sample_sim.request_log)
+
+
+def test_check_of_a_live_tenant_with_an_unreadable_collection_is_not_green(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    sample_sim.add_fault(
+        Fault(
+            path=r"^deviceManagement/deviceEnrollmentConfigurations$", kind="forbidden", times=None
+        )
+    )
+    out = tmp_path / "findings.json"
+    greenscreen(
+        [
+            "check",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    esp = [f for f in findings if f["ruleId"].startswith("ESP-00")]
+    assert esp
+    assert all(f["status"] != "pass" for f in esp), [(f["ruleId"], f["status"]) for f in esp]
+    assert {f["status"] for f in esp} >= {"unknown"}
