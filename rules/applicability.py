@@ -25,7 +25,7 @@ Semantics, each from Microsoft's documentation:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -139,12 +139,20 @@ class ProfileTargeting:
     undetermined_device_ids: frozenset[str] | None
     unknown_reason: str | None
     reasons: tuple[str, ...]
+    # Asked for every payload of the profile: computed once (a union of thousands of ids).
+    _possible: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        possible = (
+            None
+            if self.undetermined_device_ids is None
+            else self.device_ids | self.undetermined_device_ids
+        )
+        object.__setattr__(self, "_possible", possible)
 
     @property
     def possible_device_ids(self) -> frozenset[str] | None:
-        if self.undetermined_device_ids is None:
-            return None
-        return self.device_ids | self.undetermined_device_ids
+        return self._possible
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +274,12 @@ class TenantTargeting:
         self._predictions: dict[str, MembershipPrediction] = {}
         self._profiles: dict[str, ProfileTargeting] = {}
         self._devices_with_user: dict[str, frozenset[str]] = {}
+        # Keyed by object identity; the object is kept beside the answer so the id stays its own
+        # (rules may pass a narrowed copy of a payload, which must not share a cached answer).
+        self._applicability: dict[
+            tuple[int, str], tuple[AssignedPayload, DevicePhaseApplicability]
+        ] = {}
+        self._effective_profiles: dict[int, tuple[AutopilotDevice, EffectiveProfile]] = {}
 
     @property
     def snapshot(self) -> TenantSnapshot:
@@ -460,6 +474,17 @@ class TenantTargeting:
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
         """Whether `payload` applies in the device phase to `profile`'s devices, and why."""
+        key = (id(payload), profile.id)
+        cached = self._applicability.get(key)
+        if cached is not None and cached[0] is payload:
+            return cached[1]
+        answer = self._device_phase_applicability(payload, profile)
+        self._applicability[key] = (payload, answer)
+        return answer
+
+    def _device_phase_applicability(
+        self, payload: AssignedPayload, profile: AutopilotProfile
+    ) -> DevicePhaseApplicability:
         name = f"'{payload.display_name}'"
         if payload.assignments is None:
             return DevicePhaseApplicability(
@@ -687,6 +712,14 @@ class TenantTargeting:
 
     def effective_profile(self, device: AutopilotDevice) -> EffectiveProfile:
         """The profile Autopilot gives the device: of the profiles targeting it, the oldest."""
+        cached = self._effective_profiles.get(id(device))
+        if cached is not None and cached[0] is device:
+            return cached[1]
+        answer = self._effective_profile(device)
+        self._effective_profiles[id(device)] = (device, answer)
+        return answer
+
+    def _effective_profile(self, device: AutopilotDevice) -> EffectiveProfile:
         profiles = self._snapshot.autopilot_profiles
         if profiles is None:
             return EffectiveProfile(

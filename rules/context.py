@@ -69,6 +69,13 @@ class RuleContext:
             )
 
     def profile_scope(self, profile: AutopilotProfile) -> Scope:
+        scopes = self.snapshot.derived_view(_profile_scopes)
+        scope = scopes.get(profile.id)
+        if scope is None:
+            scope = scopes[profile.id] = self._profile_scope(profile)
+        return scope
+
+    def _profile_scope(self, profile: AutopilotProfile) -> Scope:
         targeting = self.targeting.profile_targeting(profile)
         group_ids = tuple(sorted(targeting.ap_device_group_ids))
         names = []
@@ -76,6 +83,11 @@ class RuleContext:
             group = self.snapshot.group(group_id)
             names.append(group.display_name if group else group_id)
         return Scope(profile.id, profile.display_name, group_ids, tuple(names))
+
+
+def _profile_scopes(snapshot: TenantSnapshot) -> dict[str, Scope]:
+    """Per-snapshot memo of profile scopes (device rules ask once per device)."""
+    return {}
 
 
 def profile_subject(profile: AutopilotProfile) -> Subject:

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rules.applicability import TenantTargeting, tenant_targeting
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Scope, Subject
+from rules.snapshot_model import TenantSnapshot
 from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
 
@@ -50,11 +52,19 @@ def unknown_without_devices(context: RuleContext, metadata: RuleMetadata) -> tup
 
 
 def preprovisioning_devices(context: RuleContext) -> tuple[PreprovisioningDevice, ...]:
-    """Every Autopilot device meant for pre-provisioning; empty when devices are unreadable."""
-    profiles = sorted(context.targeting.preprovisioning_profiles() or (), key=_creation_order)
+    """Every Autopilot device meant for pre-provisioning; empty when devices are unreadable.
+
+    Every DEV rule asks, so it is computed once per snapshot.
+    """
+    return context.snapshot.derived_view(_preprovisioning_devices_of)
+
+
+def _preprovisioning_devices_of(snapshot: TenantSnapshot) -> tuple[PreprovisioningDevice, ...]:
+    targeting = tenant_targeting(snapshot)
+    profiles = sorted(targeting.preprovisioning_profiles() or (), key=_creation_order)
     found = []
-    for device in context.snapshot.autopilot_devices or ():
-        meant = _meant_for_preprovisioning(context, device, profiles)
+    for device in snapshot.autopilot_devices or ():
+        meant = _meant_for_preprovisioning(targeting, snapshot, device, profiles)
         if meant is not None:
             found.append(meant)
     return tuple(found)
@@ -69,16 +79,18 @@ def scoped_builder(
 
 
 def _meant_for_preprovisioning(
-    context: RuleContext, device: AutopilotDevice, profiles: list[AutopilotProfile]
+    targeting: TenantTargeting,
+    snapshot: TenantSnapshot,
+    device: AutopilotDevice,
+    profiles: list[AutopilotProfile],
 ) -> PreprovisioningDevice | None:
-    targeting = context.targeting
     for profile in profiles:
         if device.id in targeting.profile_targeting(profile).device_ids:
             reason = f"pre-provisioning profile '{profile.display_name}' targets the device"
             return PreprovisioningDevice(device, profile, True, (reason,))
     assigned = device.deployment_profile
     if isinstance(assigned, ObjectReference):
-        assigned_profile = context.snapshot.autopilot_profile(assigned.id)
+        assigned_profile = snapshot.autopilot_profile(assigned.id)
         if assigned_profile is not None and assigned_profile.preprovisioning_allowed:
             reason = (
                 f"the device has pre-provisioning profile '{assigned_profile.display_name}' "
