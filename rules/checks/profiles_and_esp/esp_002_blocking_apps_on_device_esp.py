@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.applicability import Certainty
 from rules.checks.profiles_and_esp.esp_settings import blocking_app_ids, esp_subject
 from rules.checks.profiles_and_esp.profiles_under_check import (
     ProfileUnderCheck,
+    effective_esp_or_unknown,
     profiles_under_check,
 )
 from rules.context import RuleContext
@@ -67,14 +67,9 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
 
 def _check(context: RuleContext, item: ProfileUnderCheck) -> Iterator[Finding]:
     profile = item.profile
-    effective = context.targeting.effective_esp(profile)
-    if effective.certainty is Certainty.UNKNOWN:
-        yield item.finding.unknown(
-            item.subject,
-            f"cannot tell which ESP the devices of profile '{profile.display_name}' get",
-            effective.reasons,
-            devices=item.devices,
-        )
+    effective = effective_esp_or_unknown(context, item)
+    if isinstance(effective, Finding):
+        yield effective
         return
     device_esp = effective.esp
     device_list = blocking_app_ids(device_esp) if device_esp else ()

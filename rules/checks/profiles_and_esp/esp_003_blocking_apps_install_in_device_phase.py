@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rules.app_context import InstallContext, install_context, is_required_anywhere
-from rules.applicability import Applicability, Certainty, UserTargeting
+from rules.applicability import Applicability, UserTargeting
 from rules.checks.profiles_and_esp.esp_settings import (
     app_subject,
     blocking_app_ids,
@@ -16,6 +16,7 @@ from rules.checks.profiles_and_esp.esp_settings import (
 )
 from rules.checks.profiles_and_esp.profiles_under_check import (
     ProfileUnderCheck,
+    effective_esp_or_unknown,
     profiles_under_check,
 )
 from rules.context import RuleContext
@@ -91,15 +92,9 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
 
 
 def _check(context: RuleContext, item: ProfileUnderCheck) -> Iterator[Finding]:
-    profile = item.profile
-    effective = context.targeting.effective_esp(profile)
-    if effective.certainty is Certainty.UNKNOWN:
-        yield item.finding.unknown(
-            item.subject,
-            f"cannot tell which ESP the devices of profile '{profile.display_name}' get",
-            effective.reasons,
-            devices=item.devices,
-        )
+    effective = effective_esp_or_unknown(context, item)
+    if isinstance(effective, Finding):
+        yield effective
         return
     esp = effective.esp
     # No ESP, or one not showing progress, blocks on nothing (ESP-001 reports that).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rules.applicability import ProfileTargeting
+from rules.applicability import Certainty, EffectiveEsp, ProfileTargeting
 from rules.context import RuleContext, profile_subject
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Subject
 from rules.tenant_collections import AUTOPILOT_PROFILES
@@ -59,3 +59,18 @@ def profiles_under_check(
             )
             continue
         yield ProfileUnderCheck(profile, subject, finding, targeting)
+
+
+def effective_esp_or_unknown(
+    context: RuleContext, item: ProfileUnderCheck
+) -> EffectiveEsp | Finding:
+    """The ESP the profile's devices get in the device phase, or the UNKNOWN finding to report."""
+    effective = context.targeting.effective_esp(item.profile)
+    if effective.certainty is Certainty.UNKNOWN:
+        return item.finding.unknown(
+            item.subject,
+            f"cannot tell which ESP the devices of profile '{item.profile.display_name}' get",
+            effective.reasons,
+            devices=item.devices,
+        )
+    return effective
