@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitors.history_command import add_history_command
 
     add_history_command(commands)
+    from monitors.alerts.replay_command import add_alerts_command
+
+    add_alerts_command(commands)
 
     summary = commands.add_parser(
         "summary",

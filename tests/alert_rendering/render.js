@@ -1,0 +1,44 @@
+// Render every card of window.GREENSCREEN_CARDS with the adaptivecards renderer and write what
+// was rendered as text into the DOM, so `chromium --dump-dom` can be asserted on.
+(function () {
+  "use strict";
+  var texts = [];
+  var errors = [];
+  var main = document.getElementById("cards");
+  Object.keys(window.GREENSCREEN_CARDS).forEach(function (name) {
+    var section = document.createElement("section");
+    section.id = "card-" + name;
+    var title = document.createElement("h2");
+    title.textContent = name;
+    section.appendChild(title);
+    main.appendChild(section);
+    try {
+      var card = new AdaptiveCards.AdaptiveCard();
+      var context = new AdaptiveCards.SerializationContext();
+      card.parse(window.GREENSCREEN_CARDS[name], context);
+      // Anything the renderer did not understand or found invalid is an error here.
+      for (var i = 0; i < context.eventCount; i++) {
+        errors.push(name + ": parse: " + context.getEventAt(i).message);
+      }
+      card.validateProperties().validationEvents.forEach(function (event) {
+        errors.push(name + ": validation: " + event.message);
+      });
+      var element = card.render();
+      if (!element) {
+        errors.push(name + ": the renderer returned nothing");
+        return;
+      }
+      section.appendChild(element);
+      var buttons = Array.prototype.map.call(
+        element.querySelectorAll("button"),
+        function (button) { return "[button] " + (button.getAttribute("aria-label") || button.textContent); }
+      );
+      texts.push("=== " + name + " ===\n" + element.innerText + "\n" + buttons.join("\n"));
+    } catch (error) {
+      errors.push(name + ": " + error);
+    }
+  });
+  document.getElementById("rendered-text").textContent = texts.join("\n");
+  document.getElementById("render-errors").textContent = errors.join("\n");
+  document.body.setAttribute("data-rendered", "done");
+})();
