@@ -1,0 +1,355 @@
+"""Processing one `changes` message: refresh what it touched, re-evaluate what reads it, record.
+
+1. Work out the objects the change names and read only those from Graph (an Intune object with
+   its expanded navigations, a group and its direct members, up to 15 Entra devices), plus any
+   group a refreshed object newly references. A `full` change, or a tenant the mirror has never
+   seen, reads the whole tenant.
+2. Write them to the tenant mirror, *then* take the snapshot time, then load the mirror: of two
+   concurrent changes of one tenant the one that loads later sees both, and the store refuses the
+   evaluation of an older snapshot, so neither can undo the other.
+3. Evaluate only the rules whose `graph_reads` meet the touched collections; the store leaves
+   the verdicts of the other rules as they are.
+4. Record via `VerdictStore` (attributed to the change's event ids) and enqueue one `alerts`
+   message per transition. A redelivered message re-reads the same state, finds no transition,
+   and so enqueues nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from monitors.graph.client import GraphClient, GraphError
+from monitors.graph.collections import (
+    ENTRA_DEVICE_FIELDS,
+    GROUP_FIELDS,
+    GROUP_IDS_PER_FILTER,
+    MEMBERS_PAGE_SIZE,
+    SETTINGS_PAGE_SIZE,
+    spec_for,
+)
+from monitors.graph.reader import (
+    RELATIONSHIP_COUNTS,
+    TenantReader,
+    chunked,
+    is_safe_id,
+    referenced_group_ids,
+    without_annotations,
+)
+from monitors.queues import ALERTS_QUEUE, AlertMessage, ChangeMessage, QueueSender
+from monitors.store.records import RunInfo, Transition
+from monitors.store.verdict_store import VerdictStore
+from monitors.tenant_mirror import TenantMirror
+from rules import tenant_collections as tc
+from rules.engine import Rule, evaluate_snapshot
+from rules.snapshot_model import TenantSnapshot
+
+log = logging.getLogger(__name__)
+
+ZTDID_PREFIX: Final = "[ztdid]"
+REDELIVERY_WINDOW: Final = timedelta(days=1)
+MAX_HISTORY_PAGES: Final = 5
+
+
+class GraphConnector(Protocol):
+    """Opens a Graph client for one tenant (its own credential, endpoint and request counts)."""
+
+    def __call__(self, tenant_id: str) -> AbstractAsyncContextManager[GraphClient]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    message_id: str
+    kind: str
+    outcome: str  # "committed", "superseded", "reauthorized", ...
+    touched: tuple[str, ...] = ()
+    rules_evaluated: int = 0
+    transitions: tuple[Transition, ...] = ()
+    graph_requests: int = 0
+    alerts_enqueued: int = 0
+
+
+@dataclass
+class Refresh:
+    """What an incremental read found: objects to write and to forget, per collection."""
+
+    put: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+    def store(self, collection: str, obj: dict[str, Any]) -> None:
+        self.put.setdefault(collection, []).append(obj)
+        self.touched.add(collection)
+
+    def forget(self, collection: str, object_id: str) -> None:
+        self.removed.setdefault(collection, []).append(object_id)
+        self.touched.add(collection)
+
+
+async def process_change(
+    message: ChangeMessage,
+    *,
+    connect: GraphConnector,
+    mirror: TenantMirror,
+    store: VerdictStore,
+    sender: QueueSender,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    rules: Sequence[Rule] | None = None,
+    redelivered: bool = False,
+) -> ChangeOutcome:
+    from rules.catalog import all_rules
+
+    tenant = message.tenant_id
+    started = clock()
+    began = time.monotonic()
+    async with connect(tenant) as client:
+        if message.kind == "reauthorize":
+            from monitors.subscriptions import handle_lifecycle_event
+
+            outcome = await handle_lifecycle_event(client, tenant, message.resource)
+            return ChangeOutcome(
+                message.id, message.kind, outcome, graph_requests=client.stats.graph_requests()
+            )
+        full = message.kind == "full" or mirror.meta(tenant) is None
+        if full:
+            document = await TenantReader(client, tenant_id=tenant, clock=clock).read()
+            mirror.save_snapshot(tenant, document)
+            touched = set(tc.ALL_COLLECTIONS)
+        else:
+            refresh = await refresh_for(message, client, mirror)
+            for collection, objects in refresh.put.items():
+                mirror.put_objects(tenant, collection, objects)
+            for collection, ids in refresh.removed.items():
+                mirror.remove_objects(tenant, collection, ids)
+            touched = refresh.touched
+            # Written first, timed second, loaded third: see the module docstring.
+            loaded = mirror.load(tenant, captured_at=clock())
+            assert loaded is not None  # the meta row was there a moment ago and is never deleted
+            document = loaded
+        graph_requests = client.stats.graph_requests()
+    selected = tuple(
+        rule
+        for rule in (rules if rules is not None else all_rules())
+        if set(rule.metadata.graph_reads) & touched
+    )
+    if not selected:
+        return ChangeOutcome(
+            message.id,
+            message.kind,
+            "nothing-to-evaluate",
+            tuple(sorted(touched)),
+            0,
+            (),
+            graph_requests,
+        )
+    evaluation = evaluate_snapshot(TenantSnapshot.from_document(document), rules=selected)
+    run = RunInfo(
+        # One run id per message: a redelivery can find what an earlier attempt recorded.
+        run_id=f"change-{message.id}",
+        trigger="reconcile" if message.kind == "full" else f"queue:{message.source}",
+        started_at=started,
+        duration_ms=int((time.monotonic() - began) * 1000),
+        graph_requests=graph_requests,
+    )
+    result = store.record_evaluation(tenant, evaluation, run, message.event_ids)
+    alerts = result.transitions
+    if redelivered and not alerts:
+        # An earlier attempt may have recorded transitions and died before queueing their
+        # alerts: queue them again (same idempotency keys, so a consumer drops repeats).
+        alerts = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
+    for transition in alerts:
+        sender.send(ALERTS_QUEUE, AlertMessage.for_transition(transition).to_text())
+    log.info(
+        "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
+        message.id,
+        message.source,
+        message.kind,
+        len(selected),
+        len(result.transitions),
+        graph_requests,
+        extra={"tenant_id": tenant, "change_id": message.id, "graph_requests": graph_requests},
+    )
+    return ChangeOutcome(
+        message.id,
+        message.kind,
+        result.outcome,
+        tuple(sorted(touched)),
+        len(selected),
+        result.transitions,
+        graph_requests,
+        len(alerts),
+    )
+
+
+def recorded_by_run(
+    store: VerdictStore, tenant_id: str, run_id: str, *, since: datetime
+) -> tuple[Transition, ...]:
+    found: list[Transition] = []
+    continuation = None
+    for _ in range(MAX_HISTORY_PAGES):
+        page = store.history(tenant_id, since=since, continuation=continuation, page_size=1000)
+        found.extend(t for t in page.items if t.run_id == run_id)
+        continuation = page.continuation
+        if continuation is None:
+            break
+    return tuple(found)
+
+
+# -- incremental reads ---------------------------------------------------------------------------
+
+
+async def refresh_for(message: ChangeMessage, client: GraphClient, mirror: TenantMirror) -> Refresh:
+    refresh = Refresh()
+    resource = message.resource
+    if message.kind == "intune":
+        await _refresh_intune_object(
+            client, str(resource["collection"]), str(resource["id"]), refresh
+        )
+        await _refresh_new_groups(client, message.tenant_id, mirror, refresh)
+    elif message.kind == "group":
+        await _refresh_groups(client, [str(resource["id"])], refresh, forget_missing=True)
+    elif message.kind == "device":
+        await _refresh_devices(client, [str(i) for i in resource["ids"]], refresh)
+    return refresh
+
+
+async def _refresh_intune_object(
+    client: GraphClient, collection: str, object_id: str, refresh: Refresh
+) -> None:
+    spec = spec_for(collection)
+    params = []
+    if spec.select:
+        params.append("$select=" + ",".join(spec.select))
+    if spec.expand:
+        params.append(f"$expand={spec.expand}")
+    url = f"{collection}/{object_id}" + ("?" + "&".join(params) if params else "")
+    try:
+        obj = without_annotations(await client.get_json(spec.version, url))
+    except GraphError as error:
+        if error.status == 404:
+            refresh.forget(collection, object_id)
+            return
+        if not (error.status == 400 and spec.per_object_fallback):
+            raise
+        # Graph refused the expand on this object: read it plain, the navigation by path.
+        plain = [p for p in params if not p.startswith("$expand")]
+        obj = without_annotations(
+            await client.get_json(
+                spec.version, f"{collection}/{object_id}" + ("?" + "&".join(plain) if plain else "")
+            )
+        )
+        for navigation in spec.per_object_fallback:
+            obj[navigation] = await _list_all(client, f"{collection}/{object_id}/{navigation}")
+    if collection == tc.SETTINGS_CATALOG_POLICIES:
+        obj["settings"] = (
+            []
+            if obj.get("settingCount") == 0
+            else await _list_all(
+                client, f"{collection}/{object_id}/settings?$top={SETTINGS_PAGE_SIZE}"
+            )
+        )
+    if collection == tc.MOBILE_APPS:
+        counts = [obj.get(name) for name in RELATIONSHIP_COUNTS]
+        obj["relationships"] = (
+            []
+            if all(count == 0 for count in counts)
+            else await _list_all(client, f"{collection}/{object_id}/relationships")
+        )
+    refresh.store(collection, obj)
+
+
+async def _refresh_new_groups(
+    client: GraphClient, tenant_id: str, mirror: TenantMirror, refresh: Refresh
+) -> None:
+    """Groups a refreshed object now targets that the mirror does not hold yet."""
+    wanted = referenced_group_ids(refresh.put)
+    missing = [g for g in sorted(wanted) if mirror.get_object(tenant_id, tc.GROUPS, g) is None]
+    if missing:
+        await _refresh_groups(client, missing, refresh, forget_missing=False)
+
+
+async def _refresh_groups(
+    client: GraphClient, group_ids: Sequence[str], refresh: Refresh, *, forget_missing: bool
+) -> None:
+    select = ",".join(GROUP_FIELDS)
+    found: dict[str, dict[str, Any]] = {}
+    if len(group_ids) == 1:
+        try:
+            group = await client.get_json("v1.0", f"groups/{group_ids[0]}?$select={select}")
+            found[group_ids[0]] = without_annotations(group)
+        except GraphError as error:
+            if error.status != 404:
+                raise
+    else:
+        for chunk in chunked(list(group_ids), GROUP_IDS_PER_FILTER):
+            ids = ",".join(f"'{group_id}'" for group_id in chunk)
+            for group in await _list_all(
+                client, f"groups?$filter=id in ({ids})&$select={select}", version="v1.0"
+            ):
+                found[str(group["id"])] = group
+    for group_id in group_ids:
+        found_group = found.get(group_id)
+        if found_group is None:
+            # Deleted (or never existed): the rules report the dangling assignment.
+            if forget_missing:
+                refresh.forget(tc.GROUPS, group_id)
+            continue
+        if "DynamicMembership" not in (found_group.get("groupTypes") or ()):
+            found_group["members"] = await _list_all(
+                client,
+                f"groups/{group_id}/members?$select=id&$top={MEMBERS_PAGE_SIZE}",
+                version="v1.0",
+            )
+        refresh.store(tc.GROUPS, found_group)
+
+
+async def _refresh_devices(
+    client: GraphClient, device_ids: Sequence[str], refresh: Refresh
+) -> None:
+    ids = ",".join(f"'{device_id}'" for device_id in device_ids if is_safe_id(device_id))
+    select = ",".join(ENTRA_DEVICE_FIELDS)
+    found = {
+        str(device["id"]): device
+        for device in await _list_all(
+            client, f"devices?$filter=id in ({ids})&$select={select}", version="v1.0"
+        )
+    }
+    for device_id in device_ids:
+        device = found.get(device_id)
+        if device is not None and is_autopilot_device(device):
+            refresh.store(tc.DEVICES, device)
+        else:
+            # The snapshot holds Autopilot device objects only (those with a ZTDId).
+            refresh.forget(tc.DEVICES, device_id)
+
+
+def is_autopilot_device(device: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(p, str) and p.lower().startswith(ZTDID_PREFIX)
+        for p in device.get("physicalIds") or ()
+    )
+
+
+async def _list_all(
+    client: GraphClient, url: str, *, version: str = "beta"
+) -> list[dict[str, Any]]:
+    values: list[dict[str, Any]] = []
+    page = await client.get_json("v1.0" if version == "v1.0" else "beta", url)
+    seen: set[str] = set()
+    while True:
+        items = page.get("value")
+        if not isinstance(items, list):
+            raise GraphError(502, "malformed collection page: no 'value' array")
+        values.extend(without_annotations(item) for item in items if isinstance(item, dict))
+        next_link = page.get("@odata.nextLink")
+        if not isinstance(next_link, str) or not next_link:
+            return values
+        if next_link in seen:
+            raise GraphError(502, "Graph returned a nextLink that loops; stopped paging")
+        seen.add(next_link)
+        page = await client.request_json("GET", next_link)

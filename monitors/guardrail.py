@@ -1,0 +1,337 @@
+"""The event-driven guardrail's composition root and the one call behind each trigger.
+
+`function_app.py` translates a trigger into plain values and calls one function here; this
+module reads the settings once (`build_services`), builds the real clients (verdict store,
+tenant mirror, queue sender, Graph per tenant) and runs the per-tenant work with isolation:
+one tenant's failure is logged and counted, and never stops the others (invariant 6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+from monitors.graph.client import GraphClient, RetryPolicy
+from monitors.graph.credentials import build_credential
+from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
+from monitors.queues import (
+    CHANGES_QUEUE,
+    AlertMessage,
+    ChangeMessage,
+    MessageError,
+    QueueSender,
+    StorageQueueSender,
+)
+from monitors.settings import GuardrailSettings, SettingsError, TenantConfig, read_settings
+from monitors.store.keys import TENANT_PATTERN, format_time
+from monitors.store.verdict_store import VerdictStore
+from monitors.tenant_mirror import TenantMirror
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TENANT_WORKERS: Final = 8
+MAX_EVALUATE_BODY: Final = 4_096
+
+
+@dataclass
+class Services:
+    settings: GuardrailSettings
+    store: VerdictStore
+    mirror: TenantMirror
+    sender: QueueSender | None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @asynccontextmanager
+    async def connect(self, tenant_id: str) -> AsyncIterator[GraphClient]:
+        """A Graph client for one configured tenant; refuses tenants not in `TENANTS`."""
+        tenant = self.settings.tenant(tenant_id)
+        if tenant is None:
+            raise SettingsError("tenant is not configured in TENANTS")
+        credential = build_credential(
+            self.settings.auth_mode,
+            tenant_id=tenant.tenant_id,
+            client_id=tenant.client_id or self.settings.client_id,
+        )
+        try:
+            async with GraphClient(
+                credential, base_url=self.settings.graph_url_for(tenant), retry=RetryPolicy()
+            ) as client:
+                yield client
+        finally:
+            close = getattr(credential, "close", None)
+            if callable(close):
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    def require_sender(self) -> QueueSender:
+        if self.sender is None:
+            raise SettingsError("set GREENSCREEN_QUEUES or GREENSCREEN_QUEUES__queueServiceUri")
+        return self.sender
+
+
+def build_services(environ: Mapping[str, str] | None = None) -> Services:
+    from azure.data.tables import TableServiceClient
+
+    from monitors.store.settings import (
+        CONNECTION_SETTING,
+        TABLE_URL_SETTING,
+        store_from_settings,
+    )
+
+    settings = read_settings(environ)
+    store = store_from_settings(environ, default_connection=None)
+    env = environ if environ is not None else os.environ
+    connection = env.get(CONNECTION_SETTING)
+    if connection:
+        table_service = TableServiceClient.from_connection_string(connection)
+    else:
+        from azure.identity import DefaultAzureCredential
+
+        table_service = TableServiceClient(
+            endpoint=env[TABLE_URL_SETTING], credential=DefaultAzureCredential()
+        )
+    return Services(settings, store, TenantMirror(table_service), queue_sender(settings))
+
+
+def queue_sender(settings: GuardrailSettings) -> QueueSender | None:
+    from azure.storage.queue import QueueServiceClient
+
+    if settings.queue_connection:
+        return StorageQueueSender(
+            QueueServiceClient.from_connection_string(settings.queue_connection)
+        )
+    if settings.queue_url:
+        from azure.identity import DefaultAzureCredential
+
+        return StorageQueueSender(
+            QueueServiceClient(account_url=settings.queue_url, credential=DefaultAzureCredential())
+        )
+    return None
+
+
+# -- per-tenant isolation ------------------------------------------------------------------------
+
+
+def for_each_tenant(
+    tenants: tuple[TenantConfig, ...], work: Callable[[TenantConfig], T]
+) -> dict[str, T | Exception]:
+    """Run `work` for every tenant, a few at a time; a failure is returned, never raised."""
+
+    def isolated(tenant: TenantConfig) -> T | Exception:
+        try:
+            return work(tenant)
+        except Exception as error:  # isolation boundary: one tenant never blocks another
+            log.exception("tenant work failed", extra={"tenant_id": tenant.tenant_id})
+            return error
+
+    if not tenants:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(TENANT_WORKERS, len(tenants))) as pool:
+        results = list(pool.map(isolated, tenants))
+    return {tenant.tenant_id: result for tenant, result in zip(tenants, results, strict=True)}
+
+
+def _with_client(
+    services: Services, tenant_id: str, work: Callable[[GraphClient], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        async with services.connect(tenant_id) as client:
+            return await work(client)
+
+    return asyncio.run(run())
+
+
+# -- one function per trigger --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What the notification webhook needs: settings and the queue, no table storage, so a
+    cold instance answers Graph without creating tables first."""
+
+    settings: GuardrailSettings
+    sender: QueueSender | None
+
+
+def build_webhook(environ: Mapping[str, str] | None = None) -> Webhook:
+    settings = read_settings(environ)
+    return Webhook(settings, queue_sender(settings))
+
+
+def receive_notification(
+    webhook: Webhook | Services, params: Mapping[str, str], body: bytes
+) -> tuple[WebhookReply, NotificationCounts]:
+    settings = webhook.settings
+    return answer_notification(
+        params,
+        body,
+        client_state=settings.client_state,
+        tenant_ids=settings.tenant_ids(),
+        sender=webhook.sender,
+    )
+
+
+def process_change_text(services: Services, text: str | bytes, dequeue_count: int = 1) -> Any:
+    """Process one `changes` message. A malformed message or unknown tenant is logged and
+    dropped (retrying cannot fix it); anything else raises so the queue redelivers."""
+    from monitors.change_processing import process_change
+
+    try:
+        message = ChangeMessage.from_text(text)
+    except MessageError as error:
+        log.error("dropped a malformed changes message: %s", error)
+        return None
+    if services.settings.tenant(message.tenant_id) is None:
+        log.error("dropped a changes message for a tenant not in TENANTS")
+        return None
+
+    async def run() -> Any:
+        return await process_change(
+            message,
+            connect=services.connect,
+            mirror=services.mirror,
+            store=services.store,
+            sender=services.require_sender(),
+            clock=services.clock,
+            redelivered=dequeue_count > 1,
+        )
+
+    return asyncio.run(run())
+
+
+def dispatch_alert_text(text: str | bytes) -> AlertMessage | None:
+    from monitors.alert_dispatch import deliver_alert
+
+    try:
+        message = AlertMessage.from_text(text)
+    except MessageError as error:
+        log.error("dropped a malformed alerts message: %s", error)
+        return None
+    deliver_alert(message)
+    return message
+
+
+def poll_intune_audit_all(services: Services) -> dict[str, Any]:
+    from monitors.audit_polling import poll_intune_audit
+
+    sender = services.require_sender()
+    overlap = timedelta(minutes=services.settings.audit_overlap_minutes)
+
+    def work(tenant: TenantConfig) -> Any:
+        return _with_client(
+            services,
+            tenant.tenant_id,
+            lambda client: poll_intune_audit(
+                client,
+                tenant.tenant_id,
+                store=services.store,
+                sender=sender,
+                now=services.clock(),
+                overlap=overlap,
+            ),
+        )
+
+    return for_each_tenant(services.settings.tenants, work)
+
+
+def poll_directory_all(services: Services) -> dict[str, Any]:
+    from monitors.directory_polling import poll_directory_changes
+
+    sender = services.require_sender()
+    overlap = timedelta(minutes=services.settings.audit_overlap_minutes)
+
+    def work(tenant: TenantConfig) -> Any:
+        return _with_client(
+            services,
+            tenant.tenant_id,
+            lambda client: poll_directory_changes(
+                client,
+                tenant.tenant_id,
+                store=services.store,
+                mirror=services.mirror,
+                sender=sender,
+                now=services.clock(),
+                overlap=overlap,
+            ),
+        )
+
+    return for_each_tenant(services.settings.tenants, work)
+
+
+def maintain_subscriptions_all(services: Services) -> dict[str, Any]:
+    from monitors.subscriptions import maintain_subscriptions
+
+    settings = services.settings
+    if not settings.notification_url or not settings.client_state:
+        raise SettingsError("set GREENSCREEN_NOTIFICATION_URL and GREENSCREEN_CLIENT_STATE")
+    notification_url, client_state = settings.notification_url, settings.client_state
+
+    def work(tenant: TenantConfig) -> Any:
+        return _with_client(
+            services,
+            tenant.tenant_id,
+            lambda client: maintain_subscriptions(
+                client,
+                tenant.tenant_id,
+                mirror=services.mirror,
+                store=services.store,
+                notification_url=notification_url,
+                client_state=client_state,
+                now=services.clock(),
+                renew_before=timedelta(hours=settings.renew_before_hours),
+            ),
+        )
+
+    return for_each_tenant(settings.tenants, work)
+
+
+def reconcile_all(services: Services) -> dict[str, Any]:
+    """One `full` message per tenant: the reads themselves fan out over the queue."""
+    sender = services.require_sender()
+    stamp = format_time(services.clock())
+
+    def work(tenant: TenantConfig) -> str:
+        message = ChangeMessage.create(tenant.tenant_id, "reconcile", "full", discriminator=stamp)
+        sender.send(CHANGES_QUEUE, message.to_text())
+        return message.id
+
+    return for_each_tenant(services.settings.tenants, work)
+
+
+def request_evaluation(
+    services: Services, params: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """`POST /api/evaluate` with `{"tenantId"}` (or `?tenant=`): queue a full evaluation."""
+    tenant_id = params.get("tenant")
+    if tenant_id is None and body:
+        if len(body) > MAX_EVALUATE_BODY:
+            return 413, {"error": "body too large"}
+        try:
+            document = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return 400, {"error": "body must be JSON"}
+        tenant_id = document.get("tenantId") if isinstance(document, dict) else None
+    if not isinstance(tenant_id, str) or not TENANT_PATTERN.match(tenant_id.strip()):
+        return 400, {"error": "tenantId must be a tenant GUID or domain"}
+    tenant = services.settings.tenant(tenant_id.strip())
+    if tenant is None:
+        return 404, {"error": "tenant is not configured"}
+    message = ChangeMessage.create(
+        tenant.tenant_id, "manual", "full", discriminator=format_time(services.clock())
+    )
+    try:
+        services.require_sender().send(CHANGES_QUEUE, message.to_text())
+    except Exception:  # isolation boundary: answer 503, the caller may retry
+        log.exception("could not enqueue an evaluation request")
+        return 503, {"error": "could not enqueue; retry"}
+    return 202, {"id": message.id, "tenantId": tenant.tenant_id}

@@ -1,0 +1,279 @@
+"""Message contracts of the `changes` and `alerts` queues, and the client that sends them.
+
+`changes` (one change to look at, for one tenant):
+
+    {"tenantId", "source": "notification|audit|delta|reconcile|manual",
+     "kind": "group|intune|device|full|reauthorize", "resource": {...}, "eventIds": [...],
+     "id": <stable idempotency id>}
+
+`resource` per kind: `group` `{"id"}`; `intune` `{"collection", "id"}`; `device` `{"ids": [≤15]}`;
+`full` `{}`; `reauthorize` `{"subscriptionId", "lifecycleEvent"}`.
+
+`alerts` (one transition to tell people about): `{"tenantId", "transition": {...},
+"idempotencyKey"}`; the key is derived from the transition (tenant, write sequence, rule, scope,
+subject, new status), so a transition read twice yields the same key.
+
+Messages are sent base64-encoded, the Functions queue trigger's default `messageEncoding`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from monitors.graph.reader import is_safe_id
+from monitors.store.keys import TENANT_PATTERN, digest
+from monitors.store.records import Transition
+from rules import tenant_collections as tc
+
+log = logging.getLogger(__name__)
+
+CHANGES_QUEUE: Final = "changes"
+ALERTS_QUEUE: Final = "alerts"
+SOURCES: Final = ("notification", "audit", "delta", "reconcile", "manual")
+KINDS: Final = ("group", "intune", "device", "full", "reauthorize")
+INTUNE_COLLECTIONS: Final = frozenset(
+    path
+    for path in tc.ALL_COLLECTIONS
+    if path.startswith(("deviceManagement/", "deviceAppManagement/"))
+)
+DEVICE_IDS_PER_MESSAGE: Final = 15  # one `id in (...)` filter: Graph's limit for directory objects
+MAX_EVENT_IDS: Final = 50  # the store keeps at most 50 cause ids per run
+MAX_MESSAGE_CHARS: Final = 48_000  # base64 of it stays under the queue's 64 KiB
+
+
+class MessageError(ValueError):
+    """A queue message that does not follow the contract (poison: never retried into success)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMessage:
+    tenant_id: str
+    source: str
+    kind: str
+    resource: Mapping[str, Any] = field(default_factory=dict)
+    event_ids: tuple[str, ...] = ()
+    id: str = ""
+
+    @classmethod
+    def create(
+        cls,
+        tenant_id: str,
+        source: str,
+        kind: str,
+        resource: Mapping[str, Any] | None = None,
+        event_ids: Sequence[str] = (),
+        *,
+        discriminator: str = "",
+    ) -> ChangeMessage:
+        """A message whose id is a digest of what it says: the same change, the same id."""
+        resource = dict(resource or {})
+        events = tuple(sorted(dict.fromkeys(event_ids)))[:MAX_EVENT_IDS]
+        canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+        message_id = digest(
+            tenant_id.lower(), source, kind, canonical, ",".join(events), discriminator, length=32
+        )
+        message = cls(tenant_id.lower(), source, kind, resource, events, message_id)
+        validate_change(message)
+        return message
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tenantId": self.tenant_id,
+            "source": self.source,
+            "kind": self.kind,
+            "resource": dict(self.resource),
+            "eventIds": list(self.event_ids),
+            "id": self.id,
+        }
+
+    def to_text(self) -> str:
+        return json.dumps(self.as_json(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_text(cls, text: str | bytes) -> ChangeMessage:
+        document = _json_object(text)
+        unknown = set(document) - {"tenantId", "source", "kind", "resource", "eventIds", "id"}
+        if unknown:
+            raise MessageError(f"unknown fields: {', '.join(sorted(unknown))}")
+        event_ids = document.get("eventIds", [])
+        if not isinstance(event_ids, list) or not all(isinstance(e, str) for e in event_ids):
+            raise MessageError("eventIds must be a list of strings")
+        resource = document.get("resource", {})
+        if not isinstance(resource, dict):
+            raise MessageError("resource must be an object")
+        message = cls(
+            tenant_id=_string(document, "tenantId").lower(),
+            source=_string(document, "source"),
+            kind=_string(document, "kind"),
+            resource=resource,
+            event_ids=tuple(event_ids),
+            id=_string(document, "id"),
+        )
+        validate_change(message)
+        return message
+
+
+def validate_change(message: ChangeMessage) -> None:
+    if not TENANT_PATTERN.match(message.tenant_id):
+        raise MessageError("tenantId is not a tenant GUID or domain")
+    if message.source not in SOURCES:
+        raise MessageError(f"source must be one of {', '.join(SOURCES)}")
+    if message.kind not in KINDS:
+        raise MessageError(f"kind must be one of {', '.join(KINDS)}")
+    if not (0 < len(message.id) <= 64 and is_safe_id(message.id)):
+        raise MessageError("id must be 1-64 letters, digits or dashes")
+    if len(message.event_ids) > MAX_EVENT_IDS or any(len(e) > 200 for e in message.event_ids):
+        raise MessageError(f"eventIds: at most {MAX_EVENT_IDS} ids of at most 200 characters")
+    resource = message.resource
+    if message.kind == "group":
+        _require_keys(resource, {"id"}, {"changeType", "subscriptionId"})
+        _require_safe_id(resource, "id")
+    elif message.kind == "intune":
+        _require_keys(resource, {"collection", "id"}, {"operation"})
+        if resource["collection"] not in INTUNE_COLLECTIONS:
+            raise MessageError("resource.collection is not an Intune snapshot collection")
+        _require_safe_id(resource, "id", allow_underscore=True)
+    elif message.kind == "device":
+        _require_keys(resource, {"ids"}, set())
+        ids = resource["ids"]
+        if not isinstance(ids, list) or not 0 < len(ids) <= DEVICE_IDS_PER_MESSAGE:
+            raise MessageError(f"resource.ids must list 1-{DEVICE_IDS_PER_MESSAGE} device ids")
+        if not all(isinstance(i, str) and is_safe_id(i) for i in ids):
+            raise MessageError("resource.ids must be Graph object ids")
+    elif message.kind == "reauthorize":
+        _require_keys(resource, {"subscriptionId", "lifecycleEvent"}, set())
+        _require_safe_id(resource, "subscriptionId")
+        if resource["lifecycleEvent"] not in LIFECYCLE_EVENTS:
+            raise MessageError("resource.lifecycleEvent is not a lifecycle event")
+    elif resource:
+        raise MessageError("a full message carries no resource")
+
+
+LIFECYCLE_EVENTS: Final = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    tenant_id: str
+    transition: Mapping[str, Any]
+    idempotency_key: str
+
+    @classmethod
+    def for_transition(cls, transition: Transition) -> AlertMessage:
+        record = transition.record
+        key = digest(
+            transition.tenant_id,
+            str(transition.seq),
+            record.rule_id,
+            record.scope_id,
+            record.subject_type,
+            record.subject_id,
+            transition.to_status.value,
+            length=32,
+        )
+        return cls(transition.tenant_id, transition.as_json(), key)
+
+    def to_text(self) -> str:
+        document = {
+            "tenantId": self.tenant_id,
+            "transition": dict(self.transition),
+            "idempotencyKey": self.idempotency_key,
+        }
+        return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_text(cls, text: str | bytes) -> AlertMessage:
+        document = _json_object(text)
+        transition = document.get("transition")
+        if not isinstance(transition, dict):
+            raise MessageError("transition must be an object")
+        tenant_id = _string(document, "tenantId")
+        if not TENANT_PATTERN.match(tenant_id):
+            raise MessageError("tenantId is not a tenant GUID or domain")
+        key = _string(document, "idempotencyKey")
+        if not (0 < len(key) <= 64 and is_safe_id(key)):
+            raise MessageError("idempotencyKey must be 1-64 letters or digits")
+        return cls(tenant_id, transition, key)
+
+
+def _json_object(text: str | bytes) -> dict[str, Any]:
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise MessageError("message too large")
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MessageError("message is not JSON") from None
+    if not isinstance(document, dict):
+        raise MessageError("message is not a JSON object")
+    return document
+
+
+def _string(document: Mapping[str, Any], name: str) -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value:
+        raise MessageError(f"{name} must be a non-empty string")
+    return value
+
+
+def _require_keys(resource: Mapping[str, Any], required: set[str], optional: set[str]) -> None:
+    missing = required - set(resource)
+    if missing:
+        raise MessageError(f"resource lacks {', '.join(sorted(missing))}")
+    unknown = set(resource) - required - optional
+    if unknown:
+        raise MessageError(f"resource has unknown keys: {', '.join(sorted(unknown))}")
+
+
+def _require_safe_id(
+    resource: Mapping[str, Any], name: str, *, allow_underscore: bool = False
+) -> None:
+    value = resource.get(name)
+    text = value.replace("_", "-") if allow_underscore and isinstance(value, str) else value
+    if not isinstance(text, str) or not is_safe_id(text) or len(text) > 200:
+        raise MessageError(f"resource.{name} is not a Graph object id")
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+class QueueSender(Protocol):
+    """Puts one text message on a named queue; raises when it could not."""
+
+    def send(self, queue: str, text: str) -> None: ...
+
+
+class StorageQueueSender:
+    """Azure Storage queues (Azurite locally); creates a queue on first use if it is missing."""
+
+    def __init__(self, service: Any) -> None:  # azure.storage.queue.QueueServiceClient
+        self._service = service
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, queue: str) -> Any:
+        if queue not in self._clients:
+            from azure.storage.queue import TextBase64EncodePolicy
+
+            self._clients[queue] = self._service.get_queue_client(
+                queue, message_encode_policy=TextBase64EncodePolicy()
+            )
+        return self._clients[queue]
+
+    def send(self, queue: str, text: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = self._client(queue)
+        try:
+            client.send_message(text)
+        except ResourceNotFoundError:
+            client.create_queue()
+            client.send_message(text)
+
+
+def send_changes(sender: QueueSender, messages: Sequence[ChangeMessage]) -> int:
+    for message in messages:
+        sender.send(CHANGES_QUEUE, message.to_text())
+    return len(messages)

@@ -1,0 +1,286 @@
+"""End to end through the real Functions handlers: Graph simulator + Azurite.
+
+Baseline (evaluate_now -> process_change), a breaking change in the simulated tenant, the poll
+or the notification that notices it, process_change recording the transition with its actor,
+the alert queued once, and every message redelivered changing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import azure.functions as func
+import pytest
+from azure.functions.timer import TimerRequest
+
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
+from monitors.store.settings import store_from_settings
+from monitors.store.verdict_store import VerdictStore
+from tests.azurite import Azurite
+from tests.graphsim import GraphSimulator
+from tests.test_function_support import (
+    ALL_DEVICES_GROUP,
+    M365_APPS,
+    SALES_USERS_GROUP,
+    drain,
+    empty_queues,  # noqa: F401 - fixture
+    guardrail_env,
+    reset_function_app,
+    simulator,  # noqa: F401 - fixture
+    tenant_of,
+    user_function,
+)
+
+ACTOR = "eve.admin@contoso.onmicrosoft.com"
+CHANGE_FORMAT = "greenscreen.tenant-changes/1"
+
+
+@pytest.fixture
+def deployed(
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+    monkeypatch: pytest.MonkeyPatch,
+    empty_queues: None,  # noqa: F811 - fixture
+) -> Iterator[VerdictStore]:
+    """The function app's settings aimed at the simulator (local auth) and Azurite."""
+
+    env = guardrail_env(azurite, [{"tenantId": tenant_of(simulator)}], simulator.url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_function_app()
+    yield store_from_settings(env)
+    reset_function_app()
+
+
+def run_timer(name: str) -> None:
+    user_function(name)(TimerRequest(past_due=False))
+
+
+def deliver(texts: list[str]) -> None:
+    for text in texts:
+        user_function("process_change")(func.QueueMessage(id="m", body=text.encode()))
+
+
+def baseline(azurite: Azurite, tenant: str) -> list[str]:
+    request = func.HttpRequest(
+        method="POST",
+        url="/api/evaluate",
+        params={},
+        body=json.dumps({"tenantId": tenant}).encode(),
+    )
+    response = user_function("evaluate_now")(request)
+    assert response.status_code == 202
+    messages = drain(azurite, CHANGES_QUEUE)
+    assert [ChangeMessage.from_text(m).kind for m in messages] == ["full"]
+    deliver(messages)
+    assert drain(azurite, ALERTS_QUEUE) == []  # a baseline alerts nobody
+    return messages
+
+
+def graph_requests(sim: GraphSimulator) -> list[str]:
+    """Requests as Graph's throttling counts them: batch envelopes not, their items yes."""
+    return [f"{r.method} {r.path}" for r in sim.request_log if r.path != "$batch"]
+
+
+def causes(store: VerdictStore, tenant: str) -> dict[str, tuple[str, list[str]]]:
+    """Change event id -> (actor name, rule ids of the transitions it caused)."""
+    page = store.changes(tenant, since=datetime(2026, 1, 1, tzinfo=UTC))
+    return {
+        c.event.event_id: (c.event.actor_name, sorted(t.rule_id for t in c.transitions))
+        for c in page.items
+    }
+
+
+def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_actor(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+) -> None:
+    tenant = tenant_of(simulator)
+    delivered = baseline(azurite, tenant)
+    run_timer("poll_directory_changes")  # starts the delta links ("from now on")
+    assert drain(azurite, CHANGES_QUEUE) == []
+
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "actor": {"userPrincipalName": ACTOR},
+            "changes": [
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": "Paused",
+                }
+            ],
+        }
+    )
+    run_timer("poll_directory_changes")
+    changes = drain(azurite, CHANGES_QUEUE)
+    (message,) = [ChangeMessage.from_text(text) for text in changes]
+    assert (message.kind, message.resource["id"]) == ("group", ALL_DEVICES_GROUP)
+    assert message.event_ids  # the directory audit record is attached
+
+    simulator.clear_log()
+    deliver(changes)
+    cost = graph_requests(simulator)
+    assert len(cost) <= 3, cost
+
+    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    assert [(a.transition["ruleId"], a.transition["from"], a.transition["to"]) for a in alerts] == [
+        ("GRP-002", "pass", "fail")
+    ]
+    assert alerts[0].transition["causeEventIds"] == list(message.event_ids)
+    assert causes(deployed, tenant)[message.event_ids[0]] == (ACTOR, ["GRP-002"])
+    user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
+
+    history_before = deployed.history(tenant, since=datetime(2026, 1, 1, tzinfo=UTC)).items
+    deliver([*delivered, *changes])  # every message again, as a queue may redeliver them
+    assert drain(azurite, ALERTS_QUEUE) == []
+    history_after = deployed.history(tenant, since=datetime(2026, 1, 1, tzinfo=UTC)).items
+    assert len(history_after) == len(history_before) == 1
+
+
+def test_blocking_app_moved_to_a_user_group_found_by_audit_poll_costs_one_request(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+) -> None:
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    run_timer("poll_intune_audit")
+    assert drain(azurite, CHANGES_QUEUE) == []
+
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "actor": {"userPrincipalName": ACTOR},
+            "changes": [
+                {
+                    "op": "removeAssignment",
+                    "collection": "deviceAppManagement/mobileApps",
+                    "id": M365_APPS,
+                    "target": {"groupId": ALL_DEVICES_GROUP},
+                },
+                {
+                    "op": "addAssignment",
+                    "collection": "deviceAppManagement/mobileApps",
+                    "id": M365_APPS,
+                    "assignment": {
+                        "intent": "required",
+                        "target": {
+                            "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                            "groupId": SALES_USERS_GROUP,
+                        },
+                    },
+                },
+            ],
+        }
+    )
+    run_timer("poll_intune_audit")
+    changes = drain(azurite, CHANGES_QUEUE)
+    (message,) = [ChangeMessage.from_text(text) for text in changes]
+    assert (message.kind, message.resource["id"], len(message.event_ids)) == (
+        "intune",
+        M365_APPS,
+        2,
+    )
+
+    simulator.clear_log()
+    deliver(changes)
+    cost = graph_requests(simulator)
+    assert cost == [f"GET deviceAppManagement/mobileApps/{M365_APPS}"]
+
+    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    assert {
+        (a.transition["ruleId"], a.transition["subject"]["id"], a.transition["to"]) for a in alerts
+    } == {
+        ("ESP-003", M365_APPS, "fail"),
+        ("APP-013", M365_APPS, "fail"),
+    }
+    assert len({a.idempotency_key for a in alerts}) == len(alerts)  # one per transition
+    effects = causes(deployed, tenant)
+    assert {effects[event_id][0] for event_id in message.event_ids} == {ACTOR}
+
+    run_timer("poll_intune_audit")  # the overlap window re-reads both events: not again
+    assert drain(azurite, CHANGES_QUEUE) == []
+    deliver(changes)
+    assert drain(azurite, ALERTS_QUEUE) == []
+
+
+class _FunctionsAdapter(BaseHTTPRequestHandler):
+    """Hands Graph's webhook POSTs to the real handler, as the Functions host would."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        parts = urlsplit(self.path)
+        params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        request = func.HttpRequest(method="POST", url=self.path, params=params, body=body)
+        response = user_function("receive_graph_notification")(request)
+        payload = response.get_body()
+        self.send_response(response.status_code)
+        self.send_header("Content-Type", response.mimetype or "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def webhook_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FunctionsAdapter)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/notifications"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_group_notification_through_subscription_and_webhook_records_the_pause(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+    webhook_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+
+    monkeypatch.setenv("GREENSCREEN_NOTIFICATION_URL", webhook_url)
+    reset_function_app()
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    run_timer("maintain_subscriptions")  # handshakes answered by the real webhook
+    resources = sorted(s["resource"] for s in simulator.subscriptions())
+    assert f"groups/{ALL_DEVICES_GROUP}" in resources
+
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": "Paused",
+                }
+            ],
+        }
+    )
+    results = simulator.wait_for_deliveries(timeout=5)
+    assert [r.status for r in results] == [202]
+    changes = drain(azurite, CHANGES_QUEUE)
+    assert [ChangeMessage.from_text(t).source for t in changes] == ["notification"]
+    simulator.clear_log()
+    deliver(changes)
+    assert len(graph_requests(simulator)) <= 3
+    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    assert [a.transition["ruleId"] for a in alerts] == ["GRP-002"]
