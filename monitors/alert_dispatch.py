@@ -1,31 +1,103 @@
-"""Where `alerts` messages go: for now a log line per transition.
+"""Where `alerts` messages go: Teams (and generic JSON) webhooks, through `monitors/alerts`.
 
-Teams delivery is being written in `monitors/alerts/`; this seam stays the only thing the
-`send_alert` trigger calls, so wiring it in later is a one-line change here.
+The `send_alert` trigger calls `deliver_alert` once per message. Delivery is idempotent per
+(destination, alert key) through the delivery ledger, so a redelivered message posts nothing
+twice. An alert that cannot be delivered within its retry budget raises: the Functions host
+retries the message and finally moves it to `alerts-poison`, and the ledger keeps it as
+`undelivered` for `greenscreen alerts replay`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from monitors.queues import AlertMessage
+from monitors.queues import AlertMessage, MessageError
+from monitors.store.keys import parse_time
+from monitors.store.records import StoredStatus, Transition, VerdictRecord
 
 log = logging.getLogger(__name__)
 
 
-def deliver_alert(message: AlertMessage) -> None:
-    transition = message.transition
-    subject = transition.get("subject") or {}
+def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = None) -> None:
+    from monitors.alerts.alert import Alert
+    from monitors.alerts.delivery import deliver_alerts
+    from monitors.alerts.wiring import alert_delivery_from_settings
+
+    transition = transition_from_message(message)
+    alert = Alert.for_transition(transition)
+    if alert is None:
+        log.info("no alert for %s -> %s", transition.from_status, transition.to_status.value)
+        return
+    delivery = alert_delivery_from_settings(environ)
+    try:
+        if delivery.context is None:  # built with links: never None here
+            raise RuntimeError("alert delivery was built without card links")
+        report = deliver_alerts(
+            [alert],
+            delivery.routing,
+            delivery.context,
+            delivery.ledger,
+            delivery.poster,
+            now=datetime.now(UTC),
+        )
+    finally:
+        delivery.close()
     log.info(
-        "alert: %s %s -> %s for %s %s",
-        transition.get("ruleId"),
-        transition.get("from"),
-        transition.get("to"),
-        subject.get("type"),
-        subject.get("id"),
-        extra={
-            "tenant_id": message.tenant_id,
-            "rule_id": transition.get("ruleId"),
-            "idempotency_key": message.idempotency_key,
-        },
+        "alert %s for %s: %d delivery result(s)",
+        alert.kind.value,
+        transition.record.rule_id,
+        len(report.results),
+        extra={"tenant_id": message.tenant_id, "rule_id": transition.record.rule_id},
     )
+    report.raise_if_undelivered()
+
+
+def transition_from_message(message: AlertMessage) -> Transition:
+    """Rebuild the transition an `alerts` message carries (`Transition.as_json()` shape)."""
+    document = message.transition
+    try:
+        at = parse_time(_text(document, "at"))
+        subject = document["subject"]
+        scope = document.get("scope") or {}
+        if not isinstance(subject, Mapping) or not isinstance(scope, Mapping):
+            raise MessageError("transition subject and scope must be objects")
+        origin = document.get("from")
+        to_status = StoredStatus(_text(document, "to"))
+        record = VerdictRecord(
+            rule_id=_text(document, "ruleId"),
+            rule_version=int(document.get("ruleVersion") or 1),
+            scope_id=str(scope.get("profileId") or ""),
+            scope_name=str(scope.get("displayName") or ""),
+            subject_type=str(subject.get("type") or ""),
+            subject_id=str(subject.get("id") or ""),
+            subject_name=str(subject.get("displayName") or ""),
+            status=to_status,
+            severity=_text(document, "severity"),
+            message=str(document.get("message") or ""),
+            reasons=tuple(str(reason) for reason in document.get("reasons") or ()),
+            first_seen=at,
+            last_changed=at,
+        )
+        return Transition(
+            tenant_id=message.tenant_id,
+            at=at,
+            run_id=_text(document, "runId"),
+            # Not carried in the message; the run id already makes the alert key unique.
+            seq=0,
+            from_status=StoredStatus(origin) if origin else None,
+            to_status=to_status,
+            record=record,
+            cause_event_ids=tuple(str(cause) for cause in document.get("causeEventIds") or ()),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise MessageError(f"alert message has no usable transition: {error}") from None
+
+
+def _text(document: Mapping[str, Any], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str) or not value:
+        raise MessageError(f"transition.{key} must be a non-empty string")
+    return value

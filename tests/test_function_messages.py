@@ -191,12 +191,3 @@ def test_evaluate_now_refuses_what_it_cannot_queue(
 ) -> None:
     assert evaluate(body).status_code == status
     assert drain(azurite, CHANGES_QUEUE) == []
-
-
-def test_send_alert_hands_the_transition_to_delivery(
-    configured: None, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO")
-    message = AlertMessage.for_transition(transition(3, StoredStatus.FAIL))
-    user_function("send_alert")(func.QueueMessage(id="1", body=message.to_text().encode()))
-    assert "alert: GRP-002 pass -> fail for group g-1" in caplog.text

@@ -24,6 +24,7 @@ from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
 from tests.azurite import Azurite
 from tests.graphsim import GraphSimulator
+from tests.test_alert_sender import Receiver
 from tests.test_function_support import (
     ALL_DEVICES_GROUP,
     M365_APPS,
@@ -97,10 +98,27 @@ def causes(store: VerdictStore, tenant: str) -> dict[str, tuple[str, list[str]]]
     }
 
 
+@pytest.fixture
+def teams(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A Teams Workflows webhook on loopback, routed every alert of error and above."""
+    receiver = Receiver()
+    monkeypatch.setenv("GREENSCREEN_HISTORY_BASE_URL", "https://greenscreen.example.org")
+    monkeypatch.setenv("TEAMS_OPS_WEBHOOK", receiver.url.reveal())
+    monkeypatch.setenv(
+        "GREENSCREEN_ALERT_ROUTES",
+        json.dumps(
+            [{"name": "ops", "webhookSetting": "TEAMS_OPS_WEBHOOK", "minSeverity": "error"}]
+        ),
+    )
+    yield receiver
+    receiver.close()
+
+
 def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_actor(
     deployed: VerdictStore,
     azurite: Azurite,
     simulator: GraphSimulator,  # noqa: F811 - fixture
+    teams: Receiver,
 ) -> None:
     tenant = tenant_of(simulator)
     delivered = baseline(azurite, tenant)
@@ -138,6 +156,10 @@ def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_act
     assert alerts[0].transition["causeEventIds"] == list(message.event_ids)
     assert causes(deployed, tenant)[message.event_ids[0]] == (ACTOR, ["GRP-002"])
     user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
+    (card,) = teams.bodies
+    assert "GRP-002" in json.dumps(card)
+    user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
+    assert len(teams.bodies) == 1  # a redelivered alert message posts nothing twice
 
     history_before = deployed.history(tenant, since=datetime(2026, 1, 1, tzinfo=UTC)).items
     deliver([*delivered, *changes])  # every message again, as a queue may redeliver them
