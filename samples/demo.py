@@ -124,9 +124,60 @@ def remember_and_query(export: Path, tenant_id: str) -> int:
                     return 1
             query = ["history", "--tenant", tenant_id]
             print(f"\n$ greenscreen {' '.join(query)}", flush=True)
-            return greenscreen(query)
+            status = greenscreen(query)
+            if status != 0:
+                return status
+            show_alert_card(tenant_id)
+            return 0
         finally:
             os.environ.pop("GREENSCREEN_STORAGE_CONNECTION", None)
+
+
+def show_alert_card(tenant_id: str) -> None:
+    """The Teams card the monitor would post for the newest transition, and what it looks like."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from monitors.alerts.alert import Alert
+    from monitors.alerts.cards import CardContext, alert_card, headline, teams_message
+    from monitors.alerts.links import HistoryLinks
+    from monitors.store.settings import store_from_settings
+    from tests.alert_rendering.page import CHROMIUM_FLAGS, RENDERER, serve_cards
+
+    transition = store_from_settings().history(tenant_id, page_size=1).items[0]
+    alert = Alert.for_transition(transition)
+    if alert is None:
+        return
+    card = alert_card(alert, CardContext(HistoryLinks("http://localhost:7071")))
+    card_file = OUT / "alert-card.json"
+    card_file.write_text(json.dumps(teams_message(card), indent=2) + "\n", encoding="utf-8")
+    print("\nThe Teams alert for this transition (Adaptive Card in a Workflows message):")
+    print(f"  {headline(alert)}")
+    for action in card.get("actions", ()):
+        print(f"  [{action.get('title')}] {action.get('url')}")
+    print(f"  card: {card_file.relative_to(REPO)}", flush=True)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None or not (RENDERER / "adaptivecards.min.js").exists():
+        print("  (install Debian's chromium to also get a rendered screenshot)", flush=True)
+        return
+    screenshot = OUT / "alert-card.png"
+    with serve_cards({"alert": card}) as url, tempfile.TemporaryDirectory() as profile:
+        subprocess.run(  # noqa: S603 - a fixed local browser on a loopback page
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--window-size=640,900",
+                f"--screenshot={screenshot}",
+                url,
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    if screenshot.exists():
+        print(f"  rendered: {screenshot}", flush=True)
 
 
 def _meaning(step: list[str], status: int) -> str:

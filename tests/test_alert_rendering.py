@@ -17,13 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.alert_rendering.page import serve_cards
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "tests" / "alert_rendering"
@@ -116,44 +116,8 @@ def sample_cards() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def page_url(renderer: Path) -> Iterator[str]:
     """A loopback server for the page, the renderer and the cards; nothing else is served."""
-    cards_js = ("window.GREENSCREEN_CARDS = " + json.dumps(sample_cards()) + ";\n").encode()
-    files: dict[str, tuple[bytes, str]] = {
-        "/": ((PAGE / "render.html").read_bytes(), "text/html; charset=utf-8"),
-        "/render.js": ((PAGE / "render.js").read_bytes(), "text/javascript"),
-        "/cards.js": (cards_js, "text/javascript"),
-        "/adaptivecards/adaptivecards.min.js": (
-            (renderer / "adaptivecards.min.js").read_bytes(),
-            "text/javascript",
-        ),
-        "/adaptivecards/adaptivecards.css": (
-            (renderer / "adaptivecards.css").read_bytes(),
-            "text/css",
-        ),
-    }
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            found = files.get(self.path.split("?")[0])
-            if found is None:
-                self.send_error(404)
-                return
-            body, content_type = found
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve_cards(sample_cards(), renderer) as url:
+        yield url
 
 
 def browse(chromium: str, profile: Path, *arguments: str) -> str:

@@ -1,0 +1,1 @@
+"""A page that renders alert cards with the npm adaptivecards renderer."""
