@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +23,25 @@ log = logging.getLogger(__name__)
 
 
 def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = None) -> None:
-    from monitors.alerts.alert import Alert
+    from monitors.alerts.alert import Alert, InvolvedObject
     from monitors.alerts.delivery import deliver_alerts
     from monitors.alerts.wiring import alert_delivery_from_settings
 
     transition = transition_from_message(message)
     alert = Alert.for_transition(transition)
+    if alert is not None and (message.devices_at_risk is not None or message.related):
+        alert = replace(
+            alert,
+            devices_at_risk=message.devices_at_risk,
+            involved=tuple(
+                InvolvedObject(
+                    str(subject.get("type") or ""),
+                    str(subject.get("id") or ""),
+                    str(subject.get("displayName") or ""),
+                )
+                for subject in message.related
+            ),
+        )
     if alert is None:
         log.info("no alert for %s -> %s", transition.from_status, transition.to_status.value)
         return

@@ -162,8 +162,15 @@ async def process_change(
         # An earlier attempt may have recorded transitions and died before queueing their
         # alerts: queue them again (same idempotency keys, so a consumer drops repeats).
         alerts = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
+    findings = {
+        (f.rule_id, f.scope.profile_id if f.scope else "", f.subject.id): f
+        for f in evaluation.findings
+    }
     for transition in alerts:
-        sender.send(ALERTS_QUEUE, AlertMessage.for_transition(transition).to_text())
+        record = transition.record
+        finding = findings.get((record.rule_id, record.scope_id, record.subject_id))
+        message_text = AlertMessage.for_transition(transition).with_finding(finding).to_text()
+        sender.send(ALERTS_QUEUE, message_text)
     log.info(
         "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
         message.id,

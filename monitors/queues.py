@@ -28,6 +28,7 @@ from monitors.graph.reader import is_safe_id
 from monitors.store.keys import TENANT_PATTERN, digest
 from monitors.store.records import Transition
 from rules import tenant_collections as tc
+from rules.findings import Finding
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +157,26 @@ def validate_change(message: ChangeMessage) -> None:
 LIFECYCLE_EVENTS: Final = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
 
+MAX_RELATED_IN_ALERT: Final = 25
+
+
 @dataclass(frozen=True, slots=True)
 class AlertMessage:
     tenant_id: str
     transition: Mapping[str, Any]
     idempotency_key: str
+    # From the evaluation's finding (the store does not keep them): how many registered
+    # Autopilot devices the verdict concerns, and the other objects involved (capped).
+    devices_at_risk: int | None = None
+    related: tuple[Mapping[str, Any], ...] = ()
+
+    def with_finding(self, finding: Finding | None) -> AlertMessage:
+        if finding is None:
+            return self
+        related = tuple(subject.as_json() for subject in finding.related[:MAX_RELATED_IN_ALERT])
+        return AlertMessage(
+            self.tenant_id, self.transition, self.idempotency_key, len(finding.devices), related
+        )
 
     @classmethod
     def for_transition(cls, transition: Transition) -> AlertMessage:
@@ -178,11 +194,15 @@ class AlertMessage:
         return cls(transition.tenant_id, transition.as_json(), key)
 
     def to_text(self) -> str:
-        document = {
+        document: dict[str, Any] = {
             "tenantId": self.tenant_id,
             "transition": dict(self.transition),
             "idempotencyKey": self.idempotency_key,
         }
+        if self.devices_at_risk is not None:
+            document["devicesAtRisk"] = self.devices_at_risk
+        if self.related:
+            document["related"] = [dict(subject) for subject in self.related]
         return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -197,7 +217,13 @@ class AlertMessage:
         key = _string(document, "idempotencyKey")
         if not (0 < len(key) <= 64 and is_safe_id(key)):
             raise MessageError("idempotencyKey must be 1-64 letters or digits")
-        return cls(tenant_id, transition, key)
+        devices = document.get("devicesAtRisk")
+        if devices is not None and (not isinstance(devices, int) or devices < 0):
+            raise MessageError("devicesAtRisk must be a count")
+        related = document.get("related", [])
+        if not isinstance(related, list) or not all(isinstance(r, dict) for r in related):
+            raise MessageError("related must be a list of objects")
+        return cls(tenant_id, transition, key, devices, tuple(related[:MAX_RELATED_IN_ALERT]))
 
 
 def _json_object(text: str | bytes) -> dict[str, Any]:

@@ -191,3 +191,19 @@ def test_evaluate_now_refuses_what_it_cannot_queue(
 ) -> None:
     assert evaluate(body).status_code == status
     assert drain(azurite, CHANGES_QUEUE) == []
+
+
+def test_alert_message_round_trips_the_devices_at_risk_and_related_objects() -> None:
+    message = AlertMessage(
+        "2ac43dfe-b52d-5454-a43a-41903be9693e",
+        {"ruleId": "GRP-002"},
+        "abc123",
+        devices_at_risk=40,
+        related=({"type": "group", "id": "g-1", "displayName": "Autopilot - All devices"},),
+    )
+    again = AlertMessage.from_text(message.to_text())
+    assert (again.devices_at_risk, again.related) == (40, message.related)
+    with pytest.raises(MessageError, match="devicesAtRisk"):
+        AlertMessage.from_text(
+            message.to_text().replace('"devicesAtRisk":40', '"devicesAtRisk":-1')
+        )

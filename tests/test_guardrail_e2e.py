@@ -98,6 +98,22 @@ def causes(store: VerdictStore, tenant: str) -> dict[str, tuple[str, list[str]]]
     }
 
 
+def _facts(node: Any) -> Iterator[dict[str, str]]:
+    if isinstance(node, dict):
+        if node.get("type") == "FactSet":
+            yield from node.get("facts", [])
+        for value in node.values():
+            yield from _facts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _facts(value)
+
+
+def tenant_devices(sim: GraphSimulator) -> list[Any]:
+    collections = sim.tenant_snapshot()["collections"]
+    return list(collections["deviceManagement/windowsAutopilotDeviceIdentities"])
+
+
 @pytest.fixture
 def teams(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     """A Teams Workflows webhook on loopback, routed every alert of error and above."""
@@ -158,6 +174,9 @@ def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_act
     user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
     (card,) = teams.bodies
     assert "GRP-002" in json.dumps(card)
+    # The card says how many registered devices the change puts at risk (from the finding).
+    facts = {fact["title"]: fact["value"] for fact in _facts(card)}
+    assert facts["Devices at risk"].startswith(f"{len(tenant_devices(simulator))} registered")
     user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
     assert len(teams.bodies) == 1  # a redelivered alert message posts nothing twice
 
