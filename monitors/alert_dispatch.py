@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitors.queues import AlertMessage, MessageError
 from monitors.store.keys import parse_time
-from monitors.store.records import StoredStatus, Transition, VerdictRecord
+from monitors.store.records import ChangeEvent, StoredStatus, Transition, VerdictRecord
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = Non
     from monitors.alerts.wiring import alert_delivery_from_settings
 
     transition = transition_from_message(message)
-    alert = Alert.for_transition(transition)
+    alert = Alert.for_transition(transition, causes=_causes_of(transition, environ))
     if alert is not None and (message.devices_at_risk is not None or message.related):
         alert = replace(
             alert,
@@ -67,6 +67,35 @@ def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = Non
         extra={"tenant_id": message.tenant_id, "rule_id": transition.record.rule_id},
     )
     report.raise_if_undelivered()
+
+
+# Audit events reach the store before the evaluation they caused; look a little around it.
+CAUSE_LOOKBACK = timedelta(days=1)
+CAUSE_LOOKAHEAD = timedelta(minutes=10)
+
+
+def _causes_of(transition: Transition, environ: Mapping[str, str] | None) -> list[ChangeEvent]:
+    """The change events (actor, activity) the transition is attributed to, from the store."""
+    if not transition.cause_event_ids:
+        return []
+    from azure.core.exceptions import AzureError
+
+    from monitors.store.settings import store_from_settings
+
+    wanted = set(transition.cause_event_ids)
+    try:
+        store = store_from_settings(environ, create_tables=False)
+        page = store.changes(
+            transition.tenant_id,
+            since=transition.at - CAUSE_LOOKBACK,
+            until=transition.at + CAUSE_LOOKAHEAD,
+            page_size=1000,
+        )
+    except (AzureError, ValueError) as error:
+        # The alert matters more than its attribution: send it with "cause unknown".
+        log.warning("could not read the change events of an alert: %s", type(error).__name__)
+        return []
+    return [item.event for item in page.items if item.event.event_id in wanted]
 
 
 def transition_from_message(message: AlertMessage) -> Transition:

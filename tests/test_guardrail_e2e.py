@@ -176,6 +176,7 @@ def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_act
     assert "GRP-002" in json.dumps(card)
     # The card says how many registered devices the change puts at risk (from the finding).
     facts = {fact["title"]: fact["value"] for fact in _facts(card)}
+    assert ACTOR in json.dumps(card)  # who made the change, from the audit trail
     assert facts["Devices at risk"].startswith(f"{len(tenant_devices(simulator))} registered")
     user_function("send_alert")(func.QueueMessage(id="a", body=alerts[0].to_text().encode()))
     assert len(teams.bodies) == 1  # a redelivered alert message posts nothing twice
