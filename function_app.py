@@ -126,6 +126,12 @@ def reconcile_tenants(timer: func.TimerRequest) -> None:
     guardrail.reconcile_all(_services())
 
 
+@app.function_name("purge_expired_history")
+@app.timer_trigger(arg_name="timer", schedule="%RETENTION_SCHEDULE%", run_on_startup=False)
+def purge_expired_history(timer: func.TimerRequest) -> None:
+    guardrail.purge_history_all(_services())
+
+
 @app.function_name("maintain_subscriptions")
 @app.timer_trigger(arg_name="timer", schedule="%SUBSCRIPTION_SCHEDULE%", run_on_startup=False)
 def maintain_subscriptions(timer: func.TimerRequest) -> None:

@@ -46,6 +46,9 @@ param reconcileSchedule string = '0 0 */6 * * *'
 @description('NCRONTAB schedule of Graph subscription upkeep (SUBSCRIPTION_SCHEDULE).')
 param subscriptionSchedule string = '0 15 */12 * * *'
 
+@description('NCRONTAB schedule of the history retention purge (RETENTION_SCHEDULE).')
+param retentionSchedule string = '0 45 3 * * *'
+
 @description('Days of history kept in Table Storage (GREENSCREEN_RETENTION_DAYS).')
 @minValue(1)
 @maxValue(36500)
@@ -221,6 +224,10 @@ var baseSettings = [
   {
     name: 'SUBSCRIPTION_SCHEDULE'
     value: subscriptionSchedule
+  }
+  {
+    name: 'RETENTION_SCHEDULE'
+    value: retentionSchedule
   }
   {
     name: 'AzureFunctionsJobHost__telemetryMode'

@@ -295,6 +295,15 @@ def maintain_subscriptions_all(services: Services) -> dict[str, Any]:
     return for_each_tenant(settings.tenants, work)
 
 
+def purge_history_all(services: Services) -> dict[str, Any]:
+    """Enforce the retention period (`GREENSCREEN_RETENTION_DAYS`, default 400) per tenant."""
+
+    def work(tenant: TenantConfig) -> dict[str, int]:
+        return services.store.purge_expired(tenant.tenant_id, now=services.clock())
+
+    return for_each_tenant(services.settings.tenants, work)
+
+
 def reconcile_all(services: Services) -> dict[str, Any]:
     """One `full` message per tenant: the reads themselves fan out over the queue."""
     sender = services.require_sender()
