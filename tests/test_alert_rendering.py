@@ -23,24 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests.alert_rendering.page import serve_cards
+from tests.alert_rendering.page import CHROMIUM_FLAGS, RENDERER, serve_cards
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "tests" / "alert_rendering"
 SAMPLES = ROOT / "samples" / "alerts"
-RENDERER = ROOT / "node_modules" / "adaptivecards" / "dist"
 ARTIFACTS = ROOT / "out" / "alert-rendering"
 ADAPTIVECARDS_VERSION = "3.0.6"  # the version package.json pins
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
 INSTALL_TIMEOUT_S = 900
 BROWSER_TIMEOUT_S = 120
 

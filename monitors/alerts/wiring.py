@@ -21,12 +21,7 @@ from monitors.alerts.routing import (
     history_links_from_settings,
     routing_from_settings,
 )
-from monitors.store.settings import (
-    CONNECTION_SETTING,
-    DEVELOPMENT_STORAGE,
-    TABLE_URL_SETTING,
-    StoreSettingsError,
-)
+from monitors.store.settings import DEVELOPMENT_STORAGE, table_service_from_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +41,9 @@ def ledger_from_settings(
     *,
     default_connection: str | None = DEVELOPMENT_STORAGE,
 ) -> TableAlertLedger:
-    from azure.data.tables import TableServiceClient
-
-    settings = os.environ if environ is None else environ
-    connection = settings.get(CONNECTION_SETTING) or None
-    table_url = settings.get(TABLE_URL_SETTING) or None
-    if connection is not None:
-        service = TableServiceClient.from_connection_string(connection)
-    elif table_url is not None:
-        from azure.identity import DefaultAzureCredential
-
-        service = TableServiceClient(endpoint=table_url, credential=DefaultAzureCredential())
-    elif default_connection is not None:
-        service = TableServiceClient.from_connection_string(default_connection)
-    else:
-        raise StoreSettingsError(f"set {CONNECTION_SETTING} or {TABLE_URL_SETTING}")
-    ledger = TableAlertLedger(service)
+    ledger = TableAlertLedger(
+        table_service_from_settings(environ, default_connection=default_connection)
+    )
     ledger.ensure_table()
     return ledger
 

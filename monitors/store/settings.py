@@ -14,11 +14,14 @@ import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitors.store.records import RecordResult, RunInfo
 from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
 from rules.engine import Evaluation
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
 
 CONNECTION_SETTING = "GREENSCREEN_STORAGE_CONNECTION"
 TABLE_URL_SETTING = "GREENSCREEN_STORAGE_TABLE_URL"
@@ -31,16 +34,16 @@ class StoreSettingsError(ValueError):
     """The storage settings are missing or malformed (one line, names the setting)."""
 
 
-def store_from_settings(
+def table_service_from_settings(
     environ: Mapping[str, str] | None = None,
     *,
     default_connection: str | None = DEVELOPMENT_STORAGE,
-    create_tables: bool = True,
-) -> VerdictStore:
+) -> TableServiceClient:
+    """The Table Storage client every store of the app uses: connection string, else the
+    managed identity on `GREENSCREEN_STORAGE_TABLE_URL`, else the default (Azurite)."""
     from azure.data.tables import TableServiceClient
 
     settings = os.environ if environ is None else environ
-    retention = _retention_days(settings.get(RETENTION_SETTING))
     connection = settings.get(CONNECTION_SETTING) or None
     table_url = settings.get(TABLE_URL_SETTING) or None
     if connection is not None:
@@ -53,6 +56,18 @@ def store_from_settings(
         service = TableServiceClient.from_connection_string(default_connection)
     else:
         raise StoreSettingsError(f"set {CONNECTION_SETTING} or {TABLE_URL_SETTING}")
+    return service
+
+
+def store_from_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    default_connection: str | None = DEVELOPMENT_STORAGE,
+    create_tables: bool = True,
+) -> VerdictStore:
+    settings = os.environ if environ is None else environ
+    retention = _retention_days(settings.get(RETENTION_SETTING))
+    service = table_service_from_settings(settings, default_connection=default_connection)
     store = VerdictStore(service, retention_days=retention)
     if create_tables:
         store.ensure_tables()
