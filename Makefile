@@ -43,6 +43,8 @@ bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.guardrail
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache out

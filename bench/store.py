@@ -1,24 +1,32 @@
 """`make bench`: what remembering an evaluation costs in Table Storage (Azurite on loopback).
 
-For the synthetic tenant: entities written and wall time of the first evaluation (baseline: every
-verdict becomes current state), of an evaluation where nothing changed (steady state), and of one
-where a single change breaks readiness. Results go to docs/benchmarks.md between markers.
+For the synthetic tenant: entities read and written and wall time of the first evaluation
+(baseline: every verdict becomes current state), of an evaluation where nothing changed (steady
+state), of one where a single change breaks readiness, and of that change evaluated the way the
+guardrail does (only the rules reading the touched collection). Results go to docs/benchmarks.md
+between markers, one table per scale: a run replaces the table of its own scale only.
+
+`--probe N` measures Azurite itself: N entities of the state row's size written in transactions
+of 99 into one partition, then into one partition per transaction, reported per tenth.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableServiceClient, UpdateMode
 
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes
+from rules.catalog import all_rules
 from rules.engine import evaluate_snapshot
 from rules.snapshot_model import TenantSnapshot
 from samples.synthetic import generate_tenant
@@ -28,6 +36,30 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- store-bench:begin -->"
 END = "<!-- store-bench:end -->"
+INTRO = (
+    "Synthetic tenant (seed 0) scaled from `generate_tenant()` defaults (scale 1 = 20,000 "
+    "devices, 167,841 findings). Azurite 3.35 in memory on loopback; wall time of "
+    '`record_evaluation` only (rule evaluation excluded). "Entities read" counts state rows '
+    "returned by queries. The last two rows evaluate only the rules whose `graph_reads` meet "
+    "the changed collection, as the guardrail does. The baseline's time is Azurite's: its "
+    "in-memory table finds an entity by scanning the partition, so a transaction costs more "
+    "the larger the partition (probe below) and the baseline grows with the square of the "
+    "tenant. Scale 0.5 (76,688 findings) did not finish its baseline in 25 minutes on a "
+    "quiet machine: Azurite had used over 22 minutes of CPU, the benchmark process 40 s. "
+    "Scale 0.2 is the largest run here; Table Storage's limits at full size are in "
+    "docs/storage.md."
+)
+PROBE_HEADING = "### Azurite: transaction time against partition size"
+SIZES = {
+    "apps": 2000,
+    "device_configurations": 1000,
+    "settings_policies": 300,
+    "scripts": 200,
+    "enrollment_configurations": 50,
+    "profiles": 30,
+    "devices": 20000,
+    "groups": 5000,
+}
 
 
 def _later(document: dict[str, Any], hours: int) -> dict[str, Any]:
@@ -51,81 +83,173 @@ def _pause_first_group(document: dict[str, Any]) -> dict[str, Any]:
         for assignment in profile.get("assignments", ())
         if assignment["target"].get("groupId") in dynamic
     )
-    group = {"id": group_id}
     change = {
         "format": "greenscreen.tenant-changes/1",
         "changes": [
-            {"op": "setGroupRule", "id": group["id"], "membershipRuleProcessingState": "Paused"}
+            {"op": "setGroupRule", "id": group_id, "membershipRuleProcessingState": "Paused"}
         ],
     }
     return apply_changes(document, change).snapshot
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    # The baseline write is bound by Azurite's transaction throughput (~0.4 s per 100 entities
-    # on these machines), not by the store: the full-size tenant (~170,000 verdicts) would take
-    # most of an hour against the emulator. 0.1 keeps `make bench` short; --scale 1 for all.
-    parser.add_argument("--scale", type=float, default=0.1, help="tenant size (1 = full)")
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args(argv)
-    sizes = {
-        "apps": 2000,
-        "device_configurations": 1000,
-        "settings_policies": 300,
-        "scripts": 200,
-        "enrollment_configurations": 50,
-        "profiles": 30,
-        "devices": 20000,
-        "groups": 5000,
+def _remove_first_app(document: dict[str, Any]) -> dict[str, Any]:
+    collection = "deviceAppManagement/mobileApps"
+    app_id = document["collections"][collection][0]["id"]
+    change = {
+        "format": "greenscreen.tenant-changes/1",
+        "changes": [{"op": "remove", "collection": collection, "id": app_id}],
     }
-    sizes = {key: max(1, int(value * args.scale)) for key, value in sizes.items()}
+    return apply_changes(document, change).snapshot
+
+
+def _store_table(scale: float) -> str:
+    sizes = {key: max(1, int(value * scale)) for key, value in SIZES.items()}
     base = generate_tenant(**sizes)
-    documents = [
-        ("first evaluation (baseline)", base),
-        ("nothing changed (steady state)", _later(base, 1)),
-        ("one group paused", _later(_pause_first_group(base), 2)),
+    paused = _pause_first_group(base)
+    group_rules = tuple(rule for rule in all_rules() if "groups" in rule.metadata.graph_reads)
+    app_rules = tuple(
+        rule
+        for rule in all_rules()
+        if "deviceAppManagement/mobileApps" in rule.metadata.graph_reads
+    )
+    runs = [
+        ("first evaluation (baseline)", base, 0, None),
+        ("nothing changed (steady state)", base, 1, None),
+        ("one group paused", paused, 2, None),
+        (f"group un-paused, {len(group_rules)} rules reading `groups` only", base, 3, group_rules),
+        (
+            f"one app removed, {len(app_rules)} rules reading `mobileApps` only",
+            _remove_first_app(base),
+            4,
+            app_rules,
+        ),
     ]
     rows = []
+    started_all = time.perf_counter()
     with running_azurite() as storage:
         service = TableServiceClient.from_connection_string(storage.table_connection)
         store = VerdictStore(service)
         store.ensure_tables()
-        for label, document in documents:
-            evaluation = evaluate_snapshot(TenantSnapshot.from_document(document))
+        for label, document, hours, rules in runs:
+            snapshot = TenantSnapshot.from_document(_later(document, hours))
+            evaluation = evaluate_snapshot(snapshot, rules=rules)
             run = RunInfo(str(uuid.uuid4()), "bench", datetime.now(UTC))
             started = time.perf_counter()
             result = store.record_evaluation(base["tenantId"], evaluation, run)
             elapsed = time.perf_counter() - started
             rows.append(
-                f"| {label} | {len(evaluation.findings):,} | {result.entities_written:,} | "
-                f"{len(result.transitions):,} | {elapsed:.2f} |"
+                f"| {label} | {len(evaluation.findings):,} | {result.entities_read:,} | "
+                f"{result.entities_written:,} | {len(result.transitions):,} | {elapsed:.2f} |"
             )
-    block = "\n".join(
+            print(rows[-1], flush=True)
+    return "\n".join(
         [
-            BEGIN,
-            f"Tenant: {sizes['devices']:,} devices, {sizes['apps']:,} apps, {sizes['groups']:,} "
-            f"groups (synthetic, seed 0, scale {args.scale}). Azurite in memory on loopback; wall "
-            "time of `record_evaluation` only (rule evaluation excluded). The baseline is bound "
-            "by Azurite's transaction throughput, not by the store.",
+            f"### Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
+            f"{sizes['groups']:,} groups",
             "",
-            "| evaluation | findings | entities written | transitions | wall time (s) |",
-            "|---|---:|---:|---:|---:|",
+            "| evaluation | findings | entities read | entities written | transitions "
+            "| wall time (s) |",
+            "|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
-            "Command: `make bench` (`python -m bench.store`).",
-            END,
+            f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; {_load()}. "
+            f"Command: `python -m bench.store --scale {scale:g}`.",
         ]
     )
-    print(block)
-    if not args.no_write:
-        text = RESULTS.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            text = head + block + rest.split(END, 1)[1]
-        else:
-            text += "\n## Verdict memory (Table Storage)\n\n" + block + "\n"
-        RESULTS.write_text(text, encoding="utf-8")
+
+
+def _probe(entities: int) -> str:
+    """Azurite's cost per transaction of 99 upserts as one partition grows, and without it."""
+    pad = "x" * 1200  # about a state row with its previous value
+    transactions = max(10, entities // 99)
+    lines = [
+        PROBE_HEADING,
+        "",
+        "| entities already in the partition | one partition: ms per transaction "
+        "| entities/s | one partition per transaction: ms |",
+        "|---:|---:|---:|---:|",
+    ]
+    with running_azurite() as storage:
+        service = TableServiceClient.from_connection_string(storage.table_connection)
+        timings: dict[str, list[float]] = {}
+        for layout in ("one", "many"):
+            table = service.create_table(f"Probe{layout}")
+            timings[layout] = []
+            for index in range(transactions):
+                partition = "p" if layout == "one" else f"p{index}"
+                operations = [
+                    (
+                        "upsert",
+                        {"PartitionKey": partition, "RowKey": f"s|{index:06d}|{row:02d}", "D": pad},
+                        {"mode": UpdateMode.REPLACE},
+                    )
+                    for row in range(99)
+                ]
+                started = time.perf_counter()
+                table.submit_transaction(operations)
+                timings[layout].append(time.perf_counter() - started)
+    step = max(1, transactions // 10)
+    for start in range(0, transactions, step):
+        one = timings["one"][start : start + step]
+        many = timings["many"][start : start + step]
+        per_one = sum(one) / len(one)
+        lines.append(
+            f"| {start * 99:,} | {per_one * 1000:.0f} | {99 / per_one:,.0f} | "
+            f"{sum(many) / len(many) * 1000:.0f} |"
+        )
+    lines += ["", f"{_load().capitalize()}. Command: `python -m bench.store --probe {entities}`."]
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    """The machine is shared: wall times only mean something next to its load."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min: {five:.1f}) on {os.cpu_count()} cores at the end"
+
+
+def _sections(block: str) -> dict[str, str]:
+    """The `### …` sections of the current block, keyed by heading."""
+    parts = re.split(r"(?m)^(?=### )", block)
+    return {part.splitlines()[0]: part.strip() for part in parts if part.startswith("### ")}
+
+
+def _sort_key(heading: str) -> tuple[int, float]:
+    found = re.match(r"### Scale ([0-9.]+)", heading)
+    return (0, float(found.group(1))) if found else (1, 0.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    # Azurite's in-memory table looks entities up by scanning the partition, so the baseline
+    # write grows with the square of the partition size (see --probe): 0.1 keeps `make bench`
+    # under a minute; 0.5 did not finish its baseline in 25 minutes against the emulator.
+    parser.add_argument("--scale", type=float, default=0.1, help="tenant size (1 = full)")
+    parser.add_argument("--probe", type=int, default=0, help="also probe Azurite with N entities")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    found = _store_table(args.scale)
+    new = {found.splitlines()[0].split(":")[0]: found}
+    if args.probe:
+        probe = _probe(args.probe)
+        new[PROBE_HEADING.split(":")[0]] = probe
+        print(probe)
+    text = RESULTS.read_text(encoding="utf-8")
+    old = text.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in text and END in text else ""
+    sections = {heading.split(":")[0]: body for heading, body in _sections(old).items()}
+    sections.update(new)
+    block = "\n\n".join(
+        [BEGIN + "\n" + INTRO, *(sections[k] for k in sorted(sections, key=_sort_key))]
+    )
+    block += "\n" + END
+    if args.no_write:
+        print(block)
+        return 0
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text += "\n## Verdict memory (Table Storage)\n\n" + block + "\n"
+    RESULTS.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -10,12 +10,17 @@
 3. Evaluate only the rules whose `graph_reads` meet the touched collections; the store leaves
    the verdicts of the other rules as they are.
 4. Record via `VerdictStore` (attributed to the change's event ids) and enqueue one `alerts`
-   message per transition. A redelivered message re-reads the same state, finds no transition,
-   and so enqueues nothing.
+   message per transition, then note the run in the tenant's `alerts-queued` cursor. A
+   redelivered message re-reads the same state and finds no transition; if its run is not
+   noted, an earlier attempt died between recording and queueing, and the run's recorded
+   transitions (`recorded_by_run`) are queued now: once, not zero times, not twice. (Dying
+   between queueing and the note queues them again on the next attempt, with the same
+   idempotency keys: the delivery ledger posts them once.)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,11 +47,13 @@ from monitors.graph.reader import (
     without_annotations,
 )
 from monitors.queues import ALERTS_QUEUE, AlertMessage, ChangeMessage, QueueSender
+from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import RunInfo, Transition
 from monitors.store.verdict_store import VerdictStore
+from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
-from rules.engine import Rule, evaluate_snapshot
+from rules.engine import Rule
 from rules.snapshot_model import TenantSnapshot
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,9 @@ log = logging.getLogger(__name__)
 ZTDID_PREFIX: Final = "[ztdid]"
 REDELIVERY_WINDOW: Final = timedelta(days=1)
 MAX_HISTORY_PAGES: Final = 5
+ALERTS_QUEUED_CURSOR: Final = "alerts-queued"
+MAX_QUEUED_RUNS: Final = 500  # run digests the cursor keeps (it must stay under 32 K characters)
+CURSOR_ATTEMPTS: Final = 5
 
 
 class GraphConnector(Protocol):
@@ -147,21 +157,29 @@ async def process_change(
             (),
             graph_requests,
         )
-    evaluation = evaluate_snapshot(TenantSnapshot.from_document(document), rules=selected)
+    trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
+    evaluation = evaluate_observed(
+        TenantSnapshot.from_document(document), trigger=trigger, rules=selected
+    )
     run = RunInfo(
         # One run id per message: a redelivery can find what an earlier attempt recorded.
         run_id=f"change-{message.id}",
-        trigger="reconcile" if message.kind == "full" else f"queue:{message.source}",
+        trigger=trigger,
         started_at=started,
         duration_ms=int((time.monotonic() - began) * 1000),
         graph_requests=graph_requests,
     )
     result = store.record_evaluation(tenant, evaluation, run, message.event_ids)
+    record_transitions(result.transitions)
+    if result.outcome == "committed" and (result.transitions or full):
+        # Readiness changes only with a transition; a full read refreshes it anyway.
+        record_readiness(tenant, store)
     alerts = result.transitions
-    if redelivered and not alerts:
+    if redelivered and not alerts_queued(store, tenant, run.run_id):
         # An earlier attempt may have recorded transitions and died before queueing their
-        # alerts: queue them again (same idempotency keys, so a consumer drops repeats).
-        alerts = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
+        # alerts: queue every transition of this run (same idempotency keys as then).
+        earlier = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
+        alerts = _union(earlier, alerts)
     findings = {
         (f.rule_id, f.scope.profile_id if f.scope else "", f.subject.id): f
         for f in evaluation.findings
@@ -171,6 +189,17 @@ async def process_change(
         finding = findings.get((record.rule_id, record.scope_id, record.subject_id))
         message_text = AlertMessage.for_transition(transition).with_finding(finding).to_text()
         sender.send(ALERTS_QUEUE, message_text)
+    if alerts:
+        from azure.core.exceptions import AzureError
+
+        try:
+            note_alerts_queued(store, tenant, run.run_id, clock())
+        except AzureError as error:
+            # The alerts are queued: finish the message. Only a redelivery of it (unlikely
+            # now) would queue them again, under the same idempotency keys.
+            log.warning(
+                "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
+            )
     log.info(
         "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
         message.id,
@@ -205,6 +234,62 @@ def recorded_by_run(
         if continuation is None:
             break
     return tuple(found)
+
+
+def _union(*groups: Sequence[Transition]) -> tuple[Transition, ...]:
+    seen: dict[tuple[int, str, str, str, str], Transition] = {}
+    for group in groups:
+        for t in group:
+            record = t.record
+            key = (t.seq, record.rule_id, record.scope_id, record.subject_type, record.subject_id)
+            seen.setdefault(key, t)
+    return tuple(seen.values())
+
+
+def _run_digest(run_id: str) -> str:
+    return digest(run_id, length=16)
+
+
+def _queued_runs(store: VerdictStore, tenant_id: str) -> tuple[dict[str, str], str | None]:
+    stored = store.get_cursor(tenant_id, ALERTS_QUEUED_CURSOR)
+    if stored is None:
+        return {}, None
+    try:
+        runs = json.loads(stored[0])
+    except json.JSONDecodeError:
+        runs = None
+    if not isinstance(runs, dict):
+        log.warning("the %s cursor is not a JSON object; starting it again", ALERTS_QUEUED_CURSOR)
+        return {}, stored[1]
+    return {str(k): str(v) for k, v in runs.items()}, stored[1]
+
+
+def alerts_queued(store: VerdictStore, tenant_id: str, run_id: str) -> bool:
+    """Whether the alerts of this run's transitions were all queued by an earlier attempt."""
+    return _run_digest(run_id) in _queued_runs(store, tenant_id)[0]
+
+
+def note_alerts_queued(store: VerdictStore, tenant_id: str, run_id: str, now: datetime) -> None:
+    """Remember (compare-and-set) that this run's alerts are queued: the runs of the last
+    `REDELIVERY_WINDOW`, at most `MAX_QUEUED_RUNS` of them."""
+    from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+    cutoff = now - REDELIVERY_WINDOW
+    for _ in range(CURSOR_ATTEMPTS):
+        runs, etag = _queued_runs(store, tenant_id)
+        runs[_run_digest(run_id)] = format_time(now)
+        kept = sorted(
+            ((k, v) for k, v in runs.items() if parse_time(v) >= cutoff),
+            key=lambda item: item[1],
+        )[-MAX_QUEUED_RUNS:]
+        try:
+            store.set_cursor(tenant_id, ALERTS_QUEUED_CURSOR, json.dumps(dict(kept)), etag=etag)
+            return
+        except (ResourceModifiedError, ResourceExistsError):
+            continue  # another change of this tenant noted its run first: read again
+    # Not fatal: a later redelivery of this message would queue these alerts again, with the
+    # same idempotency keys (the delivery ledger posts them once).
+    log.warning("could not note the queued alerts of run %s", run_id)
 
 
 # -- incremental reads ---------------------------------------------------------------------------

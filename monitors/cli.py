@@ -42,7 +42,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own usage errors: one line, exit 2
-        self.exit(EXIT_BAD_INPUT, f"greenscreen: {message} (see --help)\n")
+        self.exit(EXIT_BAD_INPUT, f"greenscreen: {_one_line(message)} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -547,7 +547,9 @@ def _terminal_style(out: Path | None) -> tuple[bool, int]:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    """One line, and no control characters: an error may quote a hostile file name or value."""
+    line = " ".join(message.split())
+    return "".join(char if char.isprintable() else "?" for char in line)
 
 
 # -- summary and schema -------------------------------------------------------------------------

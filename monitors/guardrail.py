@@ -15,12 +15,12 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from monitors.graph.client import GraphClient, RetryPolicy
-from monitors.graph.credentials import build_credential
+from monitors.graph.credentials import CachedCredential, build_credential
 from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
 from monitors.queues import (
     CHANGES_QUEUE,
@@ -33,13 +33,20 @@ from monitors.queues import (
 from monitors.settings import GuardrailSettings, SettingsError, TenantConfig, read_settings
 from monitors.store.keys import TENANT_PATTERN, format_time
 from monitors.store.verdict_store import VerdictStore
+from monitors.telemetry import names as telemetry_names
+from monitors.telemetry.instruments import annotate_current_span, carry_context
 from monitors.tenant_mirror import TenantMirror
+from monitors.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TENANT_WORKERS: Final = 8
 MAX_EVALUATE_BODY: Final = 4_096
+# Bounds on waiting for Graph per request (monitors.graph.client.RetryPolicy); defaults there.
+GRAPH_TIMEOUT_SETTING: Final = "GREENSCREEN_GRAPH_TIMEOUT_SECONDS"
+GRAPH_MAX_RETRIES_SETTING: Final = "GREENSCREEN_GRAPH_MAX_RETRIES"
+GRAPH_RETRY_DELAY_SETTING: Final = "GREENSCREEN_GRAPH_RETRY_DELAY_SECONDS"
 
 
 @dataclass
@@ -49,6 +56,9 @@ class Services:
     mirror: TenantMirror
     sender: QueueSender | None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    graph_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The per-tenant concurrency limit of `process_change` (None: unlimited, single process).
+    slots: TenantSlots | None = None
 
     @asynccontextmanager
     async def connect(self, tenant_id: str) -> AsyncIterator[GraphClient]:
@@ -56,14 +66,26 @@ class Services:
         tenant = self.settings.tenant(tenant_id)
         if tenant is None:
             raise SettingsError("tenant is not configured in TENANTS")
-        credential = build_credential(
-            self.settings.auth_mode,
-            tenant_id=tenant.tenant_id,
-            client_id=tenant.client_id or self.settings.client_id,
+        client_id = tenant.client_id or self.settings.client_id
+        credential = CachedCredential(
+            build_credential(
+                self.settings.auth_mode,
+                tenant_id=tenant.tenant_id,
+                client_id=client_id,
+                app_id=tenant.app_id,
+                authority=self.settings.authority,
+            ),
+            identity=(
+                self.settings.auth_mode.value,
+                tenant.tenant_id,
+                client_id or "",
+                tenant.app_id or "",
+                self.settings.authority or "",
+            ),
         )
         try:
             async with GraphClient(
-                credential, base_url=self.settings.graph_url_for(tenant), retry=RetryPolicy()
+                credential, base_url=self.settings.graph_url_for(tenant), retry=self.graph_retry
             ) as client:
                 yield client
         finally:
@@ -100,23 +122,79 @@ def build_services(environ: Mapping[str, str] | None = None) -> Services:
         table_service = TableServiceClient(
             endpoint=env[TABLE_URL_SETTING], credential=DefaultAzureCredential()
         )
-    return Services(settings, store, TenantMirror(table_service), queue_sender(settings))
+    return Services(
+        settings,
+        store,
+        TenantMirror(table_service),
+        queue_sender(settings),
+        graph_retry=graph_retry_policy(env),
+        slots=TenantSlots(
+            table_service,
+            limit=settings.tenant_concurrency,
+            wait_s=settings.tenant_wait_seconds,
+        ),
+    )
 
 
-def queue_sender(settings: GuardrailSettings) -> QueueSender | None:
-    from azure.storage.queue import QueueServiceClient
+def graph_retry_policy(env: Mapping[str, str]) -> RetryPolicy:
+    """The Graph client's per-request timeout, retry count and base delay (without
+    `Retry-After`), from the optional settings."""
+    default = RetryPolicy()
+    timeout_s = _seconds(env, GRAPH_TIMEOUT_SETTING, default.timeout_s, 0.1, 120.0)
+    delay_s = _seconds(env, GRAPH_RETRY_DELAY_SETTING, default.base_delay_s, 0.0, 10.0)
+    retries = env.get(GRAPH_MAX_RETRIES_SETTING) or ""
+    if retries and not (retries.isascii() and retries.isdigit() and int(retries) <= 10):
+        raise SettingsError(f"{GRAPH_MAX_RETRIES_SETTING} must be a whole number from 0 to 10")
+    return RetryPolicy(
+        max_retries=int(retries) if retries else default.max_retries,
+        base_delay_s=delay_s,
+        transport_retries=default.transport_retries,
+        inner_batch_retries=default.inner_batch_retries,
+        timeout_s=timeout_s,
+    )
 
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name) or ""
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not low <= value <= high:  # also refuses nan
+        raise SettingsError(f"{name} must be a number of seconds from {low:g} to {high:g}")
+    return value
+
+
+def queue_sender(settings: GuardrailSettings, *, fail_fast: bool = False) -> QueueSender | None:
+    """The queue client; `fail_fast` for the webhook: Graph waits 3 s and retries a 503 itself,
+    while the SDK's default policy (15 s backoff, 3 retries) would hold a request for 80 s."""
+    from azure.storage.queue import LinearRetry, QueueServiceClient
+
+    options: dict[str, Any] = (
+        {
+            "retry_policy": LinearRetry(backoff=0, retry_total=1, random_jitter_range=0),
+            "connection_timeout": WEBHOOK_QUEUE_TIMEOUT_S,
+            "read_timeout": WEBHOOK_QUEUE_TIMEOUT_S,
+        }
+        if fail_fast
+        else {}
+    )
     if settings.queue_connection:
         return StorageQueueSender(
-            QueueServiceClient.from_connection_string(settings.queue_connection)
+            QueueServiceClient.from_connection_string(settings.queue_connection, **options)
         )
     if settings.queue_url:
         from azure.identity import DefaultAzureCredential
 
         return StorageQueueSender(
-            QueueServiceClient(account_url=settings.queue_url, credential=DefaultAzureCredential())
+            QueueServiceClient(
+                account_url=settings.queue_url, credential=DefaultAzureCredential(), **options
+            )
         )
     return None
+
+
+WEBHOOK_QUEUE_TIMEOUT_S: Final = 1
 
 
 # -- per-tenant isolation ------------------------------------------------------------------------
@@ -137,7 +215,7 @@ def for_each_tenant(
     if not tenants:
         return {}
     with ThreadPoolExecutor(max_workers=min(TENANT_WORKERS, len(tenants))) as pool:
-        results = list(pool.map(isolated, tenants))
+        results = list(pool.map(carry_context(isolated), tenants))
     return {tenant.tenant_id: result for tenant, result in zip(tenants, results, strict=True)}
 
 
@@ -165,7 +243,7 @@ class Webhook:
 
 def build_webhook(environ: Mapping[str, str] | None = None) -> Webhook:
     settings = read_settings(environ)
-    return Webhook(settings, queue_sender(settings))
+    return Webhook(settings, queue_sender(settings, fail_fast=True))
 
 
 def receive_notification(
@@ -191,12 +269,19 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
     except MessageError as error:
         log.error("dropped a malformed changes message: %s", error)
         return None
+    annotate_current_span(
+        {
+            telemetry_names.TENANT_ID: message.tenant_id,
+            telemetry_names.CHANGE_KIND: message.kind,
+            telemetry_names.CHANGE_SOURCE: message.source,
+        }
+    )
     if services.settings.tenant(message.tenant_id) is None:
         log.error("dropped a changes message for a tenant not in TENANTS")
         return None
 
     async def run() -> Any:
-        return await process_change(
+        outcome = await process_change(
             message,
             connect=services.connect,
             mirror=services.mirror,
@@ -205,8 +290,18 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
             clock=services.clock,
             redelivered=dequeue_count > 1,
         )
+        annotate_current_span(
+            {
+                telemetry_names.CHANGE_OUTCOME: outcome.outcome,
+                telemetry_names.TRANSITION_COUNT: len(outcome.transitions),
+            }
+        )
+        return outcome
 
-    return asyncio.run(run())
+    if services.slots is None:
+        return asyncio.run(run())
+    with services.slots.hold(message.tenant_id):
+        return asyncio.run(run())
 
 
 def dispatch_alert_text(text: str | bytes) -> AlertMessage | None:
@@ -217,6 +312,7 @@ def dispatch_alert_text(text: str | bytes) -> AlertMessage | None:
     except MessageError as error:
         log.error("dropped a malformed alerts message: %s", error)
         return None
+    annotate_current_span({telemetry_names.TENANT_ID: message.tenant_id})
     deliver_alert(message)
     return message
 

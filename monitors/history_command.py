@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -114,7 +115,13 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
         if args.actor:
             raise query_params.QueryError("--actor filters change events: add --changes")
         names.update(rule=args.rule, subject=args.subject, status=args.status)
-    return {name: value for name, value in names.items() if value is not None}
+    given = {name: value for name, value in names.items() if value is not None}
+    for name, value in given.items():
+        # As in the HTTP API: some parsers stop at a NUL, so control characters stop here.
+        if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value):
+            option = "page-size" if name == "pageSize" else name
+            raise query_params.QueryError(f"--{option} must not contain control characters")
+    return given
 
 
 def _run(args: argparse.Namespace) -> int:

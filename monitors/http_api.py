@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,12 +41,12 @@ class ApiResponse:
 
 
 def readiness(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
-    return _answer(lambda: _readiness(query_params.readiness_query(params), store))
+    return _answer(lambda: _readiness(query_params.readiness_query(_plain(params)), store))
 
 
 def history(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
     def answer() -> dict[str, Any]:
-        query = query_params.history_query(params)
+        query = query_params.history_query(_plain(params))
         page = store.history(
             query.tenant,
             rule=query.rule,
@@ -67,7 +68,7 @@ def history(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
 
 def changes(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
     def answer() -> dict[str, Any]:
-        query = query_params.changes_query(params)
+        query = query_params.changes_query(_plain(params))
         page = store.changes(
             query.tenant,
             since=query.since,
@@ -83,6 +84,19 @@ def changes(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
         }
 
     return _answer(answer)
+
+
+# No parameter has a use for control characters; some parsers stop at a NUL (CPython's
+# `fromisoformat` reads "2026-11-20T10:00:00Z\x00" as a valid time), so they never get that far.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _plain(params: Mapping[str, str]) -> Mapping[str, str]:
+    for name, value in params.items():
+        if _CONTROL.search(value):
+            shown = "".join(c if c.isprintable() else "?" for c in name[:40])
+            raise query_params.QueryError(f"{shown} must not contain control characters")
+    return params
 
 
 def _answer(produce: Callable[[], dict[str, Any]]) -> ApiResponse:
@@ -135,7 +149,8 @@ def _summary(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
         and Severity(v.record.severity).at_least(READINESS_THRESHOLD)
     ]
     return {
-        "ready": not blocking,
+        # Nothing recorded (never evaluated) is unknown, not ready: unknown is never green.
+        "ready": (not blocking) if verdicts else None,
         "blocking": len(blocking),
         "counts": {status.value: counts.get(status.value, 0) for status in StoredStatus},
     }

@@ -46,6 +46,10 @@ def answer_validation(token: str) -> WebhookReply:
     """Echo the (already URL-decoded) token as text/plain; never interpreted, never logged."""
     if not token or len(token) > MAX_VALIDATION_TOKEN:
         return WebhookReply(400, "validation token missing or too long")
+    try:
+        token.encode()
+    except UnicodeEncodeError:  # a lone surrogate cannot be echoed as UTF-8 text
+        return WebhookReply(400, "validation token is not text")
     return WebhookReply(200, token)
 
 
@@ -82,7 +86,10 @@ def answer_notification(
         if tenant not in tenant_ids:
             counts.unknown_tenant += 1
             continue
-        message = message_for(item, tenant)
+        try:
+            message = message_for(item, tenant)
+        except ValueError:  # e.g. an id that is not UTF-8 text: as unusable as a missing one
+            message = None
         if message is None:
             counts.unusable += 1
             continue
@@ -111,7 +118,9 @@ def answer_notification(
 def _items(body: bytes) -> list[Mapping[str, Any]] | None:
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError: not JSON, not UTF-8/16/32, or an integer beyond Python's digit limit;
+        # RecursionError: nesting deeper than the parser's stack.
         return None
     if not isinstance(document, dict):
         return None
@@ -128,7 +137,8 @@ def _client_state_matches(item: Mapping[str, Any], expected: bytes) -> bool:
     if not isinstance(given, str):
         return False
     # Constant time: the comparison must not tell an attacker how much of a guess was right.
-    return hmac.compare_digest(given.encode(), expected)
+    # surrogatepass: JSON `\ud800` escapes decode to lone surrogates; they never match.
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
 
 def message_for(item: Mapping[str, Any], tenant: str) -> ChangeMessage | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -17,10 +18,15 @@ from monitors.graph.client import PUBLIC_GRAPH_URL, graph_host
 from monitors.graph.credentials import LOOPBACK_HOSTS, AuthMode
 from monitors.store.keys import TENANT_PATTERN
 
+GUID: Final = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+AUTHORITY_HOST: Final = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+
 TENANTS_SETTING: Final = "TENANTS"
 GRAPH_URL_SETTING: Final = "GREENSCREEN_GRAPH_URL"
 GRAPH_AUTH_SETTING: Final = "GREENSCREEN_GRAPH_AUTH"
 GRAPH_CLIENT_ID_SETTING: Final = "GREENSCREEN_GRAPH_CLIENT_ID"
+# Entra sign-in host for the MSP app's federated sign-in (sovereign clouds, or a test authority).
+AUTHORITY_SETTING: Final = "GREENSCREEN_AUTHORITY_HOST"
 CLIENT_STATE_SETTING: Final = "GREENSCREEN_CLIENT_STATE"
 NOTIFICATION_URL_SETTING: Final = "GREENSCREEN_NOTIFICATION_URL"
 # The same name the queue triggers use as `connection=`: a connection string, or, for a managed
@@ -29,9 +35,15 @@ QUEUES_SETTING: Final = "GREENSCREEN_QUEUES"
 QUEUES_URL_SETTING: Final = "GREENSCREEN_QUEUES__queueServiceUri"
 AUDIT_OVERLAP_SETTING: Final = "GREENSCREEN_AUDIT_OVERLAP_MINUTES"
 RENEW_BEFORE_SETTING: Final = "GREENSCREEN_SUBSCRIPTION_RENEW_HOURS"
+TENANT_CONCURRENCY_SETTING: Final = "GREENSCREEN_TENANT_CONCURRENCY"
+TENANT_WAIT_SETTING: Final = "GREENSCREEN_TENANT_WAIT_SECONDS"
 
 DEFAULT_AUDIT_OVERLAP_MINUTES: Final = 30
 DEFAULT_RENEW_BEFORE_HOURS: Final = 72
+# Two `process_change` runs per tenant at once (each reads Graph 4 requests at a time): far
+# under Intune's per-tenant throttling, and one tenant's burst cannot take every instance.
+DEFAULT_TENANT_CONCURRENCY: Final = 2
+DEFAULT_TENANT_WAIT_SECONDS: Final = 60
 MAX_CLIENT_STATE: Final = 128  # Graph's limit on a subscription's clientState
 
 
@@ -44,6 +56,8 @@ class TenantConfig:
     tenant_id: str
     graph_url: str | None = None
     client_id: str | None = None
+    # The MSP's multi-tenant app registration, signed in with a federated credential.
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,9 @@ class GuardrailSettings:
     queue_url: str | None
     audit_overlap_minutes: int
     renew_before_hours: int
+    authority: str | None = None
+    tenant_concurrency: int = DEFAULT_TENANT_CONCURRENCY
+    tenant_wait_seconds: int = DEFAULT_TENANT_WAIT_SECONDS
 
     def tenant(self, tenant_id: str) -> TenantConfig | None:
         wanted = tenant_id.lower()
@@ -79,6 +96,16 @@ def read_settings(environ: Mapping[str, str] | None = None) -> GuardrailSettings
         choices = ", ".join(mode.value for mode in AuthMode)
         raise SettingsError(f"{GRAPH_AUTH_SETTING} must be one of {choices}") from None
     tenants = parse_tenants(env.get(TENANTS_SETTING) or "[]")
+    if any(t.app_id for t in tenants) and auth_mode not in (
+        AuthMode.MANAGED_IDENTITY,
+        AuthMode.DEFAULT,
+    ):
+        raise SettingsError(
+            f"{TENANTS_SETTING}: appId needs {GRAPH_AUTH_SETTING}=managed-identity or default"
+        )
+    authority = env.get(AUTHORITY_SETTING) or None
+    if authority is not None:
+        authority = _authority(authority)
     if auth_mode is AuthMode.LOCAL:
         for url in {graph_url, *(t.graph_url for t in tenants if t.graph_url)}:
             if url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0] not in LOOPBACK_HOSTS:
@@ -104,11 +131,18 @@ def read_settings(environ: Mapping[str, str] | None = None) -> GuardrailSettings
         renew_before_hours=_bounded_int(
             env, RENEW_BEFORE_SETTING, DEFAULT_RENEW_BEFORE_HOURS, 1, 600
         ),
+        authority=authority,
+        tenant_concurrency=_bounded_int(
+            env, TENANT_CONCURRENCY_SETTING, DEFAULT_TENANT_CONCURRENCY, 1, 32
+        ),
+        tenant_wait_seconds=_bounded_int(
+            env, TENANT_WAIT_SETTING, DEFAULT_TENANT_WAIT_SECONDS, 0, 540
+        ),
     )
 
 
 def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
-    """`TENANTS`: a JSON list of `{"tenantId", "graphUrl"?, "clientId"?}`."""
+    """`TENANTS`: a JSON list of `{"tenantId", "graphUrl"?, "clientId"?, "appId"?}`."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
@@ -120,7 +154,7 @@ def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
         where = f"{TENANTS_SETTING}[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("tenantId"), str):
             raise SettingsError(f"{where} must be an object with a string tenantId")
-        unknown = set(entry) - {"tenantId", "graphUrl", "clientId"}
+        unknown = set(entry) - {"tenantId", "graphUrl", "clientId", "appId"}
         if unknown:
             raise SettingsError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
         tenant_id = entry["tenantId"].strip().lower()
@@ -132,10 +166,14 @@ def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
             raise SettingsError(f"{where}.graphUrl must be a string")
         if client_id is not None and not isinstance(client_id, str):
             raise SettingsError(f"{where}.clientId must be a string")
+        app_id = entry.get("appId")
+        if app_id is not None and (not isinstance(app_id, str) or not GUID.fullmatch(app_id)):
+            raise SettingsError(f"{where}.appId must be the application (client) id, a GUID")
         tenants[tenant_id] = TenantConfig(
             tenant_id,
             _graph_url(graph_url, f"{where}.graphUrl") if graph_url else None,
             client_id or None,
+            app_id.lower() if app_id else None,
         )
     return tuple(tenants.values())
 
@@ -146,6 +184,13 @@ def _graph_url(value: str, setting: str) -> str:
     except ValueError as error:
         raise SettingsError(f"{setting}: {error}") from None
     return value.rstrip("/")
+
+
+def _authority(value: str) -> str:
+    host = value.strip().removeprefix("https://").rstrip("/")
+    if value.strip().startswith("http://") or not AUTHORITY_HOST.fullmatch(host):
+        raise SettingsError(f"{AUTHORITY_SETTING} must be an https sign-in host name")
+    return host
 
 
 def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -25,6 +26,79 @@ SNAPSHOT_FORMAT: Final = "greenscreen.tenant-snapshot/1"
 
 class SnapshotFileError(Exception):
     """A snapshot file that cannot be used; the message is one line for the operator."""
+
+
+# A 20,000-device tenant is well under 100 MiB; the bound only stops endless or absurd input.
+MAX_SNAPSHOT_BYTES: Final = 512 * 1024 * 1024
+# Graph objects nest about a dozen levels (settings catalog instances); the copying and
+# validation after parsing recurse, so deeper input is refused up front.
+MAX_JSON_DEPTH: Final = 100
+
+
+class JsonInputError(ValueError):
+    """Input file that is not one plain JSON document; the message is a short phrase."""
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file (or pipe) of at most `max_bytes`; OSError passes through."""
+    with path.open("rb") as stream:
+        mode = os.fstat(stream.fileno()).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise JsonInputError("not a regular file")
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise JsonInputError(f"larger than {max_bytes // (1024 * 1024)} MiB")
+    return data
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no duplicate keys, no NaN/Infinity, bounded nesting; a UTF-8 BOM is allowed.
+
+    Raises `json.JSONDecodeError` for a syntax error (callers show its line and column) and
+    `JsonInputError` for everything else.
+    """
+    try:
+        document = json.loads(
+            text.removeprefix("\ufeff"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+        )
+    except (json.JSONDecodeError, JsonInputError):
+        raise
+    except RecursionError:
+        raise JsonInputError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:  # an integer beyond Python's digit limit
+        raise JsonInputError("a number has too many digits") from None
+    if _depth_exceeds(document, MAX_JSON_DEPTH):
+        raise JsonInputError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return document
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonInputError(f"duplicate key {_short(key, 40)}")
+            seen.add(key)
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonInputError(f"{name} is not a JSON number")
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 @cache
@@ -46,7 +120,9 @@ def load_snapshot(path: Path | str) -> dict[str, Any]:
     """Read and validate a snapshot file; raise `SnapshotFileError` naming file and JSON path."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_SNAPSHOT_BYTES).decode("utf-8")
+    except JsonInputError as error:
+        raise SnapshotFileError(f"{path}: {error}") from None
     except FileNotFoundError:
         raise SnapshotFileError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -56,13 +132,13 @@ def load_snapshot(path: Path | str) -> dict[str, Any]:
     except OSError as error:
         raise SnapshotFileError(f"{path}: cannot be read ({error.strerror})") from None
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         raise SnapshotFileError(
             f"{path}: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
         ) from None
-    except RecursionError:
-        raise SnapshotFileError(f"{path}: not usable JSON (nested too deeply)") from None
+    except JsonInputError as error:
+        raise SnapshotFileError(f"{path}: not usable JSON ({error})") from None
     problem = first_problem(document)
     if problem is not None:
         raise SnapshotFileError(f"{path}: {problem}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from monitors.snapshot_file import JsonInputError, parse_json, read_bounded
 from rules.tenant_collections import (
     ALL_COLLECTIONS,
     GROUPS,
@@ -25,6 +26,7 @@ from rules.tenant_collections import (
 )
 
 CHANGE_FORMAT: Final = "greenscreen.tenant-changes/1"
+MAX_CHANGE_BYTES: Final = 16 * 1024 * 1024  # a change document is a handful of operations
 DEFAULT_SOURCE: Final = "change document"
 DEFAULT_MEMBER_TYPE: Final = "#microsoft.graph.device"
 MEMBERSHIP_RULE_PROCESSING_STATES: Final = ("On", "Paused")
@@ -121,6 +123,9 @@ _OPS: Final[dict[str, dict[str, _Field]]] = {
     "removeGroupMember": {"id": _Field("string"), "memberId": _Field("string")},
 }
 _TOP_LEVEL_FIELDS: Final = frozenset({"format", "actor", "description", "changes"})
+# No Graph property has these names; in a path they can only aim at JavaScript consumers of the
+# changed tenant (prototype pollution), so they are refused outright.
+_RESERVED_SEGMENTS: Final = frozenset({"__proto__", "constructor", "prototype"})
 
 
 def _type_name(value: Any) -> str:
@@ -154,6 +159,8 @@ def _check_field(value: Any, field: _Field, fail: Callable[[str], ChangeError]) 
             raise fail("segments must be strings or integers")
         if any(s == "" for s in segments):
             raise fail("must not contain empty segments")
+        if any(s in _RESERVED_SEGMENTS for s in segments):
+            raise fail("must not name __proto__, constructor or prototype")
 
 
 def validate_change_document(document: Any, *, source: str = DEFAULT_SOURCE) -> None:
@@ -198,7 +205,7 @@ def _validate_change(
     if "op" not in change:
         raise fail_at(f"{location}.op")("missing")
     op = change["op"]
-    if op not in _OPS:
+    if not isinstance(op, str) or op not in _OPS:  # a list or object op is not hashable
         raise fail_at(f"{location}.op")(f"unknown op {op!r}; expected one of {', '.join(_OPS)}")
     fields = _OPS[op]
     for key in change:
@@ -224,7 +231,7 @@ def _validate_change(
             )
     if op == "add" and "id" in change["object"]:
         object_id = change["object"]["id"]
-        if not isinstance(object_id, str) or not _OBJECT_ID_PATTERN.match(object_id):
+        if not isinstance(object_id, str) or not _OBJECT_ID_PATTERN.fullmatch(object_id):
             raise fail_at(f"{location}.object.id")(
                 "must be a non-empty string without '/', '?', '#' or spaces"
             )
@@ -240,17 +247,21 @@ def load_change_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and structurally validate a change document file."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(Path(path), MAX_CHANGE_BYTES).decode("utf-8")
+    except JsonInputError as error:
+        raise ChangeError(source, "", str(error)) from None
     except OSError as error:
         raise ChangeError(source, "", f"cannot be read: {error.strerror or error}") from error
     except UnicodeDecodeError as error:
         raise ChangeError(source, "", "is not UTF-8 text") from error
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as error:
         raise ChangeError(
             source, "", f"is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from error
+    except JsonInputError as error:
+        raise ChangeError(source, "", f"is not usable JSON: {error}") from None
     validate_change_document(document, source=source)
     if not isinstance(document, dict):  # unreachable after validation; narrows the type
         raise ChangeError(source, "", "must be a JSON object")
@@ -330,7 +341,7 @@ def _record(
 
 def _path_segments(path: str | list[str | int]) -> list[str | int]:
     if isinstance(path, str):
-        return [int(s) if s.isdigit() else s for s in path.split(".")]
+        return [int(s) if s.isascii() and s.isdigit() else s for s in path.split(".")]
     return list(path)
 
 
@@ -346,7 +357,7 @@ def _apply_set(change: Mapping[str, Any], context: _ChangeContext) -> AppliedCha
     last = segments[-1]
     value = copy.deepcopy(change["value"])
     if isinstance(container, list):
-        if not isinstance(last, int) or last >= len(container):
+        if not isinstance(last, int) or not 0 <= last < len(container):
             raise context.error("path", f"index {last!r} is outside a list of {len(container)}")
         old = container[last]
         container[last] = value
@@ -369,7 +380,7 @@ def _step_into(
     segment = walked[-1]
     where = ".".join(str(s) for s in walked)
     if isinstance(container, list):
-        if not isinstance(segment, int) or segment >= len(container):
+        if not isinstance(segment, int) or not 0 <= segment < len(container):
             raise context.error("path", f"{where!r} is not an index of a list of {len(container)}")
         return container[segment]
     if isinstance(container, dict):

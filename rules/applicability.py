@@ -205,6 +205,12 @@ _UNBOUNDED = _Coverage(possible=None)
 
 
 def _union(coverages: Iterable[_Coverage]) -> _Coverage:
+    if isinstance(coverages, list | tuple):
+        # Most payloads have one or two assignments: skip copying the device sets.
+        if not coverages:
+            return _NOTHING
+        if len(coverages) == 1:
+            return coverages[0]
     every = False
     certain: frozenset[str] = frozenset()
     possible: frozenset[str] | None = frozenset()
@@ -280,6 +286,13 @@ class TenantTargeting:
             tuple[int, str], tuple[AssignedPayload, DevicePhaseApplicability]
         ] = {}
         self._effective_profiles: dict[int, tuple[AutopilotDevice, EffectiveProfile]] = {}
+        self._labels: dict[str, str] = {}
+        self._profile_pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...] | None = None
+        # What one include or exclude target contributes for one profile, by (kind, target,
+        # profile): thousands of payloads share a few thousand targets.
+        self._target_coverages: dict[
+            tuple[object, ...], tuple[_Coverage, tuple[str, ...], tuple[str, ...]]
+        ] = {}
 
     @property
     def snapshot(self) -> TenantSnapshot:
@@ -369,7 +382,11 @@ class TenantTargeting:
         )
 
     def _label(self, group: Group) -> str:
-        return f"'{group.display_name}' ({self.group_kind(group).description})"
+        label = self._labels.get(group.id)
+        if label is None:
+            label = f"'{group.display_name}' ({self.group_kind(group).description})"
+            self._labels[group.id] = label
+        return label
 
     # --- profiles -------------------------------------------------------------------------------
 
@@ -512,7 +529,9 @@ class TenantTargeting:
                         f"exclusion under '{assignment.intent}' does not affect required installs"
                     )
                     continue
-                exclusions.append(self._exclusion_coverage(assignment, profile, target, reasons))
+                exclusions.append(
+                    self._memo_exclusion_coverage(assignment, profile, target, reasons)
+                )
                 continue
             if is_app and assignment.intent != REQUIRED_INTENT:
                 reasons.append(
@@ -520,7 +539,9 @@ class TenantTargeting:
                     "apps install in the device phase"
                 )
                 continue
-            coverage = self._include_coverage(assignment, profile, target, reasons, user_targets)
+            coverage = self._memo_include_coverage(
+                assignment, profile, target, reasons, user_targets
+            )
             if assignment.has_filter and not coverage.is_empty:
                 filtered.append((coverage, self._filter_condition(assignment, reasons)))
             else:
@@ -559,6 +580,50 @@ class TenantTargeting:
         if group is None:
             return f"assigned to group {assignment.group_id}"
         return f"assigned to group {self._label(group)}"
+
+    def _memo_include_coverage(
+        self,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+        user_targets: list[str],
+    ) -> _Coverage:
+        # The answer reads only these fields of the assignment (and the profile's targeting).
+        key = (
+            True,
+            assignment.target_kind,
+            assignment.group_id,
+            assignment.target_odata_type,
+            profile.id,
+        )
+        cached = self._target_coverages.get(key)
+        if cached is None:
+            added: list[str] = []
+            users: list[str] = []
+            coverage = self._include_coverage(assignment, profile, target, added, users)
+            cached = (coverage, tuple(added), tuple(users))
+            self._target_coverages[key] = cached
+        reasons.extend(cached[1])
+        user_targets.extend(cached[2])
+        return cached[0]
+
+    def _memo_exclusion_coverage(
+        self,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> _Coverage:
+        key = (False, assignment.group_id, profile.id)
+        cached = self._target_coverages.get(key)
+        if cached is None:
+            added: list[str] = []
+            coverage = self._exclusion_coverage(assignment, profile, target, added)
+            cached = (coverage, tuple(added), ())
+            self._target_coverages[key] = cached
+        reasons.extend(cached[1])
+        return cached[0]
 
     def _include_coverage(
         self,
@@ -725,11 +790,16 @@ class TenantTargeting:
             return EffectiveProfile(
                 device.id, None, Certainty.UNKNOWN, (), (), ("profiles could not be read",)
             )
+        pairs = self._profile_pairs
+        if pairs is None:
+            # Asked for every device: look the profiles' targeting up once.
+            pairs = self._profile_pairs = tuple(
+                (profile, self.profile_targeting(profile)) for profile in profiles
+            )
         holding: list[AutopilotProfile] = []
         undecided: list[AutopilotProfile] = []
         reasons: list[str] = []
-        for profile in profiles:
-            targeting = self.profile_targeting(profile)
+        for profile, targeting in pairs:
             if device.id in targeting.device_ids:
                 holding.append(profile)
                 reasons.append(f"profile '{profile.display_name}' targets the device")

@@ -10,7 +10,7 @@ green.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -143,24 +143,85 @@ def device_readiness(
     by_device = _not_green_findings_by_device(findings)
     holdings = _profile_group_holdings(snapshot, targeting)
     return tuple(
-        _readiness(device, targeting, by_device.get(device.id, ()), holdings, fail_on)
+        _readiness(device, targeting, by_device.blockers(device.id), holdings, fail_on)
         for device in snapshot.autopilot_devices or ()
     )
 
 
-def _not_green_findings_by_device(findings: Sequence[Finding]) -> dict[str, list[DeviceBlocker]]:
+class _BlockersByDevice:
+    """Blockers per device, in report order, from findings that share their device tuples.
+
+    Findings of one profile share one device tuple naming thousands of devices, so the blockers
+    are grouped per tuple (sorted once) and each device's list is put together from the few
+    groups naming it, instead of appending every blocker to every device it names.
+    """
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        pairs = [(_finding_blocker(f), f) for f in findings if f.status in NOT_GREEN]
+        pairs.sort(key=lambda pair: _blocker_order(pair[0]))
+        # Position of each blocker in report order (blockers are distinct objects).
+        self._position = {id(blocker): index for index, (blocker, _) in enumerate(pairs)}
+        self._keep = pairs  # keeps the blockers alive, so their ids stay theirs
+        grouped: dict[int, tuple[tuple[str, ...], list[DeviceBlocker]]] = {}
+        for blocker, finding in pairs:
+            devices = finding.devices
+            if not devices:
+                continue
+            entry = grouped.get(id(devices))
+            if entry is None:
+                entry = (devices, [])
+                grouped[id(devices)] = entry
+            entry[1].append(blocker)
+        self._groups_of: dict[str, list[list[DeviceBlocker]]] = {}
+        self._merged: dict[tuple[int, ...], list[DeviceBlocker]] = {}
+        for devices, blockers in grouped.values():
+            # A tuple naming a device twice still lists the blocker twice for it.
+            for device_id in devices:
+                self._groups_of.setdefault(device_id, []).append(blockers)
+
+    def blockers(self, device_id: str) -> list[DeviceBlocker]:
+        groups = self._groups_of.get(device_id)
+        if not groups:
+            return []
+        if len(groups) == 1:
+            return list(groups[0])
+        # Devices of one profile share the same large groups: merge each combination once, then
+        # slot in the few blockers of the device's own findings.
+        large = [group for group in groups if len(group) >= _LARGE_GROUP]
+        small = [group for group in groups if len(group) < _LARGE_GROUP]
+        key = tuple(id(group) for group in large)
+        base = self._merged.get(key)
+        if base is None:
+            base = self._merge(large)
+            self._merged[key] = base
+        merged = list(base)
+        position = self._position_of
+        for group in small:
+            for blocker in group:
+                insort(merged, blocker, key=position)
+        return merged
+
+    def _position_of(self, blocker: DeviceBlocker) -> int:
+        return self._position[id(blocker)]
+
+    def _merge(self, groups: list[list[DeviceBlocker]]) -> list[DeviceBlocker]:
+        if len(groups) == 1:
+            return groups[0]
+        merged = [blocker for group in groups for blocker in group]
+        merged.sort(key=self._position_of)
+        return merged
+
+
+_LARGE_GROUP = 16
+
+
+def _not_green_findings_by_device(findings: Sequence[Finding]) -> _BlockersByDevice:
     """Blockers per device, in report order.
 
     A finding naming thousands of devices becomes one blocker object, shared by all of them and
     sorted once, instead of one object and one sort per device.
     """
-    pairs = [(_finding_blocker(f), f) for f in findings if f.status in NOT_GREEN]
-    pairs.sort(key=lambda pair: _blocker_order(pair[0]))
-    index: dict[str, list[DeviceBlocker]] = {}
-    for blocker, finding in pairs:
-        for device_id in finding.devices:
-            index.setdefault(device_id, []).append(blocker)
-    return index
+    return _BlockersByDevice(findings)
 
 
 def _profile_group_holdings(
@@ -202,6 +263,7 @@ def _readiness(
     blockers = list(finding_blockers)  # already in order; slot the few device facts in
     for fact in _device_facts(device, effective):
         insort(blockers, fact, key=_blocker_order)
+    readiness = _readiness_of_ordered(blockers, fail_on)
     return DeviceReadiness(
         device_id=device.id,
         serial_number=device.serial_number,
@@ -216,8 +278,24 @@ def _readiness(
         assigned_profile_name=_assigned_profile_name(device),
         groups=tuple(holdings.get(device.id, ())),
         blockers=tuple(blockers),
-        readiness=readiness_of(((b.status, b.severity) for b in blockers), fail_on),
+        readiness=readiness,
     )
+
+
+def _readiness_of_ordered(blockers: Sequence[DeviceBlocker], fail_on: Severity) -> Readiness:
+    """`readiness_of` for blockers in `_blocker_order`: failures first, then unknowns, each by
+    descending severity, so the first of each status is its most severe."""
+    first_unknown = bisect_left(blockers, True, key=_is_not_failure)
+    if first_unknown > 0 and blockers[0].severity.at_least(fail_on):
+        return Readiness.RED
+    if first_unknown < len(blockers) and blockers[first_unknown].severity.at_least(fail_on):
+        return Readiness.UNKNOWN
+    return Readiness.GREEN
+
+
+def _is_not_failure(blocker: DeviceBlocker) -> bool:
+    # False for every failure, True for every unknown: ascending in `_blocker_order`.
+    return blocker.status is not Status.FAIL
 
 
 def _finding_blocker(finding: Finding) -> DeviceBlocker:

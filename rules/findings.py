@@ -128,6 +128,15 @@ def _sorted_ids(devices: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(devices))
 
 
+def _device_ids(devices: tuple[str, ...] | list[str] | frozenset[str]) -> tuple[str, ...]:
+    """Sorted, without duplicates; one device (every per-device rule) needs neither."""
+    if isinstance(devices, frozenset):
+        return _sorted_ids(devices)
+    if len(devices) <= 1:
+        return tuple(devices)
+    return _sorted_ids(frozenset(devices))
+
+
 @dataclass(frozen=True, slots=True)
 class FindingBuilder:
     """Shorthand used inside a rule module: fills rule id, default severity and remediation."""
@@ -155,7 +164,7 @@ class FindingBuilder:
             message=message,
             reasons=self.extra_reasons + tuple(reasons),
             scope=scope if scope is not None else self.scope,
-            devices=_sorted_ids(devices if isinstance(devices, frozenset) else frozenset(devices)),
+            devices=_device_ids(devices),
             related=tuple(related),
             remediation=self.metadata.remediation,
         )

@@ -52,6 +52,7 @@ _ORDER_ID_PREFIX: Final = "[OrderID]:"
 _PURCHASE_ORDER_PREFIX: Final = "[PurchaseOrderId]:"
 # Every Autopilot registration puts a `[ZTDId]:<id>` entry into the Entra device's physical ids.
 _ZTDID_PREFIX: Final = "[ztdid]:"
+_INTUNE_WRITTEN_PREFIXES: Final = (_ORDER_ID_PREFIX.casefold(), _PURCHASE_ORDER_PREFIX.casefold())
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,8 @@ class MembershipPrediction:
         """Every device that is or might be a member; None when that is unbounded."""
         if self.undetermined is None:
             return None
+        if not self.undetermined:
+            return self.members  # the usual exact prediction: no copy of the member set
         return self.members | self.undetermined
 
 
@@ -101,12 +104,15 @@ class AutopilotDeviceJoin:
     )
     # Prefix -> device ids, filled on first use ("[ZTDId]" is asked by many groups).
     _by_prefix: dict[str, frozenset[str]] = field(default_factory=dict, compare=False)
+    _joinable: dict[bool, frozenset[str]] = field(default_factory=dict, compare=False)
 
     def carrying(self, bound: PhysicalIdBound) -> frozenset[str]:
         """Devices carrying one of the bound's physical id values or prefixes."""
-        found: set[str] = set()
+        parts: list[frozenset[str]] = []
         for value in bound.values:
-            found |= self.ids_by_physical_id.get(value, frozenset())
+            ids = self.ids_by_physical_id.get(value)
+            if ids:
+                parts.append(ids)
         for prefix in bound.prefixes:
             cached = self._by_prefix.get(prefix)
             if cached is None:
@@ -114,8 +120,14 @@ class AutopilotDeviceJoin:
                     *(ids for key, ids in self.ids_by_physical_id.items() if key.startswith(prefix))
                 )
                 self._by_prefix[prefix] = cached
-            found |= cached
-        return frozenset(found)
+            if cached:
+                parts.append(cached)
+        if not parts:
+            return frozenset()
+        if len(parts) == 1:
+            # One source (a tag, "[ZTDId]"): share the immutable set instead of copying it.
+            return parts[0]
+        return frozenset().union(*parts)
 
     @classmethod
     def build(
@@ -154,7 +166,12 @@ class AutopilotDeviceJoin:
 
     @property
     def joinable_ids(self) -> frozenset[str]:
-        return frozenset(self.facts)
+        # Every unknown prediction asks: built once (the join never changes).
+        cached = self._joinable.get(True)
+        if cached is None:
+            cached = frozenset(self.facts)
+            self._joinable[True] = cached
+        return cached
 
 
 def device_facts(autopilot_device: AutopilotDevice, entra_device: EntraDevice) -> DeviceFacts:
@@ -213,9 +230,7 @@ def _physical_ids(autopilot_device: AutopilotDevice, entra_device: EntraDevice) 
     kept = [
         physical_id
         for physical_id in entra_device.physical_ids
-        if not physical_id.casefold().startswith(
-            (_ORDER_ID_PREFIX.casefold(), _PURCHASE_ORDER_PREFIX.casefold())
-        )
+        if not physical_id.casefold().startswith(_INTUNE_WRITTEN_PREFIXES)
     ]
     if autopilot_device.group_tag:
         kept.append(_ORDER_ID_PREFIX + autopilot_device.group_tag)

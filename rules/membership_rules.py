@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Final
 
 # Entra rejects rule bodies longer than this; longer text was never a stored rule.
@@ -561,7 +562,16 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def parse_membership_rule(text: str | None) -> ParsedRule | UnsupportedRule:
-    """Parse a group's `membershipRule`. Never raises: unreadable text is `UnsupportedRule`."""
+    """Parse a group's `membershipRule`. Never raises: unreadable text is `UnsupportedRule`.
+
+    The answer is immutable and a function of the text alone; the group kind and the membership
+    prediction both ask for every dynamic group, so answers are remembered.
+    """
+    return _parse_membership_rule(text)
+
+
+@lru_cache(maxsize=16384)
+def _parse_membership_rule(text: str | None) -> ParsedRule | UnsupportedRule:
     if text is None or not text.strip():
         return UnsupportedRule("the group has no membership rule", text or "")
     if len(text) > MAX_RULE_LENGTH:

@@ -6,7 +6,10 @@ snapshot to `out/`, and `greenscreen summary` shows what was read. Then `greensc
 evaluates the readiness rules on the exported snapshot (the sample's deliberate problems show
 up red), writes the HTML report an admin would mail to the OEM, and asks what pausing the main
 Autopilot device group would break. The check's exit code 1 is the expected answer here: the
-demo reports it and goes on.
+demo reports it and goes on. Two evaluations stored in Azurite give a history and the Teams card
+of its transition. Last, the guardrail act (`samples/demo_guardrail.py`) runs the Function app's
+own handlers against the simulator and a fresh Azurite: someone pauses that group for real, the
+directory poll notices, one transition is recorded with its actor, one card is posted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitors.cli import main as greenscreen
 from tests.graphsim import GraphSimulator
@@ -81,7 +85,19 @@ def run() -> int:
         print(f"(exit code {status}: {_meaning(step, status)})", flush=True)
         if "--out" in step:
             print(f"HTML report: {REPO / step[step.index('--out') + 1]}", flush=True)
-    return remember_and_query(export, tenant["tenantId"])
+    status = remember_and_query(export, tenant["tenantId"])
+    if status != 0:
+        return status
+    return guard(tenant)
+
+
+def guard(tenant: dict[str, object]) -> int:
+    """The guardrail act, with storage of its own: a new deployment starts with no history."""
+    from samples.demo_guardrail import run_guardrail
+    from tests.azurite import running_azurite
+
+    with running_azurite() as storage:
+        return run_guardrail(tenant, storage, out=OUT, render=render_card)
 
 
 def remember_and_query(export: Path, tenant_id: str) -> int:
@@ -135,15 +151,10 @@ def remember_and_query(export: Path, tenant_id: str) -> int:
 
 def show_alert_card(tenant_id: str) -> None:
     """The Teams card the monitor would post for the newest transition, and what it looks like."""
-    import shutil
-    import subprocess
-    import tempfile
-
     from monitors.alerts.alert import Alert
     from monitors.alerts.cards import CardContext, alert_card, headline, teams_message
     from monitors.alerts.links import HistoryLinks
     from monitors.store.settings import store_from_settings
-    from tests.alert_rendering.page import CHROMIUM_FLAGS, RENDERER, serve_cards
 
     transition = store_from_settings().history(tenant_id, page_size=1).items[0]
     alert = Alert.for_transition(transition)
@@ -157,11 +168,26 @@ def show_alert_card(tenant_id: str) -> None:
     for action in card.get("actions", ()):
         print(f"  [{action.get('title')}] {action.get('url')}")
     print(f"  card: {card_file.relative_to(REPO)}", flush=True)
+    screenshot = render_card(card, OUT / "alert-card.png")
+    if screenshot is None:
+        print("  (install Debian's chromium to also get a rendered screenshot)", flush=True)
+    else:
+        print(f"  rendered: {screenshot}", flush=True)
+
+
+def render_card(card: dict[str, Any], screenshot: Path) -> Path | None:
+    """Screenshot an Adaptive Card as Teams would draw it (headless Chromium, the npm
+    renderer); None when Chromium or the renderer is not installed."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.alert_rendering.page import CHROMIUM_FLAGS, RENDERER, serve_cards
+
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None or not (RENDERER / "adaptivecards.min.js").exists():
-        print("  (install Debian's chromium to also get a rendered screenshot)", flush=True)
-        return
-    screenshot = OUT / "alert-card.png"
+        return None
+    screenshot.unlink(missing_ok=True)
     with serve_cards({"alert": card}) as url, tempfile.TemporaryDirectory() as profile:
         subprocess.run(  # noqa: S603 - a fixed local browser on a loopback page
             [
@@ -176,8 +202,7 @@ def show_alert_card(tenant_id: str) -> None:
             timeout=120,
             check=False,
         )
-    if screenshot.exists():
-        print(f"  rendered: {screenshot}", flush=True)
+    return screenshot if screenshot.exists() else None
 
 
 def _meaning(step: list[str], status: int) -> str:

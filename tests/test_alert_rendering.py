@@ -170,6 +170,9 @@ def test_rendered_failure_card_shows_what_the_admin_acts_on(rendered: str) -> No
         "[button] Show history",
     ):
         assert expected in text
+    # The actor is bold, as Teams shows it, not wrapped in literal Markdown.
+    assert "**" not in text
+    assert re.search(r"<strong[^>]*>jane\.admin@contoso\.onmicrosoft\.com</strong>", rendered)
 
 
 def test_rendered_blind_and_resolved_and_digest_cards_say_what_they_are(rendered: str) -> None:

@@ -136,3 +136,65 @@ def test_unknown_at_the_threshold_is_never_green() -> None:
         )
         is Readiness.RED
     )
+
+
+def test_blockers_from_shared_and_own_findings_keep_report_order() -> None:
+    # Findings sharing one large device tuple and findings naming one device are grouped apart
+    # internally; each device still lists every blocker once per naming, in report order.
+    snapshot = healthy_tenant().snapshot()
+    shared = (DEVICE_A_ID, DEVICE_B_ID)
+    both = (DEVICE_B_ID, DEVICE_A_ID)
+    findings = [
+        *(
+            failing(f"SHR-{index:03d}", shared, (Severity.WARNING, Severity.BLOCKER)[index % 2])
+            for index in range(20)
+        ),
+        failing("OWN-002", (DEVICE_A_ID,), Severity.BLOCKER),
+        failing("OWN-001", (DEVICE_A_ID, DEVICE_A_ID), Severity.WARNING),
+        *(failing(f"TWO-{index:03d}", both) for index in range(17)),
+        unknown_finding("UNK-001", (DEVICE_B_ID,)),
+    ]
+
+    devices = by_id(device_readiness(snapshot, findings, Severity.ERROR))
+
+    for device_id, device in devices.items():
+        expected = sorted(
+            (f for f in findings for named in f.devices if named == device_id),
+            key=lambda f: (0 if f.status is Status.FAIL else 1, -f.severity.rank, f.rule_id),
+        )
+        listed = [b.rule_id for b in device.blockers if b.rule_id is not None]
+        assert listed == [f.rule_id for f in expected]
+    assert devices[DEVICE_A_ID].readiness is Readiness.RED
+    assert devices[DEVICE_B_ID].readiness is Readiness.RED
+
+
+def test_readiness_of_ordered_blockers_agrees_with_readiness_of() -> None:
+    snapshot = healthy_tenant().snapshot()
+    cases = [
+        [],
+        [failing("W-001", (DEVICE_A_ID,), Severity.WARNING)],
+        [unknown_finding("U-001", (DEVICE_A_ID,), Severity.ERROR)],
+        [unknown_finding("U-002", (DEVICE_A_ID,), Severity.INFO)],
+        [
+            failing("W-002", (DEVICE_A_ID,), Severity.WARNING),
+            unknown_finding("U-003", (DEVICE_A_ID,), Severity.BLOCKER),
+        ],
+    ]
+    for findings in cases:
+        for threshold in Severity:
+            device = by_id(device_readiness(snapshot, findings, threshold))[DEVICE_A_ID]
+            verdicts = [(b.status, b.severity) for b in device.blockers]
+            assert device.readiness is readiness_of(verdicts, threshold)
+
+
+def unknown_finding(
+    rule_id: str, devices: tuple[str, ...], severity: Severity = Severity.ERROR
+) -> Finding:
+    return Finding(
+        rule_id=rule_id,
+        status=Status.UNKNOWN,
+        severity=severity,
+        subject=Subject("group", AP_GROUP_ID, AP_GROUP_NAME),
+        message=f"{rule_id} is unknown",
+        devices=devices,
+    )

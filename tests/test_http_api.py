@@ -105,6 +105,9 @@ def test_readiness_of_a_tenant_never_evaluated_is_empty_not_an_error(store: Verd
     response = http_api.readiness({"tenant": "fabrikam.onmicrosoft.com"}, store)
     assert response.status == 200
     assert (response.body["verdicts"], response.body["lastRunId"]) == ([], None)
+    # Nothing recorded is not a green light.
+    assert response.body["summary"]["ready"] is None
+    assert response.body["tenantWide"]["ready"] is None
 
 
 def test_history_pages_through_every_transition_once(store: VerdictStore, recorded: str) -> None:

@@ -46,15 +46,19 @@ ROLE_IDS = {
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
     "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
 }
 STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts"
 KEY_VAULT = "Microsoft.KeyVault/vaults"
 SITE = "Microsoft.Web/sites"
+APP_INSIGHTS = "Microsoft.Insights/components"
 REQUIRED_APP_ROLES = {
     ("Storage Blob Data Owner", STORAGE_ACCOUNT),
     ("Storage Queue Data Contributor", STORAGE_ACCOUNT),
     ("Storage Table Data Contributor", STORAGE_ACCOUNT),
     ("Key Vault Secrets User", KEY_VAULT),
+    # Application Insights has local auth off: the identity sends telemetry with Entra tokens.
+    ("Monitoring Metrics Publisher", APP_INSIGHTS),
 }
 # A whole setting value that is one Key Vault reference by secret URI, nothing before or after.
 KEY_VAULT_REFERENCE = re.compile(r"@Microsoft\.KeyVault\(SecretUri=[^()\s]+\)")
@@ -306,7 +310,36 @@ def required_settings() -> set[str]:
         "AzureWebJobsStorage__queueServiceUri",
         "AzureWebJobsStorage__tableServiceUri",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_ENABLE_OPENTELEMETRY",
     }
+
+
+def telemetry_problems(templates: Templates) -> list[str]:
+    """Application Insights takes Entra-authenticated telemetry only, and the app sends it so:
+    the identity's token (`Authorization=AAD`) in OpenTelemetry mode (docs/telemetry.md)."""
+    problems = []
+    components = of_type(templates, APP_INSIGHTS)
+    if not components:
+        problems.append("no Application Insights component is declared")
+    for file, name, body in components:
+        if (body.get("properties") or {}).get("DisableLocalAuth") is not True:
+            problems.append(f"{file}:{name}: Application Insights local auth is not disabled")
+    settings: dict[str, list[str]] = {}
+    for setting, value in setting_entries(templates):
+        settings.setdefault(setting, []).append(text_of(value))
+    authentication = settings.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", [])
+    if not authentication or set(authentication) != {'"Authorization=AAD"'}:
+        problems.append(
+            "app setting APPLICATIONINSIGHTS_AUTHENTICATION_STRING is not Authorization=AAD"
+        )
+    for setting in ("PYTHON_ENABLE_OPENTELEMETRY", "AzureFunctionsJobHost__telemetryMode"):
+        if setting not in settings:
+            problems.append(f"app setting {setting} is not set")
+    mode = ((templates.get("main.bicep") or {}).get("parameters") or {}).get("telemetryMode")
+    if mode is not None and mode.get("default") != "OpenTelemetry":
+        problems.append("the telemetryMode parameter does not default to OpenTelemetry")
+    return problems
 
 
 def loop_variable_problems(templates: Templates) -> list[str]:
@@ -331,6 +364,7 @@ def all_problems(templates: Templates) -> list[str]:
         *output_problems(templates),
         *role_problems(templates),
         *app_setting_problems(templates, required_settings()),
+        *telemetry_problems(templates),
         *loop_variable_problems(templates),
     ]
 
@@ -381,6 +415,11 @@ def test_loop_variables_use_only_values_known_before_deployment(templates: Templ
 
 def test_app_identity_holds_blob_queue_table_and_secret_roles(templates: Templates) -> None:
     assert role_problems(templates) == []
+
+
+def test_app_sends_telemetry_with_its_identity_in_opentelemetry_mode(templates: Templates) -> None:
+    assert telemetry_problems(templates) == []
+    assert ("Monitoring Metrics Publisher", APP_INSIGHTS) in REQUIRED_APP_ROLES
 
 
 def test_app_settings_match_the_code_and_reference_secrets_from_key_vault(
@@ -448,6 +487,30 @@ BROKEN = [
     ),
     ("main.bicep", "'SUBSCRIPTION_SCHEDULE'", "'SUBSCRIPTIONS_SCHEDULE'", "SUBSCRIPTION_SCHEDULE"),
     ("main.bicep", "output AZURE_KEY_VAULT_NAME", "output AZURE_KEY_NAME", "named like a secret"),
+    (
+        "modules/roles.bicep",
+        "monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'",
+        "monitoringMetricsPublisher: '43d0d8ad-25c7-4714-9337-8ba259a9fe05'",
+        "missing role Monitoring Metrics Publisher",
+    ),
+    (
+        "modules/functionapp.bicep",
+        "value: 'Authorization=AAD'",
+        "value: 'Authorization=none'",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING is not",
+    ),
+    (
+        "main.bicep",
+        "param telemetryMode string = 'OpenTelemetry'",
+        "param telemetryMode string = 'ApplicationInsights'",
+        "telemetryMode parameter",
+    ),
+    (
+        "modules/monitoring.bicep",
+        "    DisableLocalAuth: true",
+        "    DisableLocalAuth: false",
+        "Application Insights local auth",
+    ),
 ]
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
 
 from monitors.store import keys
 from monitors.store.records import StoredStatus
-from monitors.store.verdict_store import VerdictStore
+from monitors.store.verdict_store import VerdictStore, _rule_ranges
 from rules.findings import Status
 from tests.conftest import evaluation, finding, rule_metadata, run_info
 
@@ -275,3 +278,194 @@ def test_invalid_tenant_ids_never_reach_a_key(store: VerdictStore) -> None:
 def test_store_refuses_a_retention_below_one_day(table_service: TableServiceClient) -> None:
     with pytest.raises(ValueError, match="retention"):
         VerdictStore(table_service, retention_days=0)
+
+
+# -- per-rule reads --------------------------------------------------------------------------
+
+RULES = (rule_metadata("APP-001"), rule_metadata("DEV-001"), rule_metadata("PRF-001"))
+
+
+class _ObservedTable:
+    def __init__(self, client: Any, reads: StateReads) -> None:
+        self._client = client
+        self._reads = reads
+
+    def query_entities(self, query_filter: str, **kwargs: Any) -> Iterator[Any]:
+        self._reads.queries.append((query_filter, dict(kwargs.get("parameters") or {})))
+        for entity in self._client.query_entities(query_filter, **kwargs):
+            self._reads.entities += 1
+            yield entity
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class StateReads:
+    """A table service that counts what queries of the state table return (the real Azurite)."""
+
+    def __init__(self, service: TableServiceClient) -> None:
+        self._service = service
+        self.queries: list[tuple[str, dict[str, Any]]] = []
+        self.entities = 0
+
+    def get_table_client(self, name: str) -> Any:
+        client = self._service.get_table_client(name)
+        return _ObservedTable(client, self) if name == keys.STATE_TABLE else client
+
+    def reset(self) -> None:
+        self.queries.clear()
+        self.entities = 0
+
+    def ranges(self) -> list[tuple[str, str]]:
+        """The row key range of every state query (a query without one spans the partition)."""
+        return [
+            (str(parameters.get("low", "")), str(parameters.get("high", "\uffff")))
+            for _, parameters in self.queries
+        ]
+
+
+def inside(ranges: list[tuple[str, str]], rules: set[str]) -> bool:
+    """Every range lies within the rows of the given rules (`s|RULE|…`)."""
+    return all(
+        any(low >= f"s|{rule}|" and high <= f"s|{rule}}}" for rule in rules) for low, high in ranges
+    )
+
+
+def three_rules(failing: frozenset[tuple[str, str]] = frozenset()) -> list[Any]:
+    """30 subjects per rule, passing unless (rule, subject) is in `failing`."""
+    return [
+        finding(
+            f"{rule.id.lower()}-{index:02d}",
+            Status.FAIL if (rule.id, f"{rule.id.lower()}-{index:02d}") in failing else Status.PASS,
+            rule.id,
+        )
+        for rule in RULES
+        for index in range(30)
+    ]
+
+
+def state_etags(service: TableServiceClient, tenant: str, rule: str) -> dict[str, str]:
+    table = service.get_table_client(keys.STATE_TABLE)
+    return {
+        str(entity["RowKey"]): str(entity.metadata["etag"])
+        for entity in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": f"s|{rule}|", "high": f"s|{rule}}}"},
+        )
+    }
+
+
+def test_evaluation_of_some_rules_reads_and_writes_only_their_rows(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    reads = StateReads(table_service)
+    store = VerdictStore(reads)  # type: ignore[arg-type]
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, three_rules(), RULES), run_info())
+    untouched = {
+        rule: state_etags(table_service, tenant_id, rule) for rule in ("APP-001", "PRF-001")
+    }
+    reads.reset()
+    dev = RULES[1]  # the middle one: its rows sit between the other rules' rows
+    failing = frozenset({("DEV-001", "dev-001-07")})
+    findings = [f for f in three_rules(failing) if f.rule_id == "DEV-001"]
+    result = store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T2, findings, (dev,)), run_info()
+    )
+    assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [
+        ("dev-001-07", StoredStatus.FAIL)
+    ]
+    # Only the 30 rows of DEV-001 were read, by row key range inside that rule...
+    assert reads.entities == result.entities_read == 30
+    assert reads.ranges()
+    assert inside(reads.ranges(), {"DEV-001"})
+    # ...and the other rules' rows were neither rewritten nor forgotten.
+    for rule, etags in untouched.items():
+        assert state_etags(table_service, tenant_id, rule) == etags
+    assert len(store.current_state(tenant_id).verdicts) == 90
+
+
+def test_evaluation_of_every_rule_reads_the_state_in_one_query(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    reads = StateReads(table_service)
+    store = VerdictStore(reads)  # type: ignore[arg-type]
+    for at in (T1, T2):
+        reads.reset()
+        result = store.record_evaluation(
+            tenant_id, evaluation(tenant_id, at, three_rules(), RULES), run_info()
+        )
+    assert result.entities_written <= 3
+    assert reads.entities == result.entities_read == 90
+    assert len(reads.queries) == 1  # adjacent rules share one row key range
+
+
+def test_older_snapshot_is_refused_per_rule_not_for_rules_evaluated_on_an_older_one(
+    store: VerdictStore, tenant_id: str
+) -> None:
+    """Two changes of one tenant evaluated concurrently re-evaluate different rules."""
+    app, prf = rule_metadata("APP-001"), rule_metadata("PRF-001")
+    both = (app, prf)
+    baseline = [finding("a", Status.PASS, "APP-001"), finding("p", Status.PASS, "PRF-001")]
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, both), run_info())
+    # A change evaluated on the T3 snapshot, touching APP-001's data, records first...
+    newer = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T3, [finding("a", Status.FAIL, "APP-001")], (app,)),
+        run_info(),
+    )
+    assert newer.outcome == "committed"
+    # ...then one evaluated on the older T2 snapshot: PRF-001 was last evaluated on T1, so
+    # its change is recorded; APP-001 is not rolled back to the older snapshot.
+    older = store.record_evaluation(
+        tenant_id,
+        evaluation(
+            tenant_id,
+            T2,
+            [finding("a", Status.PASS, "APP-001"), finding("p", Status.FAIL, "PRF-001")],
+            both,
+        ),
+        run_info(),
+    )
+    assert older.outcome == "committed"
+    assert [(t.record.rule_id, t.to_status) for t in older.transitions] == [
+        ("PRF-001", StoredStatus.FAIL)
+    ]
+    assert older.notes
+    assert "APP-001" in older.notes[0]
+    assert statuses(store, tenant_id) == {"a": StoredStatus.FAIL, "p": StoredStatus.FAIL}
+    state = store.current_state(tenant_id)
+    assert state.captured_at == datetime(2026, 11, 22, 10, tzinfo=UTC)
+    evaluated = {v.record.rule_id: v.last_evaluated for v in state.verdicts}
+    assert evaluated == {
+        "APP-001": datetime(2026, 11, 22, 10, tzinfo=UTC),
+        "PRF-001": datetime(2026, 11, 21, 10, tzinfo=UTC),
+    }
+    # Every rule of an evaluation already newer: superseded, nothing changes.
+    stale = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T1, [finding("p", Status.PASS, "PRF-001")], (prf,)),
+        run_info(),
+    )
+    assert stale.outcome == "superseded"
+    assert statuses(store, tenant_id) == {"a": StoredStatus.FAIL, "p": StoredStatus.FAIL}
+
+
+def test_rule_ranges_select_exactly_the_rows_of_the_wanted_rules() -> None:
+    def parts(ids: Iterable[str]) -> frozenset[str]:  # the store ranges encoded rule ids
+        return frozenset(keys.key_part(rule) for rule in ids)
+
+    rules = ["AB", "AB-1", "AB.1", "AB|", "AB~7C", "ABC", "APP-001", "DEV-001", "PRF-001", "Z"]
+    rows = {
+        keys.state_row_key(rule, "p", "t", subject): rule
+        for rule in rules
+        for subject in ("", "a", "~", "zz|z")
+    }
+    chooser = random.Random(3)
+    for _ in range(200):
+        wanted = frozenset(chooser.sample(rules, chooser.randint(0, len(rules))))
+        ranges = _rule_ranges(parts(wanted), parts(rules))
+        selected = {rule for key, rule in rows.items() if any(lo <= key < hi for lo, hi in ranges)}
+        assert selected == wanted
+        # Adjacent wanted rules share a range: never more ranges than runs of wanted rules.
+        assert len(ranges) <= len(wanted)
+    assert len(_rule_ranges(parts(rules), parts(rules))) == 1

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableServiceClient, UpdateMode
 
 from monitors.store import keys
 from monitors.store.records import StoredStatus
 from monitors.store.verdict_store import VerdictStore
 from rules.findings import Status
-from tests.conftest import Azurite, evaluation, finding, run_info
+from tests.conftest import Azurite, evaluation, finding, rule_metadata, run_info
+from tests.test_store import StateReads, inside
 
 T1, T2, T3, T4 = (
     "2026-11-20T10:00:00Z",
@@ -229,3 +230,224 @@ def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_ord
     assert {
         v.record.subject_id: v.record.status.value for v in store.current_state(tenant_id).verdicts
     } == {subject: status.value for subject, status in last.items()}
+
+
+# -- per-rule reads keep the repair guarantees ---------------------------------------------
+
+APP, DEV, PRF = rule_metadata("APP-001"), rule_metadata("DEV-001"), rule_metadata("PRF-001")
+
+
+def rule_findings(rule: str, status: Status, count: int = MANY) -> list[Any]:
+    return [finding(f"{rule.lower()}-{index:03d}", status, rule) for index in range(count)]
+
+
+def by_rule(store: VerdictStore, tenant: str) -> dict[str, Counter[StoredStatus]]:
+    counted: dict[str, Counter[StoredStatus]] = {}
+    for verdict in store.current_state(tenant).verdicts:
+        counted.setdefault(verdict.record.rule_id, Counter())[verdict.record.status] += 1
+    return counted
+
+
+def fail_midway(
+    table_service: TableServiceClient, tenant: str, at: str, findings: list[Any], rule: Any
+) -> None:
+    """A writer of `rule` whose second state transaction is cut: its first one stays behind."""
+    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    with pytest.raises(CutConnection):
+        broken.record_evaluation(tenant, evaluation(tenant, at, findings, (rule,)), run_info())
+
+
+def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evaluation(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store = VerdictStore(table_service)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 5)
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
+    fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
+
+    # An evaluation of PRF-001 only commits a later sequence number: the 99 APP-001 rows the
+    # failed write left must not become visible under it.
+    reads = StateReads(table_service)
+    narrow = VerdictStore(reads)  # type: ignore[arg-type]
+    prf = rule_findings("PRF-001", Status.PASS, 5)
+    prf[0] = finding("prf-001-000", Status.FAIL, "PRF-001")
+    result = narrow.record_evaluation(tenant_id, evaluation(tenant_id, T3, prf, (PRF,)), run_info())
+    assert [t.record.subject_id for t in result.transitions] == ["prf-001-000"]
+    assert by_rule(store, tenant_id) == {
+        "APP-001": Counter({StoredStatus.FAIL: MANY}),
+        "PRF-001": Counter({StoredStatus.PASS: 4, StoredStatus.FAIL: 1}),
+    }
+    # It read PRF-001's rows and, of APP-001, only the rows left uncommitted.
+    assert result.entities_read == 5 + 99
+    assert inside(reads.ranges(), {"APP-001", "PRF-001"})
+
+    # The repair is complete: APP-001 is back to its committed state, and a narrow evaluation
+    # now reads its own rule only.
+    again = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T4, rule_findings("APP-001", Status.FAIL), (APP,)),
+        run_info(),
+    )
+    assert again.transitions == ()
+    assert again.entities_written <= 3
+    reads.reset()
+    quiet = narrow.record_evaluation(
+        tenant_id, evaluation(tenant_id, "2026-11-24T10:00:00Z", prf, (PRF,)), run_info()
+    )
+    assert (quiet.entities_read, quiet.entities_written) == (5, 3)
+    assert [t.to_status for t in store.history(tenant_id, page_size=1000).items] == [
+        StoredStatus.FAIL
+    ]
+
+
+def test_leftovers_of_several_failed_writers_in_different_rules_are_all_repaired(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store = VerdictStore(table_service)
+    baseline = [*rule_findings("APP-001", Status.FAIL), *rule_findings("DEV-001", Status.FAIL)]
+    baseline += rule_findings("PRF-001", Status.PASS, 3)
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, baseline, (APP, DEV, PRF)), run_info()
+    )
+    fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
+    # The second writer's first transaction carries its own DEV-001 rows, not the repair of
+    # APP-001: both rules now hold uncommitted rows.
+    fail_midway(table_service, tenant_id, T3, rule_findings("DEV-001", Status.PASS), DEV)
+    result = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T4, rule_findings("PRF-001", Status.PASS, 3), (PRF,)),
+        run_info(),
+    )
+    assert result.transitions == ()
+    assert by_rule(store, tenant_id) == {
+        "APP-001": Counter({StoredStatus.FAIL: MANY}),
+        "DEV-001": Counter({StoredStatus.FAIL: MANY}),
+        "PRF-001": Counter({StoredStatus.PASS: 3}),
+    }
+    later = "2026-11-24T10:00:00Z"
+    both = store.record_evaluation(
+        tenant_id,
+        evaluation(
+            tenant_id,
+            later,
+            [*rule_findings("APP-001", Status.PASS), *rule_findings("DEV-001", Status.FAIL)],
+            (APP, DEV),
+        ),
+        run_info(),
+    )
+    assert Counter(t.record.rule_id for t in both.transitions) == {"APP-001": MANY}
+
+
+def test_head_without_the_list_of_touched_rules_makes_the_next_writer_repair_every_rule(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    """A claim by a writer that did not name its rules (an older version): repair everything."""
+    store = VerdictStore(table_service)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 5)
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
+    fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
+    state = table_service.get_table_client(keys.STATE_TABLE)
+    head = state.get_entity(tenant_id, keys.HEAD_ROW_KEY)
+    state.upsert_entity(
+        {k: v for k, v in head.items() if k not in ("Dirty", "DirtyFor")}, mode=UpdateMode.REPLACE
+    )
+    result = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.PASS, 5), (PRF,)),
+        run_info(),
+    )
+    assert result.entities_read == 5 + 99
+    assert by_rule(store, tenant_id)["APP-001"] == Counter({StoredStatus.FAIL: MANY})
+
+
+def test_interrupted_finalize_is_redone_from_the_rules_that_transited_only(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store = VerdictStore(table_service)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 40)
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
+    interrupted = run_info()
+    broken = VerdictStore(FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1))  # type: ignore[arg-type]
+    with pytest.raises(CutConnection):
+        broken.record_evaluation(
+            tenant_id,
+            evaluation(tenant_id, T2, rule_findings("APP-001", Status.PASS), (APP,)),
+            interrupted,
+        )
+    reads = StateReads(table_service)
+    VerdictStore(reads).record_evaluation(  # type: ignore[arg-type]
+        tenant_id,
+        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.PASS, 40), (PRF,)),
+        run_info(),
+    )
+    redo = [(f, p) for f, p in reads.queries if "TSeq" in f]
+    assert redo
+    assert inside([(p["low"], p["high"]) for _, p in redo], {"APP-001"})
+    history = store.history(tenant_id, page_size=1000).items
+    assert len(history) == MANY
+    assert {t.run_id for t in history} == {interrupted.run_id}
+
+
+def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
+    azurite: Azurite, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    rules, per_writer, subjects = (APP, DEV, PRF), 3, 120
+    chooser = random.Random(11)
+    plans: dict[str, tuple[str, dict[str, Status]]] = {}
+    work: list[list[tuple[str, str]]] = [[] for _ in rules]
+    times = chooser.sample(range(per_writer * len(rules)), per_writer * len(rules))
+    for index in range(per_writer * len(rules)):
+        rule = rules[index % len(rules)].id
+        run_id = f"run-{index:02d}"
+        plans[run_id] = (
+            rule,
+            {
+                f"{rule.lower()}-{s:03d}": chooser.choice([Status.PASS, Status.FAIL])
+                for s in range(subjects)
+            },
+        )
+        work[index % len(rules)].append((run_id, f"2026-11-{10 + times[index]:02d}T10:00:00Z"))
+    errors: list[BaseException] = []
+
+    def write(rule: Any, queue: list[tuple[str, str]]) -> None:
+        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        try:
+            for run_id, captured in queue:
+                findings = [finding(s, status, rule.id) for s, status in plans[run_id][1].items()]
+                own.record_evaluation(
+                    tenant_id, evaluation(tenant_id, captured, findings, (rule,)), run_info(run_id)
+                )
+        except BaseException as error:  # surfaced below, in the test's own thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(rule, queue))
+        for rule, queue in zip(rules, work, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+    store = VerdictStore(table_service)
+    committed = sorted(
+        (run for run in store.runs(tenant_id).items if run.outcome == "committed"),
+        key=lambda run: run.seq,
+    )
+    expected: Counter[tuple[str, str, str]] = Counter()
+    final: dict[str, str] = {}
+    for rule in rules:
+        own = [run for run in committed if plans[run.run_id][0] == rule.id]
+        assert own, "every rule committed at least its first evaluation"
+        for before, after in itertools.pairwise(own):
+            for subject, status in plans[after.run_id][1].items():
+                if plans[before.run_id][1][subject] != status:
+                    expected[(after.run_id, subject, status.value)] += 1
+        final.update({s: status.value for s, status in plans[own[-1].run_id][1].items()})
+    history = store.history(tenant_id, page_size=1000).items
+    recorded = Counter((t.run_id, t.record.subject_id, t.to_status.value) for t in history)
+    assert recorded == expected
+    assert {
+        v.record.subject_id: v.record.status.value for v in store.current_state(tenant_id).verdicts
+    } == final

@@ -37,6 +37,7 @@ from monitors.alerts.routing import (
     plan_alerts,
     redact_url,
 )
+from monitors.telemetry.alerts import alert_delivery_span
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +283,21 @@ def deliver_alerts(
 
 
 def deliver_body(
+    tenant_id: str,
+    key: str,
+    body: Mapping[str, Any],
+    destination: Destination,
+    ledger: AlertLedger,
+    poster: WebhookPoster,
+    now: datetime,
+) -> DeliveryResult:
+    with alert_delivery_span(tenant_id, destination.name) as finish:
+        result = _deliver_body(tenant_id, key, body, destination, ledger, poster, now)
+        finish(result.status.value, result.attempts)
+        return result
+
+
+def _deliver_body(
     tenant_id: str,
     key: str,
     body: Mapping[str, Any],

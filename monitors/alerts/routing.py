@@ -18,8 +18,10 @@ Settings (read here and nowhere else):
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,9 +63,14 @@ class WebhookUrl:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        parts = urlsplit(value.strip())
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise AlertSettingsError("a webhook URL must be an absolute http(s) URL") from None
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise AlertSettingsError("a webhook URL must be an absolute http(s) URL")
+        check_destination_host(parts.scheme, parts.hostname)
         self._value = value.strip()
 
     def reveal(self) -> str:
@@ -83,6 +90,49 @@ class WebhookUrl:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+# The Azure platform's own endpoints on every VM: instance metadata (link-local, caught below) and
+# the wire server, which hands out VM and extension configuration.
+_PLATFORM_ADDRESSES: Final = frozenset({ipaddress.ip_address("168.63.129.16")})
+
+
+def check_destination_host(scheme: str, host: str) -> None:
+    """Refuse webhook destinations that would turn alert delivery into SSRF.
+
+    https only; plain http only on loopback (local receivers in tests and demos). Never a
+    link-local (instance metadata), unspecified, multicast or Azure platform address, however
+    the address is spelled (`169.254.169.254`, `2852039166`, `0xa9.0xfe.0xa9.0xfe`,
+    `::ffff:169.254.169.254`). Host names are not resolved here: the setting is operator-owned
+    and DNS answers may change; the receiver must also be reachable over https with a valid
+    certificate, which metadata endpoints are not.
+    """
+    address = _literal_address(host)
+    loopback = host.lower() == "localhost" or (address is not None and address.is_loopback)
+    if scheme != "https" and not loopback:
+        raise AlertSettingsError("a webhook URL must use https (plain http only on loopback)")
+    if address is not None and (
+        address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or address in _PLATFORM_ADDRESSES
+    ):
+        raise AlertSettingsError(
+            "a webhook URL must not point at a link-local, metadata or unspecified address"
+        )
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the legacy spellings the resolver still accepts: 2852039166, 0xa9fea9fe, 0251...
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +287,9 @@ def _routes(settings: Mapping[str, str]) -> Iterable[Route]:
             url = WebhookUrl(value)
             severity = Severity(str(item.get("minSeverity", Severity.WARNING.value)))
             payload_format = PayloadFormat(str(item.get("format", PayloadFormat.TEAMS.value)))
-        except AlertSettingsError:
-            raise AlertSettingsError(f"{where}: {url_setting} is not an http(s) URL") from None
+        except AlertSettingsError as error:
+            # The reason never contains the URL: it names the setting, not its value.
+            raise AlertSettingsError(f"{where}: {url_setting}: {error}") from None
         except ValueError:
             raise AlertSettingsError(f"{where}: unknown minSeverity or format") from None
         if (tenant, name) in seen:

@@ -4,7 +4,8 @@ Intune data is beta-only, and the beta SDK is ~680 MB, so collections are read a
 `GraphClientFactory` (httpx with Graph's retry, redirect and telemetry middleware). Retries on
 429/503/504 honouring `Retry-After` are the middleware's job; this module only adds what it does not
 do: bounded retries of transport failures (timeouts, resets), retries of *inner* `$batch`
-responses, and the request accounting the benchmarks and telemetry need.
+responses, a bound on the `Retry-After` waits (one and in total), and the request accounting the
+benchmarks and telemetry need.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from azure.core.exceptions import ClientAuthenticationError
 from kiota_authentication_azure.azure_identity_access_token_provider import (
     AzureIdentityAccessTokenProvider,
 )
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.options import RetryHandlerOption, UrlReplaceHandlerOption
 from msgraph_core.graph_client_factory import GraphClientFactory
 
 from monitors.graph.credentials import GRAPH_SCOPE, LOOPBACK_HOSTS
+from monitors.telemetry import graph as graph_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class RequestStats:
     inner_requests: int = 0  # requests carried inside batches (each counts against throttling)
     throttled: int = 0  # 429 answers seen, top-level or inner
     retried_transport_errors: int = 0
+    retry_wait_s: float = 0.0  # Retry-After waits let through to the middleware
+    gave_up_waiting: int = 0  # Retry-After answers not waited for (beyond the budget)
     by_status: dict[int, int] = field(default_factory=dict)
 
     def graph_requests(self) -> int:
@@ -69,21 +73,50 @@ class RequestStats:
 class _CountingTransport(httpx.AsyncBaseTransport):
     """Sits under the middleware so that every retry the middleware makes is counted."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, stats: RequestStats) -> None:
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        stats: RequestStats,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self._inner = inner
         self._stats = stats
+        self._policy = policy or RetryPolicy()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self._stats.http_requests += 1
         if request.url.path.endswith("/$batch"):
             self._stats.batch_requests += 1
+        graph_telemetry.exchange_started(request)
         response = await self._inner.handle_async_request(request)
+        graph_telemetry.exchange_answered(request, response)
         self._stats.by_status[response.status_code] = (
             self._stats.by_status.get(response.status_code, 0) + 1
         )
         if response.status_code == 429:
             self._stats.throttled += 1
+        if response.status_code in _MIDDLEWARE_RETRIES:
+            self._bound_wait(response)
         return response
+
+    def _bound_wait(self, response: httpx.Response) -> None:
+        """The middleware waits any `Retry-After` under 180 s, per retry, with no total: one
+        answer asking for more than `max_retry_after_s`, or one that would take this client's
+        waits past `max_total_wait_s`, is handed up as final instead (the collection becomes
+        unreadable, so UNKNOWN, well before the Functions timeout kills the whole evaluation)."""
+        value = response.headers.get("Retry-After", "").strip()
+        if not value.isdigit():
+            return  # no header (the middleware's own short back-off) or an HTTP date: as is
+        wait = float(value)
+        policy = self._policy
+        if (
+            wait > policy.max_retry_after_s
+            or self._stats.retry_wait_s + wait > policy.max_total_wait_s
+        ):
+            response.headers["Retry-After"] = str(int(RetryHandlerOption.MAX_DELAY))
+            self._stats.gave_up_waiting += 1
+            return
+        self._stats.retry_wait_s += wait
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -117,6 +150,12 @@ class RetryPolicy:
     transport_retries: int = 2
     inner_batch_retries: int = 4
     timeout_s: float = 30.0
+    # Retry-After waits: the longest one honoured, and the total per client (one invocation).
+    max_retry_after_s: float = 90.0
+    max_total_wait_s: float = 240.0
+
+
+_MIDDLEWARE_RETRIES: Final = frozenset({429, 503, 504})  # kiota's RetryHandler status codes
 
 
 def graph_host(base_url: str) -> str:
@@ -154,6 +193,7 @@ class GraphClient:
                 limits=httpx.Limits(max_connections=max_connections), retries=0
             ),
             self.stats,
+            self.retry,
         )
         transport = self._transport
         client = httpx.AsyncClient(
@@ -189,11 +229,20 @@ class GraphClient:
             raise GraphError(0, f"Graph returned a link outside {prefix}: refusing to follow it")
         return absolute[len(prefix) :]
 
-    def _request_options(self) -> dict[str, Any]:
+    def _request_options(self, call: graph_telemetry.GraphCall) -> dict[str, Any]:
         option = RetryHandlerOption(
             delay=self.retry.base_delay_s, max_retries=self.retry.max_retries, should_retry=True
         )
-        return {"kiota_request_options": {RetryHandlerOption.get_key(): option}}
+        # The URL replacer (for `/users/me-token-to-replace`) is of no use here, and its own span
+        # would carry the full URL, query values included: turn it off.
+        no_replace = UrlReplaceHandlerOption(enabled=False)
+        return {
+            "kiota_request_options": {
+                RetryHandlerOption.get_key(): option,
+                UrlReplaceHandlerOption.get_key(): no_replace,
+            },
+            graph_telemetry.CALL_EXTENSION: call,
+        }
 
     async def request_json(
         self,
@@ -206,6 +255,17 @@ class GraphClient:
         """Send one request (absolute URL on the configured host) and return its JSON object."""
         if urlsplit(url).netloc != self._allowed_netloc:
             raise GraphError(0, f"refusing to call a host other than {self._allowed_netloc}")
+        with graph_telemetry.graph_request_span(method, url) as call:
+            return await self._request_json(method, url, body, headers, call)
+
+    async def _request_json(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        call: graph_telemetry.GraphCall,
+    ) -> dict[str, Any]:
         attempt = 0
         while True:
             try:
@@ -214,7 +274,7 @@ class GraphClient:
                     url,
                     json=body,
                     headers=dict(headers or {}),
-                    extensions=self._request_options(),
+                    extensions=self._request_options(call),
                 )
                 break
             except ClientAuthenticationError as error:
@@ -243,6 +303,14 @@ class GraphClient:
         """POST one JSON batch (at most 20 items); return responses by id."""
         if len(requests) > BATCH_LIMIT:
             raise ValueError(f"a JSON batch holds at most {BATCH_LIMIT} requests")
+        with graph_telemetry.graph_batch_span(version, requests) as observed:
+            by_id = await self._batch(version, requests)
+            observed.answered(by_id)
+            return by_id
+
+    async def _batch(
+        self, version: GraphVersion, requests: Sequence[Mapping[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
         self.stats.inner_requests += len(requests)
         payload = await self.request_json(
             "POST", self.url(version, "$batch"), body={"requests": list(requests)}

@@ -34,7 +34,7 @@ SEPARATOR = "|"
 HEAD_ROW_KEY = "!head"
 STATE_ROW_PREFIX = "s" + SEPARATOR
 
-_SAFE = re.compile(r"[A-Za-z0-9._@-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
 # Encoded parts longer than this are shortened to a prefix and a hash of the whole value.
 MAX_PART_LENGTH = 180
 # Inverted milliseconds: newest first in a plain ascending scan, 13 digits until year 2286.
@@ -51,14 +51,15 @@ class InvalidKeyError(ValueError):
 
 def key_part(value: str) -> str:
     """Encode one key component: safe characters pass, everything else becomes `~XX` bytes."""
-    encoded = "".join(
-        char if _SAFE.fullmatch(char) else "".join(f"~{byte:02X}" for byte in char.encode())
-        for char in value
-    )
+    encoded = _UNSAFE.sub(_escape, value)
     if len(encoded) <= MAX_PART_LENGTH:
         return encoded
     digest = hashlib.sha256(value.encode()).hexdigest()[:32]
     return f"{encoded[: MAX_PART_LENGTH - 34]}~~{digest}"
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(f"~{byte:02X}" for byte in match.group().encode())
 
 
 def digest(*parts: str, length: int = 24) -> str:

@@ -339,3 +339,5 @@ class RecordResult:
     entities_written: int = 0
     attempts: int = 1
     notes: tuple[str, ...] = field(default=())
+    # State rows this call read (the evaluated rules' rows and any left to repair).
+    entities_read: int = 0

@@ -5,13 +5,17 @@ How an evaluation is recorded (docs/storage.md has the full story):
 1. Read the tenant's *head* entity and its ETag. The head lives in the tenant's state
    partition and says which write sequence number is committed (`Committed`), the next free
    one (`NextSeq`), the rule versions and when each rule was last evaluated.
-2. Read the state partition; each row's visible value is its own columns when its `Seq` is
-   committed, else the previous value it carries in `Prev` (a write that never committed).
+2. Read the state rows of the evaluated rules (row keys start with the rule, so each rule is
+   one row key range of the tenant's partition), plus the rows with `Seq > Committed` of any
+   rule the head's `Dirty` says an unfinished write touched. A row's visible value is its own
+   columns when its `Seq` is committed, else the previous value it carries in `Prev`.
 3. Diff with the evaluation (monitors.store.diff), then write the changed rows in table
    transactions of at most 100 operations; every transaction also updates the head under
    `If-Match` of the ETag seen so far. Two writers therefore cannot interleave: the one
    whose ETag went stale gets 412 on its next transaction (atomically, nothing of that
    transaction is written) and starts over from step 1 on the other's committed state.
+   The first transaction claims the sequence number and records in the head which rules it
+   writes (`Dirty`), so the next writer knows where to repair if this one dies.
 4. Commit: one more ETag-guarded head update sets `Committed` to this sequence number and
    keeps a small *pending* note of the run.
 5. Finalize: write the transitions (derivable from the committed rows), the links from
@@ -33,7 +37,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -130,13 +134,27 @@ class _Head:
     rule_evaluated: dict[str, str]
     pending: dict[str, Any] | None
     committed_run: str
+    # Rule key parts that may hold rows an unfinished write left with `Seq > committed`;
+    # None: unknown (a head written before this was tracked), so every rule may.
+    dirty: frozenset[str] | None = frozenset()
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> _Head:
+        committed = int(entity.get("Committed", 0))
+        next_seq = int(entity.get("NextSeq", 1))
+        dirty: frozenset[str] | None = frozenset()
+        if next_seq > committed + 1:
+            # A sequence number was claimed after the last commit and never committed. Every
+            # claim names the rules it writes and the NextSeq it set; if the last claim did
+            # not (an older writer), any rule may hold its rows.
+            if entity.get("Dirty") is not None and int(entity.get("DirtyFor", 0)) == next_seq:
+                dirty = frozenset(json.loads(entity["Dirty"] or "[]"))
+            else:
+                dirty = None
         return cls(
             etag=str(entity.metadata["etag"]),
-            committed=int(entity.get("Committed", 0)),
-            next_seq=int(entity.get("NextSeq", 1)),
+            committed=committed,
+            next_seq=next_seq,
             captured_at=parse_time(entity["CapturedAt"]) if entity.get("CapturedAt") else None,
             rule_versions={
                 k: int(v) for k, v in json.loads(entity.get("RuleVersions") or "{}").items()
@@ -144,6 +162,7 @@ class _Head:
             rule_evaluated=dict(json.loads(entity.get("RuleEvaluated") or "{}")),
             pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
             committed_run=str(entity.get("CommittedRun", "")),
+            dirty=dirty,
         )
 
 
@@ -214,13 +233,23 @@ class VerdictStore:
         at = parse_time(evaluation.captured_at)
         causes = tuple(dict.fromkeys(cause_event_ids))[:MAX_CAUSES]
         written_total = 0
+        read_total = 0
         for attempt in range(1, self._max_attempts + 1):
             head = self._read_head(tenant)
             if head.pending is not None:
                 written_total += self._finalize(tenant, head, None)
                 continue  # the head changed: read it again
-            if head.captured_at is not None and at < head.captured_at:
-                # An older snapshot than the one the state already reflects: never roll back.
+            # Never roll a rule back to an older snapshot than the one it was last evaluated
+            # on; the rules this evaluation is the newest for are recorded.
+            newer = {
+                rule.id
+                for rule in evaluation.rules
+                if rule.id in head.rule_evaluated and parse_time(head.rule_evaluated[rule.id]) > at
+            }
+            older_tenant = head.captured_at is not None and at < head.captured_at
+            if (newer and len(newer) == len(evaluation.rules)) or (
+                not evaluation.rules and older_tenant
+            ):
                 record = self._run_record(run, evaluation, at, 0, "superseded", head.committed)
                 written_total += self._write_run_record(tenant, record)
                 return RecordResult(
@@ -230,16 +259,37 @@ class VerdictStore:
                     written_total,
                     attempt,
                     ("an evaluation of a newer snapshot is already recorded",),
+                    read_total,
                 )
+            recorded = evaluation
+            notes: tuple[str, ...] = ()
+            if newer:
+                recorded = replace(
+                    evaluation,
+                    rules=tuple(rule for rule in evaluation.rules if rule.id not in newer),
+                    findings=tuple(f for f in evaluation.findings if f.rule_id not in newer),
+                )
+                notes = (
+                    f"not recorded for {', '.join(sorted(newer))}: "
+                    "an evaluation of a newer snapshot is already recorded",
+                )
+            reads: list[int] = []
             try:
                 transitions, written = self._write_evaluation(
-                    tenant, head, evaluation, run, at, causes
+                    tenant, head, recorded, run, at, causes, reads
                 )
             except _LostRace:
+                read_total += sum(reads)
                 self._back_off(attempt)
                 continue
             return RecordResult(
-                run.run_id, "committed", transitions, written_total + written, attempt
+                run.run_id,
+                "committed",
+                transitions,
+                written_total + written,
+                attempt,
+                notes,
+                read_total + sum(reads),
             )
         raise StoreConflictError(
             f"could not record run {run.run_id}: {self._max_attempts} attempts lost to others"
@@ -261,15 +311,45 @@ class VerdictStore:
         return _Head.from_entity(table.get_entity(tenant, HEAD_ROW_KEY))
 
     def _read_rows(
-        self, tenant: str, committed: int
+        self,
+        tenant: str,
+        committed: int,
+        ranges: Iterable[tuple[str, str]] = ((STATE_ROW_PREFIX, _STATE_HIGH),),
+        *,
+        uncommitted_only: bool = False,
     ) -> dict[str, tuple[VerdictRecord | None, TableEntity]]:
+        """State rows in row key ranges of the tenant's partition, with their visible value."""
+        query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
+        if uncommitted_only:
+            query += " and Seq gt @committed"
         rows = {}
-        for entity in self._query(
-            keys.STATE_TABLE,
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            {"pk": tenant, "low": STATE_ROW_PREFIX, "high": _STATE_HIGH},
-        ):
-            rows[str(entity["RowKey"])] = (_visible(entity, committed), entity)
+        for low, high in ranges:
+            for entity in self._query(
+                keys.STATE_TABLE,
+                query,
+                {"pk": tenant, "low": low, "high": high, "committed": committed},
+            ):
+                rows[str(entity["RowKey"])] = (_visible(entity, committed), entity)
+        return rows
+
+    def _read_for_evaluation(
+        self, tenant: str, head: _Head, evaluated: frozenset[str]
+    ) -> dict[str, tuple[VerdictRecord | None, TableEntity]]:
+        """The rows of the evaluated rules, plus rows an unfinished write left elsewhere.
+
+        Rows of other rules are read only where the head says an uncommitted write may have
+        touched them (`Dirty`), and only those with `Seq > Committed`: they must be put back
+        before this commit, or they would become visible under the larger `Committed`.
+        """
+        known = _rule_parts(head.rule_versions) | evaluated | (head.dirty or frozenset())
+        rows = self._read_rows(tenant, head.committed, _rule_ranges(evaluated, known))
+        if head.dirty is None:
+            leftover_ranges: list[tuple[str, str]] = [(STATE_ROW_PREFIX, _STATE_HIGH)]
+        else:
+            leftover_ranges = _rule_ranges(head.dirty - evaluated, known)
+        leftovers = self._read_rows(tenant, head.committed, leftover_ranges, uncommitted_only=True)
+        for row_key, row in leftovers.items():
+            rows.setdefault(row_key, row)
         return rows
 
     def _write_evaluation(
@@ -280,9 +360,13 @@ class VerdictStore:
         run: RunInfo,
         at: datetime,
         causes: tuple[str, ...],
+        reads: list[int],
     ) -> tuple[tuple[Transition, ...], int]:
         seq = head.next_seq
-        rows = self._read_rows(tenant, head.committed)
+        rows = self._read_for_evaluation(
+            tenant, head, _rule_parts(rule.id for rule in evaluation.rules)
+        )
+        reads.append(len(rows))
         previous = {key: record for key, (record, _) in rows.items() if record is not None}
         diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
         changed = {change.row_key for change in diff.changes}
@@ -295,11 +379,16 @@ class VerdictStore:
         ]
         etag = head.etag
         written = 0
+        # The claim names every rule this write may leave uncommitted rows in (with those
+        # named by earlier unfinished claims), so the next writer knows which rules to repair.
+        dirty = (head.dirty or frozenset()) | {_rule_part(op[1]["RowKey"]) for op in operations}
         claim = {
             "PartitionKey": tenant,
             "RowKey": HEAD_ROW_KEY,
             "NextSeq": seq + 1,
             "Writer": run.run_id,
+            "Dirty": json.dumps(sorted(dirty)),
+            "DirtyFor": seq + 1,
         }
         for start in range(0, len(operations), TRANSACTION_LIMIT - 1):
             chunk = operations[start : start + TRANSACTION_LIMIT - 1]
@@ -318,18 +407,26 @@ class VerdictStore:
             _transition(tenant, seq, run.run_id, change, causes) for change in diff.transitions
         )
         record = self._run_record(run, evaluation, at, len(transitions), "committed", seq)
-        pending = {"run": _run_record_json(record), "causes": list(causes)}
+        captured = max(at, head.captured_at) if head.captured_at else at
+        pending = {
+            "run": _run_record_json(record),
+            "causes": list(causes),
+            # Where a repeated finalize finds this run's transitions (rows with TSeq = seq).
+            "ruleKeys": sorted(_rule_parts(t.record.rule_id for t in transitions)),
+        }
         commit = {
             "PartitionKey": tenant,
             "RowKey": HEAD_ROW_KEY,
             "Committed": seq,
             "NextSeq": seq + 1,
             "CommittedRun": run.run_id,
-            "CapturedAt": format_time(at),
+            "CapturedAt": format_time(captured),
             "RuleVersions": json.dumps(diff.rule_versions, sort_keys=True),
             "RuleEvaluated": json.dumps(evaluated, sort_keys=True),
             "Pending": json.dumps(pending),
             "Writer": "",
+            "Dirty": "",
+            "DirtyFor": 0,
         }
         try:
             metadata = self._table(keys.STATE_TABLE).update_entity(
@@ -342,7 +439,7 @@ class VerdictStore:
             etag=str(metadata["etag"]),
             committed=seq,
             next_seq=seq + 1,
-            captured_at=at,
+            captured_at=captured,
             rule_versions=diff.rule_versions,
             rule_evaluated=evaluated,
             pending=pending,
@@ -384,12 +481,23 @@ class VerdictStore:
     def _committed_transitions(
         self, tenant: str, head: _Head, run_id: str, causes: tuple[str, ...]
     ) -> tuple[Transition, ...]:
+        assert head.pending is not None
+        if "ruleKeys" in head.pending:
+            wanted = frozenset(str(part) for part in head.pending["ruleKeys"])
+            ranges = _rule_ranges(wanted, _rule_parts(head.rule_versions) | wanted)
+        else:  # a note written before the rules were kept in it
+            ranges = [(STATE_ROW_PREFIX, _STATE_HIGH)]
+        entities = (
+            entity
+            for low, high in ranges
+            for entity in self._query(
+                keys.STATE_TABLE,
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high and TSeq eq @seq",
+                {"pk": tenant, "low": low, "high": high, "seq": head.committed},
+            )
+        )
         transitions = []
-        for entity in self._query(
-            keys.STATE_TABLE,
-            "PartitionKey eq @pk and TSeq eq @seq",
-            {"pk": tenant, "seq": head.committed},
-        ):
+        for entity in entities:
             record = _visible(entity, head.committed)
             if record is None:
                 continue
@@ -786,6 +894,40 @@ def _is_conflict(error: HttpResponseError) -> bool:
 
 def _key_of(entity: Mapping[str, Any]) -> dict[str, str]:
     return {"PartitionKey": str(entity["PartitionKey"]), "RowKey": str(entity["RowKey"])}
+
+
+def _rule_part(row_key: str) -> str:
+    """The encoded rule of a state row key `s|rule|profile|subjectType|subjectId`."""
+    return row_key[len(STATE_ROW_PREFIX) :].split(SEPARATOR, 1)[0]
+
+
+def _rule_parts(rule_ids: Iterable[str]) -> frozenset[str]:
+    return frozenset(key_part(rule_id) for rule_id in rule_ids)
+
+
+def _rule_ranges(wanted: frozenset[str], known: frozenset[str]) -> list[tuple[str, str]]:
+    """Row key ranges holding exactly the state rows of the `wanted` rules (encoded parts).
+
+    A rule's rows are `s|rule|…`; the rules are ordered as their rows sort (`rule|`), and
+    wanted rules with no other known rule between them share one range, so an evaluation
+    of every rule is still a single query.
+    """
+    ranges: list[tuple[str, str]] = []
+    first = last = ""
+    for part in sorted(wanted | known, key=lambda part: part + SEPARATOR):
+        if part in wanted:
+            first, last = first or part, part
+            continue
+        if first:
+            ranges.append(_rule_range(first, last))
+            first = last = ""
+    if first:
+        ranges.append(_rule_range(first, last))
+    return ranges
+
+
+def _rule_range(first: str, last: str) -> tuple[str, str]:
+    return (f"{STATE_ROW_PREFIX}{first}{SEPARATOR}", f"{STATE_ROW_PREFIX}{last}{_ROW_KEY_END}")
 
 
 def _visible(entity: Mapping[str, Any], committed: int) -> VerdictRecord | None:

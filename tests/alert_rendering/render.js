@@ -2,6 +2,18 @@
 // was rendered as text into the DOM, so `chromium --dump-dom` can be asserted on.
 (function () {
   "use strict";
+  // Teams renders a Markdown subset in TextBlocks (bold, italic, links); the npm renderer
+  // leaves Markdown to its host, so this page is that host. Text is HTML-escaped first.
+  AdaptiveCards.AdaptiveCard.onProcessMarkdown = function (text, result) {
+    var html = text
+      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;").replace(/'/g, "&#39;")
+      .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
+      .replace(/(^|[\s(])_([^_]+)_(?=$|[\s).,;:])/g, "$1<em>$2</em>")
+      .replace(/\[([^\]]+)\]\((https:\/\/[^\s)]+)\)/g, '<a href="$2">$1</a>');
+    result.outputHtml = html;
+    result.didProcess = true;
+  };
   var texts = [];
   var errors = [];
   var main = document.getElementById("cards");

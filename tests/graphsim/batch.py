@@ -153,7 +153,7 @@ def _inner_answer(item_id: str, response: GraphResponse) -> dict[str, Any]:
         "headers": {k: v for k, v in response.headers.items() if k in _INNER_HEADERS},
     }
     if response.body is not None:
-        if response.truncate_body:
+        if response.truncate_body or response.raw_body is not None:
             # A garbled inner answer: the body is the cut-off JSON text.
             answer["body"] = response.body_bytes().decode("utf-8", errors="replace")
         else:

@@ -66,6 +66,8 @@ ORDERABLE: Final[dict[str, frozenset[str]]] = {
 }
 # Characters left as they are in the query of an @odata.nextLink (Graph's links keep them).
 _LINK_SAFE: Final = ",'()/:@$"
+# The `garbled` fault's answer: not JSON, though labelled as JSON.
+GARBLED_BODY: Final = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 # What Graph sends with a 401.
 _WWW_AUTHENTICATE: Final = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
@@ -195,6 +197,13 @@ class Dispatcher:
         response = self._route(request)
         if fault.kind == "malformed" and response.body is not None:
             response.truncate_body = True
+        if fault.kind == "garbled" and response.body is not None:
+            # What a proxy or a broken front end may send with Graph's JSON content type.
+            response.raw_body = GARBLED_BODY
+        if fault.kind == "loop" and isinstance(response.body, dict) and "value" in response.body:
+            # A page whose nextLink leads back to itself: a client that follows it never ends.
+            query = f"?{request.query}" if request.query else ""
+            response.body["@odata.nextLink"] = f"{self._link_base(request)}/{request.path}{query}"
         return response
 
     def _finish_headers(self, request: GraphRequest, response: GraphResponse) -> None:

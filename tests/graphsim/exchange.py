@@ -54,8 +54,12 @@ class GraphResponse:
     headers: dict[str, str] = field(default_factory=dict)
     # Set by the `malformed` fault: the JSON text is cut short before it is sent.
     truncate_body: bool = False
+    # Set by the `garbled` fault: this text is sent instead of the JSON body (not JSON at all).
+    raw_body: bytes | None = None
 
     def body_bytes(self) -> bytes:
+        if self.raw_body is not None:
+            return self.raw_body
         if self.body is None:
             return b""
         text = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

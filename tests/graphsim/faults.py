@@ -22,6 +22,8 @@ FaultKind = Literal[
     "forbidden",
     "not_found",
     "bad_request",
+    "garbled",
+    "loop",
 ]
 FAULT_KINDS: Final = (
     "throttle",
@@ -32,6 +34,8 @@ FAULT_KINDS: Final = (
     "forbidden",
     "not_found",
     "bad_request",
+    "garbled",
+    "loop",
 )
 
 

@@ -9,7 +9,7 @@ could not be worked out is never reported as a pass.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rules.applicability import Applicability, DevicePhaseApplicability
 from rules.context import RuleContext
@@ -39,29 +39,33 @@ class ProfileView:
     finding: FindingBuilder
     # Registered Autopilot devices the profile certainly targets: the devices at risk.
     devices: frozenset[str]
+    # This profile's answers, shared by every payload rule (see `_new_applicability_cache`).
+    answers: dict[_CacheKey, DevicePhaseApplicability] = field(repr=False, compare=False)
 
     def applicability(self, payload: AssignedPayload) -> DevicePhaseApplicability:
         """The engine's answer, computed once per snapshot for all payload rules."""
-        cache = self.context.snapshot.derived_view(_new_applicability_cache)
-        key = (type(payload).__name__, payload.id, self.profile.id)
-        answer = cache.get(key)
+        key = (type(payload).__name__, payload.id)
+        answer = self.answers.get(key)
         if answer is None:
             answer = self.context.targeting.device_phase_applicability(payload, self.profile)
-            cache[key] = answer
+            self.answers[key] = answer
         return answer
 
 
-_CacheKey = tuple[str, str, str]
+_CacheKey = tuple[str, str]
 
 
-def _new_applicability_cache(snapshot: TenantSnapshot) -> dict[_CacheKey, DevicePhaseApplicability]:
+def _new_applicability_cache(
+    snapshot: TenantSnapshot,
+) -> dict[str, dict[_CacheKey, DevicePhaseApplicability]]:
     # Many payload rules ask the same question of the same payload and profile; the snapshot
-    # never changes, so neither does the answer.
+    # never changes, so neither does the answer. Profile id -> (payload type, payload id) -> answer.
     return {}
 
 
 def profile_views(context: RuleContext, metadata: RuleMetadata) -> Iterator[ProfileView]:
     """The pre-provisioning profiles, each with its scope and finding builder."""
+    cache = context.snapshot.derived_view(_new_applicability_cache)
     for profile in context.targeting.preprovisioning_profiles() or ():
         scope = context.profile_scope(profile)
         yield ProfileView(
@@ -70,6 +74,7 @@ def profile_views(context: RuleContext, metadata: RuleMetadata) -> Iterator[Prof
             scope=scope,
             finding=FindingBuilder(metadata, scope=scope),
             devices=context.targeting.profile_targeting(profile).device_ids,
+            answers=cache.setdefault(profile.id, {}),
         )
 
 
@@ -131,15 +136,26 @@ def harmful_payload_finding(
 
 def payload_subject(payload: AssignedPayload) -> Subject:
     """The subject naming a payload by its Graph kind."""
-    kind = "payload"
-    if isinstance(payload, MobileApp):
-        kind = "mobileApp"
-    elif isinstance(payload, DeviceConfiguration):
-        kind = "deviceConfiguration"
-    elif isinstance(payload, SettingsCatalogPolicy):
-        kind = "configurationPolicy"
-    elif isinstance(payload, PlatformScript):
-        kind = "deviceManagementScript"
-    elif isinstance(payload, CompliancePolicy):
-        kind = "deviceCompliancePolicy"
+    kind = _SUBJECT_KINDS.get(type(payload))
+    if kind is None:
+        kind = _subject_kind(payload)
+        _SUBJECT_KINDS[type(payload)] = kind
     return Subject(kind, payload.id, payload.display_name)
+
+
+# Payload class -> subject type, filled on first use (every payload rule asks per profile).
+_SUBJECT_KINDS: dict[type, str] = {}
+
+
+def _subject_kind(payload: AssignedPayload) -> str:
+    if isinstance(payload, MobileApp):
+        return "mobileApp"
+    if isinstance(payload, DeviceConfiguration):
+        return "deviceConfiguration"
+    if isinstance(payload, SettingsCatalogPolicy):
+        return "configurationPolicy"
+    if isinstance(payload, PlatformScript):
+        return "deviceManagementScript"
+    if isinstance(payload, CompliancePolicy):
+        return "deviceCompliancePolicy"
+    return "payload"

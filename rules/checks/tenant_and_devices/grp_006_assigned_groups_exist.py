@@ -79,9 +79,11 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
     finding = FindingBuilder(METADATA)
     resolved = 0
     checked = 0
+    not_checked: list[str] = []
     for path, subject_type in _SUBJECT_TYPES.items():
         unreadable = context.unreadable(path)
         if unreadable:
+            not_checked.append(path)
             yield finding.unknown(
                 Subject("collection", path, path),
                 f"cannot check the groups that {path} targets: it could not be read",
@@ -91,6 +93,7 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
         for payload in _payloads(context.snapshot, path):
             subject = Subject(subject_type, payload.id, payload.display_name)
             if payload.assignments is None:
+                not_checked.append(f"assignments of '{payload.display_name}'")
                 yield finding.unknown(
                     subject,
                     f"cannot check the groups '{payload.display_name}' targets: its "
@@ -103,6 +106,15 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
             resolved += sum(1 for a in payload.assignments if a.targets_group) - len(dangling)
             if dangling:
                 yield _failure(finding, subject, payload, dangling)
+    if not_checked:
+        # Unknown is never green: what could not be read may hold the dangling reference.
+        yield finding.unknown(
+            context.tenant_subject,
+            f"{resolved} group reference(s) of the {checked} assigned object(s) checked resolve, "
+            f"but {len(not_checked)} source(s) could not be read",
+            tuple(f"not checked: {what}" for what in not_checked),
+        )
+        return
     yield finding.passed(
         context.tenant_subject,
         f"{resolved} group reference(s) of the {checked} assigned object(s) checked resolve to "

@@ -9,10 +9,10 @@ that doubt in its reasons instead of being skipped, because unknown is never gre
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from rules.applicability import TenantTargeting, tenant_targeting
+from rules.applicability import ProfileTargeting, tenant_targeting
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Scope, Subject
 from rules.snapshot_model import TenantSnapshot
@@ -31,10 +31,15 @@ class PreprovisioningDevice:
     # False when the profile only might target the device.
     certain: bool
     reasons: tuple[str, ...]
+    # Every DEV rule names the device: built once and shared (subjects are immutable).
+    _subject: Subject = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_subject", device_subject(self.device))
 
     @property
     def subject(self) -> Subject:
-        return device_subject(self.device)
+        return self._subject
 
 
 def device_label(device: AutopilotDevice) -> str:
@@ -62,9 +67,10 @@ def preprovisioning_devices(context: RuleContext) -> tuple[PreprovisioningDevice
 def _preprovisioning_devices_of(snapshot: TenantSnapshot) -> tuple[PreprovisioningDevice, ...]:
     targeting = tenant_targeting(snapshot)
     profiles = sorted(targeting.preprovisioning_profiles() or (), key=_creation_order)
+    pairs = [(profile, targeting.profile_targeting(profile)) for profile in profiles]
     found = []
     for device in snapshot.autopilot_devices or ():
-        meant = _meant_for_preprovisioning(targeting, snapshot, device, profiles)
+        meant = _meant_for_preprovisioning(snapshot, device, pairs)
         if meant is not None:
             found.append(meant)
     return tuple(found)
@@ -79,13 +85,12 @@ def scoped_builder(
 
 
 def _meant_for_preprovisioning(
-    targeting: TenantTargeting,
     snapshot: TenantSnapshot,
     device: AutopilotDevice,
-    profiles: list[AutopilotProfile],
+    profiles: list[tuple[AutopilotProfile, ProfileTargeting]],
 ) -> PreprovisioningDevice | None:
-    for profile in profiles:
-        if device.id in targeting.profile_targeting(profile).device_ids:
+    for profile, profile_targeting in profiles:
+        if device.id in profile_targeting.device_ids:
             reason = f"pre-provisioning profile '{profile.display_name}' targets the device"
             return PreprovisioningDevice(device, profile, True, (reason,))
     assigned = device.deployment_profile
@@ -97,8 +102,7 @@ def _meant_for_preprovisioning(
                 "assigned"
             )
             return PreprovisioningDevice(device, assigned_profile, True, (reason,))
-    for profile in profiles:
-        profile_targeting = targeting.profile_targeting(profile)
+    for profile, profile_targeting in profiles:
         undetermined = profile_targeting.undetermined_device_ids
         if undetermined is None or device.id in undetermined:
             reason = (
@@ -118,5 +122,11 @@ def iter_scoped(
     context: RuleContext, metadata: RuleMetadata
 ) -> Iterator[tuple[PreprovisioningDevice, FindingBuilder]]:
     """Each pre-provisioning device with a builder scoped to its profile."""
+    # Devices checked for the same profile and reason share one builder.
+    builders: dict[tuple[str, tuple[str, ...]], FindingBuilder] = {}
     for meant in preprovisioning_devices(context):
-        yield meant, scoped_builder(context, metadata, meant)
+        key = (meant.profile.id, meant.reasons)
+        builder = builders.get(key)
+        if builder is None:
+            builder = builders[key] = scoped_builder(context, metadata, meant)
+        yield meant, builder

@@ -1,0 +1,95 @@
+"""The guardrail act of `make demo` (samples/demo_guardrail.py), run as the demo runs it: the
+real function handlers against the Graph simulator and Azurite, a loopback Teams webhook.
+
+The rest of the demo drives `greenscreen` commands that have tests of their own; this act is
+the one whose story (one change, one transition with its actor, one card, redelivery harmless)
+is only told here, so its computed output is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from samples import demo_guardrail
+from samples.demo_guardrail import ACTOR, AUTOPILOT_GROUP, run_guardrail
+from tests.azurite import Azurite
+from tests.test_function_support import (
+    empty_queues,  # noqa: F401 - fixture
+    sample_snapshot,
+    user_function,
+)
+
+
+def test_guardrail_act_records_one_transition_with_its_actor_and_posts_one_card(
+    azurite: Azurite,
+    empty_queues: None,  # noqa: F811 - fixture
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings: dict[str, str] = {}
+
+    def remember(*args: Any) -> dict[str, str]:
+        settings.update(real_settings_for(*args))
+        return settings
+
+    real_settings_for = demo_guardrail.settings_for
+    monkeypatch.setattr(demo_guardrail, "settings_for", remember)
+    tenant = sample_snapshot()  # the sample under a fresh tenant id: a store of its own
+    monkeypatch.delenv("GREENSCREEN_CLIENT_STATE", raising=False)
+
+    status = run_guardrail(tenant, azurite, handler=user_function, out=tmp_path)
+    output = capsys.readouterr().out
+
+    assert status == 0, output
+    baseline = re.search(r"baseline recorded: (\d+) findings, (\d+) failing; 0 alerts", output)
+    assert baseline is not None, output
+    assert int(baseline[1]) > int(baseline[2]) > 0
+    assert f"{ACTOR}: Pause dynamic membership processing of '{AUTOPILOT_GROUP}'" in output
+    assert f"1 message on `changes`: group '{AUTOPILOT_GROUP}' with 1 audit event" in output
+    assert "1 transition recorded, 1 alert queued on `alerts`:" in output
+    (transition,) = [line for line in output.splitlines() if "caused by" in line]
+    assert transition.split()[:4] == ["GRP-002", "group", "'Autopilot", "-"]
+    assert "pass -> fail (error)" in transition
+    assert transition.endswith(f"caused by {ACTOR} (Update group)")
+    assert output.count("send_alert -> the Teams webhook received:") == 1
+    assert "devices at risk: 40 registered Autopilot devices" in output
+
+    # The card the webhook received, as written to out/.
+    (card_file,) = tmp_path.glob("guardrail-alert-card*.json")
+    card = json.loads(card_file.read_text())
+    assert card["type"] == "message"
+    assert "GRP-002" in json.dumps(card)
+    assert ACTOR in json.dumps(card)
+
+    # The history query: the transition, and the change event that caused it.
+    tenant_id = tenant["tenantId"]
+    history = table(output, f"$ greenscreen history --tenant {tenant_id}")
+    (row,) = history[1:]  # exactly one transition
+    assert row[1] == "GRP-002"
+    assert row[-4:-1] == ["pass", "fail", "error"]
+    changes = table(output, f"$ greenscreen history --tenant {tenant_id} --changes")
+    (event,) = changes[1:]  # exactly one change event, which caused it
+    assert event[-2:] == ["entra-directory-audit", "1"]
+    assert ACTOR in event
+
+    assert "(dequeue count 2): 0 new transitions," in output
+    assert output.rstrip().endswith("0 cards posted: nothing new recorded, no second alert.")
+
+    # Secrets stay in the settings: neither the clientState nor the webhook URL is printed,
+    # and the settings are gone from the environment afterwards.
+    assert settings["GREENSCREEN_CLIENT_STATE"] not in output
+    assert settings[demo_guardrail.WEBHOOK_SETTING] not in output
+    assert "GREENSCREEN_CLIENT_STATE" not in os.environ
+
+
+def table(output: str, command: str) -> list[list[str]]:
+    """The rows (header first) printed after `command`, up to the next blank line."""
+    after = output.split(command + "\n", 1)[1]
+    return [line.split() for line in after.split("\n\n", 1)[0].splitlines()]
