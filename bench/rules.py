@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from rules.catalog import all_rules
 from rules.context import RuleContext
 from rules.device_readiness import device_readiness
-from rules.engine import run_rule
+from rules.engine import Rule, collector_paused, run_rule
 from rules.findings import Finding
 from rules.snapshot_model import TenantSnapshot
 from samples.synthetic import generate_tenant
@@ -89,9 +89,26 @@ def evaluate_rules(
     """Every catalog rule in order, each timed; stops when the budget is spent."""
     start = time.process_time()
     context = RuleContext.for_snapshot(snapshot)
+    rules = all_rules()
+    with collector_paused():  # as evaluate_snapshot runs them
+        per_rule, findings = _timed_rules(rules, context, budget, start)
+    finished = len(per_rule) == len(rules) and all(done for _, _, done in per_rule)
+    name = f"rule evaluation ({len(rules)} rules)"
+    phase = Phase(name, time.process_time() - start, finished, f"{len(findings):,} findings")
+    if not finished:
+        done_count = sum(1 for *_, done in per_rule if done)
+        stopped = next((rule_id for rule_id, _, done in per_rule if not done), None)
+        phase.detail = f"{done_count} of {len(rules)} rules finished" + (
+            f"; budget ran out in {stopped}" if stopped else ""
+        )
+    return phase, findings, per_rule
+
+
+def _timed_rules(
+    rules: Sequence[Rule], context: RuleContext, budget: float, start: float
+) -> tuple[list[tuple[str, float, bool]], list[Finding]]:
     per_rule: list[tuple[str, float, bool]] = []
     findings: list[Finding] = []
-    rules = all_rules()
     for rule in rules:
         remaining = budget - (time.process_time() - start)
         rule_start = time.process_time()
@@ -104,16 +121,7 @@ def evaluate_rules(
             per_rule.append((rule.metadata.id, time.process_time() - rule_start, False))
             break
         per_rule.append((rule.metadata.id, time.process_time() - rule_start, True))
-    finished = len(per_rule) == len(rules) and all(done for _, _, done in per_rule)
-    name = f"rule evaluation ({len(rules)} rules)"
-    phase = Phase(name, time.process_time() - start, finished, f"{len(findings):,} findings")
-    if not finished:
-        done_count = sum(1 for *_, done in per_rule if done)
-        stopped = next((rule_id for rule_id, _, done in per_rule if not done), None)
-        phase.detail = f"{done_count} of {len(rules)} rules finished" + (
-            f"; budget ran out in {stopped}" if stopped else ""
-        )
-    return phase, findings, per_rule
+    return per_rule, findings
 
 
 def peak_mib(work: Callable[[], object]) -> tuple[float, bool]:

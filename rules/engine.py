@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
@@ -67,16 +68,9 @@ def evaluate_snapshot(
     selected = tuple(rules) if rules is not None else all_rules()
     context = RuleContext.for_snapshot(snapshot, settings)
     findings: list[Finding] = []
-    # The rules allocate hundreds of thousands of long-lived objects and free none of them in
-    # cycles; the cyclic collector would walk the whole snapshot again and again for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for rule in selected:
             findings.extend(run_rule(rule, context, observer))
-    finally:
-        if collecting:
-            gc.enable()
     return Evaluation(
         tenant_id=snapshot.tenant_id,
         captured_at=snapshot.captured_at.isoformat().replace("+00:00", "Z"),
@@ -84,6 +78,24 @@ def evaluate_snapshot(
         rules=tuple(rule.metadata for rule in selected),
         unreadable=tuple(sorted(snapshot.collection_errors)),
     )
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while rules run.
+
+    The rules allocate hundreds of thousands of long-lived objects and free none of them in
+    cycles, so every automatic collection walks the whole snapshot again for nothing (about a
+    third of the evaluation's CPU on a 20,000-device tenant). Reference counting still frees
+    everything else at once.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def run_rule(

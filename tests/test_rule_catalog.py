@@ -58,6 +58,8 @@ PURE_STDLIB = frozenset(
         "ipaddress",
         "json",
         "uuid",
+        "contextlib",
+        "gc",  # the engine pauses the cyclic collector while rules run (rules/engine.py)
     }
 )
 RULES_DIR = Path(rules.__file__).parent
