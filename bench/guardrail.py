@@ -49,10 +49,10 @@ from bench.harness import (
     ms,
     percentile,
     table,
-    write_section,
 )
+from bench.results import write_section
 from monitors.queues import CHANGES_QUEUE
-from samples.synthetic import generate_tenant
+from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.azurite import running_azurite
 from tests.graphsim import GraphSimulator
 from tests.test_function_support import CLIENT_STATE, sample_snapshot
@@ -61,16 +61,7 @@ RESULTS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- guardrail-bench:begin -->"
 END = "<!-- guardrail-bench:end -->"
 HEADING = "## Guardrail and load\n\n"
-LARGE = {
-    "apps": 2000,
-    "device_configurations": 1000,
-    "settings_policies": 300,
-    "scripts": 200,
-    "enrollment_configurations": 50,
-    "profiles": 30,
-    "devices": 20000,
-    "groups": 5000,
-}
+LARGE = LARGE_TENANT
 
 
 @dataclass

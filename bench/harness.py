@@ -274,18 +274,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
     return lines
 
 
-def write_section(path: Path, begin: str, end: str, block: str, heading: str = "") -> None:
-    """Replace what lies between the markers (append markers, under `heading`, if missing)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    section = f"{begin}\n{block.rstrip()}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + heading + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 class Stopwatch:
     def __init__(self) -> None:
         self.started = time.perf_counter()

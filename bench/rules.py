@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+from bench import results
 from rules.catalog import all_rules
 from rules.context import RuleContext
 from rules.device_readiness import device_readiness
@@ -249,14 +250,7 @@ def render(
 
 
 def write_section(table: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + table + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Rule evaluation\n\n" + table + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    results.write_section(RESULTS, BEGIN, END, table, heading="## Rule evaluation\n\n")
 
 
 if __name__ == "__main__":

@@ -20,28 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.results import write_section
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.collections import COLLECTION_SPECS, GROUP_IDS_PER_FILTER
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader, referenced_group_ids
 from rules import tenant_collections as tc
-from samples.synthetic import generate_tenant
+from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.graphsim import GraphSimulator
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "benchmarks.md"
 BEGIN = "<!-- reader-bench:begin -->"
 END = "<!-- reader-bench:end -->"
-LARGE = {
-    "apps": 2000,
-    "device_configurations": 1000,
-    "settings_policies": 300,
-    "scripts": 200,
-    "enrollment_configurations": 50,
-    "profiles": 30,
-    "devices": 20000,
-    "groups": 5000,
-}
+LARGE = LARGE_TENANT
 
 
 @dataclass
@@ -210,14 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(block)
     if not args.no_write and args.scale == 1.0:
-        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            tail = rest.split(END, 1)[1]
-            text = head + block + tail
-        else:
-            text += ("\n" if text else "") + block + "\n"
-        RESULTS.write_text(text, encoding="utf-8")
+        write_section(RESULTS, BEGIN, END, block)
         print(f"updated {RESULTS.relative_to(REPO)}", file=sys.stderr)
     return 0
 

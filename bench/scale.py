@@ -43,15 +43,15 @@ from bench.harness import (
     handler,
     table,
     webhook_server,
-    write_section,
 )
+from bench.results import write_section
 from monitors.graph.client import GraphClient
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader, chunked, referenced_group_ids
 from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from monitors.subscriptions import wanted_resources
 from rules import tenant_collections as tc
-from samples.synthetic import generate_tenant
+from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.graphsim import GraphSimulator
 from tests.test_alert_sender import Receiver
 from tests.test_function_support import sample_snapshot
@@ -59,16 +59,7 @@ from tests.test_function_support import sample_snapshot
 RESULTS = REPO / "docs" / "scale.md"
 BEGIN = "<!-- scale-bench:begin -->"
 END = "<!-- scale-bench:end -->"
-LARGE = {
-    "apps": 2000,
-    "device_configurations": 1000,
-    "settings_policies": 300,
-    "scripts": 200,
-    "enrollment_configurations": 50,
-    "profiles": 30,
-    "devices": 20000,
-    "groups": 5000,
-}
+LARGE = LARGE_TENANT
 TARGET_DEVICES = 20_000
 TENANTS = 1_000
 DAYS_PER_MONTH = 30

@@ -23,13 +23,14 @@ from typing import Any
 
 from azure.data.tables import TableServiceClient, UpdateMode
 
+from bench.results import write_section
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes
 from rules.catalog import all_rules
 from rules.engine import evaluate_snapshot
 from rules.snapshot_model import TenantSnapshot
-from samples.synthetic import generate_tenant
+from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.azurite import running_azurite
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,16 +51,7 @@ INTRO = (
     "docs/storage.md."
 )
 PROBE_HEADING = "### Azurite: transaction time against partition size"
-SIZES = {
-    "apps": 2000,
-    "device_configurations": 1000,
-    "settings_policies": 300,
-    "scripts": 200,
-    "enrollment_configurations": 50,
-    "profiles": 30,
-    "devices": 20000,
-    "groups": 5000,
-}
+SIZES = LARGE_TENANT
 
 
 def _later(document: dict[str, Any], hours: int) -> dict[str, Any]:
@@ -244,12 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         print(block)
         return 0
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text += "\n## Verdict memory (Table Storage)\n\n" + block + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section(RESULTS, BEGIN, END, block, heading="## Verdict memory (Table Storage)\n\n")
     return 0
 
 

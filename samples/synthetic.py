@@ -945,6 +945,19 @@ def _tenant_policies(rng: random.Random) -> dict[str, list[JsonObject]]:
     }
 
 
+# The large synthetic tenant the benchmarks measure (generate_tenant's defaults, by name).
+LARGE_TENANT: Final = {
+    "apps": 2000,
+    "device_configurations": 1000,
+    "settings_policies": 300,
+    "scripts": 200,
+    "enrollment_configurations": 50,
+    "profiles": 30,
+    "devices": 20000,
+    "groups": 5000,
+}
+
+
 def generate_tenant(
     *,
     apps: int = 2000,
