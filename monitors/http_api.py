@@ -116,6 +116,20 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         state.verdicts,
         key=lambda v: (v.record.scope_id, v.record.rule_id, v.record.subject_id),
     )
+    return {
+        "tenant": tenant,
+        "lastRunId": state.last_run_id,
+        "capturedAt": format_time(state.captured_at) if state.captured_at else None,
+        **readiness_summaries(verdicts),
+        "verdicts": [verdict.as_json() for verdict in verdicts],
+    }
+
+
+def readiness_summaries(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
+    """`summary`, `tenantWide` and `profiles` of a readiness answer (also the telemetry gauges).
+
+    A profile is ready when neither its own verdicts nor the tenant-wide ones block.
+    """
     tenant_wide = [v for v in verdicts if not v.record.scope_id]
     by_profile: dict[str, list[CurrentVerdict]] = defaultdict(list)
     for verdict in verdicts:
@@ -130,13 +144,9 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         for profile_id, own in sorted(by_profile.items())
     ]
     return {
-        "tenant": tenant,
-        "lastRunId": state.last_run_id,
-        "capturedAt": format_time(state.captured_at) if state.captured_at else None,
         "summary": _summary(verdicts),
         "tenantWide": _summary(tenant_wide),
         "profiles": profiles,
-        "verdicts": [verdict.as_json() for verdict in verdicts],
     }
 
 

@@ -5,6 +5,7 @@ The rules engine stays pure: it takes a `RuleObserver` and this module supplies 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from rules.snapshot_model import TenantSnapshot
 if TYPE_CHECKING:
     from monitors.store.records import Transition
     from monitors.store.verdict_store import VerdictStore
+
+log = logging.getLogger(__name__)
 
 
 class RuleSpans:
@@ -97,14 +100,20 @@ def record_transitions(transitions: Iterable[Transition]) -> None:
 
 def record_readiness(tenant_id: str, store: VerdictStore) -> None:
     """Readiness of the tenant and of each profile, as `GET /api/readiness` answers it now."""
-    from monitors.http_api import readiness
+    from azure.core.exceptions import AzureError
 
-    response = readiness({"tenant": tenant_id}, store)
-    if response.status != 200:
-        return  # storage trouble was logged by the query; the gauges keep their last values
+    from monitors.http_api import readiness_summaries
+
+    try:
+        verdicts = store.current_state(tenant_id).verdicts
+    except AzureError as error:
+        # The type only: storage messages can carry account names and request URLs.
+        log.warning("readiness not refreshed, storage query failed: %s", type(error).__name__)
+        return  # the gauges keep their last values
+    summaries = readiness_summaries(verdicts)
     board = instruments()
-    rows: list[tuple[str, str, dict[str, Any]]] = [("", "", response.body["summary"])]
-    rows += [(p["profileId"], p["displayName"], p) for p in response.body["profiles"]]
+    rows: list[tuple[str, str, dict[str, Any]]] = [("", "", summaries["summary"])]
+    rows += [(p["profileId"], p["displayName"], p) for p in summaries["profiles"]]
     for profile_id, profile_name, summary in rows:
         if summary.get("ready") is None:
             continue  # never evaluated: unknown, which a 0/1 gauge cannot say
