@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from rules.applicability import Applicability, DevicePhaseApplicability
 from rules.checks.profiles_and_esp.first_sync_status import (
     SKIP_USER_STATUS_PAGE,
+    TRUE_VALUES,
     NodeSetting,
     NodeValue,
     find_node_settings,
@@ -69,8 +70,6 @@ METADATA = RuleMetadata(
     ),
 )
 
-_TRUE_VALUES = (NodeValue.TRUE, NodeValue.TRUE_NOT_BOOLEAN)
-
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
     settings = find_node_settings(context.snapshot, SKIP_USER_STATUS_PAGE)
@@ -100,7 +99,7 @@ def _check(
     proving = matching((NodeValue.TRUE,), Applicability.APPLIES)
     if proving:
         return _found(item, proving[0], judged, "passed")
-    maybe = matching(_TRUE_VALUES, Applicability.UNKNOWN) + matching(
+    maybe = matching(TRUE_VALUES, Applicability.UNKNOWN) + matching(
         (NodeValue.UNREADABLE,),
         Applicability.APPLIES,
         Applicability.CONDITIONAL,
@@ -119,13 +118,13 @@ def _check(
     as_text = matching((NodeValue.TRUE_NOT_BOOLEAN,), Applicability.APPLIES)
     if as_text:
         return _found(item, as_text[0], judged, "not boolean")
-    conditional = matching(_TRUE_VALUES, Applicability.CONDITIONAL)
+    conditional = matching(TRUE_VALUES, Applicability.CONDITIONAL)
     if conditional:
         return _found(item, conditional[0], judged, "conditional")
     user_only = [
         s
         for s, a in judged
-        if s.value in _TRUE_VALUES
+        if s.value in TRUE_VALUES
         and a.verdict is Applicability.DOES_NOT_APPLY
         and a.user_targeting is not None
     ]

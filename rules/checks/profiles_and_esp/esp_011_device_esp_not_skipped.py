@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from rules.applicability import Applicability
 from rules.checks.profiles_and_esp.first_sync_status import (
     SKIP_DEVICE_STATUS_PAGE,
+    TRUE_VALUES,
     NodeSetting,
     NodeValue,
     find_node_settings,
@@ -63,8 +64,6 @@ METADATA = RuleMetadata(
     ),
 )
 
-_TRUE_VALUES = (NodeValue.TRUE, NodeValue.TRUE_NOT_BOOLEAN)
-
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
     settings = find_node_settings(context.snapshot, SKIP_DEVICE_STATUS_PAGE)
@@ -98,7 +97,7 @@ def _check(
             *applicability.reasons,
         )
         name = f"'{setting.subject.display_name}'"
-        if setting.value in _TRUE_VALUES and verdict is not Applicability.UNKNOWN:
+        if setting.value in TRUE_VALUES and verdict is not Applicability.UNKNOWN:
             where = (
                 "on devices its assignment filter matches"
                 if verdict is Applicability.CONDITIONAL

@@ -34,6 +34,10 @@ class NodeValue(Enum):
     UNREADABLE = "not readable"
 
 
+# Values that set the node, counting the ones written with the wrong type.
+TRUE_VALUES: Final = (NodeValue.TRUE, NodeValue.TRUE_NOT_BOOLEAN)
+
+
 @dataclass(frozen=True, slots=True)
 class NodeSetting:
     payload: DeviceConfiguration | SettingsCatalogPolicy
