@@ -674,7 +674,7 @@ def render(
         f"changes {big_inv['change']['billable_s'] * CHANGES_PER_DAY:,.0f}).",
         "",
         "Graph throttling headroom per tenant (Intune limits are per tenant and per app per "
-        "tenant, GRAPH-NOTES §7):",
+        "tenant, https://learn.microsoft.com/en-us/graph/throttling-limits#intune-service-limits):",
         "",
         *table(["measure", "value", "against the limit"], headroom_rows, align="lrl"),
         "",

@@ -1,6 +1,6 @@
 """What a readiness rule says: metadata beside the rule, findings that carry data, not markup.
 
-The JSON shape of a finding is the findings contract of docs/ARCHITECTURE.md (`ruleId`, `status`,
+The JSON shape of a finding is the findings contract of docs/architecture.md (`ruleId`, `status`,
 `severity`, `subject`, `scope`, `message`, `remediation`, `reasons`).
 """
 

@@ -1,6 +1,6 @@
 """The Graph collections a tenant snapshot holds, keyed by their path under the version root.
 
-These keys are the snapshot contract (docs/ARCHITECTURE.md, "Tenant snapshot file"): the reader
+These keys are the snapshot contract (docs/snapshot-format.md): the reader
 writes them, the rules read them, the simulator serves them. Intune objects are in beta shape.
 """
 

@@ -1,4 +1,4 @@
-"""`greenscreen check` end to end: real files in, every format out, exit codes per ARCHITECTURE."""
+"""`greenscreen check` end to end: real files in, every format out, exit codes per docs/architecture.md."""
 
 from __future__ import annotations
 

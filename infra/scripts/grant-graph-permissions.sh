@@ -32,7 +32,7 @@ PERMISSIONS=(
   Group.Read.All                          # change-notification subscriptions on groups
   AuditLog.Read.All                       # Entra directory audits: who changed a group
 )
-# GRAPH-NOTES §9 lists Directory.Read.All beside AuditLog.Read.All for directory audits. It is
+# Microsoft's directoryAudit list page lists Directory.Read.All beside AuditLog.Read.All. It is
 # broad (the whole directory), so it is opt-in: add it only if directory audits answer 403.
 OPTIONAL_DIRECTORY_READ=Directory.Read.All
 
