@@ -1,4 +1,4 @@
-"""`greenscreen check` end to end: real files in, every format out, exit codes per docs/architecture.md."""
+"""`greenscreen check` end to end: real files in, every format out, documented exit codes."""
 
 from __future__ import annotations
 
