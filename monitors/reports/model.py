@@ -17,7 +17,13 @@ from rules.engine import Evaluation
 from rules.findings import Finding, RuleMetadata, Severity, Status
 from rules.snapshot_model import TenantSnapshot
 
-_STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+_STATUS_ORDER = {
+    Status.FAIL: 0,
+    Status.UNKNOWN: 1,
+    Status.MANUAL: 2,
+    Status.PASS: 3,
+    Status.NOT_APPLICABLE: 4,
+}
 TENANT_WIDE_TITLE = "Tenant-wide"
 
 
