@@ -9,7 +9,7 @@ from typing import Final
 
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
-from rules.network_endpoints import COMANAGEMENT_AUTOPILOT, Endpoint
+from rules.network_endpoints import COMANAGEMENT_AUTOPILOT, Endpoint, merged_endpoints
 from rules.snapshot_model import TenantSnapshot
 from rules.tenant_collections import ENROLLMENT_CONFIGURATIONS
 from rules.tenant_objects import EnrollmentConfiguration, EnrollmentConfigurationKind
@@ -39,6 +39,7 @@ METADATA = RuleMetadata(
 
 _CCMHOSTNAME: Final = re.compile(r"""(?:^|[\s"'])CCMHOSTNAME\s*=\s*["']?([^\s"'/]+)""", re.I)
 _CMG_PORT: Final = 443
+TENANT_NOTE: Final = "this tenant's co-management settings"
 
 
 def cmg_host(configuration: EnrollmentConfiguration) -> str | None:
@@ -80,10 +81,15 @@ def cmg_endpoints(snapshot: TenantSnapshot) -> tuple[Endpoint, ...]:
                     (_CMG_PORT,),
                     f"Cloud Management Gateway of '{configuration.display_name}'",
                     COMANAGEMENT_AUTOPILOT,
-                    "this tenant's co-management settings",
+                    TENANT_NOTE,
                 )
             )
     return tuple(endpoints)
+
+
+def bench_endpoints(snapshot: TenantSnapshot) -> tuple[Endpoint, ...]:
+    """Every endpoint the bench must reach: Microsoft's list plus this tenant's CMG."""
+    return merged_endpoints(cmg_endpoints(snapshot))
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
