@@ -37,7 +37,10 @@ METADATA = RuleMetadata(
     permissions=("DeviceManagementServiceConfig.Read.All",),
 )
 
-_CCMHOSTNAME: Final = re.compile(r"""(?:^|[\s"'])CCMHOSTNAME\s*=\s*["']?([^\s"'/]+)""", re.I)
+# The host part of CCMHOSTNAME=<host>/CCM_Proxy_MutualAuth/<id>: host name characters only.
+_CCMHOSTNAME: Final = re.compile(
+    r"""(?:^|[\s"'])CCMHOSTNAME\s*=\s*["']?([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)""", re.I
+)
 _CMG_PORT: Final = 443
 TENANT_NOTE: Final = "this tenant's co-management settings"
 
