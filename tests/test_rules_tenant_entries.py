@@ -4,11 +4,14 @@ stay green, and unreadable data that must be UNKNOWN; manual items answer MANUAL
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from monitors.cli import main as greenscreen
 from rules.catalog import all_rules
 from rules.checks.tenant_and_devices import (
     com_002_cloud_management_gateway_reachable,
@@ -571,3 +574,52 @@ def test_manual_item_helper_refuses_a_rule() -> None:
     rule = next(r for r in all_rules() if r.metadata.kind is RuleKind.RULE)
     with pytest.raises(ValueError, match="not a manual item"):
         manual_item(rule.metadata)
+
+
+# --- what-if: a rule typo that moves devices to another profile ---------------------------------
+
+
+def test_what_if_a_rule_typo_moves_hybrid_devices_to_another_profile_is_not_green(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "contoso-sample.json"
+    hybrid_group = next(
+        group
+        for group in json.loads(sample.read_text(encoding="utf-8"))["collections"]["groups"]
+        if group["displayName"] == "Autopilot - Hybrid join devices"
+    )
+    change = tmp_path / "typo.json"
+    change.write_text(
+        json.dumps(
+            {
+                "format": "greenscreen.tenant-changes/1",
+                "description": "Fix the purchase order rule (one digit dropped)",
+                "changes": [
+                    {
+                        "op": "setGroupRule",
+                        "id": hybrid_group["id"],
+                        "membershipRule": (
+                            '(device.devicePhysicalIds -any _ -eq "[PurchaseOrderId]:450001234")'
+                        ),
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    status = greenscreen(
+        ["check", "--snapshot", str(sample), "--what-if", str(change), "--format", "json"]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert status == 1
+    moved = [
+        change
+        for change in result["newlyFailing"]
+        if change["ruleId"] == "GRP-003" and change["after"]["status"] == "fail"
+    ]
+    assert moved
+    assert all(
+        "Autopilot will give it 'Contoso - Entra join (pre-provisioning)' instead"
+        in change["message"]
+        for change in moved
+    )

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 
 from rules.checks.tenant_and_devices.preprovisioning_devices import (
     device_label,
+    device_subject,
     iter_scoped,
     unknown_without_devices,
 )
-from rules.context import RuleContext
-from rules.findings import Finding, RuleMetadata, Severity
+from rules.context import RuleContext, profile_subject
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity
 from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES, DEVICES, GROUPS
+from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
 
 METADATA = RuleMetadata(
     id="GRP-003",
@@ -23,8 +25,9 @@ METADATA = RuleMetadata(
         "(tutorial/includes/configure-and-assign-esp.md), and a profile reaches a device only "
         "through its group (profiles.md). A device that has a pre-provisioning profile "
         "assigned but is no longer in any of that profile's groups (a membership rule edited "
-        "or mistyped, a group tag changed) loses the profile at the next sync and gets none "
-        "of the payload assigned to the group. Membership is predicted with the same "
+        "or mistyped, a group tag changed) loses the profile at the next sync (or moves to "
+        "another profile its groups now select) and gets none of the payload assigned to the "
+        "group. Membership is predicted with the same "
         "evaluator GRP-001 and the applicability engine use."
     ),
     remediation=(
@@ -53,54 +56,86 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
         return
     for meant, finding in iter_scoped(context, METADATA):
         device = meant.device
-        profile = meant.profile
-        label = device_label(device)
-        devices = (device.id,)
-        targeting = context.targeting.profile_targeting(profile)
-        name = profile.display_name
-        if device.id in targeting.device_ids:
-            holding = _holding_groups(context, targeting.ap_device_group_ids, device.id)
-            where = (
-                "the profile is assigned to All devices"
-                if targeting.all_devices and not holding
-                else f"member of {', '.join(holding)}"
+        assigned = _assigned_preprovisioning_profile(context, device)
+        if assigned is not None and assigned.id != meant.profile.id:
+            # The device has one profile and its groups now give it another: judge it against
+            # the profile it has, scoped there.
+            finding = FindingBuilder(
+                METADATA, scope=context.profile_scope(assigned), extra_reasons=meant.reasons
             )
-            yield finding.passed(
-                meant.subject,
-                f"Autopilot device {label} is in an Autopilot device group of '{name}'",
-                (where,),
-                devices=devices,
-            )
-            continue
-        possible = targeting.possible_device_ids
-        if not meant.certain or possible is None or device.id in possible:
-            yield finding.unknown(
-                meant.subject,
-                f"cannot tell whether Autopilot device {label} is in an Autopilot device group "
-                f"of '{name}'",
-                (
-                    *targeting.reasons,
-                    *((targeting.unknown_reason,) if targeting.unknown_reason else ()),
-                ),
-                devices=devices,
-            )
-            continue
-        groups = [
-            f"'{group.display_name}'"
-            for group_id in sorted(targeting.ap_device_group_ids)
-            for group in (context.snapshot.group(group_id),)
-            if group is not None
-        ]
-        yield finding.failed(
-            meant.subject,
-            f"Autopilot device {label} has profile '{name}' assigned but is in none of its "
-            "Autopilot device groups: it loses the profile and the group's payload",
-            (
-                f"the profile's Autopilot device groups: {', '.join(groups) or 'none'}",
-                *targeting.reasons,
-            ),
+        profile = assigned or meant.profile
+        yield _verdict(context, device, profile, meant.certain or assigned is not None, finding)
+
+
+def _assigned_preprovisioning_profile(
+    context: RuleContext, device: AutopilotDevice
+) -> AutopilotProfile | None:
+    reference = device.deployment_profile
+    if not isinstance(reference, ObjectReference):
+        return None
+    profile = context.snapshot.autopilot_profile(reference.id)
+    return profile if profile is not None and profile.preprovisioning_allowed else None
+
+
+def _verdict(
+    context: RuleContext,
+    device: AutopilotDevice,
+    profile: AutopilotProfile,
+    certain: bool,
+    finding: FindingBuilder,
+) -> Finding:
+    label = device_label(device)
+    subject = device_subject(device)
+    devices = (device.id,)
+    targeting = context.targeting.profile_targeting(profile)
+    name = profile.display_name
+    if device.id in targeting.device_ids:
+        holding = _holding_groups(context, targeting.ap_device_group_ids, device.id)
+        where = (
+            "the profile is assigned to All devices"
+            if targeting.all_devices and not holding
+            else f"member of {', '.join(holding)}"
+        )
+        return finding.passed(
+            subject,
+            f"Autopilot device {label} is in an Autopilot device group of '{name}'",
+            (where,),
             devices=devices,
         )
+    possible = targeting.possible_device_ids
+    if not certain or possible is None or device.id in possible:
+        unknown_reason = (targeting.unknown_reason,) if targeting.unknown_reason else ()
+        return finding.unknown(
+            subject,
+            f"cannot tell whether Autopilot device {label} is in an Autopilot device group "
+            f"of '{name}'",
+            (*targeting.reasons, *unknown_reason),
+            devices=devices,
+        )
+    groups = [
+        f"'{group.display_name}'"
+        for group_id in sorted(targeting.ap_device_group_ids)
+        for group in (context.snapshot.group(group_id),)
+        if group is not None
+    ]
+    effective = context.targeting.effective_profile(device)
+    if effective.profile is not None:
+        moves = f"Autopilot will give it '{effective.profile.display_name}' instead"
+    elif effective.undecided:
+        moves = "which profile Autopilot gives it instead cannot be told"
+    else:
+        moves = "no profile targets it any more"
+    return finding.failed(
+        subject,
+        f"Autopilot device {label} has profile '{name}' but is in none of its Autopilot "
+        f"device groups: {moves}, and the group's payload misses it",
+        (
+            f"the profile's Autopilot device groups: {', '.join(groups) or 'none'}",
+            *effective.reasons,
+        ),
+        devices=devices,
+        related=(profile_subject(profile),),
+    )
 
 
 def _holding_groups(context: RuleContext, group_ids: frozenset[str], device_id: str) -> list[str]:
