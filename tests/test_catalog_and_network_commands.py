@@ -200,3 +200,22 @@ def test_network_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[s
         greenscreen(["network", "--format", "xml"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_check_reports_carry_the_network_section_with_the_tenants_cmg(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terminal = tmp_path / "report.txt"
+    markdown = tmp_path / "report.md"
+    for output_format, out in (("terminal", terminal), ("markdown", markdown)):
+        greenscreen(
+            ["check", "--snapshot", str(SAMPLE), "--format", output_format, "--out", str(out)]
+        )
+    capsys.readouterr()
+    text = terminal.read_text(encoding="utf-8")
+    assert "Network: the technician's bench must reach" in text
+    assert "+ contoso-cmg.contoso.com TCP 443: Cloud Management Gateway" in text
+    document = markdown.read_text(encoding="utf-8")
+    assert "## Network the technician's bench must reach" in document
+    assert "| contoso-cmg.contoso.com | TCP | 443 |" in document
+    assert "| \\*.microsoftaik.azure.net | TCP | 443 |" in document

@@ -96,7 +96,7 @@ def test_markdown_and_html_show_manual_items_and_the_network(
     _, markdown = _check(healthy_snapshot, tmp_path, "markdown")
     assert "## ☐ To check by hand (7)" in markdown
     assert "- [ ] run `greenscreen network`" in markdown.replace("\\", "")
-    assert "| `ztd.dds.microsoft.com` | TCP | 443 |" in markdown
+    assert "| ztd.dds.microsoft.com | TCP | 443 |" in markdown
     _, html = _check(healthy_snapshot, tmp_path, "html")
     assert '<span class="badge manual">MANUAL</span>' in html
     assert "<code>time.windows.com</code></td><td>UDP</td><td>123</td>" in html

@@ -623,3 +623,21 @@ def test_what_if_a_rule_typo_moves_hybrid_devices_to_another_profile_is_not_gree
         in change["message"]
         for change in moved
     )
+
+
+def test_a_workplace_object_that_is_not_an_autopilot_anchor_does_not_matter() -> None:
+    tenant = healthy_tenant().add(
+        DEVICES,
+        {
+            "id": "entra-obj-byod",
+            "deviceId": "entra-dev-byod",
+            "displayName": "Adele's laptop",
+            "physicalIds": [],
+            "trustType": "Workplace",
+            "accountEnabled": True,
+        },
+    )
+    assert verdicts(dev_006_not_entra_registered, tenant) == {
+        (DEVICE_A_ID, PASS),
+        (DEVICE_B_ID, PASS),
+    }

@@ -139,7 +139,7 @@ def _network(report: ReadinessReport) -> list[str]:
     for endpoint in report.network:
         ports = ", ".join(str(port) for port in endpoint.ports)
         lines.append(
-            f"| `{md(endpoint.host)}` | {endpoint.protocol} | {ports} | {md(endpoint.service)} | "
+            f"| {md(endpoint.host)} | {endpoint.protocol} | {ports} | {md(endpoint.service)} | "
             f"{md(endpoint.note)} | {md(endpoint.source)} |"
         )
     return [*lines, ""]
