@@ -122,3 +122,14 @@ def test_json_junit_and_sarif_carry_manual_status(healthy_snapshot: Path, tmp_pa
     assert {(r["ruleId"], r["kind"], r["level"]) for r in results} == {
         (rule, "review", "none") for rule in MANUAL_ITEMS
     }
+
+
+def test_the_sample_tenant_lists_exactly_the_manual_items_its_readme_names() -> None:
+    sample = Path(__file__).resolve().parents[1] / "samples" / "contoso-sample.json"
+    evaluation = evaluate_snapshot(
+        TenantSnapshot.from_document(json.loads(sample.read_text(encoding="utf-8")))
+    )
+    manual = {f.rule_id for f in evaluation.findings if f.status.value == "manual"}
+    assert manual == MANUAL_ITEMS | {"HYB-008", "COM-002"}
+    readme = (sample.parent / "README.md").read_text(encoding="utf-8")
+    assert all(rule_id in readme for rule_id in manual)
