@@ -133,3 +133,24 @@ def test_the_sample_tenant_lists_exactly_the_manual_items_its_readme_names() -> 
     assert manual == MANUAL_ITEMS | {"HYB-008", "COM-002"}
     readme = (sample.parent / "README.md").read_text(encoding="utf-8")
     assert all(rule_id in readme for rule_id in manual)
+
+
+def test_manual_items_never_fail_check_even_at_the_lowest_threshold(
+    healthy_snapshot: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    status = greenscreen(
+        [
+            "check",
+            "--snapshot",
+            str(healthy_snapshot),
+            "--fail-on",
+            "info",
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 0
+    assert "manual" in {f["status"] for f in json.loads(out.read_text(encoding="utf-8"))}

@@ -641,3 +641,11 @@ def test_a_workplace_object_that_is_not_an_autopilot_anchor_does_not_matter() ->
         (DEVICE_A_ID, PASS),
         (DEVICE_B_ID, PASS),
     }
+
+
+def test_conditional_access_policy_without_conditions_is_unknown() -> None:
+    policy = ca_block_policy(conditions=None)
+    tenant = healthy_tenant().add(CONDITIONAL_ACCESS_POLICIES, policy)
+    assert verdicts(enr_009_conditional_access_allows_enrollment, tenant) == {
+        (CA_POLICY_ID, UNKNOWN)
+    }
