@@ -32,8 +32,11 @@ METADATA = RuleMetadata(
     manual_steps=(
         "for each hardware model to pre-provision, look up its TPM maker and firmware version "
         "(tpm.msc on a sample device, or the Hardware page of an enrolled one)",
-        "compare with the TPM attestation entries of the Autopilot known issues page and "
-        "apply the maker's TPM firmware update where one is listed",
+        "compare with the TPM attestation entries of the Autopilot known issues page: "
+        "Infineon SLB9672 with firmware 15.22 ('TPM attestation timed out'), AMD ASP firmware "
+        "TPM on older firmware (0x80070490), Intel Tiger Lake firmware TPM before Windows 10 "
+        "21H2, TPMs with known vulnerabilities (0x81039024); apply the maker's TPM firmware "
+        "update where one is listed",
         "firmware TPMs (Intel, AMD, Qualcomm) must reach their EK certificate service: see "
         "`greenscreen network`",
     ),

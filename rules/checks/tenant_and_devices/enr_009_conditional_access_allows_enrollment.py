@@ -16,10 +16,13 @@ METADATA = RuleMetadata(
     title="No enabled Conditional Access policy blocks Intune enrollment",
     severity=Severity.ERROR,
     rationale=(
-        "Autopilot known issues, device-based Conditional Access policies: a policy that "
-        "blocks all cloud apps must exclude the Microsoft Intune Enrollment and Microsoft "
-        "Intune apps, and a policy requiring terms of use must not target Microsoft Intune "
-        "Enrollment, or enrollment during Autopilot fails (known-issues.md). The policies are "
+        "Autopilot known issues, device-based Conditional Access policies: 'The Intune "
+        "Enrollment app must be excluded from any Conditional Access policy requiring Terms of "
+        "Use', and with a policy that blocks all apps except an exclusion list, 'Microsoft "
+        "Intune Enrollment and Microsoft Intune should be included in that exclusion list' to "
+        "complete Autopilot enrollment (known-issues.md). Requiring a compliant device for all "
+        "cloud apps is not a failure: Microsoft Intune Enrollment is excluded from it by "
+        "default (same page). The policies are "
         "identity/conditionalAccess/policies (Microsoft Graph v1.0): state, "
         "conditions.applications, conditions.users, grantControls. Report-only policies are "
         "not enforced and pass."
