@@ -649,3 +649,15 @@ def test_conditional_access_policy_without_conditions_is_unknown() -> None:
     assert verdicts(enr_009_conditional_access_allows_enrollment, tenant) == {
         (CA_POLICY_ID, UNKNOWN)
     }
+
+
+def test_excluding_only_guests_still_blocks_every_deploying_user() -> None:
+    users = block_all_apps_all_users()["conditions"]["users"] | {
+        "excludeUsers": ["GuestsOrExternalUsers"],
+        "excludeGuestsOrExternalUsers": {"guestOrExternalUserTypes": "b2bCollaborationGuest"},
+    }
+    finding = only(
+        enr_009_conditional_access_allows_enrollment,
+        healthy_tenant().add(CONDITIONAL_ACCESS_POLICIES, block_all_apps_all_users(users=users)),
+    )
+    assert (finding.status, finding.severity) == (FAIL, Severity.ERROR)

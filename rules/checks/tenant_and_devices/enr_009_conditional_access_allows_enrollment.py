@@ -49,6 +49,7 @@ ENROLLMENT_APPS: Final = {
     INTUNE_APP: "Microsoft Intune",
 }
 ENABLED: Final = "enabled"
+_GUESTS: Final = "guestsorexternalusers"
 REPORT_ONLY: Final = "enabledForReportingButNotEnforced"
 # Conditions that narrow a policy to some sign-ins: whether the bench matches them is not in
 # tenant data.
@@ -172,9 +173,11 @@ def _reach(
         )
         if values
     ]
+    # Excluding guests or external users exempts nobody who deploys a device.
     exclusions = sum(
-        len(_strings(users, key)) for key in ("excludeUsers", "excludeGroups", "excludeRoles")
-    ) + (1 if users.get("excludeGuestsOrExternalUsers") else 0)
+        len([value for value in _strings(users, key) if value.casefold() != _GUESTS])
+        for key in ("excludeUsers", "excludeGroups", "excludeRoles")
+    )
     all_users = "all" in include_users
     if all_users:
         described = "all users" + (f" except {exclusions} exclusion(s)" if exclusions else "")
