@@ -661,3 +661,20 @@ def test_excluding_only_guests_still_blocks_every_deploying_user() -> None:
         healthy_tenant().add(CONDITIONAL_ACCESS_POLICIES, block_all_apps_all_users(users=users)),
     )
     assert (finding.status, finding.severity) == (FAIL, Severity.ERROR)
+
+
+def test_hybrid_profile_not_reporting_the_connectivity_check_is_unknown() -> None:
+    tenant = hybrid_tenant().patch(
+        AUTOPILOT_PROFILES, PROFILE_ID, hybridAzureADJoinSkipConnectivityCheck=None
+    )
+    assert verdicts(hyb_005_skip_connectivity_check_for_vpn, tenant) == {(PROFILE_ID, UNKNOWN)}
+
+
+def test_hybrid_app_not_reporting_its_install_behavior_is_unknown() -> None:
+    agent = hybrid_tenant().object(MOBILE_APPS, AGENT_APP_ID)
+    experience = {**agent["installExperience"], "runAsAccount": None}
+    tenant = hybrid_tenant().patch(MOBILE_APPS, AGENT_APP_ID, installExperience=experience)
+    assert verdicts(hyb_006_hybrid_apps_tracked, tenant) == {(AGENT_APP_ID, UNKNOWN)}
+    assert verdicts(hyb_006_hybrid_apps_tracked, hybrid_tenant().unreadable(MOBILE_APPS)) == {
+        (TENANT_ID, UNKNOWN)
+    }
