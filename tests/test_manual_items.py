@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from monitors.alerts.alert import alert_kind
 from monitors.cli import main as greenscreen
 from monitors.http_api import readiness_summaries
-from monitors.store.diff import record_of
+from monitors.store.diff import diff_evaluation, finding_row_key, record_of
 from monitors.store.records import StoredStatus, Transition
 from monitors.store.verdict_store import VerdictStore
 from rules.engine import Evaluation, evaluate_snapshot
@@ -154,3 +155,18 @@ def test_manual_items_never_fail_check_even_at_the_lowest_threshold(
     )
     assert status == 0
     assert "manual" in {f["status"] for f in json.loads(out.read_text(encoding="utf-8"))}
+
+
+def test_a_manual_item_that_disappears_is_forgotten_like_a_pass() -> None:
+    first = _healthy_evaluation("t", "2026-11-24T10:00:00Z")
+    at = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    previous = {finding_row_key(f): record_of(f, 1, at, 0) for f in first.findings}
+    versions = {rule.id: rule.version for rule in first.rules}
+    second = replace(
+        first,
+        captured_at="2026-11-25T10:00:00Z",
+        findings=tuple(f for f in first.findings if f.rule_id != "NET-001"),
+    )
+    diff = diff_evaluation(previous, versions, second, datetime(2026, 11, 25, 10, tzinfo=UTC))
+    [change] = [c for c in diff.changes if c.row_key.startswith("s|NET-001|")]
+    assert (change.record, change.transition) == (None, False)
