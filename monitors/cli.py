@@ -60,10 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
             "  greenscreen check --snapshot contoso.json --what-if change.json\n"
             "  greenscreen summary contoso.json\n"
             "  greenscreen schema > tenant-snapshot.schema.json\n"
+            "  greenscreen rules explain ENR-005\n"
+            "  greenscreen network --snapshot contoso.json --format csv --out allow-list.csv\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -87,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     from monitors.alerts.replay_command import add_alerts_command
 
     add_alerts_command(commands)
+    from monitors.catalog_command import add_rules_command
+    from monitors.network_command import add_network_command
+
+    add_rules_command(commands)
+    add_network_command(commands)
 
     summary = commands.add_parser(
         "summary",
@@ -104,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.set_defaults(handler=_schema)
     return parser
+
+
+def version_text() -> str:
+    """`greenscreen --version`: the installed version and the size of the rule catalog."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("greenscreen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        installed = "unknown"
+    from rules.catalog import all_rules
+    from rules.findings import RuleKind
+
+    entries = [rule.metadata for rule in all_rules()]
+    manual = sum(1 for metadata in entries if metadata.kind is RuleKind.MANUAL)
+    return (
+        f"greenscreen {installed} (catalog: {len(entries)} entries, "
+        f"{len(entries) - manual} rules, {manual} manual items)"
+    )
 
 
 def _add_graph_options(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,13 @@ from rules.findings import Finding, Severity, Status
 from rules.snapshot_model import SnapshotModelError, TenantSnapshot
 
 NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
-_STATUS_BADNESS = {Status.FAIL: 3, Status.UNKNOWN: 2, Status.PASS: 1, Status.NOT_APPLICABLE: 0}
+_STATUS_BADNESS = {
+    Status.FAIL: 3,
+    Status.UNKNOWN: 2,
+    Status.MANUAL: 1,
+    Status.PASS: 1,
+    Status.NOT_APPLICABLE: 0,
+}
 
 VerdictKey = tuple[str, str, str | None]
 

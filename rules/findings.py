@@ -17,6 +17,9 @@ class Status(StrEnum):
     FAIL = "fail"
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not_applicable"
+    # A catalog entry tenant data cannot decide: a person must check it (rules/manual.py).
+    # Never green, never a failure: it neither stops `check` nor alerts, and is counted apart.
+    MANUAL = "manual"
 
 
 class Severity(StrEnum):
@@ -37,6 +40,11 @@ class Severity(StrEnum):
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.BLOCKER: 3}
 
 
+class RuleKind(StrEnum):
+    RULE = "rule"
+    MANUAL = "manual"
+
+
 @dataclass(frozen=True, slots=True)
 class RuleMetadata:
     """Everything an admin or a pipeline needs to know about a rule, validated by a test."""
@@ -51,6 +59,11 @@ class RuleMetadata:
     permissions: tuple[str, ...]  # least-privilege Graph permissions those reads need
     version: int = 1  # bump when the logic changes, so verdicts are not diffed across semantics
     inference: bool = False  # derived from documented behaviour rather than stated by Microsoft
+    # What a person must check, step by step, where tenant data cannot decide (rules/manual.py).
+    # Non-empty for a manual item; a rule may also carry it for the part it cannot decide.
+    manual_steps: tuple[str, ...] = ()
+    # RULE: decided from tenant data; MANUAL: an item a person checks (its findings are MANUAL).
+    kind: RuleKind = RuleKind.RULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +219,20 @@ class FindingBuilder:
     ) -> Finding:
         """Data that could not be read or reasoned about: never a pass. `message` says why."""
         return self._make(Status.UNKNOWN, subject, message, reasons, None, devices, related, scope)
+
+    def manual(
+        self,
+        subject: Subject,
+        message: str,
+        steps: tuple[str, ...] | list[str] = (),
+        *,
+        devices: tuple[str, ...] | list[str] | frozenset[str] = (),
+        related: tuple[Subject, ...] | list[Subject] = (),
+        scope: Scope | None = None,
+    ) -> Finding:
+        """What tenant data cannot decide: `steps` (default: the metadata's) say what to check."""
+        checks = tuple(steps) or self.metadata.manual_steps
+        return self._make(Status.MANUAL, subject, message, checks, None, devices, related, scope)
 
     def not_applicable(
         self,

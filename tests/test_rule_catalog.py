@@ -15,7 +15,7 @@ import rules.checks
 from rules.catalog import RULE_MODULES, all_rules
 from rules.context import RuleContext
 from rules.engine import Rule, evaluate_snapshot, run_rule
-from rules.findings import Finding, RuleMetadata, Severity, Status
+from rules.findings import Finding, RuleKind, RuleMetadata, Severity, Status
 from rules.tenant_collections import ALL_COLLECTIONS
 from tests.tenant_builder import healthy_tenant
 
@@ -73,6 +73,8 @@ REQUIRED_IDS = frozenset(
     ESP-001 ESP-002 ESP-003 ESP-004 ESP-005 ESP-010 ESP-011 APP-001 APP-002 APP-004 APP-005
     APP-007 APP-008 APP-010 APP-011 APP-012 APP-013 SCR-001 CFG-001 CFG-002 CFG-003 CMP-001
     HYB-001 HYB-003 HYB-004 COM-001
+    ENR-002 ENR-004 ENR-005 ENR-006 ENR-008 ENR-009 DEV-006 DEV-009 GRP-003 GRP-004 GRP-005
+    HYB-002 HYB-005 HYB-006 HYB-007 HYB-008 COM-002 NET-001 NET-002 OPS-001 OPS-002
     """.split()  # noqa: SIM905 - laid out like the catalog, to compare by eye
 )
 
@@ -117,10 +119,29 @@ def test_metadata_is_complete(rule: Rule) -> None:
     assert all(
         reference.startswith("https://learn.microsoft.com/") for reference in metadata.references
     )
-    assert metadata.graph_reads
     assert set(metadata.graph_reads) <= set(ALL_COLLECTIONS)
     assert metadata.permissions
     assert metadata.version >= 1
+    if metadata.kind is RuleKind.MANUAL:
+        # A manual item says what a person checks; it may read nothing.
+        assert metadata.manual_steps
+        assert all(len(step) > 20 for step in metadata.manual_steps)
+    else:
+        assert metadata.graph_reads
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [rule for rule in all_rules() if rule.metadata.kind is RuleKind.MANUAL],
+    ids=lambda rule: rule.metadata.id,
+)
+def test_a_manual_item_only_ever_answers_manual_or_not_applicable(rule: Rule) -> None:
+    blind = healthy_tenant()
+    for collection in ALL_COLLECTIONS:
+        blind.unreadable(collection)
+    for tenant in (healthy_tenant(), blind):
+        statuses = {f.status for f in run_rule(rule, RuleContext.for_snapshot(tenant.snapshot()))}
+        assert statuses <= {Status.MANUAL, Status.NOT_APPLICABLE}, statuses
 
 
 def _imports(path: Path) -> Iterator[str]:
@@ -159,7 +180,7 @@ def test_a_rule_that_raises_is_reported_unknown_and_the_others_still_run() -> No
 
     snapshot = healthy_tenant().snapshot()
     evaluation = evaluate_snapshot(snapshot, rules=(Rule(broken_metadata, explode), *all_rules()))
-    broken = [f for f in evaluation.findings if f.rule_id == "GRP-004"]
+    broken = [f for f in evaluation.findings if f.rule_id == "GRP-004" and f.rule_error]
     assert [(f.status, f.rule_error) for f in broken] == [(Status.UNKNOWN, True)]
     assert "KeyError" in broken[0].message
     assert {f.rule_id for f in evaluation.findings} >= {r.metadata.id for r in all_rules()}
@@ -180,3 +201,9 @@ def test_healthy_tenant_has_no_failure_and_no_unknown() -> None:
     ]
     assert bad == []
     assert {f.status for f in evaluation.findings} & {Status.PASS}
+    # Manual items are by design neither pass nor fail: on the healthy tenant only manual
+    # items answer MANUAL, and every tenant-wide one does.
+    manual = {f.rule_id for f in evaluation.findings if f.status is Status.MANUAL}
+    manual_items = {r.id for r in evaluation.rules if r.kind is RuleKind.MANUAL}
+    assert manual <= manual_items
+    assert {"NET-001", "ENR-008", "OPS-001"} <= manual

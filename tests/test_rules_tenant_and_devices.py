@@ -1214,6 +1214,8 @@ def test_sample_tenant_shows_exactly_its_deliberate_problems_in_this_area() -> N
         ("DEV-008", device(build_sample.VIRTUAL_MACHINE_INDEX)),
         ("GRP-002", build_sample.AP_SALES_DEVICES),
         ("GRP-006", build_sample.sample_id("device-configuration", "Windows Update ring - Lab")),
+        # The user-context blocking app also reaches the hybrid devices (samples/README.md).
+        ("HYB-006", build_sample.app_id(build_sample.ZOOM)),
     }
     assert {(f.rule_id, f.subject.id) for f in produced if f.status is FAIL} == expected
     assert [f for f in produced if f.status is UNKNOWN] == []

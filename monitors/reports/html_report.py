@@ -46,6 +46,7 @@ main { padding: 16px 32px 48px; max-width: 1200px; }
 .badge.unknown { background: var(--amber); }
 .badge.pass, .badge.green { background: var(--green); }
 .badge.not_applicable { background: #767676; }
+.badge.manual { background: #1f5fa8; }
 .badge.below { background: #a19f9d; }
 details { margin: 8px 0; border: 1px solid #e1e1e1; border-radius: 4px; padding: 6px 10px; }
 details.unknown { border-left: 5px solid var(--amber); }
@@ -87,7 +88,8 @@ def render_html(report: ReadinessReport) -> str:
         f"<h1>Pre-provisioning readiness: {report.readiness.value.upper()}</h1>",
         f"<p>Tenant <strong>{e(report.tenant_id)}</strong>, captured {e(report.captured_at)}</p>",
         f"<p>{counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
-        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable "
+        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable, "
+        f"{counts[Status.MANUAL]} to check by hand "
         f"({len(report.rules)} rules; red at {e(report.fail_on.value)} and above)</p>",
         "</header><main>",
         '<p><button type="button" onclick="setAll(true)">Expand all</button>'
@@ -101,6 +103,8 @@ def render_html(report: ReadinessReport) -> str:
     for section in report.profiles:
         parts.append(_panel(report, section))
     parts.append(_panel(report, report.tenant_wide))
+    parts.append(_manual(report))
+    parts.append(_network(report))
     parts.append(_devices_without_profile(report))
     parts.append(_rules_list(report))
     parts.append("</main></body></html>\n")
@@ -234,6 +238,56 @@ def _device_row(device: DeviceReadiness) -> str:
         f"<td>{e(device.group_tag or '')}</td>"
         f"<td>{e(device_profile_label(device))}{certainty}</td>"
         f"<td>{e(device.assignment_status or '')}</td><td>{groups}</td><td>{blockers}</td></tr>"
+    )
+
+
+def _manual(report: ReadinessReport) -> str:
+    """Manual items: neither green nor failing; a person checks them."""
+    manual = report.manual()
+    if not manual:
+        return ""
+    parts = [
+        '<section class="panel"><div class="body">',
+        f"<h2>To check by hand ({len(manual)})</h2>",
+        '<p class="muted">Tenant data cannot decide these: they are not green and do not '
+        "change the verdict.</p>",
+    ]
+    for finding in manual:
+        metadata = report.rules.get(finding.rule_id)
+        title = e(metadata.title) if metadata else ""
+        parts.append(
+            '<details class="finding manual" open>'
+            f'<summary><span class="badge manual">MANUAL</span> '
+            f"<strong>{e(finding.rule_id)}</strong> {title}</summary>"
+        )
+        if finding.subject.type != "tenant":
+            parts.append(
+                f"<p>{e(finding.subject.type)} <strong>{e(finding.subject.display_name)}"
+                f"</strong>: {e(finding.message)}</p>"
+            )
+        parts.append("<ul>" + _items(finding.reasons) + "</ul>")
+        if finding.remediation:
+            parts.append(f'<p class="fix"><strong>Where:</strong> {e(finding.remediation)}</p>')
+        parts.append("</details>")
+    parts.append("</div></section>")
+    return "\n".join(parts)
+
+
+def _network(report: ReadinessReport) -> str:
+    if not report.network:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{e(endpoint.host)}</code></td><td>{e(endpoint.protocol)}</td>"
+        f"<td>{e(', '.join(str(port) for port in endpoint.ports))}</td>"
+        f"<td>{e(endpoint.service)}</td><td>{e(endpoint.note)}</td>"
+        f"<td><code>{e(endpoint.source)}</code></td></tr>"
+        for endpoint in report.network
+    )
+    return (
+        '<section class="panel"><div class="body"><details><summary>Network the '
+        f"technician's bench must reach ({len(report.network)} endpoints)</summary>"
+        "<table><tr><th>host</th><th>protocol</th><th>ports</th><th>service</th>"
+        f"<th>only for</th><th>source</th></tr>{rows}</table></details></div></section>"
     )
 
 

@@ -1,6 +1,8 @@
 """JUnit XML: one test suite per pre-provisioning profile (and one tenant-wide), one test case
 per finding. A failing finding is a `<failure>`, an unknown one an `<error>` (so a CI view never
-shows it as passed), a not-applicable one `<skipped>`.
+shows it as passed), a not-applicable one `<skipped>`. A manual item (a check a person makes)
+is `<skipped>` too, with a message starting "manual check:" and its steps: it is not a pass and
+must not fail a pipeline every run.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _suite(report: ReadinessReport, section: Section) -> ET.Element:
         tests=str(len(section.findings)),
         failures=str(counts[Status.FAIL]),
         errors=str(counts[Status.UNKNOWN]),
-        skipped=str(counts[Status.NOT_APPLICABLE]),
+        skipped=str(counts[Status.NOT_APPLICABLE] + counts[Status.MANUAL]),
         timestamp=report.captured_at,
     )
     properties = ET.SubElement(suite, "properties")
@@ -77,6 +79,9 @@ def _case(report: ReadinessReport, section: Section, finding: Finding) -> ET.Ele
         element.text = body
     elif finding.status is Status.NOT_APPLICABLE:
         ET.SubElement(case, "skipped", message=_xml(finding.message))
+    elif finding.status is Status.MANUAL:
+        element = ET.SubElement(case, "skipped", message=_xml(f"manual check: {finding.message}"))
+        element.text = body
     else:
         output = ET.SubElement(case, "system-out")
         output.text = _xml(finding.message)

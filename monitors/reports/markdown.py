@@ -35,7 +35,8 @@ def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> s
         f"Overall: **{_BADGE[report.readiness]}** (red at {report.fail_on.value} and above).",
         "",
         f"{counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
-        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable; "
+        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable, "
+        f"{counts[Status.MANUAL]} to check by hand; "
         f"{len(report.rules)} rules.",
         "",
     ]
@@ -49,6 +50,8 @@ def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> s
         if section.profile_id is None and not section.findings:
             continue
         lines += _section(report, section)
+    lines += _manual(report)
+    lines += _network(report)
     if show_devices and report.devices is not None:
         lines += _devices(report)
     return "\n".join(lines).rstrip() + "\n"
@@ -101,6 +104,45 @@ def _finding(report: ReadinessReport, finding: Finding) -> list[str]:
     if finding.remediation:
         lines += [f"**Fix:** {md(finding.remediation)}", ""]
     return lines
+
+
+def _manual(report: ReadinessReport) -> list[str]:
+    """Manual items: neither green nor failing; a person checks them."""
+    manual = report.manual()
+    if not manual:
+        return []
+    lines = [f"## ☐ To check by hand ({len(manual)})", ""]
+    for finding in manual:
+        metadata = report.rules.get(finding.rule_id)
+        title = md(metadata.title) if metadata else ""
+        lines += [f"### MANUAL {finding.rule_id}: {title}", ""]
+        if finding.subject.type != "tenant":
+            lines += [
+                f"{md(finding.subject.type)} **{md(finding.subject.display_name)}**: "
+                f"{md(finding.message)}",
+                "",
+            ]
+        lines += [f"- [ ] {md(step)}" for step in finding.reasons]
+        lines.append("")
+    return lines
+
+
+def _network(report: ReadinessReport) -> list[str]:
+    if not report.network:
+        return []
+    lines = [
+        f"## Network the technician's bench must reach ({len(report.network)})",
+        "",
+        "| host | protocol | ports | service | only for | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for endpoint in report.network:
+        ports = ", ".join(str(port) for port in endpoint.ports)
+        lines.append(
+            f"| {md(endpoint.host)} | {endpoint.protocol} | {ports} | {md(endpoint.service)} | "
+            f"{md(endpoint.note)} | {md(endpoint.source)} |"
+        )
+    return [*lines, ""]
 
 
 def _devices(report: ReadinessReport) -> list[str]:

@@ -12,12 +12,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rules.applicability import tenant_targeting
+from rules.checks.tenant_and_devices.com_002_cloud_management_gateway_reachable import (
+    TENANT_NOTE,
+    bench_endpoints,
+)
 from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
 from rules.engine import Evaluation
 from rules.findings import Finding, RuleMetadata, Severity, Status
+from rules.network_endpoints import Endpoint
 from rules.snapshot_model import TenantSnapshot
 
-_STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+_STATUS_ORDER = {
+    Status.FAIL: 0,
+    Status.UNKNOWN: 1,
+    Status.MANUAL: 2,
+    Status.PASS: 3,
+    Status.NOT_APPLICABLE: 4,
+}
 TENANT_WIDE_TITLE = "Tenant-wide"
 
 
@@ -81,6 +92,9 @@ class ReadinessReport:
     devices_without_profile: tuple[DeviceReadiness, ...] = ()
     # Autopilot device id -> serial number (or name), for naming devices in findings.
     device_labels: Mapping[str, str] = field(default_factory=dict)
+    # What the technician's bench must reach: Microsoft's published list plus this tenant's
+    # Cloud Management Gateway (rules/network_endpoints.py, COM-002).
+    network: tuple[Endpoint, ...] = ()
 
     @property
     def sections(self) -> tuple[Section, ...]:
@@ -94,6 +108,16 @@ class ReadinessReport:
 
     def device_label(self, device_id: str) -> str:
         return self.device_labels.get(device_id, device_id)
+
+    def manual(self) -> tuple[Finding, ...]:
+        """What a person must check (manual items): never green, never failing."""
+        return tuple(
+            sorted((f for f in self.findings if f.status is Status.MANUAL), key=finding_order)
+        )
+
+    def tenant_endpoints(self) -> tuple[Endpoint, ...]:
+        """The endpoints this tenant adds to Microsoft's list (its CMG)."""
+        return tuple(endpoint for endpoint in self.network if endpoint.note == TENANT_NOTE)
 
 
 def build_report(
@@ -158,6 +182,7 @@ def build_report(
             tuple(d for d in devices or () if d.profile_id not in placed)
         ),
         device_labels=labels,
+        network=bench_endpoints(snapshot),
     )
 
 

@@ -56,7 +56,7 @@ def render_sarif(report: ReadinessReport) -> str:
                 "results": [
                     _result(report, finding, index[finding.rule_id])
                     for finding in report.findings
-                    if finding.status in (Status.FAIL, Status.UNKNOWN)
+                    if finding.status in (Status.FAIL, Status.UNKNOWN, Status.MANUAL)
                 ],
             }
         ],
@@ -81,6 +81,7 @@ def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:
             "permissions": list(metadata.permissions),
             "inference": metadata.inference,
             "version": metadata.version,
+            "kind": metadata.kind.value,
         },
     }
     if metadata.references:
@@ -89,16 +90,18 @@ def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:
 
 
 def _result(report: ReadinessReport, finding: Finding, rule_index: int) -> dict[str, Any]:
-    prefix = "unknown: " if finding.status is Status.UNKNOWN else ""
+    prefix = {Status.UNKNOWN: "unknown: ", Status.MANUAL: "manual check: "}.get(finding.status, "")
     scope = finding.scope
     text = prefix + finding.message
     if scope is not None:
         text += f" (profile '{scope.profile_name}')"
+    manual = finding.status is Status.MANUAL
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
-        "kind": "fail",
-        "level": _LEVEL[finding.severity],
+        # SARIF 2.1.0 §3.27.9: "review" is a result a person must judge; its level is "none".
+        "kind": "review" if manual else "fail",
+        "level": "none" if manual else _LEVEL[finding.severity],
         "message": {"text": text},
         "locations": [{"logicalLocations": [_logical_location(finding.subject)]}],
         "partialFingerprints": {"greenscreenVerdict/v1": _fingerprint(finding)},

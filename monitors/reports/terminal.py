@@ -52,6 +52,8 @@ def render_terminal(
         if section.profile_id is None and not section.findings:
             continue
         _section(console, report, section)
+    _manual(console, report)
+    _network(console, report)
     if show_devices and report.devices is not None:
         _devices(console, report)
     return buffer.getvalue()
@@ -70,7 +72,8 @@ def _header(console: Console, report: ReadinessReport) -> None:
     line.append_text(verdict_badge(report.readiness))
     line.append(
         f"  {counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
-        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable "
+        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable, "
+        f"{counts[Status.MANUAL]} to check by hand "
         f"({len(report.rules)} rules; red at {report.fail_on.value} and above)"
     )
     console.print(line)
@@ -127,6 +130,43 @@ def _finding(console: Console, report: ReadinessReport, finding: Finding) -> Non
         fix = Text("      fix: ", style="bold")
         fix.append(finding.remediation, style="")
         console.print(fix)
+
+
+def _manual(console: Console, report: ReadinessReport) -> None:
+    """Manual items: what tenant data cannot decide. Not green, not failing: a person checks."""
+    manual = report.manual()
+    if not manual:
+        return
+    console.print(
+        Text(f"To check by hand ({len(manual)}): Greenscreen cannot see these", style="bold")
+    )
+    for finding in manual:
+        head = Text("  ☐ MANUAL ", style="bold blue")
+        head.append(f"{finding.rule_id} ", style="bold")
+        metadata = report.rules.get(finding.rule_id)
+        head.append(metadata.title if metadata else finding.message)
+        console.print(head)
+        subject = finding.subject
+        if subject.type != "tenant":
+            console.print(Text(f"      {subject.type} '{subject.display_name}': {finding.message}"))
+        for step in finding.reasons[:_MAX_REASONS]:
+            console.print(Text(f"      - {step}", style="dim"))
+    console.print()
+
+
+def _network(console: Console, report: ReadinessReport) -> None:
+    if not report.network:
+        return
+    line = Text("Network: ", style="bold")
+    line.append(
+        f"the technician's bench must reach {len(report.network)} endpoints "
+        "(`greenscreen network` lists them for an allow-list)"
+    )
+    console.print(line)
+    for endpoint in report.tenant_endpoints():
+        ports = ", ".join(str(port) for port in endpoint.ports)
+        console.print(Text(f"  + {endpoint.host} {endpoint.protocol} {ports}: {endpoint.service}"))
+    console.print()
 
 
 def _device_list(report: ReadinessReport, device_ids: Sequence[str]) -> str:

@@ -30,7 +30,13 @@ from monitors.store.records import (
 from rules.engine import Evaluation
 from rules.findings import Finding, RuleMetadata, Status
 
-_WORST_FIRST = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2, Status.NOT_APPLICABLE: 3}
+_WORST_FIRST = {
+    Status.FAIL: 0,
+    Status.UNKNOWN: 1,
+    Status.MANUAL: 2,
+    Status.PASS: 3,
+    Status.NOT_APPLICABLE: 4,
+}
 RESOLVED_MESSAGE = "no longer reported by the rule"
 
 
@@ -174,7 +180,7 @@ def _disappeared(
         return Change(row_key, unknown, transition=True, from_status=old.status)
     if old.status == StoredStatus.RESOLVED:
         return None
-    if old.status in (StoredStatus.PASS, StoredStatus.NOT_APPLICABLE):
+    if old.status in (StoredStatus.PASS, StoredStatus.NOT_APPLICABLE, StoredStatus.MANUAL):
         return Change(row_key, None, transition=False, from_status=old.status)
     resolved = _replace_status(old, StoredStatus.RESOLVED, RESOLVED_MESSAGE, at)
     return Change(row_key, resolved, transition=True, from_status=old.status)

@@ -32,6 +32,7 @@ class StoredStatus(StrEnum):
     FAIL = "fail"
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not_applicable"
+    MANUAL = "manual"  # a person checks it: never green, never alerting (rules/manual.py)
     RESOLVED = "resolved"
 
 
