@@ -4,9 +4,11 @@ Intune resources cannot be subscribed to (GRAPH-NOTES §1), so `deviceManagement
 read every few minutes from the stored cursor minus an overlap window (the API's latency is not
 documented; GRAPH-NOTES §3), de-duplicated by event id against the ids the cursor remembers.
 Every new event is recorded as a change event (the actor behind a transition), and each touched
-object becomes one `changes` message carrying its event ids. The cursor moves only after the
-messages are queued, with an ETag compare-and-set so that overlapping timer runs cannot move it
-backwards.
+object becomes one `changes` message carrying its event ids. Records name the object's derived
+type, placed through Graph's type hierarchy (`monitors.graph.type_hierarchy`), then by id in the
+mirror; what neither places is counted and re-read by collection (`place_resources`). The
+cursor moves only after the messages are queued, with an ETag compare-and-set so that
+overlapping timer runs cannot move it backwards.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from monitors.queues import ChangeMessage, QueueSender, send_changes
 from monitors.store.keys import format_time, parse_time
 from monitors.store.records import ChangeEvent, ModifiedProperty
 from monitors.store.verdict_store import VerdictStore
-from monitors.telemetry.polling import record_reread, record_unmapped
+from monitors.telemetry.polling import record_reread, record_unmapped, resource_type_label
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 
@@ -118,7 +120,7 @@ async def poll_intune_audit(
         log.warning(
             "%d audit resources could not be placed (%s): re-reading %s",
             len(placed.unmapped_types),
-            ", ".join(sorted(set(placed.unmapped_types))),
+            ", ".join(sorted({resource_type_label(t) for t in placed.unmapped_types})),
             ", ".join(sorted(placed.reread)),
             extra={"tenant_id": tenant_id},
         )
@@ -228,8 +230,8 @@ def place_resources(
        parent, found in the mirror by the longest `_`-separated prefix of its id, else the
        parent's collection is re-read; a known type that none of ours is changes nothing.
     2. An unknown type: by id, in the mirror's Intune collections.
-    3. Still unplaced: counted, and the collections its component suggests (all Intune
-       collections if it suggests none) are re-read.
+    3. Still unplaced: counted, and the collections its component suggests (if none: every
+       Intune collection but the Autopilot device list) are re-read.
     """
     placement = Placement()
     hierarchy = type_hierarchy.load()
