@@ -210,6 +210,24 @@ def test_unplaceable_audit_resource_is_counted_and_rereads_its_component(
         )
         assert placed.unmapped_types == ["Windows13FutureConfiguration"]
 
+        # An assignment names its own id, `<parent id>_<group id>`: its parent is refreshed.
+        assignment = _renamed(
+            known, "DeviceConfigurationAssignment", f"{SKIP_USER_ESP_PROFILE}_{uuid.uuid4()}"
+        )
+        orphan = _renamed(known, "DeviceConfigurationAssignment", f"{uuid.uuid4()}_{uuid.uuid4()}")
+        failed = dict(_renamed(known, "Windows10CustomConfiguration"), activityResult="Failure")
+        read_only = dict(
+            _renamed(known, "Windows10CustomConfiguration"), activityOperationType="Get"
+        )
+        navigations = place_resources(
+            tenant, [assignment, orphan, failed, read_only], services.mirror
+        )
+        assert dict(navigations.objects) == {
+            (tc.DEVICE_CONFIGURATIONS, SKIP_USER_ESP_PROFILE): [assignment["id"]]
+        }
+        assert dict(navigations.reread) == {tc.DEVICE_CONFIGURATIONS: [orphan["id"]]}
+        assert navigations.unmapped_types == []  # a known navigation type is not "unmapped"
+
         # Through the poll: the unknown record is counted by type and becomes a re-read.
         sim.clear_log()
         _append_audit_events(sim, [unknown])
@@ -412,3 +430,35 @@ def test_unreadable_delegated_only_mdm_scope_stays_unknown_and_costs_no_request(
     assert [m.kind for m in queued(azurite)] == []
     assert verdict(deployed, tenant, "ENR-001") == {"unknown"}
     assert deployed.history(tenant, since=datetime(2026, 1, 1, tzinfo=UTC)).items == ()
+
+
+def test_a_policy_that_cannot_be_read_leaves_the_rest_of_the_directory_poll_working(
+    azurite: Azurite,
+    empty_queues: None,  # noqa: F811 - fixture
+) -> None:
+    from monitors.directory_polling import DirectoryOutcome
+    from monitors.guardrail import build_services, poll_directory_all, process_change_text
+    from tests.test_function_support import ALL_DEVICES_GROUP, guardrail_env
+
+    snapshot = sample_snapshot()
+    tenant = snapshot["tenantId"]
+    with GraphSimulator(snapshot, seed=4) as sim:
+        services = build_services(guardrail_env(azurite, [{"tenantId": tenant}], sim.url))
+        process_change_text(services, ChangeMessage.create(tenant, "manual", "full").to_text())
+        poll_directory_all(services)
+        sim.add_fault(Fault(path="conditionalAccess/policies", kind="forbidden", times=None))
+        sim.apply_changes(
+            change(
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": "Paused",
+                }
+            )
+        )
+        outcome = poll_directory_all(services)[tenant]
+        assert isinstance(outcome, DirectoryOutcome)
+        assert outcome.policies_unreadable == {tc.CONDITIONAL_ACCESS_POLICIES: 403}
+        assert [(m.kind, m.resource.get("id")) for m in queued(azurite)] == [
+            ("group", ALL_DEVICES_GROUP)
+        ]
