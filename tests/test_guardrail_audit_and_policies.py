@@ -249,6 +249,8 @@ def test_unplaceable_audit_resource_is_counted_and_rereads_its_component(
         for text in texts:
             result = process_change_text(services, text)
             assert result.outcome in ("committed", "nothing-to-evaluate")
+            # Read whole as a full read reads them (settings, assignments): nothing else moved.
+            assert result.transitions == ()
         requested = {r.path.split("?")[0] for r in sim.request_log if r.method == "GET"}
         assert {tc.DEVICE_CONFIGURATIONS, tc.SETTINGS_CATALOG_POLICIES, tc.PLATFORM_SCRIPTS} <= (
             requested
