@@ -307,6 +307,12 @@ async def refresh_for(message: ChangeMessage, client: GraphClient, mirror: Tenan
         await _refresh_groups(client, [str(resource["id"])], refresh, forget_missing=True)
     elif message.kind == "device":
         await _refresh_devices(client, [str(i) for i in resource["ids"]], refresh)
+    elif message.kind == "collections":
+        from monitors.collection_refresh import refresh_collections
+
+        paths = [str(path) for path in resource["collections"]]
+        await refresh_collections(client, message.tenant_id, mirror, paths, refresh)
+        await _refresh_new_groups(client, message.tenant_id, mirror, refresh)
     return refresh
 
 

@@ -11,6 +11,10 @@
 - `auditLogs/directoryAudits` since a cursor gives the actor (recorded as change events and
   attached to the messages of their targets). Without `AuditLog.Read.All` Graph answers 403:
   polling carries on without actors.
+- Tenant policies no change channel reports (the MDM user scope, the device registration policy,
+  Conditional Access) are read every poll and compared with the mirror
+  (`monitors.collection_refresh`); a difference becomes one `collections` message, attributed to
+  the directory audits that report such changes (`POLICY_ACTIVITIES`).
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from typing import Any, Final
 
 from monitors.audit_polling import AuditCursor, _seven_digits_to_six
 from monitors.change_processing import is_autopilot_device
+from monitors.collection_refresh import changed_policies
 from monitors.graph.client import GraphClient, GraphError
-from monitors.graph.collections import ENTRA_DEVICE_FIELDS, GROUP_FIELDS
+from monitors.graph.collections import ENTRA_DEVICE_FIELDS, GROUP_FIELDS, spec_for
 from monitors.graph.reader import chunked, is_safe_id, referenced_group_ids
 from monitors.queues import DEVICE_IDS_PER_MESSAGE, ChangeMessage, QueueSender, send_changes
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import ChangeEvent, ModifiedProperty
 from monitors.store.verdict_store import VerdictStore
+from monitors.telemetry.polling import record_policy_change, record_reread
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 
@@ -42,12 +48,31 @@ SOURCE: Final = "entra-directory-audit"
 MAX_PAGES: Final = 50
 
 
+# Directory audit activities that report a change of a polled tenant policy, by collection
+# (Microsoft Entra audit log activity reference; compared case-insensitively, as the reference
+# itself spells "Conditional Access" both ways).
+POLICY_ACTIVITIES: Final[dict[str, frozenset[str]]] = {
+    tc.CONDITIONAL_ACCESS_POLICIES: frozenset(
+        {
+            "add conditional access policy",
+            "update conditional access policy",
+            "delete conditional access policy",
+        }
+    ),
+    tc.DEVICE_REGISTRATION_POLICY: frozenset({"set device registration policies"}),
+    tc.MDM_POLICIES: frozenset({"update mobility management policy"}),
+}
+POLICY_REREAD_REASON: Final = "policy_changed"
+
+
 @dataclass
 class DirectoryOutcome:
     messages: int = 0
     resynced: list[str] = field(default_factory=list)  # delta links that had to start again
     audits_read: int = 0
     audits_forbidden: bool = False
+    policies_changed: list[str] = field(default_factory=list)
+    policies_unreadable: dict[str, int] = field(default_factory=dict)
 
 
 async def poll_directory_changes(
@@ -61,7 +86,10 @@ async def poll_directory_changes(
     overlap: timedelta,
 ) -> DirectoryOutcome:
     outcome = DirectoryOutcome()
-    events_by_target = await _read_directory_audits(client, tenant_id, store, now, overlap, outcome)
+    policy_events: dict[str, list[str]] = defaultdict(list)
+    events_by_target = await _read_directory_audits(
+        client, tenant_id, store, now, overlap, outcome, policy_events
+    )
     messages: dict[str, ChangeMessage] = {}
 
     def add(message: ChangeMessage) -> None:
@@ -108,11 +136,52 @@ async def poll_directory_changes(
     for chunk in chunked(device_ids, DEVICE_IDS_PER_MESSAGE):
         events = [e for device_id in chunk for e in events_by_target.get(device_id, ())]
         add(ChangeMessage.create(tenant_id, "delta", "device", {"ids": chunk}, events))
+    policies = await _policy_message(client, tenant_id, mirror, policy_events, outcome)
+    if policies is not None:
+        add(policies)
     if resync:
         add(ChangeMessage.create(tenant_id, "delta", "full", discriminator=format_time(now)))
     send_changes(sender, list(messages.values()))
     outcome.messages = len(messages)
     return outcome
+
+
+async def _policy_message(
+    client: GraphClient,
+    tenant_id: str,
+    mirror: TenantMirror,
+    policy_events: Mapping[str, list[str]],
+    outcome: DirectoryOutcome,
+) -> ChangeMessage | None:
+    """One `collections` message for the polled policies that differ from the mirror.
+
+    Its id digests the new content, so two polls that see the same change queue it once.
+    A policy that cannot be read now is left to the next poll and the reconcile (logged).
+    """
+    try:
+        check = await changed_policies(client, tenant_id, mirror)
+    except GraphError as error:
+        log.warning("could not poll the tenant policies: %s", error.status)
+        return None
+    outcome.policies_unreadable = dict(check.unreadable)
+    for path, status in check.unreadable.items():
+        if not (spec_for(path).delegated_only and status in (401, 403)):
+            log.warning("could not poll %s: %s", path, status, extra={"tenant_id": tenant_id})
+    if not check.changed:
+        return None
+    outcome.policies_changed = list(check.changed)
+    for path in check.changed:
+        record_policy_change(tenant_id, path)
+        record_reread(tenant_id, path, POLICY_REREAD_REASON)
+    events = [e for path in check.changed for e in policy_events.get(path, ())]
+    return ChangeMessage.create(
+        tenant_id,
+        "delta",
+        "collections",
+        {"collections": sorted(check.changed)},
+        events,
+        discriminator=check.digest,
+    )
 
 
 async def _delta(
@@ -167,6 +236,7 @@ async def _read_directory_audits(
     now: datetime,
     overlap: timedelta,
     outcome: DirectoryOutcome,
+    policy_events: dict[str, list[str]],
 ) -> dict[str, list[str]]:
     cursor = AuditCursor.load(store, tenant_id, AUDIT_CURSOR, now, overlap)
     url = (
@@ -193,6 +263,10 @@ async def _read_directory_audits(
         if event is None:
             continue
         events.append(event)
+        activity = str(audit.get("activityDisplayName") or "").casefold()
+        for path, activities in POLICY_ACTIVITIES.items():
+            if activity in activities and str(audit.get("result") or "success") == "success":
+                policy_events[path].append(event.event_id)
         for target in audit.get("targetResources") or ():
             target_id = str((target or {}).get("id") or "")
             if is_safe_id(target_id):

@@ -334,6 +334,7 @@ def poll_intune_audit_all(services: Services) -> dict[str, Any]:
                 sender=sender,
                 now=services.clock(),
                 overlap=overlap,
+                mirror=services.mirror,
             ),
         )
 

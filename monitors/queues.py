@@ -3,11 +3,14 @@
 `changes` (one change to look at, for one tenant):
 
     {"tenantId", "source": "notification|audit|delta|reconcile|manual",
-     "kind": "group|intune|device|full|reauthorize", "resource": {...}, "eventIds": [...],
+     "kind": "group|intune|device|collections|full|reauthorize", "resource": {...},
+     "eventIds": [...],
      "id": <stable idempotency id>}
 
 `resource` per kind: `group` `{"id"}`; `intune` `{"collection", "id"}`; `device` `{"ids": [≤15]}`;
-`full` `{}`; `reauthorize` `{"subscriptionId", "lifecycleEvent"}`.
+`collections` `{"collections": [paths]}` (re-read them whole: a polled tenant policy changed, or
+an audit record named an object no map could place); `full` `{}`; `reauthorize`
+`{"subscriptionId", "lifecycleEvent"}`.
 
 `alerts` (one transition to tell people about): `{"tenantId", "transition": {...},
 "idempotencyKey"}`; the key is derived from the transition (tenant, write sequence, rule, scope,
@@ -35,11 +38,17 @@ log = logging.getLogger(__name__)
 CHANGES_QUEUE: Final = "changes"
 ALERTS_QUEUE: Final = "alerts"
 SOURCES: Final = ("notification", "audit", "delta", "reconcile", "manual")
-KINDS: Final = ("group", "intune", "device", "full", "reauthorize")
+KINDS: Final = ("group", "intune", "device", "collections", "full", "reauthorize")
 INTUNE_COLLECTIONS: Final = frozenset(
     path
     for path in tc.ALL_COLLECTIONS
     if path.startswith(("deviceManagement/", "deviceAppManagement/"))
+)
+# Collections a `collections` message may re-read whole: the Intune ones and the tenant policies
+# that have no change channel (never the 20,000-row Autopilot device list, groups or devices).
+REREADABLE_COLLECTIONS: Final = frozenset(
+    (INTUNE_COLLECTIONS - {tc.AUTOPILOT_DEVICES})
+    | {tc.MDM_POLICIES, tc.DEVICE_REGISTRATION_POLICY, tc.CONDITIONAL_ACCESS_POLICIES}
 )
 DEVICE_IDS_PER_MESSAGE: Final = 15  # one `id in (...)` filter: Graph's limit for directory objects
 MAX_EVENT_IDS: Final = 50  # the store keeps at most 50 cause ids per run
@@ -145,6 +154,16 @@ def validate_change(message: ChangeMessage) -> None:
             raise MessageError(f"resource.ids must list 1-{DEVICE_IDS_PER_MESSAGE} device ids")
         if not all(isinstance(i, str) and is_safe_id(i) for i in ids):
             raise MessageError("resource.ids must be Graph object ids")
+    elif message.kind == "collections":
+        _require_keys(resource, {"collections"}, set())
+        paths = resource["collections"]
+        if (
+            not isinstance(paths, list)
+            or not paths
+            or len(set(paths)) != len(paths)
+            or not all(isinstance(p, str) and p in REREADABLE_COLLECTIONS for p in paths)
+        ):
+            raise MessageError("resource.collections must list distinct re-readable collections")
     elif message.kind == "reauthorize":
         _require_keys(resource, {"subscriptionId", "lifecycleEvent"}, set())
         _require_safe_id(resource, "subscriptionId")

@@ -249,11 +249,13 @@ def test_applied_intune_change_appends_an_audit_event(
     )
     assert event["actor"]["userPrincipalName"] == "alex@contoso.com"
     assert event["actor"]["applicationDisplayName"]
-    assert (event["activity"], event["activityOperationType"], event["category"]) == (
+    assert (event["activityType"], event["activityOperationType"], event["category"]) == (
         "Patch MobileApp",
         "Patch",
         "Application",
     )
+    # The object's derived type, not the base entity the activity names.
+    assert event["resources"][0]["auditResourceType"] == "Win32LobApp"
     assert event["activityResult"] == "Success"
     assert event["correlationId"]
     [resource] = event["resources"]

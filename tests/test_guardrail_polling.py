@@ -123,7 +123,8 @@ def test_new_autopilot_device_in_entra_becomes_a_device_change(
 
 def test_intune_audit_resource_types_map_to_snapshot_collections() -> None:
     assert collection_for("MobileApp") == tc.MOBILE_APPS
-    assert collection_for("DeviceConfigurationAssignment") == tc.DEVICE_CONFIGURATIONS
+    assert collection_for("Windows10CustomConfiguration") == tc.DEVICE_CONFIGURATIONS
+    assert collection_for("DeviceConfigurationAssignment") is None  # a navigation, not an object
     assert collection_for("ManagedDevice") is None
 
 

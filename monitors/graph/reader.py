@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +69,8 @@ class TenantReader:
         self._progress = progress or (lambda path, count, error: None)
         self._clock = clock
 
-    async def read(self) -> dict[str, Any]:
+    async def read(self, only: Collection[str] | None = None) -> dict[str, Any]:
+        """The tenant as a snapshot document; `only`: just these collections (a re-read)."""
         captured_at = self._clock().astimezone(UTC).replace(microsecond=0)
         state = _ReadState()
         semaphore = asyncio.Semaphore(self._concurrency)
@@ -78,13 +79,15 @@ class TenantReader:
             async with semaphore:
                 await self._read_collection(spec, state)
 
-        await asyncio.gather(*(read_one(spec) for spec in COLLECTION_SPECS))
+        specs = [s for s in COLLECTION_SPECS if only is None or s.path in only]
+        await asyncio.gather(*(read_one(spec) for spec in specs))
         beta = BatchRunner(self._client, "beta", concurrency=self._concurrency)
         directory = BatchRunner(self._client, "v1.0", concurrency=self._concurrency)
         self._queue_settings(state, beta)
         self._queue_relationships(state, beta)
         self._queue_fallback_navigations(state, beta)
-        self._queue_groups(state, directory)
+        if only is None or tc.GROUPS in only:
+            self._queue_groups(state, directory)
         await asyncio.gather(beta.drain(), directory.drain())
         for path in (tc.SETTINGS_CATALOG_POLICIES, tc.MOBILE_APPS, tc.GROUPS):
             if path in state.collections:

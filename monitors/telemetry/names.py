@@ -66,6 +66,10 @@ WEBHOOK_KIND: Final = "greenscreen.webhook.kind"  # "validation" or "notificatio
 ALERT_DESTINATION: Final = "greenscreen.alert.destination"  # the route's name, never its URL
 ALERT_OUTCOME: Final = "greenscreen.alert.outcome"  # sent, already_sent, in_flight, undelivered
 ALERT_ATTEMPTS: Final = "greenscreen.alert.attempts"
+# A Graph type name from an audit record (`Windows10CustomConfiguration`), or "other" if unusual.
+AUDIT_RESOURCE_TYPE: Final = "greenscreen.audit.resource_type"
+COLLECTION: Final = "greenscreen.collection"  # a snapshot collection path
+REREAD_REASON: Final = "greenscreen.reread.reason"  # "unmapped_audit" or "policy_changed"
 
 # -- metrics -------------------------------------------------------------------------------------
 METRIC_FINDINGS: Final = "greenscreen.evaluation.findings"  # counter {finding}
@@ -79,6 +83,9 @@ METRIC_NOTIFICATIONS: Final = "greenscreen.notifications"  # counter {item}
 METRIC_QUEUE_LAG: Final = "greenscreen.queue.lag"  # histogram s
 METRIC_ALERT_DELIVERIES: Final = "greenscreen.alert.deliveries"  # counter {message}
 METRIC_ALERT_FAILURES: Final = "greenscreen.alert.failures"  # counter {message}
+METRIC_AUDIT_UNMAPPED: Final = "greenscreen.audit.unmapped_resources"  # counter {resource}
+METRIC_POLICY_CHANGES: Final = "greenscreen.policy.changes_detected"  # counter {change}
+METRIC_REREADS: Final = "greenscreen.rereads"  # counter {collection}
 
 # -- values --------------------------------------------------------------------------------------
 TRIGGER_HTTP: Final = "http"

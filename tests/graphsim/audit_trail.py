@@ -20,11 +20,14 @@ from rules.tenant_collections import (
     AUTOPILOT_DEVICES,
     AUTOPILOT_PROFILES,
     COMPLIANCE_POLICIES,
+    CONDITIONAL_ACCESS_POLICIES,
     DEVICE_CONFIGURATIONS,
+    DEVICE_REGISTRATION_POLICY,
     DEVICES,
     DOMAIN_JOIN_CONNECTORS,
     ENROLLMENT_CONFIGURATIONS,
     GROUPS,
+    MDM_POLICIES,
     MOBILE_APPS,
     PLATFORM_SCRIPTS,
     SETTINGS_CATALOG_POLICIES,
@@ -37,27 +40,40 @@ INTUNE_PORTAL_APP_ID: Final = "5926fc8e-304e-4f59-8bed-58ca97cc39a4"
 INTUNE_PORTAL_APP_NAME: Final = "Microsoft Intune portal extension"
 ACTOR_IP_ADDRESS: Final = "203.0.113.10"  # documentation range (RFC 5737)
 
-# Intune collection -> (entity name in activities, audit category).
-INTUNE_AUDIT_VOCABULARY: Final[dict[str, tuple[str, str]]] = {
-    AUTOPILOT_PROFILES: ("WindowsAutopilotDeploymentProfile", "Enrollment"),
-    AUTOPILOT_DEVICES: ("WindowsAutopilotDeviceIdentity", "Enrollment"),
-    ENROLLMENT_CONFIGURATIONS: ("DeviceEnrollmentConfiguration", "Enrollment"),
-    DEVICE_CONFIGURATIONS: ("DeviceConfiguration", "DeviceConfiguration"),
-    SETTINGS_CATALOG_POLICIES: ("DeviceManagementConfigurationPolicy", "DeviceConfiguration"),
-    PLATFORM_SCRIPTS: ("DeviceManagementScript", "DeviceConfiguration"),
-    COMPLIANCE_POLICIES: ("DeviceCompliancePolicy", "Compliance"),
-    ASSIGNMENT_FILTERS: ("DeviceAndAppManagementAssignmentFilter", "AssignmentFilter"),
-    DOMAIN_JOIN_CONNECTORS: ("DeviceManagementDomainJoinConnector", "Enrollment"),
-    MOBILE_APPS: ("MobileApp", "Application"),
+# Intune collection -> (base entity name in activity names, componentName, category), as real
+# records carry them: `activityType` names the base entity ("Create
+# DeviceEnrollmentConfiguration") while `auditResourceType` names the object's derived type
+# ("DeviceEnrollmentLimitConfiguration"); componentName values are the ones public tooling
+# filters real logs by (IntuneCD). Sources: docs/graph-simulator.md, "Audit events and
+# unwatched policies".
+INTUNE_AUDIT_VOCABULARY: Final[dict[str, tuple[str, str, str]]] = {
+    AUTOPILOT_PROFILES: ("WindowsAutopilotDeploymentProfile", "Enrollment", "Enrollment"),
+    AUTOPILOT_DEVICES: ("WindowsAutopilotDeviceIdentity", "Enrollment", "Enrollment"),
+    ENROLLMENT_CONFIGURATIONS: ("DeviceEnrollmentConfiguration", "Enrollment", "Enrollment"),
+    DEVICE_CONFIGURATIONS: ("DeviceConfiguration", "DeviceConfiguration", "DeviceConfiguration"),
+    SETTINGS_CATALOG_POLICIES: (
+        "DeviceManagementConfigurationPolicy",
+        "DeviceConfiguration",
+        "DeviceConfiguration",
+    ),
+    PLATFORM_SCRIPTS: ("DeviceManagementScript", "DeviceConfiguration", "DeviceConfiguration"),
+    COMPLIANCE_POLICIES: ("DeviceCompliancePolicy", "DeviceCompliancePolicy", "Compliance"),
+    ASSIGNMENT_FILTERS: (
+        "DeviceAndAppManagementAssignmentFilter",
+        "AssignmentFilter",
+        "AssignmentFilter",
+    ),
+    DOMAIN_JOIN_CONNECTORS: ("DeviceManagementDomainJoinConnector", "Enrollment", "Enrollment"),
+    MOBILE_APPS: ("MobileApp", "MobileApp", "Application"),
 }
 
-# Change op -> (activityOperationType, verb in `activity`, verb in `displayName`).
-_INTUNE_OPERATIONS: Final[dict[str, tuple[str, str, str]]] = {
-    "add": ("Create", "Create", "Create"),
-    "set": ("Patch", "Patch", "Update"),
-    "remove": ("Delete", "Delete", "Delete"),
-    "addAssignment": ("Action", "assign", "Assign"),
-    "removeAssignment": ("Action", "assign", "Assign"),
+# Change op -> (activityOperationType, verb of `activityType` and `displayName`).
+_INTUNE_OPERATIONS: Final[dict[str, tuple[str, str]]] = {
+    "add": ("Create", "Create"),
+    "set": ("Patch", "Patch"),
+    "remove": ("Delete", "Delete"),
+    "addAssignment": ("Action", "Assign"),
+    "removeAssignment": ("Action", "Assign"),
 }
 
 
@@ -90,16 +106,20 @@ class AuditIds:
 def intune_audit_event(
     change: AppliedChange, actor: Mapping[str, Any], at: datetime, ids: AuditIds
 ) -> dict[str, Any]:
-    entity, category = INTUNE_AUDIT_VOCABULARY.get(change.collection, ("Resource", "Other"))
-    operation, verb, display_verb = _INTUNE_OPERATIONS.get(change.op, ("Patch", "Patch", "Update"))
+    entity, component, category = INTUNE_AUDIT_VOCABULARY.get(
+        change.collection, ("Resource", "Other", "Other")
+    )
+    operation, verb = _INTUNE_OPERATIONS.get(change.op, ("Patch", "Patch"))
     upn = actor.get("userPrincipalName")
     service_principal = actor.get("servicePrincipalName")
     actor_type = "Application" if service_principal and not upn else "ItPro"
+    activity_type = f"{verb} {entity}"
+    resource_type = derived_type_name(change.odata_type) or entity
     return {
         "@odata.type": "#microsoft.graph.auditEvent",
         "id": ids.next(),
-        "displayName": f"{display_verb} {entity}",
-        "componentName": category,
+        "displayName": activity_type,
+        "componentName": component,
         "actor": {
             "@odata.type": "microsoft.graph.auditActor",
             "type": actor_type,
@@ -112,9 +132,10 @@ def intune_audit_event(
             "ipAddress": actor.get("ipAddress", ACTOR_IP_ADDRESS),
             "userId": actor.get("userId", _user_id(upn or DEFAULT_ACTOR_UPN)),
         },
-        "activity": f"{verb} {entity}",
+        # Real records leave `activity` empty and name the activity in `activityType`.
+        "activity": None,
         "activityDateTime": graph_timestamp(at),
-        "activityType": f"{verb} {entity}",
+        "activityType": activity_type,
         "activityOperationType": operation,
         "activityResult": "Success",
         "correlationId": ids.next(),
@@ -125,13 +146,21 @@ def intune_audit_event(
                 "modifiedProperties": [
                     _intune_property(p, change.op) for p in change.modified_properties
                 ],
-                "type": entity,
-                "auditResourceType": entity,
+                "type": resource_type,
+                "auditResourceType": resource_type,
                 "resourceId": change.object_id,
             }
         ],
         "category": category,
     }
+
+
+def derived_type_name(odata_type: str | None) -> str | None:
+    """`#microsoft.graph.windows10CustomConfiguration` -> `Windows10CustomConfiguration`."""
+    if not odata_type:
+        return None
+    name = odata_type.removeprefix("#").removeprefix("microsoft.graph.")
+    return name[:1].upper() + name[1:] if name.isidentifier() else None
 
 
 def _intune_property(prop: ModifiedProperty, op: str) -> dict[str, Any]:
@@ -163,9 +192,36 @@ _DIRECTORY_ACTIVITIES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+# Tenant policies: (activity per op, category, loggedByService), as the Microsoft Entra audit
+# log activity reference lists them (Conditional Access, Device Registration Service,
+# Mobility Management).
+_POLICY_AUDITS: Final[dict[str, tuple[dict[str, str], str, str]]] = {
+    CONDITIONAL_ACCESS_POLICIES: (
+        {
+            "add": "Add conditional access policy",
+            "remove": "Delete conditional access policy",
+            "set": "Update conditional access policy",
+        },
+        "Policy",
+        "Conditional Access",
+    ),
+    DEVICE_REGISTRATION_POLICY: (
+        {"set": "Set device registration policies"},
+        "Policy",
+        "Device Registration Service",
+    ),
+    MDM_POLICIES: (
+        {"remove": "Delete policy", "set": "Update mobility management policy"},
+        "PolicyManagement",
+        "Mobility Management",
+    ),
+}
+
+
 def directory_audit(
     change: AppliedChange, actor: Mapping[str, Any], at: datetime, ids: AuditIds
 ) -> dict[str, Any]:
+    service = "Core Directory"
     if change.collection == GROUPS:
         noun, category, resource_type = "group", "GroupManagement", "Group"
     elif change.collection == DEVICES:
@@ -174,6 +230,9 @@ def directory_audit(
         noun, category, resource_type = "policy", "Policy", "Policy"
     template, operation = _DIRECTORY_ACTIVITIES.get(change.op, ("Update {noun}", "Update"))
     activity = template.format(noun=noun)
+    if change.collection in _POLICY_AUDITS:
+        activities, category, service = _POLICY_AUDITS[change.collection]
+        activity = activities.get(change.op, activities["set"])
     upn = actor.get("userPrincipalName") or DEFAULT_ACTOR_UPN
     target = {
         "id": change.object_id,
@@ -207,7 +266,7 @@ def directory_audit(
         "resultReason": "",
         "activityDisplayName": activity,
         "activityDateTime": graph_timestamp(at),
-        "loggedByService": "Core Directory",
+        "loggedByService": service,
         "operationType": operation,
         "initiatedBy": {
             "user": {
