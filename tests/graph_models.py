@@ -4,9 +4,10 @@ The models are the kiota-generated Python SDKs: `msgraph_beta` (beta, a dev depe
 objects and `msgraph` (v1.0, a runtime dependency) for directory objects. Each model class names
 its wire properties in `get_field_deserializers()` (inherited ones included: every class merges
 its parent's), and each deserializer calls one typed reader on a parse node
-(`get_str_value`, `get_enum_value(RunAsAccountType)`, `get_object_value(Win32LobAppInstallExperience)`,
-...). Calling the deserializers with a recording parse node reveals the type of every property
-without parsing anything. A base class's `create_from_discriminator_value` maps `@odata.type` to
+(`get_str_value`, `get_enum_value(RunAsAccountType)`,
+`get_object_value(Win32LobAppInstallExperience)`, ...). Calling the deserializers with a
+recording parse node reveals the type of every property without parsing anything. A base
+class's `create_from_discriminator_value` maps `@odata.type` to
 the derived class, which is how an object's model is found.
 
 `check_object` walks one JSON object against its model and answers every difference as a line of
@@ -17,17 +18,20 @@ JSON type, an `@odata.type` the base class does not map.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
+from pathlib import Path
 from typing import Any, Final, Literal
 
 from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
 from msgraph.generated.models.device import Device
 from msgraph.generated.models.device_registration_policy import DeviceRegistrationPolicy
 from msgraph.generated.models.directory_audit import DirectoryAudit
+from msgraph.generated.models.entity import Entity as _V1Entity
 from msgraph.generated.models.group import Group
 from msgraph.generated.models.subscription import Subscription
 from msgraph_beta.generated.models.audit_event import AuditEvent
@@ -46,6 +50,7 @@ from msgraph_beta.generated.models.device_management_domain_join_connector impor
     DeviceManagementDomainJoinConnector,
 )
 from msgraph_beta.generated.models.device_management_script import DeviceManagementScript
+from msgraph_beta.generated.models.entity import Entity as _BetaEntity
 from msgraph_beta.generated.models.mobile_app import MobileApp
 from msgraph_beta.generated.models.mobility_management_policy import MobilityManagementPolicy
 from msgraph_beta.generated.models.windows_autopilot_deployment_profile import (
@@ -93,6 +98,10 @@ GRAPH_EXTRA_PROPERTIES: Final[dict[tuple[str, str], str]] = {
     ("Device", "createdDateTime"): (
         "https://github.com/microsoftgraph/msgraph-beta-sdk-java/issues/996 (devices carry "
         "createdDateTime on the wire; Graph's $metadata, and so every SDK model, omits it)"
+    ),
+    ("Device", "extensionAttributes"): (
+        "https://learn.microsoft.com/graph/api/resources/onpremisesextensionattributes"
+        "?view=graph-rest-1.0 (v1.0 devices carry extensionAttributes; only the beta model has it)"
     ),
 }
 
@@ -253,23 +262,74 @@ def enum_values(enum_class: type[Enum]) -> frozenset[str]:
     return frozenset(str(member.value) for member in enum_class)
 
 
+_MAPPED_TYPE: Final = re.compile(r'== "(#microsoft\.graph\.[A-Za-z0-9_.]+)"\.casefold\(\)')
+
+
 @cache
 def derived_models(base: type[Any]) -> tuple[type[Any], ...]:
     """`base` and every model its discriminator maps (the types a collection of `base` holds)."""
-    import inspect
-
-    source = inspect.getsource(base.create_from_discriminator_value)
-    names = re.findall(r'== "(#microsoft\.graph\.[A-Za-z0-9_.]+)"\.casefold\(\)', source)
+    # The module holds one discriminator: the class's own `create_from_discriminator_value`.
+    source = Path(sys.modules[base.__module__].__file__ or "").read_text(encoding="utf-8")
+    names = _MAPPED_TYPE.findall(source)
     models = {base}
     for name in names:
         models.add(type(base.create_from_discriminator_value(_DiscriminatorNode(name))))
     return tuple(sorted(models, key=lambda model: model.__name__))
 
 
+# Navigations the reader expands inside an inlined navigation.
+NESTED_INLINED_NAVIGATIONS: Final[dict[str, tuple[str, ...]]] = {
+    tc.COMPLIANCE_POLICIES: ("scheduledActionConfigurations",),
+}
+
+
+def _is_entity(model: type[Any]) -> bool:
+    return issubclass(model, _BetaEntity | _V1Entity)
+
+
+@cache
+def collection_family(path: str) -> frozenset[type[Any]]:
+    """Every model an object of the collection can hold, however deep: the collection's derived
+    types, the complex types of their properties, and the navigations the snapshot inlines
+    (other entity-valued properties are never in a snapshot, and would lead everywhere)."""
+    inlined = {
+        *tc.INLINED_NAVIGATIONS.get(path, ()),
+        *NESTED_INLINED_NAVIGATIONS.get(path, ()),
+    }
+    seen: set[type[Any]] = set()
+    pending: list[type[Any]] = [COLLECTION_MODELS[path]]
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        pending.extend(derived for derived in derived_models(model) if derived not in seen)
+        for name, spec in fields_of(model).items():
+            if spec.kind not in ("object", "objects") or spec.target in seen:
+                continue
+            if _is_entity(spec.target) and name not in inlined:
+                continue
+            pending.append(spec.target)
+    return frozenset(seen)
+
+
+@cache
+def assignment_models() -> frozenset[type[Any]]:
+    """The models of every collection's `assignments` (one parser reads them all)."""
+    models: set[type[Any]] = set()
+    for base in COLLECTION_MODELS.values():
+        spec = fields_of(base).get("assignments")
+        if spec is not None and spec.kind == "objects":
+            models.update(derived_models(spec.target))
+    return frozenset(models)
+
+
 # -- checking values ----------------------------------------------------------------------------
 
-_GUID: Final = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DURATION: Final = re.compile(r"^-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+_GUID: Final = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+_DURATION: Final = re.compile(
+    r"^-?P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
+)
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME: Final = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _BASE64: Final = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -290,8 +350,9 @@ _PRIMITIVE_CHECKS: Final[dict[str, Callable[[object], bool]]] = {
     "str": lambda v: isinstance(v, str),
     "bool": lambda v: isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool)
-    or v in ("NaN", "INF", "-INF"),
+    "float": lambda v: (
+        (isinstance(v, int | float) and not isinstance(v, bool)) or v in ("NaN", "INF", "-INF")
+    ),
     "uuid": lambda v: isinstance(v, str) and bool(_GUID.match(v)),
     "datetime": _is_datetime,
     "date": lambda v: isinstance(v, str) and bool(_DATE.match(v)),
