@@ -8,9 +8,10 @@ through either one alone:
   objects through the model's field types). Parsing and evaluating every rule then records each
   property read on each model (`get`, `[]`, `in`).
 - **static**: every string literal the rule code passes to the JSON accessors of
-  `rules/graph_json.py` (`optional_str(obj, "name")`...) or to `.raw.get("name")` /
-  `.raw["name"]`, including module constants passed by name, must be a wire property of some
-  model the snapshot holds.
+  `rules/graph_json.py` (`optional_str(obj, "name")`...), to `.raw.get(...)` / `.raw[...]`
+  (module constants passed by name included), to any other `.get("name")` or reads as
+  `x["name"]` must be a wire property of some model the snapshot holds (`NOT_GRAPH_NAMES` lists
+  the rule code's own dict keys).
 
 A read passes when the property is on the object's model, or on another model the same
 collection can hold (`collection_family`): shared readers probe polymorphic objects (every
@@ -231,6 +232,12 @@ def _strings(node: ast.expr) -> tuple[str, ...] | None:
     return None
 
 
+# Keys the rule code reads from its own dicts, not from Graph objects.
+NOT_GRAPH_NAMES: Final = {
+    "devicephysicalids": "a membership-rule fact name (rules/membership_prediction.py)",
+}
+
+
 def _is_raw(node: ast.expr) -> bool:
     """`x.raw` or a name `raw`: an object's Graph JSON."""
     return (isinstance(node, ast.Attribute) and node.attr == "raw") or (
@@ -264,9 +271,21 @@ def literal_reads(source: str, filename: str) -> list[LiteralRead]:
                 and node.args
             ):
                 add(node.args[0], node)
-        elif isinstance(node, ast.Subscript) and _is_raw(node.value):
+            elif (
+                isinstance(function, ast.Attribute)
+                and function.attr == "get"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                # Any other `.get("name")`: nested Graph objects (`setting.get("value")`).
+                add(node.args[0], node)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and (_is_raw(node.value) or isinstance(node.slice, ast.Constant))
+        ):
             add(node.slice, node)
-    return found
+    return [read for read in found if read.name not in NOT_GRAPH_NAMES]
 
 
 # Reads of the snapshot document itself (its envelope and `errors`), not of Graph objects.

@@ -280,14 +280,17 @@ def test_a_rule_reading_a_misspelled_property_is_caught_statically() -> None:
         "_KEY = 'installComandLine'\n"
         "def evaluate(app):\n"
         "    return optional_str(app.raw, _KEY), app.raw.get('displayNmae'), app.raw['id']\n"
+        "def nested(setting):\n"
+        "    return setting.get('vaule')\n"
     )
     reads = literal_reads(source, "rules/checks/new_rule.py")
-    assert {r.name for r in reads} == {"installComandLine", "displayNmae", "id"}
-    assert unknown_literal_reads(reads, all_wire_names()) == [
-        "rules/checks/new_rule.py:4: 'installComandLine' is a property of no Graph model a "
-        "snapshot holds",
+    assert {r.name for r in reads} == {"installComandLine", "displayNmae", "id", "vaule"}
+    assert sorted(unknown_literal_reads(reads, all_wire_names())) == [
         "rules/checks/new_rule.py:4: 'displayNmae' is a property of no Graph model a snapshot "
         "holds",
+        "rules/checks/new_rule.py:4: 'installComandLine' is a property of no Graph model a "
+        "snapshot holds",
+        "rules/checks/new_rule.py:6: 'vaule' is a property of no Graph model a snapshot holds",
     ]
 
 
