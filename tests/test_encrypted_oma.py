@@ -12,6 +12,8 @@ import pytest
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader
+from monitors.guardrail import Services, process_change_text
+from monitors.queues import ChangeMessage
 from rules import tenant_collections as tc
 from rules.catalog import rule_by_id
 from rules.engine import evaluate_snapshot
@@ -21,6 +23,12 @@ from samples import build_sample
 from samples import graph_shapes as g
 from tests.graphsim import Fault, GraphSimulator
 from tests.graphsim.clients import graph_client
+from tests.test_function_support import (
+    empty_queues,  # noqa: F401 - fixture
+    services,  # noqa: F401 - fixture
+    simulator,  # noqa: F401 - fixture
+    tenant_of,
+)
 
 FAST_RETRIES: Final = RetryPolicy(
     max_retries=1, base_delay_s=0.05, transport_retries=1, timeout_s=2.0
@@ -132,3 +140,43 @@ def test_a_read_only_app_leaves_it_encrypted_and_esp_010_unknown(tenant: dict[st
     findings = esp_010(snapshot)
     assert findings
     assert {f.status for f in findings} == {Status.UNKNOWN}
+
+
+def test_a_refreshed_configuration_gets_its_plain_value_too(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+) -> None:
+    tenant = tenant_of(simulator)
+    process_change_text(services, ChangeMessage.create(tenant, "manual", "full").to_text())
+    skip = configuration(simulator.tenant_snapshot(), SKIP_USER_ESP)
+    [setting] = skip["omaSettings"]
+    encrypted = g.oma_setting_string(
+        setting["displayName"],
+        setting["description"],
+        setting["omaUri"],
+        "True",
+        configuration_id=skip["id"],
+    )
+    simulator.apply_changes(
+        {
+            "format": "greenscreen.tenant-changes/1",
+            "changes": [
+                {
+                    "op": "set",
+                    "collection": tc.DEVICE_CONFIGURATIONS,
+                    "id": skip["id"],
+                    "path": "omaSettings",
+                    "value": [encrypted],
+                }
+            ],
+        }
+    )
+    simulator.clear_log()
+    message = ChangeMessage.create(
+        tenant, "audit", "intune", {"collection": tc.DEVICE_CONFIGURATIONS, "id": skip["id"]}
+    )
+    process_change_text(services, message.to_text())
+    stored = services.mirror.get_object(tenant, tc.DEVICE_CONFIGURATIONS, skip["id"])
+    assert stored is not None
+    assert [(s["isEncrypted"], s["value"]) for s in stored["omaSettings"]] == [(False, "True")]
+    assert len(function_requests(simulator)) == 1
