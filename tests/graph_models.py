@@ -31,6 +31,7 @@ from msgraph.generated.models.conditional_access_policy import ConditionalAccess
 from msgraph.generated.models.device import Device
 from msgraph.generated.models.device_registration_policy import DeviceRegistrationPolicy
 from msgraph.generated.models.directory_audit import DirectoryAudit
+from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.entity import Entity as _V1Entity
 from msgraph.generated.models.group import Group
 from msgraph.generated.models.subscription import Subscription
@@ -89,6 +90,7 @@ COLLECTION_MODELS: Final[dict[str, type[Any]]] = {
 INTUNE_AUDIT_EVENT: Final = AuditEvent
 DIRECTORY_AUDIT: Final = DirectoryAudit
 SUBSCRIPTION: Final = Subscription
+DIRECTORY_OBJECT: Final = DirectoryObject
 
 ODATA_TYPE: Final = "@odata.type"
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import pytest
 
+from monitors.graph.collections import spec_for
 from rules import tenant_collections as tc
 from rules.engine import evaluate_snapshot
 from rules.snapshot_model import TenantSnapshot
@@ -26,6 +27,7 @@ from samples.synthetic import generate_tenant
 from tests.graph_models import (
     COLLECTION_MODELS,
     DIRECTORY_AUDIT,
+    DIRECTORY_OBJECT,
     GRAPH_EXTRA_PROPERTIES,
     INTUNE_AUDIT_EVENT,
     SUBSCRIPTION,
@@ -360,11 +362,53 @@ def test_the_excused_properties_are_not_needed_by_our_data_alone() -> None:
     assert any("'createdDateTime'" in p for p in problems_of(document, exceptions={}))
 
 
-def test_the_conformance_helpers_reach_graph_over_http_shapes() -> None:
-    """What the simulator serves for a single object is the snapshot object (same check)."""
+def served_objects(client: Any, path: str) -> Iterator[dict[str, Any]]:
+    """Every object a GET of `path` answers, following nextLinks; annotations dropped."""
+    url: str | None = path
+    while url:
+        body = client.get(url).raise_for_status().json()
+        items = body.get("value", [body])
+        for item in items:
+            yield {
+                k: v for k, v in item.items() if not k.startswith("@odata.") or k == "@odata.type"
+            }
+        url = body.get("@odata.nextLink")
+
+
+def test_what_the_simulator_serves_conforms() -> None:
+    """Every collection as served over HTTP (in the version the reader reads it), the groups'
+    members, delta pages, and single objects."""
     snapshot = build_sample.build_sample_tenant()
+    group = next(
+        g for g in snapshot["collections"][tc.GROUPS] if "DynamicMembership" not in g["groupTypes"]
+    )
     configuration = snapshot["collections"][tc.DEVICE_CONFIGURATIONS][0]
-    with GraphSimulator(snapshot) as sim, graph_client(sim, "beta") as client:
-        answer = client.get(f"{tc.DEVICE_CONFIGURATIONS}/{configuration['id']}")
-    served = {k: v for k, v in answer.json().items() if k != "@odata.context"}
-    assert list(check_object(served, COLLECTION_MODELS[tc.DEVICE_CONFIGURATIONS], "served")) == []
+    problems: list[str] = []
+    with GraphSimulator(snapshot) as sim:
+        for path in tc.ALL_COLLECTIONS:
+            # Groups are read by id, the rest as `COLLECTION_SPECS` says.
+            version = "v1.0" if path == tc.GROUPS else spec_for(path).version
+            with graph_client(sim, version) as client:
+                objects = list(served_objects(client, path))
+            assert objects, path
+            problems.extend(check_collection(path, objects))
+        with graph_client(sim, "v1.0") as client:
+            members = list(served_objects(client, f"groups/{group['id']}/members"))
+            delta = [
+                item for item in served_objects(client, "groups/delta") if "@removed" not in item
+            ]
+        with graph_client(sim, "beta") as client:
+            single = list(
+                served_objects(client, f"{tc.DEVICE_CONFIGURATIONS}/{configuration['id']}")
+            )
+    assert members
+    problems.extend(
+        p for i, m in enumerate(members) for p in check_object(m, DIRECTORY_OBJECT, f"members[{i}]")
+    )
+    problems.extend(
+        check_collection(
+            tc.GROUPS, [{k: v for k, v in d.items() if k != "members@delta"} for d in delta]
+        )
+    )
+    problems.extend(check_collection(tc.DEVICE_CONFIGURATIONS, single))
+    assert problems == []
