@@ -38,6 +38,7 @@ from monitors.graph.collections import (
     SETTINGS_PAGE_SIZE,
     spec_for,
 )
+from monitors.graph.oma_values import read_plain_oma_values
 from monitors.graph.reader import (
     RELATIONSHIP_COUNTS,
     TenantReader,
@@ -343,6 +344,8 @@ async def _refresh_intune_object(
         )
         for navigation in spec.per_object_fallback:
             obj[navigation] = await _list_all(client, f"{collection}/{object_id}/{navigation}")
+    if collection == tc.DEVICE_CONFIGURATIONS:
+        await read_plain_oma_values(client, [obj])
     if collection == tc.SETTINGS_CATALOG_POLICIES:
         obj["settings"] = (
             []

@@ -1255,6 +1255,7 @@ def _device_configurations() -> list[JsonObject]:
                     "ConfigureTimeZone",
                     "./Device/Vendor/MSFT/Policy/Config/TimeLanguageSettings/ConfigureTimeZone",
                     "W. Europe Standard Time",
+                    configuration_id=time_zone,
                 )
             ],
             assignments=to_autopilot_devices(time_zone),
@@ -1287,7 +1288,7 @@ def _device_configurations() -> list[JsonObject]:
             "windowsSpotlightBlockConsumerSpecificFeatures": True,
             "windowsSpotlightBlocked": False,
             "smartScreenEnableAppInstallControl": False,
-            "storeBlockAutoUpdate": False,
+            "windowsStoreBlockAutoUpdate": False,
             "usbBlocked": False,
             "experienceBlockDeviceDiscovery": False,
             "edgeBlockPasswordManager": False,

@@ -5,7 +5,9 @@ take every value that varies and fill in what Graph returns around it, so the Co
 the synthetic generator produce the same shapes. Each builder returns a fresh dict.
 """
 
+import base64
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -234,7 +236,6 @@ def ios_store_assignment_settings() -> JsonObject:
         "uninstallOnDeviceRemoval": False,
         "isRemovable": True,
         "preventManagedAppBackup": None,
-        "preventAutoAppUpdate": None,
     }
 
 
@@ -1125,22 +1126,46 @@ def oma_setting_boolean(
         "description": description,
         "omaUri": oma_uri,
         "isEncrypted": False,
-        "isReadOnly": False,
         "secretReferenceValueId": None,
         "value": value,
     }
 
 
-def oma_setting_string(display_name: str, description: str, oma_uri: str, value: str) -> JsonObject:
+# Intune stores the values of string, string-XML and base64 OMA-URI settings encrypted: a read
+# answers `isEncrypted: true`, a ciphertext in `value` and a `secretReferenceValueId`
+# (`<guid>_<configuration id>_<guid>`); the plain value needs
+# `getOmaSettingPlainTextValue(secretReferenceValueId='...')` (docs/graph-simulator.md, "Shapes
+# and models"). Boolean, integer, floating-point and date settings come back in plain text.
+_SECRET_NAMESPACE: Final = uuid.UUID("5e1c7e7a-0a5e-4c1b-9d7e-3c2f0d0e4a11")
+
+
+def oma_ciphertext(plain: str) -> str:
+    """The sample's stand-in for Intune's ciphertext: base64 of the UTF-16LE text.
+
+    Only the Graph simulator turns it back (`tests/graphsim/oma_secrets.py`); nothing else may
+    read it, as nothing can read Intune's real ciphertext.
+    """
+    return base64.b64encode(plain.encode("utf-16-le")).decode("ascii")
+
+
+def secret_reference_value_id(configuration_id: str, oma_uri: str) -> str:
+    first = uuid.uuid5(_SECRET_NAMESPACE, f"{configuration_id}|{oma_uri}|tenant")
+    last = uuid.uuid5(_SECRET_NAMESPACE, f"{configuration_id}|{oma_uri}|value")
+    return f"{first}_{configuration_id}_{last}"
+
+
+def oma_setting_string(
+    display_name: str, description: str, oma_uri: str, value: str, *, configuration_id: str
+) -> JsonObject:
+    """A string OMA-URI setting as Graph reads it back: encrypted."""
     return {
         "@odata.type": "#microsoft.graph.omaSettingString",
         "displayName": display_name,
         "description": description,
         "omaUri": oma_uri,
-        "isEncrypted": False,
-        "isReadOnly": False,
-        "secretReferenceValueId": None,
-        "value": value,
+        "isEncrypted": True,
+        "secretReferenceValueId": secret_reference_value_id(configuration_id, oma_uri),
+        "value": oma_ciphertext(value),
     }
 
 
@@ -1213,7 +1238,6 @@ def platform_script(
         "id": script_id,
         "displayName": display_name,
         "description": description,
-        "runSchedule": None,
         "scriptContent": script_content_base64,
         "createdDateTime": created,
         "lastModifiedDateTime": last_modified,
@@ -1241,7 +1265,8 @@ def block_after_grace_period(
                     "id": action_id,
                     "gracePeriodHours": grace_period_hours,
                     "actionType": "block",
-                    "notificationTemplateId": "",
+                    # Graph answers the all-zero GUID, not "", when no template is chosen.
+                    "notificationTemplateId": EMPTY_GUID,
                     "notificationMessageCCList": [],
                 }
             ],

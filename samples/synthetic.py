@@ -720,7 +720,24 @@ def _device_configuration(rng: random.Random, index: int, configuration_id: str)
             description="Synthetic custom profile",
             created=created,
             last_modified=created,
-            oma_settings=[g.oma_setting_boolean(f"Setting {index}", "", oma_uri, True)],
+            oma_settings=[
+                g.oma_setting_boolean(f"Setting {index}", "", oma_uri, True),
+                # Every other custom profile also carries a string value, which Graph reads
+                # back encrypted.
+                *(
+                    [
+                        g.oma_setting_string(
+                            f"Text {index}",
+                            "",
+                            f"./Device/Vendor/MSFT/Policy/Config/Synthetic/Text{index:05d}",
+                            f"Synthetic value {index}",
+                            configuration_id=configuration_id,
+                        )
+                    ]
+                    if index % 10 == 0
+                    else []
+                ),
+            ],
             assignments=[],
         )
     odata_type, fields = _configuration_type_and_fields(rng, index)

@@ -265,7 +265,7 @@ def test_applied_intune_change_appends_an_audit_event(
     )
     assert resource["modifiedProperties"] == [
         {
-            "@odata.type": "microsoft.graph.auditProperty",
+            "@odata.type": "#microsoft.graph.auditProperty",
             "displayName": "InstallExperience.RunAsAccount",
             "oldValue": "system",
             "newValue": "user",

@@ -7,6 +7,7 @@
    have some), and the referenced groups (15 ids per `$filter=id in (...)`).
 3. The direct members of the referenced *assigned* groups (dynamic groups are predicted from their
    rule), also batched.
+4. The plain values of encrypted OMA-URI settings a rule reads (`monitors/graph/oma_values.py`).
 
 A collection that cannot be read is recorded in `errors` and the read goes on (unknown is never
 green: the rules turn a missing collection into UNKNOWN).
@@ -30,6 +31,7 @@ from monitors.graph.collections import (
     SETTINGS_PAGE_SIZE,
     CollectionSpec,
 )
+from monitors.graph.oma_values import read_plain_oma_values
 from monitors.snapshot_file import SNAPSHOT_FORMAT
 from rules import tenant_collections as tc
 
@@ -89,6 +91,10 @@ class TenantReader:
         if only is None or tc.GROUPS in only:
             self._queue_groups(state, directory)
         await asyncio.gather(beta.drain(), directory.drain())
+        # Encrypted OMA-URI values the rules read (monitors/graph/oma_values.py).
+        await read_plain_oma_values(
+            self._client, state.collections.get(tc.DEVICE_CONFIGURATIONS, ())
+        )
         for path in (tc.SETTINGS_CATALOG_POLICIES, tc.MOBILE_APPS, tc.GROUPS):
             if path in state.collections:
                 self._progress(path, len(state.collections[path]), None)

@@ -121,7 +121,7 @@ def intune_audit_event(
         "displayName": activity_type,
         "componentName": component,
         "actor": {
-            "@odata.type": "microsoft.graph.auditActor",
+            "@odata.type": "#microsoft.graph.auditActor",
             "type": actor_type,
             "auditActorType": actor_type,
             "userPermissions": ["*"],
@@ -141,7 +141,7 @@ def intune_audit_event(
         "correlationId": ids.next(),
         "resources": [
             {
-                "@odata.type": "microsoft.graph.auditResource",
+                "@odata.type": "#microsoft.graph.auditResource",
                 "displayName": change.display_name,
                 "modifiedProperties": [
                     _intune_property(p, change.op) for p in change.modified_properties
@@ -170,7 +170,7 @@ def _intune_property(prop: ModifiedProperty, op: str) -> dict[str, Any]:
         if isinstance(assignment, Mapping):
             name = f"Assignments[{assignment.get('id')}]"
     return {
-        "@odata.type": "microsoft.graph.auditProperty",
+        "@odata.type": "#microsoft.graph.auditProperty",
         "displayName": name,
         "oldValue": audit_text(prop.old_value),
         "newValue": audit_text(prop.new_value),

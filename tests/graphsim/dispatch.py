@@ -47,6 +47,7 @@ from tests.graphsim.odata_filter import (
     compile_filter,
 )
 from tests.graphsim.odata_query import ODataQuery, parse_query
+from tests.graphsim.oma_secrets import plain_text_reference, plain_text_value
 from tests.graphsim.paging import SkipToken, decode_skip_token, page_bounds, page_size
 from tests.graphsim.request_log import LoggedRequest, RequestLog
 from tests.graphsim.subscriptions import SubscriptionService
@@ -263,6 +264,11 @@ class Dispatcher:
             raise _not_found(collection, rest[0])
         if len(rest) == 1:
             return self._single(request, query, tenant, collection, obj)
+        reference = plain_text_reference(collection, rest[1:])
+        if reference is not None:
+            value = plain_text_value(obj, reference)
+            context = self._context(request, "Edm.String")
+            return GraphResponse(200, {"@odata.context": context, "value": value})
         return self._navigation(request, query, tenant, collection, obj, rest[1:])
 
     def _link_base(self, request: GraphRequest) -> str:

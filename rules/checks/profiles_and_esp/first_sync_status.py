@@ -51,6 +51,16 @@ def find_node_settings(snapshot: TenantSnapshot, node: str) -> tuple[NodeSetting
     return (*_custom_configurations(snapshot, node), *_settings_catalog(snapshot, node))
 
 
+_FIRST_SYNC_STATUS_URI: Final = re.compile(
+    r"/dmclient/provider/ms(?: |%20)dm(?: |%20)server/firstsyncstatus/", re.IGNORECASE
+)
+
+
+def is_first_sync_status_uri(uri: str) -> bool:
+    """An OMA-URI under DMClient's FirstSyncStatus (the nodes these rules read)."""
+    return _FIRST_SYNC_STATUS_URI.search(uri.strip()) is not None
+
+
 def _oma_uri_pattern(node: str) -> re.Pattern[str]:
     return re.compile(
         r"/dmclient/provider/ms(?: |%20)dm(?: |%20)server/firstsyncstatus/"
@@ -93,7 +103,12 @@ def _oma_value(setting: Mapping[str, Any]) -> tuple[NodeValue, str]:
     kind = (odata_type_of(setting) or "").removeprefix("#microsoft.graph.")
     value = setting.get("value")
     if optional_bool(setting, "isEncrypted") is True:
-        return NodeValue.UNREADABLE, f"an encrypted value ({kind})"
+        # Graph returns string values encrypted; the plain text needs
+        # DeviceManagementConfiguration.ReadWrite.All (getOmaSettingPlainTextValue).
+        return NodeValue.UNREADABLE, (
+            f"an encrypted value ({kind}; reading it needs "
+            "DeviceManagementConfiguration.ReadWrite.All)"
+        )
     if kind.casefold() == "omasettingboolean":
         if value is True:
             return NodeValue.TRUE, "true (Boolean)"
