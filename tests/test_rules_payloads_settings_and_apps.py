@@ -3,6 +3,7 @@ the healthy tenant (or Microsoft's example payload) and breaks one field."""
 
 from __future__ import annotations
 
+import base64
 from types import ModuleType
 from typing import Any
 
@@ -21,9 +22,11 @@ from rules.checks.payloads import (
     cfg_008_no_proxy_policy_in_device_phase,
     cfg_009_laps_not_expected_at_reseal,
     cfg_010_dfci_not_in_oobe_on_pro_24h2,
+    cfg_011_no_kiosk_autologon_in_device_phase,
     cmp_002_compliance_reset_in_user_flow,
     cmp_003_hybrid_compliance_before_sign_in,
     scr_003_no_filters_on_scripts,
+    scr_004_no_local_admin_before_hybrid_user,
 )
 from rules.context import RuleContext
 from rules.engine import Rule, run_rule
@@ -82,8 +85,10 @@ NEW_RULES = (
     cfg_008_no_proxy_policy_in_device_phase,
     cfg_009_laps_not_expected_at_reseal,
     cfg_010_dfci_not_in_oobe_on_pro_24h2,
+    cfg_011_no_kiosk_autologon_in_device_phase,
     cmp_002_compliance_reset_in_user_flow,
     cmp_003_hybrid_compliance_before_sign_in,
+    scr_004_no_local_admin_before_hybrid_user,
 )
 TO_AP = [include_group(AP_GROUP_ID)]
 REQUIRED_TO_AP = [include_group(AP_GROUP_ID, intent="required")]
@@ -629,4 +634,94 @@ def test_hybrid_check_unknown_when_ca_unreadable() -> None:
     tenant = hybrid_tenant().unreadable(CONDITIONAL_ACCESS_POLICIES)
     assert verdicts(cmp_003_hybrid_compliance_before_sign_in, tenant) == {
         (PROFILE_ID, Status.UNKNOWN)
+    }
+
+
+# --- CFG-011: kiosk profiles -------------------------------------------------------------------
+
+
+def test_kiosk_profile_for_preprovisioning_devices_fails() -> None:
+    kiosk = legacy_configuration(CFG, "windowsKioskConfiguration", TO_AP, kioskProfiles=[])
+    assert verdicts(cfg_011_no_kiosk_autologon_in_device_phase, with_configuration(kiosk)) == {
+        (CFG, Status.FAIL)
+    }
+
+
+def test_kiosk_profile_for_users_only_is_not_reported() -> None:
+    kiosk = legacy_configuration(CFG, "windowsKioskConfiguration", TO_USERS, kioskProfiles=[])
+    assert (CFG, Status.FAIL) not in verdicts(
+        cfg_011_no_kiosk_autologon_in_device_phase, with_configuration(kiosk)
+    )
+
+
+# --- SCR-004: local administrators before a hybrid user-driven deployment ----------------------
+
+
+def hybrid_admin_tenant(user_type: str = "administrator") -> TenantBuilder:
+    tenant = hybrid_tenant()
+    experience = {**tenant.object(AUTOPILOT_PROFILES, PROFILE_ID)["outOfBoxExperienceSetting"]}
+    experience["userType"] = user_type
+    return tenant.patch(AUTOPILOT_PROFILES, PROFILE_ID, outOfBoxExperienceSetting=experience)
+
+
+def script_content(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_local_group_policy_before_hybrid_admin_user_fails() -> None:
+    tenant = hybrid_admin_tenant().patch(
+        PLATFORM_SCRIPTS, SCRIPT_ID, scriptContent=script_content("Set-TimeZone -Id 'UTC'")
+    )
+    tenant.add(
+        SETTINGS_CATALOG_POLICIES,
+        catalog_policy(
+            CFG,
+            [
+                catalog_setting(
+                    "device_vendor_msft_policy_config_localusersandgroups_configure", "x"
+                )
+            ],
+            TO_AP,
+        ),
+    )
+    assert verdicts(scr_004_no_local_admin_before_hybrid_user, tenant) == {(CFG, Status.FAIL)}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("New-LocalUser -Name support; Add-LocalGroupMember -Group Administrators", SCRIPT_ID),
+        ("Set-TimeZone -Id 'UTC'", PROFILE_ID),
+    ],
+)
+def test_script_creating_an_account_before_hybrid_admin_user(content: str, expected: str) -> None:
+    tenant = hybrid_admin_tenant().patch(
+        PLATFORM_SCRIPTS, SCRIPT_ID, scriptContent=script_content(content)
+    )
+    status = Status.FAIL if expected == SCRIPT_ID else Status.PASS
+    assert verdicts(scr_004_no_local_admin_before_hybrid_user, tenant) == {(expected, status)}
+
+
+def test_script_content_not_read_is_unknown_for_hybrid_admin_profiles() -> None:
+    tenant = hybrid_admin_tenant()
+    assert verdicts(scr_004_no_local_admin_before_hybrid_user, tenant) == {
+        (SCRIPT_ID, Status.UNKNOWN)
+    }
+
+
+def test_standard_user_hybrid_profile_is_not_concerned() -> None:
+    tenant = hybrid_admin_tenant("standard").add(
+        SETTINGS_CATALOG_POLICIES,
+        catalog_policy(
+            CFG,
+            [
+                catalog_setting(
+                    "device_vendor_msft_policy_config_localusersandgroups_configure", "x"
+                )
+            ],
+            TO_AP,
+        ),
+    )
+    assert {s for _, s in verdicts(scr_004_no_local_admin_before_hybrid_user, tenant)} == {
+        Status.NOT_APPLICABLE
     }

@@ -28,11 +28,13 @@ from rules.checks.payloads import (
     cfg_008_no_proxy_policy_in_device_phase,
     cfg_009_laps_not_expected_at_reseal,
     cfg_010_dfci_not_in_oobe_on_pro_24h2,
+    cfg_011_no_kiosk_autologon_in_device_phase,
     cmp_001_compliance_grace_period,
     cmp_002_compliance_reset_in_user_flow,
     cmp_003_hybrid_compliance_before_sign_in,
     scr_001_scripts_run_as_system,
     scr_003_no_filters_on_scripts,
+    scr_004_no_local_admin_before_hybrid_user,
 )
 
 RULES: tuple[ModuleType, ...] = (
@@ -53,6 +55,7 @@ RULES: tuple[ModuleType, ...] = (
     app_015_max_run_time_within_esp_timeout,
     scr_001_scripts_run_as_system,
     scr_003_no_filters_on_scripts,
+    scr_004_no_local_admin_before_hybrid_user,
     cfg_001_device_settings_device_targeted,
     cfg_002_sign_in_assistant_not_disabled,
     cfg_003_no_logon_prompts_blocking_autologon,
@@ -63,6 +66,7 @@ RULES: tuple[ModuleType, ...] = (
     cfg_008_no_proxy_policy_in_device_phase,
     cfg_009_laps_not_expected_at_reseal,
     cfg_010_dfci_not_in_oobe_on_pro_24h2,
+    cfg_011_no_kiosk_autologon_in_device_phase,
     cmp_001_compliance_grace_period,
     cmp_002_compliance_reset_in_user_flow,
     cmp_003_hybrid_compliance_before_sign_in,
