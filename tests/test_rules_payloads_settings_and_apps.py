@@ -282,6 +282,26 @@ def test_legacy_and_oma_settings(
 
 
 @pytest.mark.parametrize(
+    ("rule", "uri", "value"),
+    [
+        (
+            cfg_005_no_device_lock_password_in_device_phase,
+            "./Device/Vendor/MSFT/Policy/Config/DeviceLock/PreventLockScreenSlideShow",
+            1,
+        ),
+        (cfg_008_no_proxy_policy_in_device_phase, "./Vendor/MSFT/NetworkProxy/AutoDetect", 1),
+    ],
+)
+def test_neighbouring_settings_of_the_same_csp_are_not_reported(
+    rule: ModuleType, uri: str, value: int
+) -> None:
+    configuration = custom_oma_configuration(CFG, [oma(uri, value)], TO_AP)
+    assert {s for _, s in verdicts(rule, with_configuration(configuration))} == {
+        Status.NOT_APPLICABLE
+    }
+
+
+@pytest.mark.parametrize(
     ("rule", "configuration"),
     [
         (

@@ -54,9 +54,8 @@ METADATA = RuleMetadata(
     ),
 )
 
-CHECKED_TYPES: Final = frozenset(
-    {*APPX_LOB_TYPES, "#microsoft.graph.wingetapp", "#microsoft.graph.microsoftstoreforbusinessapp"}
-)
+# Legacy Store for Business apps are APP-006's whatever their context.
+CHECKED_TYPES: Final = frozenset({*APPX_LOB_TYPES, "#microsoft.graph.wingetapp"})
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:

@@ -50,43 +50,33 @@ METADATA = RuleMetadata(
 )
 
 
-def _positive_number(value: object) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return None
-    return isinstance(value, int | float) and value > 0
+# DeviceLock settings that demand a password; other DeviceLock policies (lock screen slide show,
+# camera, ...) are not password policies.
+PASSWORD_SETTINGS: Final = (
+    "mindevicepasswordlength",
+    "mindevicepasswordcomplexcharacters",
+    "alphanumericdevicepasswordrequired",
+)
 
 
 def _device_lock(name: str, value: object) -> bool | None:
-    """DevicePasswordEnabled is 0 for enabled, 1 for disabled; any other DeviceLock setting set
-    is a password requirement."""
+    """DevicePasswordEnabled is 0 for enabled and 1 for disabled (DeviceLock CSP); a minimum
+    length or complexity set is a password requirement."""
     if value is None:
         return None
     if name.startswith("devicepasswordenabled"):
-        return str(value).casefold() in (
-            "0",
-            "device_vendor_msft_policy_config_devicelock_devicepasswordenabled_0",
-        )
-    return True
-
-
-def _catalog_device_lock(name: str, value: object) -> bool | None:
-    if value is None:
-        return None
-    if name.startswith("devicepasswordenabled"):
-        return str(value).endswith("_0")
-    return True
+        return str(value) == "0" or str(value).endswith("devicepasswordenabled_0")
+    if name.startswith(PASSWORD_SETTINGS):
+        return True
+    return None
 
 
 SPEC: Final = SettingSpec(
-    legacy={
-        "passwordRequired": is_true,
-        "passwordMinimumLength": _positive_number,
-        "passwordMinimumCharacterSetCount": _positive_number,
-    },
+    legacy={"passwordRequired": is_true},
     oma_prefixes=("/policy/config/devicelock/",),
     oma_test=_device_lock,
     catalog_prefixes=("device_vendor_msft_policy_config_devicelock_",),
-    catalog_test=_catalog_device_lock,
+    catalog_test=_device_lock,
 )
 
 

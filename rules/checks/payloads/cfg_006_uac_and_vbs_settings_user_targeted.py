@@ -94,7 +94,7 @@ def _legacy_true(value: object) -> bool | None:
 SPEC: Final = SettingSpec(
     legacy={
         "localSecurityOptionsAdministratorElevationPromptBehavior": _legacy_elevation,
-        "localSecurityOptionsUseAdminApprovalMode": _legacy_true,
+        "localSecurityOptionsUseAdminApprovalModeForAdministrators": _legacy_true,
         "deviceGuardEnableVirtualizationBasedSecurity": _legacy_true,
     },
     oma_prefixes=("/policy/config/localpoliciessecurityoptions/", "/policy/config/deviceguard/"),

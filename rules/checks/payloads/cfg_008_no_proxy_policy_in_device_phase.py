@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from rules.checks.payloads.configuration_settings import evaluate_harmful_setting
-from rules.checks.payloads.setting_specs import SettingSpec, is_true, named_always, non_empty_text
+from rules.checks.payloads.setting_specs import SettingSpec, non_empty_text
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.tenant_collections import (
@@ -47,6 +47,15 @@ METADATA = RuleMetadata(
 )
 
 
+def _proxy_setting(name: str, value: object) -> bool | None:
+    """A proxy server or a setup script (PAC) URL; automatic detection alone sets no proxy."""
+    if value is None:
+        return None
+    if "proxyserver" in name or "setupscripturl" in name:
+        return bool(str(value).strip())
+    return None
+
+
 def _configured_object(value: object) -> bool | None:
     return None if value is None else True
 
@@ -55,12 +64,11 @@ SPEC: Final = SettingSpec(
     legacy={
         "networkProxyServer": _configured_object,
         "networkProxyAutomaticConfigurationUrl": non_empty_text,
-        "networkProxyApplySettingsDeviceWide": is_true,
     },
     oma_prefixes=("/vendor/msft/networkproxy/",),
-    oma_test=named_always,
+    oma_test=_proxy_setting,
     catalog_prefixes=("device_vendor_msft_networkproxy_",),
-    catalog_test=named_always,
+    catalog_test=_proxy_setting,
 )
 
 
