@@ -66,8 +66,8 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
                 view,
                 payload_subject(app),
                 applicability,
-                f"'{app.display_name}' is a legacy Store app ({app.odata_type}), which the device "
-                "phase doesn't install",
+                f"'{app.display_name}' is a legacy Store app ({app.odata_type}) the device phase "
+                "doesn't install; it is required",
                 (f"app type {app.odata_type}",),
             )
             if finding is not None:

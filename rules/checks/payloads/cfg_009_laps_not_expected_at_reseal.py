@@ -58,5 +58,5 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
         context,
         METADATA,
         SPEC.scan,
-        "is a Windows LAPS policy (LAPS isn't applied during the technician flow)",
+        "is a Windows LAPS policy, which Windows applies only once the user flow begins,",
     )
