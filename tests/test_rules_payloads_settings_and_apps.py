@@ -32,9 +32,11 @@ from rules.context import RuleContext
 from rules.engine import Rule, run_rule
 from rules.findings import Finding, Severity, Status
 from rules.tenant_collections import (
+    AUTOPILOT_DEVICES,
     AUTOPILOT_PROFILES,
     CONDITIONAL_ACCESS_POLICIES,
     DEVICE_CONFIGURATIONS,
+    DEVICES,
     ENROLLMENT_CONFIGURATIONS,
     GROUPS,
     MOBILE_APPS,
@@ -744,4 +746,22 @@ def test_standard_user_hybrid_profile_is_not_concerned() -> None:
     )
     assert {s for _, s in verdicts(scr_004_no_local_admin_before_hybrid_user, tenant)} == {
         Status.NOT_APPLICABLE
+    }
+
+
+# --- decided without the device list -----------------------------------------------------------
+
+
+def test_payload_on_the_profile_group_is_decided_without_the_device_list() -> None:
+    # The configuration targets the profile's own Autopilot device group: which registered
+    # devices that holds does not change the verdict.
+    configuration = legacy_configuration(
+        CFG,
+        "windows10GeneralConfiguration",
+        TO_AP,
+        authenticationPreferredAzureADTenantDomainName="contoso.com",
+    )
+    tenant = with_configuration(configuration).unreadable(AUTOPILOT_DEVICES).unreadable(DEVICES)
+    assert verdicts(cfg_007_no_preferred_tenant_domain_in_device_phase, tenant) == {
+        (CFG, Status.FAIL)
     }
