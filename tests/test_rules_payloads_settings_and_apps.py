@@ -765,3 +765,40 @@ def test_payload_on_the_profile_group_is_decided_without_the_device_list() -> No
     assert verdicts(cfg_007_no_preferred_tenant_domain_in_device_phase, tenant) == {
         (CFG, Status.FAIL)
     }
+
+
+@pytest.mark.parametrize(
+    ("rule", "collection"),
+    [
+        (cfg_004_no_app_control_reboot_during_esp, SETTINGS_CATALOG_POLICIES),
+        (app_009_restarts_managed_by_intune, MOBILE_APPS),
+        (scr_003_no_filters_on_scripts, PLATFORM_SCRIPTS),
+        (app_015_max_run_time_within_esp_timeout, ENROLLMENT_CONFIGURATIONS),
+    ],
+    ids=lambda value: getattr(getattr(value, "METADATA", None), "id", str(value)),
+)
+def test_nothing_to_check_without_preprovisioning_even_when_payload_is_unreadable(
+    rule: ModuleType, collection: str
+) -> None:
+    tenant = (
+        healthy_tenant()
+        .patch(AUTOPILOT_PROFILES, PROFILE_ID, preprovisioningAllowed=False)
+        .unreadable(collection)
+    )
+    assert {status for _, status in verdicts(rule, tenant)} == {Status.NOT_APPLICABLE}
+
+
+@pytest.mark.parametrize(
+    ("rule", "collection"),
+    [
+        (cfg_004_no_app_control_reboot_during_esp, SETTINGS_CATALOG_POLICIES),
+        (app_009_restarts_managed_by_intune, MOBILE_APPS),
+        (scr_003_no_filters_on_scripts, PLATFORM_SCRIPTS),
+    ],
+    ids=lambda value: getattr(getattr(value, "METADATA", None), "id", str(value)),
+)
+def test_unreadable_payload_is_unknown_with_a_preprovisioning_profile(
+    rule: ModuleType, collection: str
+) -> None:
+    tenant = healthy_tenant().unreadable(collection)
+    assert verdicts(rule, tenant) == {(TENANT_ID, Status.UNKNOWN)}

@@ -377,3 +377,35 @@ def test_enrolled_device_without_assignment_date_is_unknown() -> None:
     )
     [finding] = findings(prf_010_profile_edits_reach_enrolled_devices, tenant)
     assert (finding.status, finding.devices) == (Status.UNKNOWN, (DEVICE_A_ID,))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        esp_006_nonblocking_apps_in_technician_phase,
+        esp_007_failure_keeps_device_in_esp,
+        esp_008_quality_updates_in_user_flow,
+    ],
+    ids=lambda module: module.METADATA.id,
+)
+def test_unreadable_esps_without_preprovisioning_leave_nothing_to_check(rule: ModuleType) -> None:
+    tenant = (
+        healthy_tenant()
+        .patch(AUTOPILOT_PROFILES, PROFILE_ID, preprovisioningAllowed=False)
+        .unreadable(ENROLLMENT_CONFIGURATIONS)
+    )
+    assert statuses(rule, tenant) == {Status.NOT_APPLICABLE}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        esp_006_nonblocking_apps_in_technician_phase,
+        esp_007_failure_keeps_device_in_esp,
+        esp_008_quality_updates_in_user_flow,
+    ],
+    ids=lambda module: module.METADATA.id,
+)
+def test_unreadable_esps_with_a_preprovisioning_profile_are_unknown(rule: ModuleType) -> None:
+    tenant = healthy_tenant().unreadable(ENROLLMENT_CONFIGURATIONS)
+    assert verdicts(rule, tenant) == {(TENANT_ID, Status.UNKNOWN)}

@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from rules.applicability import Applicability, GroupKind
 from rules.assignments import TargetKind
 from rules.checks.payloads.app_facts import WINDOWS_INSTALLED_TYPES, app_type
-from rules.checks.payloads.device_phase import payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.tenant_collections import AUTOPILOT_PROFILES, GROUPS, MOBILE_APPS
@@ -43,9 +47,9 @@ _KIND_NAMES = {GroupKind.DEVICE: "device", GroupKind.USER: "user"}
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, MOBILE_APPS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS)
+    if stop is not None:
+        yield from stop
         return
     apps = [
         app

@@ -6,7 +6,12 @@ from collections.abc import Iterator
 
 from rules.applicability import Applicability, Certainty, DevicePhaseApplicability
 from rules.checks.payloads.app_facts import is_win32
-from rules.checks.payloads.device_phase import ProfileView, payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    ProfileView,
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity, Subject
 from rules.graph_json import optional_bool, optional_int, optional_mapping
@@ -56,13 +61,9 @@ def max_run_minutes(app: MobileApp) -> int | None:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(
-        context.unknown_if_unreadable(
-            METADATA, AUTOPILOT_PROFILES, MOBILE_APPS, ENROLLMENT_CONFIGURATIONS
-        )
-    )
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS, ENROLLMENT_CONFIGURATIONS)
+    if stop is not None:
+        yield from stop
         return
     apps = [app for app in context.snapshot.mobile_apps or () if is_win32(app)]
     for view in profile_views(context, METADATA):

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rules.applicability import Applicability
-from rules.checks.payloads.device_phase import payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.tenant_collections import AUTOPILOT_PROFILES, GROUPS, PLATFORM_SCRIPTS
@@ -40,9 +44,9 @@ METADATA = RuleMetadata(
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, PLATFORM_SCRIPTS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, PLATFORM_SCRIPTS)
+    if stop is not None:
+        yield from stop
         return
     scripts = context.snapshot.platform_scripts or ()
     for view in profile_views(context, METADATA):

@@ -17,6 +17,7 @@ from rules.checks.payloads.device_phase import (
     harmful_payload_finding,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.checks.payloads.setting_specs import SettingSpec, named_always
 from rules.context import RuleContext, profile_subject
@@ -142,17 +143,11 @@ def _base64(text: str) -> bytes | None:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(
-        context.unknown_if_unreadable(
-            METADATA,
-            AUTOPILOT_PROFILES,
-            DEVICE_CONFIGURATIONS,
-            SETTINGS_CATALOG_POLICIES,
-            PLATFORM_SCRIPTS,
-        )
+    stop = unreadable_or_nothing_to_check(
+        context, METADATA, DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES, PLATFORM_SCRIPTS
     )
-    if missing:
-        yield from missing
+    if stop is not None:
+        yield from stop
         return
     scans: list[tuple[Configuration, SettingScan]] = [
         (c, SPEC.scan(c)) for c in configurations(context)
