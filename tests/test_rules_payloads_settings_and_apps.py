@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rules.checks import payloads, profiles_and_esp
 from rules.checks.payloads import (
     app_003_store_and_msix_apps_device_context,
     app_006_no_legacy_store_apps_in_device_phase,
@@ -802,3 +803,27 @@ def test_unreadable_payload_is_unknown_with_a_preprovisioning_profile(
 ) -> None:
     tenant = healthy_tenant().unreadable(collection)
     assert verdicts(rule, tenant) == {(TENANT_ID, Status.UNKNOWN)}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        *payloads.RULES,
+        # ESP-004 judges every ESP's blocking list, with or without pre-provisioning.
+        *(
+            m
+            for m in profiles_and_esp.RULES
+            if m.METADATA.id.startswith("ESP-") and m.METADATA.id != "ESP-004"
+        ),
+    ],
+    ids=lambda module: module.METADATA.id,
+)
+def test_every_payload_and_esp_rule_has_nothing_to_check_without_preprovisioning(
+    rule: ModuleType,
+) -> None:
+    # Everything the rule reads apart from the profiles is unreadable: still nothing to check.
+    tenant = healthy_tenant().patch(AUTOPILOT_PROFILES, PROFILE_ID, preprovisioningAllowed=False)
+    for collection in rule.METADATA.graph_reads:
+        if collection != AUTOPILOT_PROFILES:
+            tenant.unreadable(collection)
+    assert {status for _, status in verdicts(rule, tenant)} == {Status.NOT_APPLICABLE}

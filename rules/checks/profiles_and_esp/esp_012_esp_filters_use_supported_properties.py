@@ -70,13 +70,15 @@ _ESP_KINDS: Final = (EnrollmentConfigurationKind.ESP, EnrollmentConfigurationKin
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(
-        context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, ENROLLMENT_CONFIGURATIONS)
-    )
+    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES))
     if missing:
         yield from missing
         return
     if not context.targeting.preprovisioning_profiles():
+        return
+    missing = tuple(context.unknown_if_unreadable(METADATA, ENROLLMENT_CONFIGURATIONS))
+    if missing:
+        yield from missing
         return
     finding = FindingBuilder(METADATA)
     for esp in context.snapshot.enrollment_configurations or ():
