@@ -827,3 +827,15 @@ def test_every_payload_and_esp_rule_has_nothing_to_check_without_preprovisioning
         if collection != AUTOPILOT_PROFILES:
             tenant.unreadable(collection)
     assert {status for _, status in verdicts(rule, tenant)} == {Status.NOT_APPLICABLE}
+
+
+def test_install_time_unknown_when_the_esp_does_not_report_progress_or_timeout() -> None:
+    tenant = healthy_tenant().patch(
+        ENROLLMENT_CONFIGURATIONS,
+        DEVICE_ESP_ID,
+        showInstallationProgress=REMOVE,
+        installProgressTimeoutInMinutes=REMOVE,
+    )
+    assert verdicts(app_015_max_run_time_within_esp_timeout, tenant) == {
+        (AGENT_APP_ID, Status.UNKNOWN)
+    }

@@ -69,7 +69,11 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
     for view in profile_views(context, METADATA):
         effective = context.targeting.effective_esp(view.profile)
         candidates = [*effective.undecided, *([effective.esp] if effective.esp else [])]
-        showing = [e for e in candidates if optional_bool(e.raw, "showInstallationProgress")]
+        # An ESP that may show progress has a time-out to hit; one whose setting is missing
+        # counts too, so its missing time-out makes the verdict unknown rather than a pass.
+        showing = [
+            e for e in candidates if optional_bool(e.raw, "showInstallationProgress") is not False
+        ]
         if effective.certainty is Certainty.UNKNOWN:
             yield view.finding.unknown(
                 Subject("autopilotProfile", view.profile.id, view.profile.display_name),
