@@ -843,6 +843,10 @@ def test_sample_tenant_payload_problems_are_found_and_nothing_else_fails() -> No
         ("APP-001", "Zoom Workplace"),
         ("APP-004", "GlobalProtect 6.2.4"),
         ("APP-013", "Contoso CRM Client 3.4"),
+        # Informational, with the design (samples/README.md): LAPS waits for the user flow, and
+        # Entra compliance resets at the user flow under a compliant-device requirement.
+        ("CFG-009", "Windows - LAPS"),
+        ("CMP-002", "CA010 - Require compliant or hybrid joined device for Office 365"),
     }
 
 

@@ -15,6 +15,7 @@ from rules.checks.payloads.device_phase import (
     harmful_payload_finding,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
@@ -158,9 +159,9 @@ def _app_findings(view: ProfileView, app: MobileApp, now: datetime) -> Iterator[
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, MOBILE_APPS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS)
+    if stop is not None:
+        yield from stop
         return
     now = context.snapshot.captured_at
     apps = context.snapshot.mobile_apps or ()

@@ -13,6 +13,7 @@ from rules.checks.payloads.device_phase import (
     filter_names,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity, Subject
@@ -188,9 +189,9 @@ def _app_findings(view: ProfileView, app: MobileApp) -> Iterator[Finding]:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, MOBILE_APPS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS)
+    if stop is not None:
+        yield from stop
         return
     apps = context.snapshot.mobile_apps or ()
     for view in profile_views(context, METADATA):

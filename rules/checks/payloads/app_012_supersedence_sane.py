@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from rules.applicability import Applicability
-from rules.checks.payloads.device_phase import ProfileView, payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    ProfileView,
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.snapshot_model import TenantSnapshot
@@ -154,9 +159,9 @@ def _app_findings(view: ProfileView, app: MobileApp, relations: _Relations) -> I
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, MOBILE_APPS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS)
+    if stop is not None:
+        yield from stop
         return
     relations = _relations(context.snapshot)
     unreadable = [app for app in context.snapshot.mobile_apps or () if app.relationships is None]

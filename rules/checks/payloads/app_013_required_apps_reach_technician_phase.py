@@ -8,7 +8,12 @@ from rules.app_context import InstallContext, install_context
 from rules.applicability import Applicability
 from rules.assignments import TargetKind
 from rules.checks.payloads.app_facts import WINDOWS_INSTALLED_TYPES, app_type
-from rules.checks.payloads.device_phase import ProfileView, payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    ProfileView,
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES, GROUPS, MOBILE_APPS
@@ -109,9 +114,9 @@ def _app_finding(view: ProfileView, app: MobileApp) -> Finding | None:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, MOBILE_APPS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, MOBILE_APPS)
+    if stop is not None:
+        yield from stop
         return
     apps = [
         app

@@ -12,7 +12,12 @@ from rules.checks.payloads.configuration_settings import (
     oma_uri,
     policy_values,
 )
-from rules.checks.payloads.device_phase import filter_names, payload_subject, profile_views
+from rules.checks.payloads.device_phase import (
+    filter_names,
+    payload_subject,
+    profile_views,
+    unreadable_or_nothing_to_check,
+)
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
 from rules.tenant_collections import (
@@ -65,13 +70,11 @@ def device_scope(configuration: Configuration) -> bool | None:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(
-        context.unknown_if_unreadable(
-            METADATA, AUTOPILOT_PROFILES, DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES
-        )
+    stop = unreadable_or_nothing_to_check(
+        context, METADATA, DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES
     )
-    if missing:
-        yield from missing
+    if stop is not None:
+        yield from stop
         return
     candidates = [(c, device_scope(c)) for c in configurations(context)]
     for view in profile_views(context, METADATA):

@@ -10,6 +10,7 @@ from rules.checks.payloads.device_phase import (
     harmful_payload_finding,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity, Subject
@@ -87,11 +88,9 @@ def _requires_compliant_device(policy: ConditionalAccessPolicy) -> bool:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(
-        context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, COMPLIANCE_POLICIES)
-    )
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, COMPLIANCE_POLICIES)
+    if stop is not None:
+        yield from stop
         return
     ca_policies = context.snapshot.conditional_access_policies
     requiring = [p for p in ca_policies or () if _requires_compliant_device(p)]

@@ -17,12 +17,12 @@ from rules.checks.payloads.device_phase import (
     harmful_payload_finding,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata
 from rules.graph_json import odata_type_of, optional_mapping, optional_str
 from rules.tenant_collections import (
-    AUTOPILOT_PROFILES,
     DEVICE_CONFIGURATIONS,
     SETTINGS_CATALOG_POLICIES,
 )
@@ -119,13 +119,11 @@ def evaluate_harmful_setting(
     """Per profile: FAIL for each configuration reaching the technician phase with a harmful
     value, UNKNOWN where the value or the reach could not be read, PASS where the setting is
     configured harmlessly."""
-    missing = tuple(
-        context.unknown_if_unreadable(
-            metadata, AUTOPILOT_PROFILES, DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES
-        )
+    stop = unreadable_or_nothing_to_check(
+        context, metadata, DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES
     )
-    if missing:
-        yield from missing
+    if stop is not None:
+        yield from stop
         return
     scans = [(c, scan(c)) for c in configurations(context)]
     for view in profile_views(context, metadata):

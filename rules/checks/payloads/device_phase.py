@@ -15,6 +15,7 @@ from rules.applicability import Applicability, DevicePhaseApplicability
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Scope, Severity, Subject
 from rules.snapshot_model import TenantSnapshot
+from rules.tenant_collections import AUTOPILOT_PROFILES
 from rules.tenant_objects import (
     AssignedPayload,
     AutopilotProfile,
@@ -76,6 +77,24 @@ def profile_views(context: RuleContext, metadata: RuleMetadata) -> Iterator[Prof
             devices=context.targeting.profile_targeting(profile).device_ids,
             answers=cache.setdefault(profile.id, {}),
         )
+
+
+def unreadable_or_nothing_to_check(
+    context: RuleContext, metadata: RuleMetadata, *reads: str
+) -> tuple[Finding, ...] | None:
+    """What a per-profile payload rule reports instead of checking, or None to go on.
+
+    Profiles unreadable: UNKNOWN. No profile allows pre-provisioning: nothing (the engine reports
+    NOT_APPLICABLE), whatever else could not be read. Otherwise UNKNOWN when any of `reads` is
+    unreadable.
+    """
+    missing = tuple(context.unknown_if_unreadable(metadata, AUTOPILOT_PROFILES))
+    if missing:
+        return missing
+    if not context.targeting.preprovisioning_profiles():
+        return ()
+    missing = tuple(context.unknown_if_unreadable(metadata, *reads))
+    return missing or None
 
 
 def filter_names(applicability: DevicePhaseApplicability) -> str:

@@ -9,6 +9,7 @@ from rules.checks.payloads.device_phase import (
     harmful_payload_finding,
     payload_subject,
     profile_views,
+    unreadable_or_nothing_to_check,
 )
 from rules.context import RuleContext
 from rules.findings import Finding, RuleMetadata, Severity
@@ -44,9 +45,9 @@ METADATA = RuleMetadata(
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    missing = tuple(context.unknown_if_unreadable(METADATA, AUTOPILOT_PROFILES, PLATFORM_SCRIPTS))
-    if missing:
-        yield from missing
+    stop = unreadable_or_nothing_to_check(context, METADATA, PLATFORM_SCRIPTS)
+    if stop is not None:
+        yield from stop
         return
     scripts = context.snapshot.platform_scripts or ()
     for view in profile_views(context, METADATA):

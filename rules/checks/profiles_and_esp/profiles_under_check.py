@@ -42,11 +42,19 @@ def profiles_under_check(
     `needs_targeting`: the verdict depends on the devices the profile holds, so a profile whose
     targeting could not be resolved gets an UNKNOWN finding instead of being checked.
     """
-    missing = tuple(context.unknown_if_unreadable(metadata, AUTOPILOT_PROFILES, *reads))
+    missing = tuple(context.unknown_if_unreadable(metadata, AUTOPILOT_PROFILES))
     if missing:
         yield from missing
         return
-    for profile in context.targeting.preprovisioning_profiles() or ():
+    profiles = context.targeting.preprovisioning_profiles() or ()
+    if not profiles:
+        # No profile allows pre-provisioning: nothing to check, whatever else was unreadable.
+        return
+    missing = tuple(context.unknown_if_unreadable(metadata, *reads))
+    if missing:
+        yield from missing
+        return
+    for profile in profiles:
         targeting = context.targeting.profile_targeting(profile)
         finding = FindingBuilder(metadata, scope=context.profile_scope(profile))
         subject = profile_subject(profile)
