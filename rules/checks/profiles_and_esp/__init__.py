@@ -11,6 +11,7 @@ from rules.checks.profiles_and_esp import (
     esp_006_nonblocking_apps_in_technician_phase,
     esp_007_failure_keeps_device_in_esp,
     esp_008_quality_updates_in_user_flow,
+    esp_009_show_page_only_to_oobe_devices,
     esp_010_user_esp_skipped,
     esp_011_device_esp_not_skipped,
     esp_012_esp_filters_use_supported_properties,
@@ -25,6 +26,7 @@ from rules.checks.profiles_and_esp import (
     prf_009_language_user_selected,
     prf_010_profile_edits_reach_enrolled_devices,
     prf_011_preprovisioning_profile_exists,
+    prf_012_profiles_created_in_intune,
 )
 
 RULES: tuple[ModuleType, ...] = (
@@ -39,6 +41,7 @@ RULES: tuple[ModuleType, ...] = (
     prf_009_language_user_selected,
     prf_010_profile_edits_reach_enrolled_devices,
     prf_011_preprovisioning_profile_exists,
+    prf_012_profiles_created_in_intune,
     esp_001_device_esp_shows_progress,
     esp_002_blocking_apps_on_device_esp,
     esp_003_blocking_apps_install_in_device_phase,
@@ -47,6 +50,7 @@ RULES: tuple[ModuleType, ...] = (
     esp_006_nonblocking_apps_in_technician_phase,
     esp_007_failure_keeps_device_in_esp,
     esp_008_quality_updates_in_user_flow,
+    esp_009_show_page_only_to_oobe_devices,
     esp_010_user_esp_skipped,
     esp_011_device_esp_not_skipped,
     esp_012_esp_filters_use_supported_properties,
