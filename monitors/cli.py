@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitors.alerts.replay_command import add_alerts_command
 
     add_alerts_command(commands)
+    from monitors.dashboard.command import add_serve_command
+
+    add_serve_command(commands)
 
     summary = commands.add_parser(
         "summary",
