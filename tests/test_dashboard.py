@@ -13,7 +13,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -123,11 +122,13 @@ def test_tenant_view_shows_red_profiles_reasons_remediation_and_devices_at_risk(
 ) -> None:
     summary = board.summary(sample_tenant)
     assert summary.readiness is Readiness.RED
-    assert summary.profiles and all(p.devices_at_risk is not None for p in summary.profiles)
+    assert summary.profiles
+    assert all(p.devices_at_risk is not None for p in summary.profiles)
     assert any(p.readiness is Readiness.RED and p.devices_at_risk for p in summary.profiles)
     paused = [f for f in summary.findings if f.rule_id == "GRP-002"]
     assert paused, [f.rule_id for f in summary.findings]
-    assert paused[0].subject_id == AUTOPILOT_GROUP_ID and paused[0].blocking
+    assert paused[0].subject_id == AUTOPILOT_GROUP_ID
+    assert paused[0].blocking
     assert paused[0].remediation  # the rule's Intune admin center path
     assert AUTOPILOT_GROUP_ID in paused[0].admin_url
     # Blocking findings come first, failures before unknowns.
@@ -137,10 +138,12 @@ def test_tenant_view_shows_red_profiles_reasons_remediation_and_devices_at_risk(
     response = page(board, "tenant", tenant=sample_tenant)
     assert response.status == 200
     shown = text_of(response.body)
-    assert "Pre-provisioning profiles" in shown and "Devices at risk" in shown
+    assert "Pre-provisioning profiles" in shown
+    assert "Devices at risk" in shown
     assert paused[0].remediation.split()[0] in shown
     assert f'href="{paused[0].admin_url}"' in response.body.replace("&amp;", "&")
-    assert 'id="chart"' in response.body and "<polyline" in response.body
+    assert 'id="chart"' in response.body
+    assert "<polyline" in response.body
 
 
 def test_tenant_view_narrows_to_one_profile_and_pages_findings(
@@ -162,7 +165,8 @@ def test_tenant_view_narrows_to_one_profile_and_pages_findings(
 def test_a_tenant_never_evaluated_is_unknown_never_green(board: Dashboard) -> None:
     tenant = str(uuid.uuid4())
     summary = board.summary(tenant)
-    assert summary.readiness is Readiness.UNKNOWN and summary.verdicts == 0
+    assert summary.readiness is Readiness.UNKNOWN
+    assert summary.verdicts == 0
     response = page(board, "tenant", tenant=tenant)
     assert response.status == 200
     assert "nothing has been recorded yet, so readiness is unknown" in text_of(response.body)
@@ -181,7 +185,8 @@ def test_overview_lists_every_tenant_worst_first(
     order = [s.tenant_id for s in board.overview(board.tenants())]
     # Red first (most blocking first), then unknown (the never-evaluated one too), then green.
     assert order[:2] == [sample_tenant, red_small]
-    assert set(order[2:4]) == {unknown, never} and order[4] == green
+    assert set(order[2:4]) == {unknown, never}
+    assert order[4] == green
     response = page(board, "")
     rows = re.findall(r'<tr data-tenant="([^"]+)"', response.body)
     assert rows == order
@@ -244,7 +249,8 @@ def test_timeline_filters_on_the_server_by_rule_subject_status_actor_and_time(
     assert len(rows(since="2026-11-01T00:00:00Z", rule="", actor="")) == 4
     by_actor = page(board, "timeline", tenant=sample_tenant, actor=ACTOR, rule="GRP-002")
     shown = text_of(by_actor.body)
-    assert f"Changes by {ACTOR}" in shown and "GRP-002" in shown
+    assert f"Changes by {ACTOR}" in shown
+    assert "GRP-002" in shown
     nobody = page(board, "timeline", tenant=sample_tenant, actor="nobody@example.com")
     assert "No change by this actor matches." in text_of(nobody.body)
 
@@ -294,8 +300,10 @@ def test_bad_input_is_a_400_page_with_one_line(
     response = respond(board, LOCAL_PRINCIPAL, view, params, base="")
     assert response.status == 400
     message = re.search(r'<p id="error">(.*?)</p>', response.body, re.S)
-    assert message is not None and reason in message.group(1)
-    assert "\n" not in message.group(1) and "Traceback" not in response.body
+    assert message is not None
+    assert reason in message.group(1)
+    assert "\n" not in message.group(1)
+    assert "Traceback" not in response.body
 
 
 def test_unknown_page_is_404(board: Dashboard) -> None:
@@ -309,7 +317,8 @@ def test_device_view_says_whether_a_serial_number_goes_green_and_why(
     board: Dashboard, sample_tenant: str
 ) -> None:
     index = board.devices(sample_tenant)
-    assert index.error is None and index.devices
+    assert index.error is None
+    assert index.devices
     red = next(d for d in index.devices if d.readiness is Readiness.RED and d.serial_number)
     response = page(board, "device", tenant=sample_tenant, serial=red.serial_number or "")
     shown = text_of(response.body)
@@ -343,11 +352,13 @@ def test_hostile_tenant_text_renders_as_text(
     assert response.status == 200
     body = response.body
     assert len(re.findall(r"<script", body, re.I)) == 1  # only the page's own, nonce'd script
-    assert "<img" not in body and "onerror=alert" not in body.replace("onerror=alert(1)&gt;", "")
+    assert "<img" not in body
+    assert "onerror=alert" not in body.replace("onerror=alert(1)&gt;", "")
     assert not re.search(r"""(href|src|action)\s*=\s*["']?\s*javascript:""", body, re.I)
     if view in ("tenant", "timeline"):
         shown = text_of(body)
-        assert HOSTILE_NAME in shown and HOSTILE_URL in shown
+        assert HOSTILE_NAME in shown
+        assert HOSTILE_URL in shown
     if view == "timeline":
         assert HOSTILE_ACTOR in text_of(body)
 
@@ -356,11 +367,14 @@ def test_pages_carry_a_strict_content_security_policy(board: Dashboard) -> None:
     response = page(board, "")
     policy = response.headers["Content-Security-Policy"]
     nonce = re.search(r"script-src 'nonce-([^']+)'", policy)
-    assert nonce is not None and f'<script nonce="{nonce.group(1)}">' in response.body
-    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert nonce is not None
+    assert f'<script nonce="{nonce.group(1)}">' in response.body
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "http://" not in response.body and "https://" not in response.body  # no CDN
+    assert "http://" not in response.body
+    assert "https://" not in response.body
 
 
 # -- who sees what ------------------------------------------------------------------------------
@@ -400,13 +414,15 @@ def test_app_roles_decide_which_tenants_a_user_sees(
         },
         EASY_AUTH,
     )
-    assert one.name == "jane@contoso.com" and not one.all_tenants
+    assert one.name == "jane@contoso.com"
+    assert not one.all_tenants
     overview = page(board, "", one)
     assert re.findall(r'<tr data-tenant="([^"]+)"', overview.body) == [sample_tenant]
     assert page(board, "tenant", one, tenant=sample_tenant).status == 200
     for view in ("tenant", "timeline", "device"):
         refused = page(board, view, one, tenant=hostile_tenant)
-        assert refused.status == 403 and HOSTILE_NAME not in refused.body
+        assert refused.status == 403
+        assert HOSTILE_NAME not in refused.body
     msp = access.principal_from_headers(
         {"X-MS-CLIENT-PRINCIPAL": principal_header([access.ALL_TENANTS_ROLE])}, EASY_AUTH
     )
@@ -516,7 +532,8 @@ def test_serve_binds_loopback_only() -> None:
 def test_serve_command_refuses_a_network_address(capsys: pytest.CaptureFixture[str]) -> None:
     assert greenscreen(["serve", "--host", "0.0.0.0"]) == 2  # noqa: S104 - refused
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "loopback" in error
+    assert error.count("\n") == 1
+    assert "loopback" in error
 
 
 def test_loopback_server_serves_pages_and_refuses_other_host_names(
@@ -534,7 +551,8 @@ def test_loopback_server_serves_pages_and_refuses_other_host_names(
             return answer.status, body
 
         status, body = fetch(f"/tenant?tenant={sample_tenant}", f"127.0.0.1:{port}")
-        assert status == 200 and f"Tenant {sample_tenant}" in body
+        assert status == 200
+        assert f"Tenant {sample_tenant}" in body
         assert fetch("/", f"localhost:{port}")[0] == 200
         # DNS rebinding: a name that resolves to loopback is still not a loopback name.
         assert fetch("/", f"attacker.example:{port}")[0] == 421
@@ -593,7 +611,8 @@ def test_headings_are_in_order_and_every_field_has_a_label(
     query: dict[str, Any] = {"tenant": sample_tenant, **params} if view else {}
     outline = _Outline()
     outline.feed(respond(board, LOCAL_PRINCIPAL, view, query, base="").body)
-    assert outline.headings[0] == 1 and outline.headings.count(1) == 1
+    assert outline.headings[0] == 1
+    assert outline.headings.count(1) == 1
     assert all(b - a <= 1 for a, b in zip(outline.headings, outline.headings[1:], strict=False))
     for field in outline.fields:
         assert field.get("id") in outline.labels, field
