@@ -8,6 +8,7 @@ JavaScript (fill a field, click a button), wait for the page, take a screenshot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -46,7 +47,7 @@ class Browser:
             # Python's own descriptors are not inheritable (PEP 446): only 0-2 and the two
             # that `wire` makes cross the exec.
             close_fds=False,
-            preexec_fn=wire,  # noqa: PLW1509 - dup2 only, before exec
+            preexec_fn=wire,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL if not os.environ.get("DASHBOARD_BROWSER_LOG") else None,
         )
@@ -54,6 +55,16 @@ class Browser:
         os.close(from_browser_write)
         self._buffer = b""
         self._next_id = 0
+        try:
+            self._attach(width, height)
+        except BaseException:
+            self._process.kill()
+            self._process.wait(timeout=15)
+            os.close(self._to_browser)
+            os.close(self._from_browser)
+            raise
+
+    def _attach(self, width: int, height: int) -> None:
         targets = self.call("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
         self._session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
@@ -81,10 +92,8 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError):
             self.call("Browser.close")
-        except (OSError, RuntimeError):
-            pass
         try:
             self._process.wait(timeout=15)
         except subprocess.TimeoutExpired:
