@@ -7,7 +7,11 @@ Storage: `GREENSCREEN_STORAGE_CONNECTION` (default: Azurite on its default ports
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -36,11 +40,57 @@ def add_serve_command(commands: Any) -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
+    serve.add_argument(
+        "--azurite",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "start the checkout's Azurite (make setup) on the data in DIR and serve that, e.g. "
+            "the out/demo-storage that `make demo` leaves behind"
+        ),
+    )
     serve.set_defaults(handler=run_serve)
     return serve
 
 
+@contextmanager
+def _local_azurite(location: Path | None) -> Iterator[None]:
+    """With `--azurite DIR`: Azurite on DIR for the block, its tables as the storage setting."""
+    if location is None:
+        yield
+        return
+    from monitors.dashboard.local_storage import azurite_on
+    from monitors.store.settings import CONNECTION_SETTING
+
+    with azurite_on(location) as connection:
+        previous = os.environ.get(CONNECTION_SETTING)
+        os.environ[CONNECTION_SETTING] = connection
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(CONNECTION_SETTING, None)
+            else:
+                os.environ[CONNECTION_SETTING] = previous
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    from monitors.dashboard.local_storage import LocalStorageError
+    from monitors.dashboard.server import NotLoopbackError, check_loopback, stop_on_sigterm
+
+    stop_on_sigterm()
+    try:
+        check_loopback(args.host)  # before anything starts
+        with _local_azurite(args.azurite):
+            return _serve(args)
+    except (LocalStorageError, NotLoopbackError) as error:
+        print(f"greenscreen: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
     from monitors.dashboard import dashboard_from_settings
     from monitors.dashboard.server import NotLoopbackError, check_loopback, serve_forever
     from monitors.settings import SettingsError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,16 @@ def serving(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 0) -> Ite
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM ends `greenscreen serve` like Ctrl-C, so a local Azurite is stopped too."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def serve_forever(
