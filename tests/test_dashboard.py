@@ -120,8 +120,9 @@ def record_simple(store: VerdictStore, tenant: str, statuses: list[Status]) -> N
 def test_tenant_view_shows_red_profiles_reasons_remediation_and_devices_at_risk(
     board: Dashboard, sample_tenant: str
 ) -> None:
-    summary = board.summary(sample_tenant)
+    summary, devices = board.with_devices_at_risk(board.summary(sample_tenant))
     assert summary.readiness is Readiness.RED
+    assert devices.error is None
     assert summary.profiles
     assert all(p.devices_at_risk is not None for p in summary.profiles)
     assert any(p.readiness is Readiness.RED and p.devices_at_risk for p in summary.profiles)

@@ -220,16 +220,11 @@ def _tenant(
     given = _only(params, {"tenant", "profile", "page", "devicePage"})
     tenant = _visible_tenant(principal, given)
     profile = query_params.subject(given.get("profile"))
-    summary = dashboard.summary(tenant)
+    summary, devices = dashboard.with_devices_at_risk(dashboard.summary(tenant))
     findings = [
         f for f in summary.findings if profile is None or f.scope_id == profile or (not f.scope_id)
     ]
-    devices = dashboard.devices(tenant) if summary.verdicts else None
-    at_risk = [
-        d
-        for d in (devices.at_risk if devices else ())
-        if profile is None or d.profile_id == profile
-    ]
+    at_risk = [d for d in devices.at_risk if profile is None or d.profile_id == profile]
     moment = now or datetime.now(UTC)
     return "tenant.html", {
         "tenant": tenant,

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -245,10 +245,6 @@ class Dashboard:
         for verdict in verdicts:
             if verdict.record.scope_id:
                 by_profile.setdefault(verdict.record.scope_id, []).append(verdict)
-        devices = self.devices(tenant) if verdicts else DeviceIndex(error="nothing recorded")
-        at_risk: Counter[str] | None = None
-        if devices.error is None:
-            at_risk = Counter(d.profile_id or "" for d in devices.at_risk)
         profiles = []
         for profile_id, own in sorted(
             by_profile.items(), key=lambda item: item[1][0].record.scope_name.lower()
@@ -261,7 +257,7 @@ class Dashboard:
                     readiness=readiness_of_verdicts([*own, *tenant_wide]),
                     failing=counts[StoredStatus.FAIL],
                     unknown=counts[StoredStatus.UNKNOWN],
-                    devices_at_risk=at_risk.get(profile_id, 0) if at_risk is not None else None,
+                    devices_at_risk=None,  # per-device readiness is the tenant page's, not ours
                 )
             )
         rows = []
@@ -346,6 +342,20 @@ class Dashboard:
         devices = device_readiness(snapshot, evaluation.findings, THRESHOLD)
         by_serial = {d.serial_number.strip().lower(): d for d in devices if d.serial_number}
         return DeviceIndex(devices=devices, by_serial=by_serial)
+
+    def with_devices_at_risk(self, summary: TenantSummary) -> tuple[TenantSummary, DeviceIndex]:
+        """The summary with each profile's devices at risk (per-device readiness is costly, so
+        only the tenant page asks; the all-tenants overview does not)."""
+        if not summary.verdicts:
+            return summary, DeviceIndex(error="nothing has been recorded for this tenant yet")
+        index = self.devices(summary.tenant_id)
+        if index.error is not None:
+            return summary, index
+        at_risk = Counter(d.profile_id or "" for d in index.at_risk)
+        profiles = tuple(
+            replace(p, devices_at_risk=at_risk.get(p.profile_id, 0)) for p in summary.profiles
+        )
+        return replace(summary, profiles=profiles), index
 
     def device(self, tenant_id: str, serial: str) -> tuple[DeviceIndex, DeviceReadiness | None]:
         index = self.devices(tenant_id)
