@@ -10,10 +10,16 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -617,3 +623,43 @@ def test_headings_are_in_order_and_every_field_has_a_label(
     assert all(b - a <= 1 for a, b in zip(outline.headings, outline.headings[1:], strict=False))
     for field in outline.fields:
         assert field.get("id") in outline.labels, field
+
+
+def test_greenscreen_serve_serves_the_store_until_sigterm(
+    azurite: Azurite, sample_tenant: str, tmp_path: Path
+) -> None:
+    environment = {
+        **os.environ,
+        "GREENSCREEN_STORAGE_CONNECTION": azurite.table_connection,
+        "TENANTS": json.dumps([{"tenantId": sample_tenant}]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitors.cli", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        announced = process.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", announced)
+        assert url is not None, announced + (process.stderr.read() if process.stderr else "")
+        with urllib.request.urlopen(f"{url.group(1)}tenant?tenant={sample_tenant}") as answer:
+            assert answer.status == 200
+            assert f"Tenant {sample_tenant}" in answer.read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_serve_with_a_missing_azurite_directory_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert greenscreen(["serve", "--azurite", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "not a directory" in error
