@@ -41,7 +41,10 @@ DEVICES_PAGE: Final = 50
 MAX_TENANTS: Final = 500
 CHART_TRANSITIONS: Final = 1_000  # transitions walked back for the chart, at most
 CHART_DAYS: Final = 30
-CAUSE_LOOKUP_EVENTS: Final = 500
+# Change events scanned to name a timeline page's causes (the store lists each event with the
+# transitions it caused: one more query per event), over the page's span and this much before.
+CAUSE_LOOKUP_EVENTS: Final = 200
+CAUSE_LOOKBACK: Final = timedelta(hours=6)
 CACHED_TENANTS: Final = 16
 _NOT_GREEN = (StoredStatus.FAIL, StoredStatus.UNKNOWN)
 _ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
@@ -401,13 +404,13 @@ class Dashboard:
         if not wanted:
             return {}
         newest = max(t.at for t in transitions)
-        oldest = min(t.at for t in transitions) - timedelta(days=1)
+        oldest = min(t.at for t in transitions) - CAUSE_LOOKBACK
         found: dict[str, ChangeEvent] = {}
         continuation = None
         scanned = 0
         while scanned < CAUSE_LOOKUP_EVENTS:
             page = self.store.changes(
-                tenant_id, since=oldest, until=newest, continuation=continuation, page_size=100
+                tenant_id, since=oldest, until=newest, continuation=continuation, page_size=50
             )
             for change in page.items:
                 if change.event.event_id in wanted:
