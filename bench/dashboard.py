@@ -68,7 +68,7 @@ def measure(scale: float) -> str:
         mirror.save_snapshot(tenant, paused)
         stored = time.perf_counter() - started_all
 
-        board = Dashboard(service, store, [tenant])
+        board = Dashboard(service, store, TenantMirror(service), [tenant])
         serial = next(
             d["serialNumber"]
             for d in paused["collections"]["deviceManagement/windowsAutopilotDeviceIdentities"]
@@ -96,9 +96,11 @@ def measure(scale: float) -> str:
             warm, again = _timed(render)
             assert response.status == again.status == 200, response.body[-500:]
             rows.append(f"| {label} | {cold:.2f} | {warm:.3f} | {len(again.body) // 1024:,} |")
-            board = Dashboard(service, store, [tenant])  # cold again for the next view
+            board = Dashboard(
+                service, store, TenantMirror(service), [tenant]
+            )  # cold again for the next view
         parts = []
-        fresh = Dashboard(service, store, [tenant])
+        fresh = Dashboard(service, store, TenantMirror(service), [tenant])
         for label, compute in (
             ("current verdicts (one scan of the state partition)", lambda: fresh.summary(tenant)),
             ("mirror loaded", lambda: fresh.mirror.load(tenant)),

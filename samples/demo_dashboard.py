@@ -51,7 +51,7 @@ def show_dashboard(table_connection: str, tenant_id: str) -> int:
     """Serve the dashboard briefly, check what it shows, and print how to keep it up."""
     from azure.data.tables import TableServiceClient
 
-    board = Dashboard(TableServiceClient.from_connection_string(table_connection))
+    board = Dashboard.over(TableServiceClient.from_connection_string(table_connection))
     with serving(board) as url:
         tenant_page = _get(f"{url}tenant?tenant={tenant_id}")
         timeline = _get(f"{url}timeline?tenant={tenant_id}")

@@ -74,7 +74,7 @@ def hostile_tenant(table_service: TableServiceClient) -> str:
 
 @pytest.fixture
 def board(table_service: TableServiceClient) -> Dashboard:
-    return Dashboard(table_service)
+    return Dashboard.over(table_service)
 
 
 def page(
@@ -188,7 +188,7 @@ def test_overview_lists_every_tenant_worst_first(
     record_simple(store, red_small, [Status.FAIL, Status.PASS])
     never = str(uuid.uuid4())
     tenants = [green, never, unknown, red_small, sample_tenant]
-    board = Dashboard(table_service, guarded_tenants=tenants)
+    board = Dashboard.over(table_service, guarded_tenants=tenants)
     order = [s.tenant_id for s in board.overview(board.tenants())]
     # Red first (most blocking first), then unknown (the never-evaluated one too), then green.
     assert order[:2] == [sample_tenant, red_small]
@@ -351,7 +351,7 @@ def test_device_view_without_a_mirror_is_unknown_not_green(
 def test_hostile_tenant_text_renders_as_text(
     table_service: TableServiceClient, hostile_tenant: str, view: str
 ) -> None:
-    board = Dashboard(table_service, guarded_tenants=[hostile_tenant])
+    board = Dashboard.over(table_service, guarded_tenants=[hostile_tenant])
     params = {"tenant": hostile_tenant} if view else {}
     if view == "device":
         params["serial"] = HOSTILE_NAME
@@ -412,7 +412,7 @@ def test_principal_header_is_never_trusted_without_easy_auth() -> None:
 def test_app_roles_decide_which_tenants_a_user_sees(
     table_service: TableServiceClient, sample_tenant: str, hostile_tenant: str
 ) -> None:
-    board = Dashboard(table_service, guarded_tenants=[sample_tenant, hostile_tenant])
+    board = Dashboard.over(table_service, guarded_tenants=[sample_tenant, hostile_tenant])
     one = access.principal_from_headers(
         {
             "X-MS-CLIENT-PRINCIPAL": principal_header(
@@ -614,7 +614,7 @@ class _Outline(HTMLParser):
 def test_headings_are_in_order_and_every_field_has_a_label(
     table_service: TableServiceClient, sample_tenant: str, view: str, params: dict[str, str]
 ) -> None:
-    board = Dashboard(table_service, guarded_tenants=[sample_tenant])
+    board = Dashboard.over(table_service, guarded_tenants=[sample_tenant])
     query: dict[str, Any] = {"tenant": sample_tenant, **params} if view else {}
     outline = _Outline()
     outline.feed(respond(board, LOCAL_PRINCIPAL, view, query, base="").body)

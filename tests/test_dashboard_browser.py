@@ -55,7 +55,7 @@ def tenants(table_service: TableServiceClient) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def site(table_service: TableServiceClient, tenants: dict[str, str]) -> Iterator[str]:
-    board = Dashboard(table_service, guarded_tenants=list(tenants.values()))
+    board = Dashboard.over(table_service, guarded_tenants=list(tenants.values()))
     with serving(board) as url:
         yield url.rstrip("/")
 

@@ -27,6 +27,7 @@ def dashboard_from_settings(
     """
     from monitors.settings import TENANTS_SETTING, parse_tenants
     from monitors.store.settings import store_from_settings, table_service_from_settings
+    from monitors.tenant_mirror import TenantMirror
 
     settings = os.environ if environ is None else environ
     service = table_service_from_settings(settings, default_connection=default_connection)
@@ -34,4 +35,6 @@ def dashboard_from_settings(
         settings, default_connection=default_connection, create_tables=False
     )
     tenants = parse_tenants(settings.get(TENANTS_SETTING) or "[]")
-    return Dashboard(service, store, [tenant.tenant_id for tenant in tenants])
+    return Dashboard(
+        service, store, TenantMirror(service), [tenant.tenant_id for tenant in tenants]
+    )

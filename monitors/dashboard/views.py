@@ -28,7 +28,7 @@ from monitors.store.records import (
     StoredStatus,
     Transition,
 )
-from monitors.store.verdict_store import VerdictStore
+from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
 from monitors.tenant_mirror import MirrorError, TenantMirror
 from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
 from rules.findings import Severity, Status
@@ -187,14 +187,30 @@ class Dashboard:
     def __init__(
         self,
         service: TableServiceClient,
-        store: VerdictStore | None = None,
+        store: VerdictStore,
+        mirror: TenantMirror,
         guarded_tenants: Sequence[str] = (),
     ) -> None:
         self._service = service
-        self.store = store or VerdictStore(service)
-        self.mirror = TenantMirror(service)
+        self.store = store
+        self.mirror = mirror
         self._guarded = tuple(t.lower() for t in guarded_tenants)
         self._cache = _RunCache()
+
+    @classmethod
+    def over(
+        cls,
+        service: TableServiceClient,
+        guarded_tenants: Sequence[str] = (),
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> Dashboard:
+        """The dashboard over one storage account's store and mirror."""
+        return cls(
+            service,
+            VerdictStore(service, retention_days=retention_days),
+            TenantMirror(service),
+            guarded_tenants,
+        )
 
     # -- tenants ----------------------------------------------------------------------------
 
