@@ -663,3 +663,18 @@ def test_serve_with_a_missing_azurite_directory_is_one_line_exit_2(
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert "not a directory" in error
+
+
+def test_a_new_evaluation_replaces_the_cached_summary(
+    board: Dashboard, store: VerdictStore, tenant_id: str
+) -> None:
+    record_simple(store, tenant_id, [Status.FAIL, Status.PASS])
+    assert board.summary(tenant_id).readiness is Readiness.RED
+    assert board.summary(tenant_id).readiness is Readiness.RED  # served from the cache
+    fixed = [finding("app-0", Status.PASS), finding("app-1", Status.PASS)]
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, "2026-11-22T10:00:00Z", fixed), run_info()
+    )
+    assert board.summary(tenant_id).readiness is Readiness.GREEN
+    shown = text_of(page(board, "tenant", tenant=tenant_id).body)
+    assert "Nothing fails and nothing is unknown" in shown
