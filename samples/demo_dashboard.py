@@ -42,6 +42,17 @@ def _text(html: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
+def _transition_line(row: str) -> str:
+    """One timeline row as a line: when, rule, subject, from -> to, and who caused it."""
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    subject = re.search(r"<a[^>]*>(.*?)</a>", cells[2], re.S)
+    change = _text(cells[3].split("<br>", 1)[0])
+    actors = [_text(actor) for actor in re.findall(r'class="actor"[^>]*>(.*?)</a>', cells[4], re.S)]
+    cause = f"caused by {', '.join(actors)}" if actors else "no recorded cause"
+    name = _text(subject.group(1)) if subject else ""
+    return f"{_text(cells[0])}  {_text(cells[1])}  {name}: {change}, {cause}"
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 - our loopback server
         return str(answer.read().decode("utf-8"))
@@ -68,7 +79,7 @@ def show_dashboard(table_connection: str, tenant_id: str) -> int:
         flush=True,
     )
     for row in rows[:3]:
-        print(f"  {_text(row)}", flush=True)
+        print(f"  {_transition_line(row)}", flush=True)
     storage = DEMO_STORAGE.relative_to(REPO)
     print(
         "\nThe readiness dashboard of the sample tenant, with its transition and who caused it:\n"

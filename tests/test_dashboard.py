@@ -678,3 +678,18 @@ def test_a_new_evaluation_replaces_the_cached_summary(
     assert board.summary(tenant_id).readiness is Readiness.GREEN
     shown = text_of(page(board, "tenant", tenant=tenant_id).body)
     assert "Nothing fails and nothing is unknown" in shown
+
+
+def test_the_demo_ends_with_the_dashboard_of_the_sample_tenant_and_its_url(
+    azurite: Azurite, sample_tenant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from samples.demo_dashboard import show_dashboard
+
+    assert show_dashboard(azurite.table_connection, sample_tenant) == 0
+    output = capsys.readouterr().out
+    assert f"Dashboard: tenant {sample_tenant} is red with" in output
+    (line,) = [line for line in output.splitlines() if "GRP-002" in line]
+    assert line.endswith(f"pass → fail, caused by {ACTOR}")
+    lines = output.rstrip().splitlines()
+    assert lines[-2].strip().startswith("$ greenscreen serve --azurite out/demo-storage")
+    assert lines[-1].strip() == f"http://127.0.0.1:8765/tenant?tenant={sample_tenant}"
