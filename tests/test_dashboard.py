@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -693,3 +694,20 @@ def test_the_demo_ends_with_the_dashboard_of_the_sample_tenant_and_its_url(
     lines = output.rstrip().splitlines()
     assert lines[-2].strip().startswith("$ greenscreen serve --azurite out/demo-storage")
     assert lines[-1].strip() == f"http://127.0.0.1:8765/tenant?tenant={sample_tenant}"
+
+
+def test_storage_out_of_reach_is_a_503_page_naming_no_account() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    service = TableServiceClient.from_connection_string(connection, retry_total=0)
+    board = Dashboard.over(service, guarded_tenants=["contoso.com"])
+    for view, params in (("", {}), ("tenant", {"tenant": "contoso.com"})):
+        response = respond(board, LOCAL_PRINCIPAL, view, params, base="")
+        assert response.status == 503
+        assert "storage is unavailable; retry later" in response.body
+        assert str(port) not in response.body
