@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 from opentelemetry.trace import Span
 
 from monitors import guardrail, http_api, notifications
-from monitors.dashboard.views import Dashboard
 from monitors.notifications import NotificationCounts
 from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from monitors.settings import SettingsError
@@ -30,6 +30,9 @@ from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names as telemetry
 from monitors.telemetry.instruments import instruments, span
 from monitors.telemetry.setup import configure_telemetry
+
+if TYPE_CHECKING:  # the dashboard's modules load on its first request, not at cold start
+    from monitors.dashboard.views import Dashboard
 
 log = logging.getLogger(__name__)
 # Malformed or missing app settings: the HTTP functions answer 503 naming the setting.
