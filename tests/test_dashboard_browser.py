@@ -43,12 +43,13 @@ SCREENSHOTS = (
     else ROOT / "out" / "dashboard-screenshots"
 )
 VIEWS = ("overview", "tenant", "timeline", "device")
-# Names, not GUIDs, so the screenshots read well; Azurite is fresh in every test session.
+# Names, not GUIDs, so the screenshots read well; used by no other test (Azurite is shared by
+# the whole session, and other tests count on tenants nothing was recorded for).
 TENANT_NAMES = {
-    "sample": "contoso.onmicrosoft.com",
-    "green": "fabrikam.onmicrosoft.com",
-    "unknown": "tailspin.onmicrosoft.com",
-    "hostile": "hostile.example.com",
+    "sample": "contoso-eu.onmicrosoft.com",
+    "green": "fabrikam-nl.onmicrosoft.com",
+    "unknown": "tailspin-us.onmicrosoft.com",
+    "hostile": "hostile-names.example.net",
 }
 
 
