@@ -137,12 +137,15 @@ class DeviceIndex:
     devices: tuple[DeviceReadiness, ...] = ()
     error: str | None = None
     by_serial: Mapping[str, DeviceReadiness] = field(default_factory=dict)
+    # Not green, red before unknown, by serial number: ranked once, paged by every view.
+    at_risk: tuple[DeviceReadiness, ...] = ()
 
-    @property
-    def at_risk(self) -> tuple[DeviceReadiness, ...]:
-        ranked = [d for d in self.devices if d.readiness is not Readiness.GREEN]
+    @classmethod
+    def of(cls, devices: Sequence[DeviceReadiness]) -> DeviceIndex:
+        ranked = [d for d in devices if d.readiness is not Readiness.GREEN]
         ranked.sort(key=lambda d: (_ORDER[d.readiness], d.serial_number or "", d.device_id))
-        return tuple(ranked)
+        by_serial = {d.serial_number.strip().lower(): d for d in devices if d.serial_number}
+        return cls(tuple(devices), None, by_serial, tuple(ranked))
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,9 +361,7 @@ class Dashboard:
         except SnapshotModelError as error:
             return DeviceIndex(error=f"the tenant mirror is not a readable snapshot: {error}")
         evaluation = evaluate_snapshot(snapshot)
-        devices = device_readiness(snapshot, evaluation.findings, THRESHOLD)
-        by_serial = {d.serial_number.strip().lower(): d for d in devices if d.serial_number}
-        return DeviceIndex(devices=devices, by_serial=by_serial)
+        return DeviceIndex.of(device_readiness(snapshot, evaluation.findings, THRESHOLD))
 
     def with_devices_at_risk(self, summary: TenantSummary) -> tuple[TenantSummary, DeviceIndex]:
         """The summary with each profile's devices at risk (per-device readiness is costly, so
