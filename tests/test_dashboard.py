@@ -56,6 +56,7 @@ from tests.dashboard_data import (
 )
 from tests.test_http_api import user_function
 
+ROOT = Path(__file__).resolve().parent.parent
 T1, T2 = "2026-11-20T10:00:00Z", "2026-11-21T10:00:00Z"
 
 
@@ -711,3 +712,53 @@ def test_storage_out_of_reach_is_a_503_page_naming_no_account() -> None:
         assert response.status == 503
         assert "storage is unavailable; retry later" in response.body
         assert str(port) not in response.body
+
+
+def serve_in_a_process(arguments: list[str], environment: dict[str, str], cwd: Path) -> Any:
+    return subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "monitors.cli", "serve", "--port", "0", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=cwd,
+    )
+
+
+def test_serve_azurite_brings_back_the_storage_a_demo_left(tmp_path: Path) -> None:
+    from tests.azurite import persistent_azurite
+
+    storage = tmp_path / "demo-storage"
+    tenant = str(uuid.uuid4())
+    with persistent_azurite(storage) as azurite:
+        service = TableServiceClient.from_connection_string(azurite.ports.table_connection)
+        left = VerdictStore(service)
+        left.ensure_tables()
+        record_simple(left, tenant, [Status.FAIL])
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GREENSCREEN_")}
+    environment.pop("TENANTS", None)
+    process = serve_in_a_process(["--azurite", str(storage)], environment, ROOT)
+    try:
+        announced = process.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+/)", announced)
+        assert url is not None, announced + process.stderr.read()
+        assert "(1 tenants;" in announced
+        with urllib.request.urlopen(url.group(1)) as answer:
+            assert f'data-tenant="{tenant}"' in answer.read().decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    # Its Azurite stopped with it: no process runs on the directory any more.
+    assert not [
+        path
+        for path in Path("/proc").glob("[0-9]*/cmdline")
+        if str(storage).encode() in _read_or_empty(path)
+    ]
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended while we looked
+        return b""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 # Azurite's documented development account and key: a public emulator constant, not a secret.
 DEV_ACCOUNT: Final = "devstoreaccount1"
@@ -57,8 +57,23 @@ def azurite_on(location: Path) -> Iterator[str]:
     location = location.resolve()
     binary = find_azurite()
     table_port, queue_port, blob_port = _free_port(), _free_port(), _free_port()
-    log = (location / "azurite.log").open("a")
-    process = subprocess.Popen(  # noqa: S603 - the checkout's Azurite, fixed arguments
+    with (location / "azurite.log").open("a") as log:
+        process = _start(binary, location, log, table_port, queue_port, blob_port)
+        try:
+            yield _wait_for_tables(process, location, table_port)
+        finally:
+            process.terminate()  # SIGTERM: Azurite saves its databases and exits
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _start(
+    binary: Path, location: Path, log: IO[str], table_port: int, queue_port: int, blob_port: int
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - the checkout's Azurite, fixed arguments
         [
             str(binary),
             "--location",
@@ -83,23 +98,17 @@ def azurite_on(location: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         cwd=location,
     )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not _listening(table_port):
-            if process.poll() is not None:
-                raise LocalStorageError(f"Azurite exited early; see {location / 'azurite.log'}")
-            if time.monotonic() > deadline:
-                raise LocalStorageError("Azurite did not start listening in time")
-            time.sleep(0.05)
-        yield (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"TableEndpoint=http://127.0.0.1:{table_port}/{DEV_ACCOUNT};"
-        )
-    finally:
-        process.terminate()  # SIGTERM: Azurite saves its databases and exits
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        log.close()
+
+
+def _wait_for_tables(process: subprocess.Popen[bytes], location: Path, table_port: int) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not _listening(table_port):
+        if process.poll() is not None:
+            raise LocalStorageError(f"Azurite exited early; see {location / 'azurite.log'}")
+        if time.monotonic() > deadline:
+            raise LocalStorageError("Azurite did not start listening in time")
+        time.sleep(0.05)
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{table_port}/{DEV_ACCOUNT};"
+    )
