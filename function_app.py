@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 from opentelemetry.trace import Span
@@ -29,6 +30,9 @@ from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names as telemetry
 from monitors.telemetry.instruments import instruments, span
 from monitors.telemetry.setup import configure_telemetry
+
+if TYPE_CHECKING:  # the dashboard's modules load on its first request, not at cold start
+    from monitors.dashboard.views import Dashboard
 
 log = logging.getLogger(__name__)
 # Malformed or missing app settings: the HTTP functions answer 503 naming the setting.
@@ -125,6 +129,63 @@ def history(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="changes", methods=["GET"])
 def changes(req: func.HttpRequest) -> func.HttpResponse:
     return _respond("changes", http_api.changes, req)
+
+
+# -- readiness dashboard (docs/dashboard.md) ---------------------------------------------------
+# Anonymous for the Functions host: App Service Authentication (Easy Auth, infra/) signs the user
+# in before the request reaches the app, and the page authorizes each tenant by the app roles in
+# Easy Auth's principal header, which it trusts only when Easy Auth is on (WEBSITE_AUTH_ENABLED).
+_DASHBOARD_BASE = "/api/dashboard"
+
+
+@functools.cache
+def _dashboard() -> Dashboard:
+    from monitors.dashboard import dashboard_from_settings
+
+    return dashboard_from_settings()
+
+
+def _dashboard_page(req: func.HttpRequest) -> func.HttpResponse:
+    from monitors.dashboard import access, pages
+
+    with _invocation("dashboard", telemetry.TRIGGER_HTTP) as current:
+        try:
+            principal: access.Principal | access.AccessDenied = access.principal_from_headers(
+                dict(req.headers)
+            )
+        except access.AccessDenied as denied:
+            principal = denied
+        tenant = req.params.get("tenant", "").strip()
+        if TENANT_PATTERN.fullmatch(tenant):
+            current.set_attribute(telemetry.TENANT_ID, tenant)
+        try:
+            board = _dashboard()
+        except _SETTINGS_ERRORS as error:
+            log.error("not configured: %s", error)
+            page = pages.error_page(503, f"not configured: {error}", base=_DASHBOARD_BASE)
+        else:
+            view = req.route_params.get("view") or ""
+            page = pages.respond(board, principal, view, dict(req.params), base=_DASHBOARD_BASE)
+        current.set_attribute(telemetry.HTTP_STATUS, page.status)
+    return func.HttpResponse(
+        page.body,
+        status_code=page.status,
+        headers=dict(page.headers),
+        mimetype="text/html",
+        charset="utf-8",
+    )
+
+
+@app.function_name("dashboard")
+@app.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    return _dashboard_page(req)
+
+
+@app.function_name("dashboard_view")
+@app.route(route="dashboard/{*view}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def dashboard_view(req: func.HttpRequest) -> func.HttpResponse:
+    return _dashboard_page(req)
 
 
 # -- event-driven guardrail (docs/guardrail.md) -------------------------------------------------

@@ -69,6 +69,9 @@ param graphUrl string = 'https://graph.microsoft.com'
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
+@description('Application (client) id of the dashboard\'s Entra app registration; empty: the dashboard stays closed (403) until one is set (docs/deploy.md).')
+param dashboardClientId string = ''
+
 @description('Memory per Flex Consumption instance in MB.')
 @allowed([
   512
@@ -317,6 +320,7 @@ module functionApp 'modules/functionapp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     appSettings: concat(baseSettings, secretSettings, webhookSettings)
+    dashboardClientId: dashboardClientId
   }
 }
 

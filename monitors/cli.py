@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rules_command(commands)
     add_network_command(commands)
+    from monitors.dashboard.command import add_serve_command
+
+    add_serve_command(commands)
 
     summary = commands.add_parser(
         "summary",

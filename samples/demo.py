@@ -9,7 +9,9 @@ Autopilot device group would break. The check's exit code 1 is the expected answ
 demo reports it and goes on. Two evaluations stored in Azurite give a history and the Teams card
 of its transition. Last, the guardrail act (`samples/demo_guardrail.py`) runs the Function app's
 own handlers against the simulator and a fresh Azurite: someone pauses that group for real, the
-directory poll notices, one transition is recorded with its actor, one card is posted.
+directory poll notices, one transition is recorded with its actor, one card is posted. The demo
+ends with the readiness dashboard over that storage (`samples/demo_dashboard.py`): it prints
+what the dashboard shows, its URL and the `greenscreen serve` command that keeps it up.
 """
 
 from __future__ import annotations
@@ -92,12 +94,16 @@ def run() -> int:
 
 
 def guard(tenant: dict[str, object]) -> int:
-    """The guardrail act, with storage of its own: a new deployment starts with no history."""
+    """The guardrail act, with storage of its own: a new deployment starts with no history.
+    Its storage stays in out/demo-storage for the dashboard (`samples/demo_dashboard.py`)."""
+    from samples.demo_dashboard import demo_storage, show_dashboard
     from samples.demo_guardrail import run_guardrail
-    from tests.azurite import running_azurite
 
-    with running_azurite() as storage:
-        return run_guardrail(tenant, storage, out=OUT, render=render_card)
+    with demo_storage() as storage:
+        status = run_guardrail(tenant, storage.ports, out=OUT, render=render_card)
+        if status != 0:
+            return status
+        return show_dashboard(storage.ports.table_connection, str(tenant["tenantId"]).lower())
 
 
 def remember_and_query(export: Path, tenant_id: str) -> int:

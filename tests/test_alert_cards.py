@@ -345,7 +345,7 @@ def test_card_buttons_open_the_object_in_intune_and_its_history() -> None:
     assert (history.scheme, history.netloc, history.path) == (
         "https",
         "greenscreen-contoso.azurewebsites.net",
-        "/api/history",
+        "/api/dashboard/timeline",
     )
     assert parse_qs(history.query) == {"tenant": [TENANT], "rule": ["APP-001"], "subject": [APP_ID]}
 
@@ -428,7 +428,7 @@ def test_forty_alerts_for_one_tenant_become_one_digest_message() -> None:
     listed = [line for line in text.splitlines() if "Line-of-business app" in line]
     assert len(listed) == MAX_DIGEST_LINES
     assert "Changes by: jane.admin@contoso.onmicrosoft.com (20), cause unknown (13)" in text
-    assert urls(card)["Show tenant history"].endswith(f"/api/history?tenant={TENANT}")
+    assert urls(card)["Show tenant history"].endswith(f"/api/dashboard/timeline?tenant={TENANT}")
 
 
 def test_digest_lists_failures_before_unknown_before_resolved() -> None:

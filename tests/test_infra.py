@@ -356,8 +356,65 @@ def loop_variable_problems(templates: Templates) -> list[str]:
     return problems
 
 
+AUTH_SETTINGS = "Microsoft.Web/sites/config"
+
+
+def http_routes() -> tuple[set[str], set[str]]:
+    """(dashboard routes, every other HTTP route) the Function app declares, as /api/ paths."""
+    text = (ROOT / "function_app.py").read_text()
+    routes = {"/api/" + route.split("/{", 1)[0] for route in re.findall(r'route="([^"]+)"', text)}
+    dashboard = {route for route in routes if route.startswith("/api/dashboard")}
+    return dashboard, routes - dashboard
+
+
+def auth_problems(templates: Templates) -> list[str]:
+    """The dashboard behind App Service Authentication (Entra ID), docs/dashboard.md."""
+    configs = [
+        (f, n, b)
+        for f, n, b in of_type(templates, AUTH_SETTINGS)
+        if b.get("name") == "authsettingsV2"
+    ]
+    if not configs:
+        return ["no App Service Authentication (authsettingsV2) for the dashboard"]
+    problems = []
+    dashboard, others = http_routes()
+    for file, name, body in configs:
+        where = f"{file}:{name}"
+        properties = body.get("properties") or {}
+        if (properties.get("platform") or {}).get("enabled") is not True:
+            problems.append(f"{where}: App Service Authentication is not enabled")
+        validation = properties.get("globalValidation") or {}
+        if validation.get("requireAuthentication") is not True:
+            problems.append(f"{where}: requireAuthentication is not true")
+        if validation.get("unauthenticatedClientAction") != "RedirectToLoginPage":
+            problems.append(f"{where}: unauthenticated users are not sent to sign in")
+        excluded = set(validation.get("excludedPaths") or [])
+        if excluded != others:
+            problems.append(
+                f"{where}: excludedPaths must be exactly the non-dashboard routes {sorted(others)}"
+            )
+        if any(path.startswith(tuple(dashboard)) or path in ("/", "/api") for path in excluded):
+            problems.append(f"{where}: excludedPaths lets anonymous users reach the dashboard")
+        entra = (properties.get("identityProviders") or {}).get("azureActiveDirectory") or {}
+        registration = entra.get("registration") or {}
+        if entra.get("enabled") is not True or not registration.get("clientId"):
+            problems.append(f"{where}: the Entra ID provider is not enabled with a client id")
+        issuer = str(registration.get("openIdIssuer", ""))
+        if "loginEndpoint" not in issuer or not issuer.endswith("/v2.0"):
+            problems.append(f"{where}: openIdIssuer is not the Entra v2.0 issuer of one tenant")
+        if "clientSecret" in text_of(registration):
+            problems.append(f"{where}: a client secret setting (sign-in needs none)")
+        if (properties.get("httpSettings") or {}).get("requireHttps") is not True:
+            problems.append(f"{where}: sign-in does not require HTTPS")
+        parent = str(body.get("parent", ""))
+        if parent not in {n for _, n, _ in of_type(templates, SITE)}:
+            problems.append(f"{where}: not attached to the Function app")
+    return problems
+
+
 def all_problems(templates: Templates) -> list[str]:
     return [
+        *auth_problems(templates),
         *function_app_problems(templates),
         *tls_problems(templates),
         *storage_problems(templates),
@@ -435,6 +492,18 @@ def test_templates_create_the_tables_and_queues_the_code_uses(templates: Templat
     assert set(main["queueNames"]["value"]) == queues | {f"{q}-poison" for q in queues}
 
 
+def test_dashboard_sits_behind_app_service_authentication_with_entra_id(
+    templates: Templates,
+) -> None:
+    assert auth_problems(templates) == []
+    dashboard, others = http_routes()
+    assert dashboard == {"/api/dashboard"}
+    assert "/api/notifications" in others
+    # The main template passes the dashboard's app registration through to the module.
+    module = templates["main.bicep"]["modules"]["functionApp"]
+    assert "dashboardClientId" in text_of(module)
+
+
 def test_azd_parameters_match_the_main_template(templates: Templates) -> None:
     parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     declared = templates["main.bicep"]["parameters"]
@@ -444,6 +513,36 @@ def test_azd_parameters_match_the_main_template(templates: Templates) -> None:
 
 
 BROKEN = [
+    (
+        "modules/functionapp.bicep",
+        "requireAuthentication: true",
+        "requireAuthentication: false",
+        "requireAuthentication",
+    ),
+    (
+        "modules/functionapp.bicep",
+        "unauthenticatedClientAction: 'RedirectToLoginPage'",
+        "unauthenticatedClientAction: 'AllowAnonymous'",
+        "sent to sign in",
+    ),
+    (
+        "modules/functionapp.bicep",
+        "'/api/evaluate'\n",
+        "'/api/evaluate'\n        '/api/dashboard'\n",
+        "anonymous users reach the dashboard",
+    ),
+    (
+        "modules/functionapp.bicep",
+        "        '/api/notifications'\n",
+        "",
+        "excludedPaths must be exactly",
+    ),
+    (
+        "modules/functionapp.bicep",
+        "name: 'authsettingsV2'",
+        "name: 'authsettings'",
+        "no App Service Authentication",
+    ),
     ("modules/functionapp.bicep", "httpsOnly: true", "httpsOnly: false", "httpsOnly"),
     ("modules/functionapp.bicep", "type: 'SystemAssigned'\n", "type: 'None'\n", "identity"),
     ("modules/functionapp.bicep", "minTlsVersion: '1.2'", "minTlsVersion: '1.0'", "minTlsVersion"),

@@ -44,6 +44,12 @@ param instanceMemoryMB int = 2048
 @description('App settings as [{name, value}]: plain values, endpoints and Key Vault references only.')
 param appSettings array = []
 
+@description('Application (client) id of the dashboard\'s Entra app registration (docs/deploy.md). Empty: no App Service Authentication, and the dashboard answers 403 to everyone.')
+param dashboardClientId string = ''
+
+@description('Entra tenant whose users sign in to the dashboard (the MSP\'s own tenant).')
+param dashboardSignInTenantId string = tenant().tenantId
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -142,3 +148,63 @@ output name string = functionApp.name
 output id string = functionApp.id
 output principalId string = functionApp.identity.principalId
 output defaultHostName string = functionApp.properties.defaultHostName
+
+// The dashboard (/api/dashboard) sits behind App Service Authentication with Microsoft Entra ID:
+// every request must be signed in, and Easy Auth hands the app the user's app roles in the
+// X-MS-CLIENT-PRINCIPAL header, which the app trusts only with WEBSITE_AUTH_ENABLED set (App
+// Service sets it when this is on). The routes that callers reach without a browser are
+// excluded: Graph's change notifications (checked against clientState) and the function-key
+// query API. No client secret: sign-in uses the ID token (implicit grant) of the registration.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(dashboardClientId)) {
+  // checkov:skip=CKV_AZURE_13: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2 (it is the App Service Authentication the check asks for).
+  // checkov:skip=CKV_AZURE_63: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2.
+  // checkov:skip=CKV_AZURE_65: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2.
+  // checkov:skip=CKV_AZURE_66: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2.
+  // checkov:skip=CKV_AZURE_80: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2.
+  // checkov:skip=CKV_AZURE_88: checkov applies its whole-site policies to this sites/config resource, which holds only the site's authsettingsV2.
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: [
+        '/api/notifications'
+        '/api/readiness'
+        '/api/history'
+        '/api/changes'
+        '/api/evaluate'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: dashboardClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${dashboardSignInTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${dashboardClientId}'
+            dashboardClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+      forwardProxy: {
+        convention: 'NoProxy'
+      }
+    }
+  }
+}

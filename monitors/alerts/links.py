@@ -1,4 +1,4 @@
-"""Deep links from an alert: the object in the Intune admin center, and the history query.
+"""Deep links from an alert: the object in the Intune admin center, and the dashboard's views.
 
 All admin-center URLs are built from the one table below. Where the portal has a blade that
 takes the object id, the link opens the object; otherwise it opens the list the object is in
@@ -52,16 +52,35 @@ def has_admin_center_page(subject_type: str) -> bool:
     return subject_type in _ADMIN_CENTER_BLADES
 
 
+DASHBOARD_PATH: Final = "/api/dashboard"
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryLinks:
-    """Links to the Function app's `/api/history` query; `base_url` is the app's public URL."""
+    """Links to the Function app's dashboard (docs/dashboard.md); `base_url` is the app's URL.
+
+    The dashboard sits behind App Service Authentication, so a button in Teams opens it in the
+    browser, which signs the admin in with Entra ID; the key-protected `/api/history` query
+    could not be opened from a card (the card cannot carry a function key, and must not).
+    """
 
     base_url: str  # e.g. "https://greenscreen-contoso.azurewebsites.net"
 
+    def _url(self, view: str, query: dict[str, str]) -> str:
+        return f"{self.base_url.rstrip('/')}{DASHBOARD_PATH}/{view}?{urlencode(query)}"
+
     def history_url(self, tenant_id: str, rule_id: str = "", subject_id: str = "") -> str:
+        """The timeline of the tenant, filtered to the rule and subject when given."""
         query = {"tenant": tenant_id}
         if rule_id:
             query["rule"] = rule_id
         if subject_id:
             query["subject"] = subject_id
-        return f"{self.base_url.rstrip('/')}/api/history?{urlencode(query)}"
+        return self._url("timeline", query)
+
+    def tenant_url(self, tenant_id: str, profile_id: str = "") -> str:
+        """The tenant's readiness page, narrowed to one pre-provisioning profile when given."""
+        query = {"tenant": tenant_id}
+        if profile_id:
+            query["profile"] = profile_id
+        return self._url("tenant", query)

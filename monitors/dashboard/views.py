@@ -1,0 +1,486 @@
+"""What each dashboard page shows, read from the verdict store and the tenant mirror.
+
+Everything here returns plain values for the templates; nothing renders HTML. The cost of a
+page is bounded by the page sizes, with two exceptions computed once per committed evaluation
+and kept per instance (`_RunCache`): a tenant's current verdicts (one scan of its state
+partition) and its per-device readiness (the mirror loaded and the rules run once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeVar
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableServiceClient
+
+from monitors.alerts.links import admin_center_url
+from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, tenant_key
+from monitors.store.records import (
+    ChangeEvent,
+    ChangeWithEffects,
+    CurrentVerdict,
+    StoredStatus,
+    Transition,
+)
+from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
+from monitors.tenant_mirror import MirrorError, TenantMirror
+from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
+from rules.findings import Severity, Status
+
+log = logging.getLogger(__name__)
+
+THRESHOLD: Final = Severity.ERROR  # the readiness threshold of the HTTP API and the guardrail
+FINDINGS_PAGE: Final = 50
+DEVICES_PAGE: Final = 50
+MAX_TENANTS: Final = 500
+CHART_TRANSITIONS: Final = 1_000  # transitions walked back for the chart, at most
+CHART_DAYS: Final = 30
+# Change events scanned to name a timeline page's causes (the store lists each event with the
+# transitions it caused: one more query per event), over the page's span and this much before.
+CAUSE_LOOKUP_EVENTS: Final = 200
+CAUSE_LOOKBACK: Final = timedelta(hours=6)
+CACHED_TENANTS: Final = 16
+_NOT_GREEN = (StoredStatus.FAIL, StoredStatus.UNKNOWN)
+_ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
+
+T = TypeVar("T")
+
+
+def _status(stored: StoredStatus) -> Status:
+    return Status(stored.value) if stored is not StoredStatus.RESOLVED else Status.PASS
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity(text)
+    except ValueError:
+        return Severity.BLOCKER  # an unreadable severity never makes anything greener
+
+
+def readiness_of_verdicts(verdicts: Iterable[CurrentVerdict]) -> Readiness:
+    """Red, unknown or green at the threshold; nothing recorded is unknown, never green."""
+    pairs = [(_status(v.record.status), _severity(v.record.severity)) for v in verdicts]
+    if not pairs:
+        return Readiness.UNKNOWN
+    return readiness_of(pairs, THRESHOLD)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRow:
+    rule_id: str
+    title: str
+    status: str
+    severity: str
+    blocking: bool
+    subject_type: str
+    subject_id: str
+    subject_name: str
+    scope_id: str
+    scope_name: str
+    message: str
+    reasons: tuple[str, ...]
+    remediation: str
+    admin_url: str
+    last_changed: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    profile_id: str
+    name: str
+    readiness: Readiness
+    failing: int
+    unknown: int
+    devices_at_risk: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    tenant_id: str
+    readiness: Readiness
+    captured_at: datetime | None
+    run_id: str | None
+    failing: int
+    unknown: int
+    blocking: int
+    profiles: tuple[ProfileRow, ...]
+    tenant_wide: Readiness
+    findings: tuple[FindingRow, ...]  # fail and unknown, blocking first, worst first
+    verdicts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paged:
+    items: tuple[Any, ...]
+    page: int
+    pages: int
+    total: int
+
+
+def page_of(items: Sequence[T], page: int, size: int) -> Paged:
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * size
+    return Paged(tuple(items[start : start + size]), page, pages, len(items))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIndex:
+    """Per-device readiness of a tenant, from its mirror; `error` when it could not be made."""
+
+    devices: tuple[DeviceReadiness, ...] = ()
+    error: str | None = None
+    by_serial: Mapping[str, DeviceReadiness] = field(default_factory=dict)
+    # Not green, red before unknown, by serial number: ranked once, paged by every view.
+    at_risk: tuple[DeviceReadiness, ...] = ()
+
+    @classmethod
+    def of(cls, devices: Sequence[DeviceReadiness]) -> DeviceIndex:
+        ranked = [d for d in devices if d.readiness is not Readiness.GREEN]
+        ranked.sort(key=lambda d: (_ORDER[d.readiness], d.serial_number or "", d.device_id))
+        by_serial = {d.serial_number.strip().lower(): d for d in devices if d.serial_number}
+        return cls(tuple(devices), None, by_serial, tuple(ranked))
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    transition: Transition
+    causes: tuple[ChangeEvent | str, ...]  # the event, or its id when it was not found
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    at: datetime
+    blocking: int
+
+
+class _RunCache:
+    """Values computed once per (tenant, committed run), for the last few tenants."""
+
+    def __init__(self, size: int = CACHED_TENANTS) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._values: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+
+    def get(self, kind: str, tenant: str, run: str, make: Callable[[], T]) -> T:
+        key = (kind, tenant)
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None and found[0] == run:
+                self._values.move_to_end(key)
+                return found[1]  # type: ignore[no-any-return]
+        value = make()
+        with self._lock:
+            self._values[key] = (run, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+
+class Dashboard:
+    """The read side of the dashboard over one storage account."""
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        store: VerdictStore,
+        mirror: TenantMirror,
+        guarded_tenants: Sequence[str] = (),
+    ) -> None:
+        self._service = service
+        self.store = store
+        self.mirror = mirror
+        self._guarded = tuple(t.lower() for t in guarded_tenants)
+        self._cache = _RunCache()
+
+    @classmethod
+    def over(
+        cls,
+        service: TableServiceClient,
+        guarded_tenants: Sequence[str] = (),
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> Dashboard:
+        """The dashboard over one storage account's store and mirror."""
+        return cls(
+            service,
+            VerdictStore(service, retention_days=retention_days),
+            TenantMirror(service),
+            guarded_tenants,
+        )
+
+    # -- tenants ----------------------------------------------------------------------------
+
+    def tenants(self) -> list[str]:
+        """The guarded tenants: from `TENANTS` when configured, else every tenant in the store."""
+        if self._guarded:
+            return list(self._guarded)
+        found = []
+        table = self._service.get_table_client(STATE_TABLE)
+        try:
+            for entity in table.query_entities(
+                "RowKey eq @head", parameters={"head": HEAD_ROW_KEY}, select=["PartitionKey"]
+            ):
+                found.append(str(entity["PartitionKey"]))
+                if len(found) == MAX_TENANTS:
+                    break
+        except ResourceNotFoundError:
+            return []
+        return sorted(found)
+
+    def committed_run(self, tenant_id: str) -> str:
+        """The committed run of the tenant ('' when nothing was recorded): one entity read."""
+        table = self._service.get_table_client(STATE_TABLE)
+        try:
+            head = table.get_entity(tenant_key(tenant_id), HEAD_ROW_KEY, select=["CommittedRun"])
+        except ResourceNotFoundError:
+            return ""
+        return str(head.get("CommittedRun") or "")
+
+    def overview(self, tenant_ids: Sequence[str]) -> list[TenantSummary]:
+        """Every tenant's summary, worst first: red, then unknown, then green."""
+        summaries = [self.summary(tenant) for tenant in tenant_ids]
+        summaries.sort(
+            key=lambda s: (_ORDER[s.readiness], -s.blocking, -s.failing - s.unknown, s.tenant_id)
+        )
+        return summaries
+
+    def summary(self, tenant_id: str) -> TenantSummary:
+        tenant = tenant_key(tenant_id)
+        run = self.committed_run(tenant)
+        return self._cache.get("summary", tenant, run, lambda: self._summary(tenant))
+
+    def _summary(self, tenant: str) -> TenantSummary:
+        from rules.catalog import all_rules
+
+        state = self.store.current_state(tenant)
+        metadata = {rule.metadata.id: rule.metadata for rule in all_rules()}
+        verdicts = state.verdicts
+        tenant_wide = [v for v in verdicts if not v.record.scope_id]
+        by_profile: dict[str, list[CurrentVerdict]] = {}
+        for verdict in verdicts:
+            if verdict.record.scope_id:
+                by_profile.setdefault(verdict.record.scope_id, []).append(verdict)
+        profiles = []
+        for profile_id, own in sorted(
+            by_profile.items(), key=lambda item: item[1][0].record.scope_name.lower()
+        ):
+            counts = Counter(v.record.status for v in own)
+            profiles.append(
+                ProfileRow(
+                    profile_id=profile_id,
+                    name=own[0].record.scope_name or profile_id,
+                    readiness=readiness_of_verdicts([*own, *tenant_wide]),
+                    failing=counts[StoredStatus.FAIL],
+                    unknown=counts[StoredStatus.UNKNOWN],
+                    devices_at_risk=None,  # per-device readiness is the tenant page's, not ours
+                )
+            )
+        rows = []
+        for verdict in verdicts:
+            record = verdict.record
+            if record.status not in _NOT_GREEN:
+                continue
+            meta = metadata.get(record.rule_id)
+            severity = _severity(record.severity)
+            rows.append(
+                FindingRow(
+                    rule_id=record.rule_id,
+                    title=meta.title if meta else record.rule_id,
+                    status=record.status.value,
+                    severity=severity.value,
+                    blocking=severity.at_least(THRESHOLD),
+                    subject_type=record.subject_type,
+                    subject_id=record.subject_id,
+                    subject_name=record.subject_name,
+                    scope_id=record.scope_id,
+                    scope_name=record.scope_name,
+                    message=record.message,
+                    reasons=record.reasons,
+                    remediation=meta.remediation if meta else "",
+                    admin_url=admin_center_url(record.subject_type, record.subject_id),
+                    last_changed=record.last_changed,
+                )
+            )
+        rank = {s: i for i, s in enumerate((Severity.BLOCKER, Severity.ERROR, Severity.WARNING))}
+        rows.sort(
+            key=lambda r: (
+                not r.blocking,
+                r.status != StoredStatus.FAIL.value,
+                rank.get(Severity(r.severity), 3),
+                r.rule_id,
+                r.scope_name,
+                r.subject_name,
+                r.subject_id,
+            )
+        )
+        counts = Counter(v.record.status for v in verdicts)
+        return TenantSummary(
+            tenant_id=tenant,
+            readiness=readiness_of_verdicts(verdicts),
+            captured_at=state.captured_at,
+            run_id=state.last_run_id,
+            failing=counts[StoredStatus.FAIL],
+            unknown=counts[StoredStatus.UNKNOWN],
+            blocking=sum(1 for r in rows if r.blocking),
+            profiles=tuple(profiles),
+            tenant_wide=readiness_of_verdicts(tenant_wide) if verdicts else Readiness.UNKNOWN,
+            findings=tuple(rows),
+            verdicts=len(verdicts),
+        )
+
+    # -- devices ----------------------------------------------------------------------------
+
+    def devices(self, tenant_id: str) -> DeviceIndex:
+        tenant = tenant_key(tenant_id)
+        run = self.committed_run(tenant)
+        return self._cache.get("devices", tenant, run, lambda: self._devices(tenant))
+
+    def _devices(self, tenant: str) -> DeviceIndex:
+        from rules.device_readiness import device_readiness
+        from rules.engine import evaluate_snapshot
+        from rules.snapshot_model import SnapshotModelError, TenantSnapshot
+
+        try:
+            document = self.mirror.load(tenant)
+        except (MirrorError, ResourceNotFoundError) as error:
+            return DeviceIndex(error=f"the tenant mirror cannot be read: {error}")
+        if document is None:
+            return DeviceIndex(
+                error="no mirror of this tenant yet: the guardrail keeps one once it has read "
+                "the tenant in full"
+            )
+        try:
+            snapshot = TenantSnapshot.from_document(document)
+        except SnapshotModelError as error:
+            return DeviceIndex(error=f"the tenant mirror is not a readable snapshot: {error}")
+        evaluation = evaluate_snapshot(snapshot)
+        return DeviceIndex.of(device_readiness(snapshot, evaluation.findings, THRESHOLD))
+
+    def with_devices_at_risk(self, summary: TenantSummary) -> tuple[TenantSummary, DeviceIndex]:
+        """The summary with each profile's devices at risk (per-device readiness is costly, so
+        only the tenant page asks; the all-tenants overview does not)."""
+        if not summary.verdicts:
+            return summary, DeviceIndex(error="nothing has been recorded for this tenant yet")
+        index = self.devices(summary.tenant_id)
+        if index.error is not None:
+            return summary, index
+        at_risk = Counter(d.profile_id or "" for d in index.at_risk)
+        profiles = tuple(
+            replace(p, devices_at_risk=at_risk.get(p.profile_id, 0)) for p in summary.profiles
+        )
+        return replace(summary, profiles=profiles), index
+
+    def device(self, tenant_id: str, serial: str) -> tuple[DeviceIndex, DeviceReadiness | None]:
+        index = self.devices(tenant_id)
+        return index, index.by_serial.get(serial.strip().lower())
+
+    # -- history ----------------------------------------------------------------------------
+
+    def timeline(
+        self,
+        tenant_id: str,
+        *,
+        rule: str | None,
+        subject: str | None,
+        status: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        continuation: str | None,
+        page_size: int,
+    ) -> tuple[list[TimelineEntry], str | None]:
+        """A page of transitions, newest first, each with the change events that caused it."""
+        page = self.store.history(
+            tenant_id,
+            rule=rule,
+            subject=subject,
+            status=status,
+            since=since,
+            until=until,
+            continuation=continuation,
+            page_size=page_size,
+        )
+        events = self._events_around(tenant_id, page.items)
+        entries = [
+            TimelineEntry(t, tuple(events.get(cause, cause) for cause in t.cause_event_ids))
+            for t in page.items
+        ]
+        return entries, page.continuation
+
+    def _events_around(
+        self, tenant_id: str, transitions: Sequence[Transition]
+    ) -> dict[str, ChangeEvent]:
+        """The change events a page of transitions names: one bounded query over its span."""
+        wanted = {cause for t in transitions for cause in t.cause_event_ids}
+        if not wanted:
+            return {}
+        newest = max(t.at for t in transitions)
+        oldest = min(t.at for t in transitions) - CAUSE_LOOKBACK
+        found: dict[str, ChangeEvent] = {}
+        continuation = None
+        scanned = 0
+        while scanned < CAUSE_LOOKUP_EVENTS:
+            page = self.store.changes(
+                tenant_id, since=oldest, until=newest, continuation=continuation, page_size=50
+            )
+            for change in page.items:
+                if change.event.event_id in wanted:
+                    found[change.event.event_id] = change.event
+            scanned += len(page.items)
+            continuation = page.continuation
+            if continuation is None or len(found) == len(wanted):
+                break
+        return found
+
+    def changes(
+        self,
+        tenant_id: str,
+        *,
+        actor: str,
+        since: datetime | None,
+        until: datetime | None,
+        continuation: str | None,
+        page_size: int,
+    ) -> tuple[list[ChangeWithEffects], str | None]:
+        """Filtered by actor: that actor's change events, each with the transitions it caused."""
+        page = self.store.changes(
+            tenant_id,
+            actor=actor,
+            since=since,
+            until=until,
+            continuation=continuation,
+            page_size=page_size,
+        )
+        return list(page.items), page.continuation
+
+    def chart(self, tenant_id: str, summary: TenantSummary, now: datetime) -> list[ChartPoint]:
+        """Blocking findings over the last days, walked back from now through the transitions."""
+        current = summary.blocking
+        points = [ChartPoint(now, current)]
+        since = now - timedelta(days=CHART_DAYS)
+        continuation = None
+        walked = 0
+        while walked < CHART_TRANSITIONS:
+            page = self.store.history(
+                tenant_id, since=since, until=now, continuation=continuation, page_size=200
+            )
+            for transition in page.items:
+                blocking = _severity(transition.record.severity).at_least(THRESHOLD)
+                after = blocking and transition.to_status in _NOT_GREEN
+                before = blocking and transition.from_status in _NOT_GREEN
+                points.append(ChartPoint(transition.at, current))
+                current = max(current - int(after) + int(before), 0)
+                points.append(ChartPoint(transition.at, current))
+            walked += len(page.items)
+            continuation = page.continuation
+            if continuation is None:
+                break
+        points.append(ChartPoint(max(since, points[-1].at - timedelta(days=1)), current))
+        points.reverse()
+        return points
