@@ -33,6 +33,7 @@ PERMISSIONS=(
   GroupMember.Read.All
   Device.Read.All
   Policy.Read.All
+  Policy.Read.DeviceConfiguration
   Group.Read.All
   AuditLog.Read.All
 )

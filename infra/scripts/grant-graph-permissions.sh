@@ -29,6 +29,7 @@ PERMISSIONS=(
   GroupMember.Read.All                    # groups, dynamic rules, members, groups/delta
   Device.Read.All                         # Entra devices (physical ids, trust type), devices/delta
   Policy.Read.All                         # Conditional Access policies
+  Policy.Read.DeviceConfiguration         # device registration policy: who may join devices, quota
   Group.Read.All                          # change-notification subscriptions on groups
   AuditLog.Read.All                       # Entra directory audits: who changed a group
 )

@@ -31,7 +31,7 @@ METADATA = RuleMetadata(
         "https://learn.microsoft.com/mem/configmgr/comanage/workloads",
     ),
     graph_reads=(),
-    permissions=("Configuration Manager Read-only Analyst, to check it yourself",),
+    permissions=("DeviceManagementServiceConfig.Read.All, to see the co-management policy",),
     kind=RuleKind.MANUAL,
     manual_steps=(
         (

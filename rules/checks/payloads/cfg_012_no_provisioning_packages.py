@@ -25,7 +25,7 @@ METADATA = RuleMetadata(
     ),
     references=("https://learn.microsoft.com/autopilot/known-issues",),
     graph_reads=(),
-    permissions=("none in Microsoft Graph: the image and the bench are checked by hand",),
+    permissions=("DeviceManagementConfiguration.Read.All, to compare what a package carried",),
     kind=RuleKind.MANUAL,
     manual_steps=(
         (
