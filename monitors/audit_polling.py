@@ -172,7 +172,7 @@ def messages_for(
                 str(resource.get("auditResourceType") or resource.get("type") or "")
             )
             object_id = str(resource.get("resourceId") or "")
-            if collection is None or not is_safe_id(object_id.replace("_", "-")):
+            if collection is None or not is_safe_id(object_id):
                 unmapped += 1
                 continue
             by_object[(collection, object_id)].append(str(event["id"]))

@@ -137,7 +137,7 @@ def validate_change(message: ChangeMessage) -> None:
         _require_keys(resource, {"collection", "id"}, {"operation"})
         if resource["collection"] not in INTUNE_COLLECTIONS:
             raise MessageError("resource.collection is not an Intune snapshot collection")
-        _require_safe_id(resource, "id", allow_underscore=True)
+        _require_safe_id(resource, "id")
     elif message.kind == "device":
         _require_keys(resource, {"ids"}, set())
         ids = resource["ids"]
@@ -254,12 +254,9 @@ def _require_keys(resource: Mapping[str, Any], required: set[str], optional: set
         raise MessageError(f"resource has unknown keys: {', '.join(sorted(unknown))}")
 
 
-def _require_safe_id(
-    resource: Mapping[str, Any], name: str, *, allow_underscore: bool = False
-) -> None:
+def _require_safe_id(resource: Mapping[str, Any], name: str) -> None:
     value = resource.get(name)
-    text = value.replace("_", "-") if allow_underscore and isinstance(value, str) else value
-    if not isinstance(text, str) or not is_safe_id(text) or len(text) > 200:
+    if not isinstance(value, str) or not is_safe_id(value):
         raise MessageError(f"resource.{name} is not a Graph object id")
 
 

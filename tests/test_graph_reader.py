@@ -17,7 +17,7 @@ from monitors.cli import main as greenscreen
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.collections import COLLECTION_SPECS, spec_for
 from monitors.graph.credentials import LocalDevelopmentCredential
-from monitors.graph.reader import TenantReader
+from monitors.graph.reader import TenantReader, autopilot_device_fields
 from monitors.snapshot_file import first_problem, load_snapshot
 from rules import tenant_collections as tc
 from samples.synthetic import generate_tenant
@@ -53,7 +53,13 @@ def projected(source: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         navigations = set(tc.INLINED_NAVIGATIONS.get(path, ()))
         rows = []
         for item in items:
-            if keep is None:
+            if path == tc.AUTOPILOT_DEVICES:
+                # Graph cannot `$select` devices: the reader keeps the contract's fields and
+                # learns `deploymentProfile` from the profiles; no bulk read gives the intended one.
+                row = autopilot_device_fields(item)
+                row["deploymentProfile"] = copy.deepcopy(item.get("deploymentProfile"))
+                rows.append(row)
+            elif keep is None:
                 rows.append(copy.deepcopy(item))
             else:
                 rows.append({k: v for k, v in item.items() if k in keep or k in navigations})
@@ -118,9 +124,13 @@ def test_full_read_uses_pages_at_the_cap_and_batches_of_twenty(
     list_requests = [entry for entry in top_level if entry.method == "GET"]
     # One page per collection (the sample is small), one request for the singleton.
     assert len(list_requests) == len(COLLECTION_SPECS)
-    # Every list asks for the largest page Graph gives.
+    # Every list asks for the largest page Graph gives (the settings catalog's is 25).
     for entry in list_requests:
-        if entry.path != tc.DEVICE_REGISTRATION_POLICY:
+        if entry.path == tc.SETTINGS_CATALOG_POLICIES:
+            assert "$top=25" in entry.query, entry
+        elif entry.path == tc.AUTOPILOT_DEVICES:
+            assert entry.query == "$top=1000", entry  # no $select, no $expand: both refused
+        elif entry.path != tc.DEVICE_REGISTRATION_POLICY:
             assert "$top=1000" in entry.query or "$top=999" in entry.query, entry
     inner = [entry for entry in sample_sim.request_log if entry.in_batch]
     batches = {entry.batch_id for entry in inner}

@@ -55,7 +55,7 @@ _ANYWHERE: Final = Expansion()
 # configurationPolicies expands on a single policy but not on the list.
 EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     AUTOPILOT_PROFILES: {"assignments": _ANYWHERE},
-    AUTOPILOT_DEVICES: {"deploymentProfile": _ANYWHERE, "intendedDeploymentProfile": _ANYWHERE},
+    # Nothing: the Autopilot service refuses `$expand=deploymentProfile` (see NOT_IN_SERVICE_MODEL).
     ENROLLMENT_CONFIGURATIONS: {"assignments": _ANYWHERE},
     DEVICE_CONFIGURATIONS: {"assignments": _ANYWHERE},
     SETTINGS_CATALOG_POLICIES: {"assignments": _ANYWHERE, "settings": Expansion(on_list=False)},
@@ -70,6 +70,26 @@ EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     GROUPS: {"members": Expansion(limit=DIRECTORY_EXPAND_LIMIT)},
     MDM_POLICIES: {"includedGroups": _ANYWHERE},
 }
+
+# Navigations the published model declares but the service behind the path does not know: an
+# `$expand` of them answers "Could not find a property named ..." (msgraph-beta-sdk-dotnet#971),
+# their path has no route (microsoft-graph-docs-contrib#2569).
+NOT_IN_SERVICE_MODEL: Final[dict[str, frozenset[str]]] = {
+    AUTOPILOT_DEVICES: frozenset({"deploymentProfile", "intendedDeploymentProfile"}),
+}
+# Endpoint-security policies (`templateReference.templateFamily` "endpointSecurity..."): a single
+# policy's `$expand=assignments` answers an empty list (msgraph-sdk-powershell#3337); the list's
+# expand and `/{id}/assignments` answer the real assignments.
+EMPTY_SINGLE_EXPAND: Final[dict[str, str]] = {SETTINGS_CATALOG_POLICIES: "assignments"}
+
+
+def expand_answers_empty(collection: str, obj: Mapping[str, Any], navigation: str) -> bool:
+    if EMPTY_SINGLE_EXPAND.get(collection) != navigation:
+        return False
+    reference = obj.get("templateReference")
+    family = reference.get("templateFamily") if isinstance(reference, Mapping) else None
+    return isinstance(family, str) and family.startswith("endpointSecurity")
+
 
 # Entity type names, for error messages in Graph's words.
 ENTITY_TYPES: Final[dict[str, str]] = {
@@ -117,6 +137,11 @@ def check_expand(collection: str, expand: Iterable[ExpandItem], *, on_list: bool
     for item in expand:
         expansion = allowed.get(item.name)
         if expansion is None:
+            if item.name in NOT_IN_SERVICE_MODEL.get(collection, ()):
+                raise bad_request(
+                    "Parsing OData Select and Expand failed: Could not find a property named "
+                    f"'{item.name}' on type '{entity_type(collection)}'."
+                )
             if item.name in navigations_of(collection):
                 raise bad_request(
                     f"Expanding navigation property '{item.name}' is not supported on "
@@ -219,6 +244,9 @@ def render(
                 raise snapshot_error(recorded, f"{collection}/{obj.get('id')}/{item.name}")
             continue  # the snapshot could not read it; the object comes without it
         # Graph always answers an expanded navigation (empty when there is nothing).
+        if single and expand_answers_empty(collection, obj, item.name):
+            rendered[item.name] = []
+            continue
         rendered[item.name] = expanded_value(obj, collection, item, tenant)
     return rendered
 
