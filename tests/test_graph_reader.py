@@ -458,3 +458,97 @@ def test_check_of_a_live_tenant_with_an_unreadable_collection_is_not_green(
     assert esp
     assert all(f["status"] != "pass" for f in esp), [(f["ruleId"], f["status"]) for f in esp]
     assert {f["status"] for f in esp} >= {"unknown"}
+
+
+# --- Graph as it behaves in the field (docs/graph-simulator.md, "How real Graph behaves") ------
+
+
+def _check_findings(tmp_path: Path, name: str, *source: str) -> dict[tuple[str, str], str]:
+    out = tmp_path / f"{name}.json"
+    greenscreen(["check", *source, "--format", "json", "--out", str(out)])
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    return {(f["ruleId"], f["subject"]["id"]): f["status"] for f in findings}
+
+
+def test_live_check_judges_autopilot_devices_as_the_snapshot_file_does(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    # The device list refuses $select (500) and $expand=deploymentProfile (400): read plain,
+    # profiles from assignedDevices, intended profile from status and targeting.
+    live = _check_findings(
+        tmp_path,
+        "live",
+        "--graph-url",
+        sample_sim.url,
+        "--auth",
+        "local",
+        "--tenant",
+        sample_tenant["tenantId"],
+    )
+    from_file = _check_findings(tmp_path, "file", "--snapshot", str(SAMPLE))
+    device_rules = {key: status for key, status in from_file.items() if key[0].startswith("DEV-")}
+    assert device_rules
+    assert "pass" in device_rules.values()
+    assert {key: live.get(key) for key in device_rules} == device_rules
+    devices = [e for e in sample_sim.request_log if e.path == tc.AUTOPILOT_DEVICES]
+    assert [(e.query, e.status) for e in devices] == [("$top=1000", 200)]
+    assigned = [e for e in sample_sim.request_log if e.path.endswith("/assignedDevices")]
+    assert len(assigned) == len(sample_tenant["collections"][tc.AUTOPILOT_PROFILES])
+    assert all(e.in_batch for e in assigned)
+
+
+def test_device_profiles_come_from_the_profiles_assigned_devices(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    expected = {
+        d["id"]: (d["deploymentProfile"] or {}).get("id")
+        for d in sample_tenant["collections"][tc.AUTOPILOT_DEVICES]
+    }
+    read_back = {
+        d["id"]: (d["deploymentProfile"] or {}).get("id")
+        for d in snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    }
+    assert read_back == expected
+    assert None in read_back.values()  # the unassigned device reads as unassigned
+    assert all(
+        "intendedDeploymentProfile" not in d for d in snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    )
+
+
+def test_unreadable_assigned_devices_make_only_assigned_devices_profiles_unknown(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(Fault(path=r"/assignedDevices$", kind="forbidden", times=None))
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    devices = snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    unknown = [d for d in devices if "deploymentProfile" not in d]
+    unassigned = [d for d in devices if d["deploymentProfileAssignmentStatus"] == "notAssigned"]
+    assert unassigned
+    assert all(d["deploymentProfile"] is None for d in unassigned)
+    assert len(unknown) == len(devices) - len(unassigned)
+    assert {f"{tc.AUTOPILOT_DEVICES}/{d['id']}/deploymentProfile" for d in unknown} == set(
+        snapshot["errors"]
+    )
+    assert first_problem(snapshot) is None
+
+
+def test_settings_catalog_is_read_in_pages_of_25_following_next_links() -> None:
+    tenant = generate_tenant(
+        apps=20,
+        device_configurations=10,
+        settings_policies=60,
+        scripts=5,
+        enrollment_configurations=5,
+        profiles=3,
+        groups=30,
+        devices=30,
+        seed=3,
+    )
+    with GraphSimulator(tenant) as sim:
+        snapshot, _ = read(sim, tenant["tenantId"])
+        pages = [e for e in sim.request_log if e.path == tc.SETTINGS_CATALOG_POLICIES]
+    assert len(pages) == math.ceil(60 / 25)
+    assert [p["id"] for p in snapshot["collections"][tc.SETTINGS_CATALOG_POLICIES]] == [
+        p["id"] for p in tenant["collections"][tc.SETTINGS_CATALOG_POLICIES]
+    ]
