@@ -17,7 +17,7 @@ from monitors.cli import main as greenscreen
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.collections import COLLECTION_SPECS, spec_for
 from monitors.graph.credentials import LocalDevelopmentCredential
-from monitors.graph.reader import TenantReader, autopilot_device_fields
+from monitors.graph.reader import TenantReader, autopilot_device_fields, is_safe_id
 from monitors.snapshot_file import first_problem, load_snapshot
 from rules import tenant_collections as tc
 from samples.synthetic import generate_tenant
@@ -552,3 +552,86 @@ def test_settings_catalog_is_read_in_pages_of_25_following_next_links() -> None:
     assert [p["id"] for p in snapshot["collections"][tc.SETTINGS_CATALOG_POLICIES]] == [
         p["id"] for p in tenant["collections"][tc.SETTINGS_CATALOG_POLICIES]
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3a76f5df-c71f-5e69-acd4-cca139633a72",
+        "3A76F5DF-C71F-5E69-ACD4-CCA139633A72",
+        # Intune's composed ids (samples and Microsoft's examples in tests/graph_examples):
+        "b9309bc0-3f43-529f-a270-6a05c991960a_Windows10EnrollmentCompletion",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultWindows10EnrollmentCompletionPageConfiguration",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultPlatformRestrictions",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultLimit_acacacac-9df4-4c7d-9d50-4ef0226f57a9",
+        "5bc400e9-3b8b-5704-94a4-8e972f573b26_3a76f5df-c71f-5e69-acd4-cca139633a72",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_1_0",
+        "0123456789abcdef0123456789abcdef",  # the monitor's own message ids
+    ],
+)
+def test_graph_id_shapes_are_safe(value: str) -> None:
+    assert is_safe_id(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "abc",
+        "app-1",
+        "3a76f5df-c71f-5e69-acd4-cca139633a7",  # one digit short
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72__x",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_a b",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_x'",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72/assignments",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_Défaut",  # non-ASCII letter
+        "٣a76f5df-c71f-5e69-acd4-cca139633a72",  # Arabic-Indic digit
+        "３a76f5df-c71f-5e69-acd4-cca139633a72",  # fullwidth digit
+        "3a76f5df-c71f-5e69-acd4-cca139633a72\n",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_" + "x" * 200,  # beyond any real id
+    ],
+)
+def test_other_values_are_not_ids(value: str) -> None:
+    assert not is_safe_id(value)
+
+
+def test_device_whose_group_targeting_moved_fails_dev_001_without_an_intended_profile(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    # Graph gives no bulk read of `intendedDeploymentProfile`: a certain group targeting stands in.
+    device = "deb43cf6-57de-5ed1-8c1e-23cbbeff8149"
+    sample_sim.apply_changes(
+        {
+            "format": "greenscreen.tenant-changes/1",
+            "changes": [
+                {
+                    "op": "set",
+                    "collection": tc.AUTOPILOT_DEVICES,
+                    "id": device,
+                    "path": "groupTag",
+                    "value": "Sales",
+                }
+            ],
+        }
+    )
+    out = tmp_path / "findings.json"
+    greenscreen(
+        [
+            "check",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    (verdict,) = [f for f in findings if f["ruleId"] == "DEV-001" and f["subject"]["id"] == device]
+    assert verdict["status"] == "fail"
+    assert any("group targeting gives profile" in reason for reason in verdict["reasons"])
