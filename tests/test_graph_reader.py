@@ -19,9 +19,11 @@ from monitors.graph.collections import COLLECTION_SPECS, spec_for
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader, autopilot_device_fields, is_safe_id
 from monitors.snapshot_file import first_problem, load_snapshot
+from monitors.telemetry import names
 from rules import tenant_collections as tc
 from samples.synthetic import generate_tenant
 from tests.graphsim import Fault, GraphSimulator
+from tests.test_telemetry import Captured, telemetry  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "contoso-sample.json"
@@ -635,3 +637,41 @@ def test_device_whose_group_targeting_moved_fails_dev_001_without_an_intended_pr
     (verdict,) = [f for f in findings if f["ruleId"] == "DEV-001" and f["subject"]["id"] == device]
     assert verdict["status"] == "fail"
     assert any("group targeting gives profile" in reason for reason in verdict["reasons"])
+
+
+def test_refused_queries_and_fallbacks_are_counted(
+    sample_sim: GraphSimulator,
+    sample_tenant: dict[str, Any],
+    telemetry: Captured,  # noqa: F811 - fixture
+) -> None:
+    sample_sim.add_fault(
+        Fault(
+            path=r"^deviceManagement/deviceManagementScripts$",
+            kind="bad_request",
+            query=r"\$expand=assignments",
+            times=None,
+        )
+    )
+    read(sample_sim, sample_tenant["tenantId"])
+    assert (
+        telemetry.total(
+            names.METRIC_GRAPH_REFUSED,
+            **{
+                names.URL_TEMPLATE: tc.PLATFORM_SCRIPTS,
+                names.GRAPH_QUERY_OPTIONS: "$expand,$top",
+                names.HTTP_STATUS: 400,
+            },
+        )
+        == 1
+    )
+    assert (
+        telemetry.total(
+            names.METRIC_GRAPH_FALLBACKS,
+            **{
+                names.GRAPH_FALLBACK: "per_object_navigation",
+                names.URL_TEMPLATE: tc.PLATFORM_SCRIPTS,
+            },
+        )
+        == 1
+    )
+    assert telemetry.total(names.METRIC_GRAPH_REFUSED) == 1  # nothing else was refused
