@@ -437,11 +437,10 @@ def attach_deployment_profiles(
 # - a GUID followed by `_`-joined parts, as Intune composes ids of default and derived objects:
 #   `<tenant guid>_DefaultWindows10EnrollmentCompletionPageConfiguration`,
 #   `<guid>_Windows10EnrollmentCompletion`, `<guid>_DefaultLimit`, assignment ids
-#   `<policy guid>_<group guid>`, setting ids `<guid>_1_0` (each part letters/digits/dashes);
-# - a GUID's 32 hex digits without dashes (the monitor's own message and alert ids).
+#   `<policy guid>_<group guid>`, setting ids `<guid>_1_0` (each part letters/digits/dashes).
 _GUID: Final = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _ID_PART: Final = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
-_GRAPH_ID: Final = re.compile(rf"(?:{_GUID}(?:_{_ID_PART})*|[0-9A-Fa-f]{{32}})", re.ASCII)
+_GRAPH_ID: Final = re.compile(rf"{_GUID}(?:_{_ID_PART})*", re.ASCII)
 MAX_ID_LENGTH: Final = 200
 
 
