@@ -312,16 +312,18 @@ def test_included_groups_expand_on_mdm_policies(beta: httpx.Client) -> None:
     assert [g["id"] for g in policy["includedGroups"]] == [ASSIGNED_GROUP]
 
 
-def test_deployment_profile_expand_is_not_in_the_service_model(beta: httpx.Client) -> None:
-    # msgraph-beta-sdk-dotnet#971: "Could not find a property named 'deploymentProfile'".
+def test_deployment_profile_expands_on_a_single_device_only(beta: httpx.Client) -> None:
+    # The list: msgraph-beta-sdk-dotnet#971, "Could not find a property named 'deploymentProfile'".
     expand = "deploymentProfile($select=id,displayName),intendedDeploymentProfile($select=id)"
-    for url in (
-        f"{AUTOPILOT_DEVICES}?$expand={expand}",
-        f"{AUTOPILOT_DEVICES}/{AUTOPILOT_DEVICE}?$expand=deploymentProfile",
-    ):
-        answer = beta.get(url)
-        assert answer.status_code == 400
-        assert "Could not find a property named 'deploymentProfile'" in answer.text
+    answer = beta.get(f"{AUTOPILOT_DEVICES}?$expand={expand}")
+    assert answer.status_code == 400
+    assert "Could not find a property named 'deploymentProfile'" in answer.text
+    # One device: WindowsAutopilotIntune's Get-AutopilotDevice -expand and other tools do this.
+    single = beta.get(f"{AUTOPILOT_DEVICES}/{AUTOPILOT_DEVICE}?$expand={expand}").json()
+    assert set(single["deploymentProfile"]) == {"@odata.type", "id", "displayName"}
+    assert single["intendedDeploymentProfile"]["id"] == PROFILE
+    unprofiled = beta.get(f"{AUTOPILOT_DEVICES}/{UNPROFILED_AUTOPILOT_DEVICE}?$expand={expand}")
+    assert unprofiled.json()["deploymentProfile"] is None
 
 
 def test_members_expand_is_capped_at_twenty(v1: httpx.Client) -> None:

@@ -35,7 +35,7 @@ from tests.graphsim.exchange import (
 )
 from tests.graphsim.faults import Fault, FaultTable
 from tests.graphsim.navigation import (
-    NOT_IN_SERVICE_MODEL,
+    NOT_ON_LISTS,
     SINGLE_VALUED,
     check_expand,
     navigation_value,
@@ -375,7 +375,7 @@ class Dispatcher:
         navigation = rest[0]
         if collection == AUTOPILOT_PROFILES and navigation == "assignedDevices":
             return self._assigned_devices(request, query, tenant, obj, rest)
-        if navigation in NOT_IN_SERVICE_MODEL.get(collection, ()):
+        if navigation in NOT_ON_LISTS.get(collection, ()):
             raise bad_request(
                 "No OData route exists that match template ~/singleton/navigation/key/navigation "
                 f"with http verb GET for request /{collection}('{obj.get('id')}')/{navigation}.",

@@ -55,7 +55,11 @@ _ANYWHERE: Final = Expansion()
 # configurationPolicies expands on a single policy but not on the list.
 EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     AUTOPILOT_PROFILES: {"assignments": _ANYWHERE},
-    # Nothing: the Autopilot service refuses `$expand=deploymentProfile` (see NOT_IN_SERVICE_MODEL).
+    # On a single device only: the list refuses them (see NOT_ON_LISTS).
+    AUTOPILOT_DEVICES: {
+        "deploymentProfile": Expansion(on_list=False),
+        "intendedDeploymentProfile": Expansion(on_list=False),
+    },
     ENROLLMENT_CONFIGURATIONS: {"assignments": _ANYWHERE},
     DEVICE_CONFIGURATIONS: {"assignments": _ANYWHERE},
     SETTINGS_CATALOG_POLICIES: {"assignments": _ANYWHERE, "settings": Expansion(on_list=False)},
@@ -71,10 +75,11 @@ EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     MDM_POLICIES: {"includedGroups": _ANYWHERE},
 }
 
-# Navigations the published model declares but the service behind the path does not know: an
-# `$expand` of them answers "Could not find a property named ..." (msgraph-beta-sdk-dotnet#971),
-# their path has no route (microsoft-graph-docs-contrib#2569).
-NOT_IN_SERVICE_MODEL: Final[dict[str, frozenset[str]]] = {
+# Navigations the published model declares that the service behind the path does not serve on
+# its lists: an `$expand` of them there answers "Could not find a property named ..."
+# (msgraph-beta-sdk-dotnet#971), and their path has no route (microsoft-graph-docs-contrib#2569).
+# A single device's GET expands them (public tooling does so every day).
+NOT_ON_LISTS: Final[dict[str, frozenset[str]]] = {
     AUTOPILOT_DEVICES: frozenset({"deploymentProfile", "intendedDeploymentProfile"}),
 }
 # Endpoint-security policies (`templateReference.templateFamily` "endpointSecurity..."): a single
@@ -136,12 +141,12 @@ def check_expand(collection: str, expand: Iterable[ExpandItem], *, on_list: bool
     allowed = EXPANDABLE.get(collection, {})
     for item in expand:
         expansion = allowed.get(item.name)
+        if on_list and item.name in NOT_ON_LISTS.get(collection, ()):
+            raise bad_request(
+                "Parsing OData Select and Expand failed: Could not find a property named "
+                f"'{item.name}' on type '{entity_type(collection)}'."
+            )
         if expansion is None:
-            if item.name in NOT_IN_SERVICE_MODEL.get(collection, ()):
-                raise bad_request(
-                    "Parsing OData Select and Expand failed: Could not find a property named "
-                    f"'{item.name}' on type '{entity_type(collection)}'."
-                )
             if item.name in navigations_of(collection):
                 raise bad_request(
                     f"Expanding navigation property '{item.name}' is not supported on "
