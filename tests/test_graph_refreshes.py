@@ -22,6 +22,7 @@ from monitors.guardrail import Services, process_change_text
 from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
+from monitors.telemetry import names
 from rules import tenant_collections as tc
 from tests.azurite import Azurite
 from tests.graphsim import GraphSimulator
@@ -36,6 +37,7 @@ from tests.test_function_support import (
     tenant_of,
     user_function,
 )
+from tests.test_telemetry import Captured, telemetry  # noqa: F401 - fixture
 
 CHANGE_FORMAT = "greenscreen.tenant-changes/1"
 ACTOR = "eve.admin@contoso.onmicrosoft.com"
@@ -106,6 +108,7 @@ def test_device_refresh_reads_the_list_by_serial_and_keeps_the_real_status(
 def test_device_with_a_new_assignment_looks_its_profile_up_in_assigned_devices(
     services: Services,  # noqa: F811
     simulator: GraphSimulator,  # noqa: F811
+    telemetry: Captured,  # noqa: F811 - fixture
 ) -> None:
     tenant = tenant_of(simulator)
     process(services, ChangeMessage.create(tenant, "manual", "full"))
@@ -133,6 +136,11 @@ def test_device_with_a_new_assignment_looks_its_profile_up_in_assigned_devices(
         <= len(simulator.tenant_snapshot()["collections"][tc.AUTOPILOT_PROFILES])
     )
     assert not any("$select" in r or "$expand" in r for r in requests(simulator))
+    lookups = telemetry.total(
+        names.METRIC_GRAPH_FALLBACKS,
+        **{names.GRAPH_FALLBACK: "autopilot_assigned_devices"},
+    )
+    assert lookups == 1
 
 
 def test_device_unknown_to_the_mirror_is_found_by_its_serial_number(
