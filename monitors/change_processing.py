@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-from monitors.graph.client import GraphClient, GraphError
+from monitors.graph.client import BatchRunner, GraphClient, GraphError
 from monitors.graph.collections import (
     ENTRA_DEVICE_FIELDS,
     GROUP_FIELDS,
@@ -48,6 +48,7 @@ from monitors.graph.reader import (
     chunked,
     is_safe_id,
     profile_reference,
+    queue_paged,
     referenced_group_ids,
     without_annotations,
 )
@@ -439,11 +440,30 @@ async def _refresh_autopilot_device(
 async def _assigned_profile(
     client: GraphClient, mirror: TenantMirror, tenant_id: str, device_id: str
 ) -> dict[str, Any] | None:
-    """The profile whose `assignedDevices` lists the device (profiles read from the mirror)."""
+    """The profile whose `assignedDevices` lists the device (profiles as the mirror holds them),
+    every profile's list read in the same JSON batches."""
+    runner = BatchRunner(client, "beta")
+    found: list[dict[str, Any]] = []
+    failures: list[GraphError] = []
     for profile in mirror.objects(tenant_id, tc.AUTOPILOT_PROFILES):
-        assigned = await _list_all(client, assigned_devices_url(str(profile["id"])))
-        if any(str(d.get("id", "")).lower() == device_id.lower() for d in assigned):
-            return profile_reference(profile)
+
+        def done(devices: list[dict[str, Any]], profile: dict[str, Any] = profile) -> None:
+            if any(str(d.get("id", "")).lower() == device_id.lower() for d in devices):
+                found.append(profile_reference(profile))
+
+        queue_paged(
+            client,
+            runner,
+            "beta",
+            assigned_devices_url(str(profile["id"])),
+            on_done=done,
+            on_error=failures.append,
+        )
+    await runner.drain()
+    if found:
+        return found[0]
+    if failures:
+        raise failures[0]  # the profile may be in the list that could not be read
     return None
 
 

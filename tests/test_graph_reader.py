@@ -675,3 +675,25 @@ def test_refused_queries_and_fallbacks_are_counted(
         == 1
     )
     assert telemetry.total(names.METRIC_GRAPH_REFUSED) == 1  # nothing else was refused
+
+
+def test_next_link_that_loops_inside_a_batch_stops_that_read_only(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(Fault(path=r"/assignedDevices$", kind="loop", times=None))
+
+    async def bounded() -> Any:
+        # A reader that follows the loop never returns: bound it so the test fails, not hangs.
+        return await asyncio.wait_for(
+            asyncio.to_thread(read, sample_sim, sample_tenant["tenantId"]), 120
+        )
+
+    snapshot, _ = asyncio.run(bounded())
+    devices = snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    assert {key.rsplit("/", 1)[-1] for key in snapshot["errors"]} == {"deploymentProfile"}
+    assert len(snapshot["errors"]) == sum(
+        1 for d in devices if d["deploymentProfileAssignmentStatus"] != "notAssigned"
+    )
+    loops = [e for e in sample_sim.request_log if e.path.endswith("/assignedDevices")]
+    profiles = len(sample_tenant["collections"][tc.AUTOPILOT_PROFILES])
+    assert len(loops) == 2 * profiles  # the first page, then its link once: seen, stopped

@@ -196,26 +196,7 @@ class TenantReader:
         on_done: Callable[[list[dict[str, Any]]], None],
         on_error: Callable[[GraphError], None],
     ) -> None:
-        collected: list[dict[str, Any]] = []
-
-        def on_page(body: dict[str, Any]) -> None:
-            values = body.get("value")
-            if not isinstance(values, list):
-                on_error(GraphError(502, "malformed page: no 'value' array"))
-                return
-            collected.extend(without_annotations(v) for v in values if isinstance(v, dict))
-            next_link = body.get("@odata.nextLink")
-            if isinstance(next_link, str) and next_link:
-                try:
-                    relative = self._client.relative_to_version(next_link, version)
-                except GraphError as error:
-                    on_error(error)
-                    return
-                runner.add(BatchItem(relative, on_page, on_error))
-            else:
-                on_done(collected)
-
-        runner.add(BatchItem(url, on_page, on_error))
+        queue_paged(self._client, runner, version, url, on_done=on_done, on_error=on_error)
 
     def _queue_navigation(
         self,
@@ -358,6 +339,44 @@ class TenantReader:
                 on_done=lookup_done,
                 on_error=lookup_failed,
             )
+
+
+def queue_paged(
+    client: GraphClient,
+    runner: BatchRunner,
+    version: GraphVersion,
+    url: str,
+    *,
+    on_done: Callable[[list[dict[str, Any]]], None],
+    on_error: Callable[[GraphError], None],
+) -> None:
+    """Read every page of `url` through `runner`'s batches: each `@odata.nextLink` is queued as
+    another batch item (relative to the version root); a link seen before stops the read."""
+    collected: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def on_page(body: dict[str, Any]) -> None:
+        values = body.get("value")
+        if not isinstance(values, list):
+            on_error(GraphError(502, "malformed page: no 'value' array"))
+            return
+        collected.extend(without_annotations(v) for v in values if isinstance(v, dict))
+        next_link = body.get("@odata.nextLink")
+        if not next_link:
+            on_done(collected)
+            return
+        if not isinstance(next_link, str) or next_link in seen:
+            on_error(GraphError(502, "Graph returned a nextLink that loops; stopped paging"))
+            return
+        seen.add(next_link)
+        try:
+            relative = client.relative_to_version(next_link, version)
+        except GraphError as error:
+            on_error(error)
+            return
+        runner.add(BatchItem(relative, on_page, on_error))
+
+    runner.add(BatchItem(url, on_page, on_error))
 
 
 def referenced_group_ids(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
