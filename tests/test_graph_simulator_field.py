@@ -198,6 +198,10 @@ PORTAL_FILTER = (
             "not(microsoft.graph.androidManagedStoreApp/isSystemApp eq true)",
             lambda a: a.get("isSystemApp") is not True,
         ),
+        # Searches public scripts and connectors send.
+        ("contains(publisher,'microsoft')", lambda a: "microsoft" in a["publisher"].lower()),
+        ("contains(displayName, 'Zoom')", lambda a: "zoom" in a["displayName"].lower()),
+        ("startswith(displayName,'Microsoft')", lambda a: a["displayName"].startswith("Microsoft")),
     ],
 )
 def test_mobile_apps_accept_the_filters_public_tooling_sends(

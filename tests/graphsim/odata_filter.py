@@ -310,6 +310,7 @@ class FilterProfile:
     id_or_max: int = 0  # `id eq 'a' or id eq 'b'` (delta only): 0 = not supported
     case_insensitive: bool = field(default=False)
     contains: frozenset[str] = frozenset()  # `contains(member,'text')`, case-insensitive
+    startswith: frozenset[str] = frozenset()  # `startswith(member,'text')`, case-insensitive
     booleans: frozenset[str] = frozenset()  # `member eq true|false`
     nullable: frozenset[str] = frozenset()  # `member eq null` (besides string equality)
     boolean_logic: bool = False  # any `or` / `not` of supported clauses
@@ -341,11 +342,14 @@ AUTOPILOT_DEVICES_PROFILE: Final = FilterProfile(
 )
 # Apps: the Intune admin center's own filter, sent by public tooling every day:
 # `(microsoft.graph.managedApp/appAvailability eq null or ... eq 'lineOfBusiness' or
-# isAssigned eq true)`, combined with `isof(...)` and type-cast properties.
+# isAssigned eq true)`, combined with `isof(...)` and type-cast properties; searches by
+# `contains(displayName|publisher|notes,'...')` and `startswith(displayName,'...')`.
 MOBILE_APPS_PROFILE: Final = FilterProfile(
     directory=False,
     isof=True,
     equality=frozenset({"id", "displayName", "appAvailability"}),
+    contains=frozenset({"displayName", "publisher", "notes"}),
+    startswith=frozenset({"displayName"}),
     booleans=frozenset({"isAssigned", "isFeatured", "isSystemApp"}),
     nullable=frozenset({"appAvailability"}),
     boolean_logic=True,
@@ -389,6 +393,9 @@ class _Compiler:
             return lambda o: str(o.get("@odata.type", "")).lower() == wanted
         if isinstance(node, AnyStartsWith) and self._profile.physical_ids:
             return self._physical_ids(node)
+        if isinstance(node, StartsWith) and node.member in self._profile.startswith:
+            start = node.prefix.casefold()
+            return lambda o: str(o.get(node.member) or "").casefold().startswith(start)
         if isinstance(node, Contains) and node.member in self._profile.contains:
             folded = node.text.casefold()
             return lambda o: folded in str(o.get(node.member) or "").casefold()
