@@ -407,13 +407,7 @@ async def _refresh_autopilot_device(
         serial = single.get("serialNumber")
         if not isinstance(serial, str) or not serial.strip():
             raise GraphError(502, "the Autopilot device has no serial number to look it up by")
-    quoted = quote(serial.strip().replace("'", "''"), safe="")
-    rows = await _list_all(
-        client, f"{tc.AUTOPILOT_DEVICES}?$filter=contains(serialNumber,'{quoted}')"
-    )
-    device = next(
-        (row for row in rows if str(row.get("id", "")).lower() == object_id.lower()), None
-    )
+    device = await _device_from_list(client, object_id, serial)
     if device is None:
         refresh.forget(tc.AUTOPILOT_DEVICES, object_id)
         return
@@ -435,6 +429,33 @@ async def _refresh_autopilot_device(
         )
         device["deploymentProfile"] = await _assigned_profile(client, mirror, tenant_id, object_id)
     refresh.store(tc.AUTOPILOT_DEVICES, device)
+
+
+async def _device_from_list(
+    client: GraphClient, object_id: str, serial: str
+) -> dict[str, Any] | None:
+    """The device's row of the list: filtered on its serial number (on its first word, as
+    WindowsAutopilotIntune does for serials with spaces), else, if a GET by id says it exists,
+    the whole list (bounded, and rare). None when the device is gone."""
+
+    def matching(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        wanted = object_id.lower()
+        return next((row for row in rows if str(row.get("id", "")).lower() == wanted), None)
+
+    quoted = quote(serial.split()[0].replace("'", "''"), safe="")
+    url = f"{tc.AUTOPILOT_DEVICES}?$filter=contains(serialNumber,'{quoted}')"
+    found = matching(await _list_all(client, url))
+    if found is not None:
+        return found
+    try:
+        await client.get_json("beta", f"{tc.AUTOPILOT_DEVICES}/{object_id}")
+    except GraphError as error:
+        if error.status == 404:
+            return None
+        raise
+    graph_telemetry.record_fallback(graph_telemetry.FALLBACK_DEVICE_LIST, tc.AUTOPILOT_DEVICES)
+    spec = spec_for(tc.AUTOPILOT_DEVICES)
+    return matching(await _list_all(client, spec.list_url()))
 
 
 async def _assigned_profile(

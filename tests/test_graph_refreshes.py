@@ -159,6 +159,33 @@ def test_device_unknown_to_the_mirror_is_found_by_its_serial_number(
     assert requests(simulator)[0] == f"GET {tc.AUTOPILOT_DEVICES}/{DEVICE}?"
 
 
+def test_device_the_serial_filter_misses_is_read_from_the_whole_list(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    telemetry: Captured,  # noqa: F811 - fixture
+) -> None:
+    tenant = tenant_of(simulator)
+    process(services, ChangeMessage.create(tenant, "manual", "full"))
+    stale = services.mirror.get_object(tenant, tc.AUTOPILOT_DEVICES, DEVICE)
+    assert stale is not None
+    services.mirror.put_objects(
+        tenant, tc.AUTOPILOT_DEVICES, [{**stale, "serialNumber": "NOT THE SERIAL"}]
+    )
+    simulator.clear_log()
+    process(services, device_change(tenant))
+    assert requests(simulator) == [
+        f"GET {tc.AUTOPILOT_DEVICES}?$filter=contains(serialNumber,'NOT')",
+        f"GET {tc.AUTOPILOT_DEVICES}/{DEVICE}?",
+        f"GET {tc.AUTOPILOT_DEVICES}?$top=1000",
+    ]
+    stored = services.mirror.get_object(tenant, tc.AUTOPILOT_DEVICES, DEVICE)
+    assert stored is not None
+    assert stored["serialNumber"] == "200297727693"
+    assert stored["deploymentProfileAssignmentStatus"] == "assignedInSync"
+    fallback = {names.GRAPH_FALLBACK: "autopilot_device_list"}
+    assert telemetry.total(names.METRIC_GRAPH_FALLBACKS, **fallback) == 1
+
+
 def test_deleted_device_is_forgotten(
     services: Services,  # noqa: F811
     simulator: GraphSimulator,  # noqa: F811

@@ -26,6 +26,7 @@ from monitors.telemetry.instruments import Attributes, instruments, meter, span
 # or cannot serve.
 FALLBACK_PER_OBJECT: Final = "per_object_navigation"  # an expand refused: navigations one by one
 FALLBACK_DEVICE_BY_ID: Final = "autopilot_device_by_id"  # serial unknown: one GET by id first
+FALLBACK_DEVICE_LIST: Final = "autopilot_device_list"  # serial filter missed it: the whole list
 FALLBACK_PROFILE_LOOKUP: Final = "autopilot_assigned_devices"  # profile re-read per profile
 FALLBACK_ASSIGNMENTS_PATH: Final = "assignments_by_path"  # an expand known to answer empty
 # The key under which a request carries its `GraphCall` through the middleware to the transport.
