@@ -28,13 +28,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
+from urllib.parse import quote
 
-from monitors.graph.client import GraphClient, GraphError
+from monitors.graph.client import BatchRunner, GraphClient, GraphError
 from monitors.graph.collections import (
     ENTRA_DEVICE_FIELDS,
     GROUP_FIELDS,
     GROUP_IDS_PER_FILTER,
     MEMBERS_PAGE_SIZE,
+    NOT_ASSIGNED_STATUSES,
     SETTINGS_PAGE_SIZE,
     spec_for,
 )
@@ -42,8 +44,12 @@ from monitors.graph.oma_values import read_plain_oma_values
 from monitors.graph.reader import (
     RELATIONSHIP_COUNTS,
     TenantReader,
+    assigned_devices_url,
+    autopilot_device_fields,
     chunked,
     is_safe_id,
+    profile_reference,
+    queue_paged,
     referenced_group_ids,
     without_annotations,
 )
@@ -51,6 +57,7 @@ from monitors.queues import ALERTS_QUEUE, AlertMessage, ChangeMessage, QueueSend
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import RunInfo, Transition
 from monitors.store.verdict_store import VerdictStore
+from monitors.telemetry import graph as graph_telemetry
 from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
@@ -299,7 +306,11 @@ def note_alerts_queued(store: VerdictStore, tenant_id: str, run_id: str, now: da
 async def refresh_for(message: ChangeMessage, client: GraphClient, mirror: TenantMirror) -> Refresh:
     refresh = Refresh()
     resource = message.resource
-    if message.kind == "intune":
+    if message.kind == "intune" and resource["collection"] == tc.AUTOPILOT_DEVICES:
+        await _refresh_autopilot_device(
+            client, mirror, message.tenant_id, str(resource["id"]), refresh
+        )
+    elif message.kind == "intune":
         await _refresh_intune_object(
             client, str(resource["collection"]), str(resource["id"]), refresh
         )
@@ -317,15 +328,24 @@ async def refresh_for(message: ChangeMessage, client: GraphClient, mirror: Tenan
     return refresh
 
 
+# Navigations whose single-object `$expand` Graph answers wrongly: read them by path instead.
+# Endpoint-security settings policies answer `$expand=assignments` on one policy with an empty
+# list (msgraph-sdk-powershell#3337); the list's expand is right, so only refreshes need this.
+READ_BY_PATH: Final[dict[str, str]] = {tc.SETTINGS_CATALOG_POLICIES: "assignments"}
+
+
 async def _refresh_intune_object(
     client: GraphClient, collection: str, object_id: str, refresh: Refresh
 ) -> None:
     spec = spec_for(collection)
+    by_path = READ_BY_PATH.get(collection)
+    # Top-level expand items (none of the specs' nested ones holds a comma).
+    expand = ",".join(part for part in spec.expand.split(",") if part and part != by_path)
     params = []
     if spec.select:
         params.append("$select=" + ",".join(spec.select))
-    if spec.expand:
-        params.append(f"$expand={spec.expand}")
+    if expand:
+        params.append(f"$expand={expand}")
     url = f"{collection}/{object_id}" + ("?" + "&".join(params) if params else "")
     try:
         obj = without_annotations(await client.get_json(spec.version, url))
@@ -342,10 +362,15 @@ async def _refresh_intune_object(
                 spec.version, f"{collection}/{object_id}" + ("?" + "&".join(plain) if plain else "")
             )
         )
+        graph_telemetry.record_refused(spec.version, url, error.status)
+        graph_telemetry.record_fallback(graph_telemetry.FALLBACK_PER_OBJECT, collection)
         for navigation in spec.per_object_fallback:
             obj[navigation] = await _list_all(client, f"{collection}/{object_id}/{navigation}")
     if collection == tc.DEVICE_CONFIGURATIONS:
         await read_plain_oma_values(client, [obj])
+    if by_path is not None:
+        obj[by_path] = await _list_all(client, f"{collection}/{object_id}/{by_path}")
+        graph_telemetry.record_fallback(graph_telemetry.FALLBACK_ASSIGNMENTS_PATH, collection)
     if collection == tc.SETTINGS_CATALOG_POLICIES:
         obj["settings"] = (
             []
@@ -362,6 +387,114 @@ async def _refresh_intune_object(
             else await _list_all(client, f"{collection}/{object_id}/relationships")
         )
     refresh.store(collection, obj)
+
+
+async def _refresh_autopilot_device(
+    client: GraphClient, mirror: TenantMirror, tenant_id: str, object_id: str, refresh: Refresh
+) -> None:
+    """One Autopilot device as the list shows it, with its assigned profile.
+
+    A single-object GET reports `deploymentProfileAssignmentStatus` as `unknown`, and neither
+    `$expand=deploymentProfile` nor the navigation's path is served: the device is found in the
+    list filtered on its serial number (`contains`: `eq` is unreliable there), matched by id.
+    Its profile is the mirror's while its status and assignment date are unchanged, null when
+    the status says none is assigned, and otherwise looked up in each profile's
+    `assignedDevices`.
+    """
+    known = mirror.get_object(tenant_id, tc.AUTOPILOT_DEVICES, object_id)
+    serial = known.get("serialNumber") if known else None
+    if not isinstance(serial, str) or not serial.strip():
+        # Not in the mirror yet: one GET by id for its serial number (not for its status).
+        graph_telemetry.record_fallback(graph_telemetry.FALLBACK_DEVICE_BY_ID, tc.AUTOPILOT_DEVICES)
+        try:
+            single = await client.get_json("beta", f"{tc.AUTOPILOT_DEVICES}/{object_id}")
+        except GraphError as error:
+            if error.status == 404:
+                refresh.forget(tc.AUTOPILOT_DEVICES, object_id)
+                return
+            raise
+        serial = single.get("serialNumber")
+        if not isinstance(serial, str) or not serial.strip():
+            raise GraphError(502, "the Autopilot device has no serial number to look it up by")
+    device = await _device_from_list(client, object_id, serial)
+    if device is None:
+        refresh.forget(tc.AUTOPILOT_DEVICES, object_id)
+        return
+    device = autopilot_device_fields(device)
+    status = device.get("deploymentProfileAssignmentStatus")
+    if status in NOT_ASSIGNED_STATUSES:
+        device["deploymentProfile"] = None
+    elif (
+        known is not None
+        and "deploymentProfile" in known
+        and known.get("deploymentProfileAssignmentStatus") == status
+        and known.get("deploymentProfileAssignedDateTime")
+        == device.get("deploymentProfileAssignedDateTime")
+    ):
+        device["deploymentProfile"] = known["deploymentProfile"]  # the same assignment
+    else:
+        graph_telemetry.record_fallback(
+            graph_telemetry.FALLBACK_PROFILE_LOOKUP, tc.AUTOPILOT_PROFILES
+        )
+        device["deploymentProfile"] = await _assigned_profile(client, mirror, tenant_id, object_id)
+    refresh.store(tc.AUTOPILOT_DEVICES, device)
+
+
+async def _device_from_list(
+    client: GraphClient, object_id: str, serial: str
+) -> dict[str, Any] | None:
+    """The device's row of the list: filtered on its serial number (on its first word, as
+    WindowsAutopilotIntune does for serials with spaces), else, if a GET by id says it exists,
+    the whole list (bounded, and rare). None when the device is gone."""
+
+    def matching(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        wanted = object_id.lower()
+        return next((row for row in rows if str(row.get("id", "")).lower() == wanted), None)
+
+    quoted = quote(serial.split()[0].replace("'", "''"), safe="")
+    url = f"{tc.AUTOPILOT_DEVICES}?$filter=contains(serialNumber,'{quoted}')"
+    found = matching(await _list_all(client, url))
+    if found is not None:
+        return found
+    try:
+        await client.get_json("beta", f"{tc.AUTOPILOT_DEVICES}/{object_id}")
+    except GraphError as error:
+        if error.status == 404:
+            return None
+        raise
+    graph_telemetry.record_fallback(graph_telemetry.FALLBACK_DEVICE_LIST, tc.AUTOPILOT_DEVICES)
+    spec = spec_for(tc.AUTOPILOT_DEVICES)
+    return matching(await _list_all(client, spec.list_url()))
+
+
+async def _assigned_profile(
+    client: GraphClient, mirror: TenantMirror, tenant_id: str, device_id: str
+) -> dict[str, Any] | None:
+    """The profile whose `assignedDevices` lists the device (profiles as the mirror holds them),
+    every profile's list read in the same JSON batches."""
+    runner = BatchRunner(client, "beta")
+    found: list[dict[str, Any]] = []
+    failures: list[GraphError] = []
+    for profile in mirror.objects(tenant_id, tc.AUTOPILOT_PROFILES):
+
+        def done(devices: list[dict[str, Any]], profile: dict[str, Any] = profile) -> None:
+            if any(str(d.get("id", "")).lower() == device_id.lower() for d in devices):
+                found.append(profile_reference(profile))
+
+        queue_paged(
+            client,
+            runner,
+            "beta",
+            assigned_devices_url(str(profile["id"])),
+            on_done=done,
+            on_error=failures.append,
+        )
+    await runner.drain()
+    if found:
+        return found[0]
+    if failures:
+        raise failures[0]  # the profile may be in the list that could not be read
+    return None
 
 
 async def _refresh_new_groups(

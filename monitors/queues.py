@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -32,6 +33,9 @@ from monitors.store.keys import TENANT_PATTERN, digest
 from monitors.store.records import Transition
 from rules import tenant_collections as tc
 from rules.findings import Finding
+
+# The monitor's own message ids and idempotency keys (digests): ASCII letters, digits, dashes.
+_KEY: Final = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +138,7 @@ def validate_change(message: ChangeMessage) -> None:
         raise MessageError(f"source must be one of {', '.join(SOURCES)}")
     if message.kind not in KINDS:
         raise MessageError(f"kind must be one of {', '.join(KINDS)}")
-    if not (0 < len(message.id) <= 64 and is_safe_id(message.id)):
+    if not _KEY.fullmatch(message.id):
         raise MessageError("id must be 1-64 letters, digits or dashes")
     if len(message.event_ids) > MAX_EVENT_IDS or any(len(e) > 200 for e in message.event_ids):
         raise MessageError(f"eventIds: at most {MAX_EVENT_IDS} ids of at most 200 characters")
@@ -146,7 +150,7 @@ def validate_change(message: ChangeMessage) -> None:
         _require_keys(resource, {"collection", "id"}, {"operation"})
         if resource["collection"] not in INTUNE_COLLECTIONS:
             raise MessageError("resource.collection is not an Intune snapshot collection")
-        _require_safe_id(resource, "id", allow_underscore=True)
+        _require_safe_id(resource, "id")
     elif message.kind == "device":
         _require_keys(resource, {"ids"}, set())
         ids = resource["ids"]
@@ -234,7 +238,7 @@ class AlertMessage:
         if not TENANT_PATTERN.match(tenant_id):
             raise MessageError("tenantId is not a tenant GUID or domain")
         key = _string(document, "idempotencyKey")
-        if not (0 < len(key) <= 64 and is_safe_id(key)):
+        if not _KEY.fullmatch(key):
             raise MessageError("idempotencyKey must be 1-64 letters or digits")
         devices = document.get("devicesAtRisk")
         if devices is not None and (not isinstance(devices, int) or devices < 0):
@@ -273,12 +277,9 @@ def _require_keys(resource: Mapping[str, Any], required: set[str], optional: set
         raise MessageError(f"resource has unknown keys: {', '.join(sorted(unknown))}")
 
 
-def _require_safe_id(
-    resource: Mapping[str, Any], name: str, *, allow_underscore: bool = False
-) -> None:
+def _require_safe_id(resource: Mapping[str, Any], name: str) -> None:
     value = resource.get(name)
-    text = value.replace("_", "-") if allow_underscore and isinstance(value, str) else value
-    if not isinstance(text, str) or not is_safe_id(text) or len(text) > 200:
+    if not isinstance(value, str) or not is_safe_id(value):
         raise MessageError(f"resource.{name} is not a Graph object id")
 
 

@@ -29,14 +29,20 @@ def test_change_message_round_trips_and_its_id_depends_only_on_its_content() -> 
         TENANT,
         "audit",
         "intune",
-        {"collection": "deviceAppManagement/mobileApps", "id": "a-1"},
+        {
+            "collection": "deviceAppManagement/mobileApps",
+            "id": "726fa256-e828-5e6f-8b88-e64c38807a52",
+        },
         ["e2", "e1"],
     )
     again = ChangeMessage.create(
         TENANT,
         "audit",
         "intune",
-        {"id": "a-1", "collection": "deviceAppManagement/mobileApps"},
+        {
+            "id": "726fa256-e828-5e6f-8b88-e64c38807a52",
+            "collection": "deviceAppManagement/mobileApps",
+        },
         ["e1", "e2"],
     )
     assert first == again

@@ -17,11 +17,13 @@ from monitors.cli import main as greenscreen
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.collections import COLLECTION_SPECS, spec_for
 from monitors.graph.credentials import LocalDevelopmentCredential
-from monitors.graph.reader import TenantReader
+from monitors.graph.reader import TenantReader, autopilot_device_fields, is_safe_id
 from monitors.snapshot_file import first_problem, load_snapshot
+from monitors.telemetry import names
 from rules import tenant_collections as tc
 from samples.synthetic import generate_tenant
 from tests.graphsim import Fault, GraphSimulator
+from tests.test_telemetry import Captured, telemetry  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "contoso-sample.json"
@@ -53,7 +55,13 @@ def projected(source: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         navigations = set(tc.INLINED_NAVIGATIONS.get(path, ()))
         rows = []
         for item in items:
-            if keep is None:
+            if path == tc.AUTOPILOT_DEVICES:
+                # Graph cannot `$select` devices: the reader keeps the contract's fields and
+                # learns `deploymentProfile` from the profiles; no bulk read gives the intended one.
+                row = autopilot_device_fields(item)
+                row["deploymentProfile"] = copy.deepcopy(item.get("deploymentProfile"))
+                rows.append(row)
+            elif keep is None:
                 rows.append(copy.deepcopy(item))
             else:
                 rows.append({k: v for k, v in item.items() if k in keep or k in navigations})
@@ -118,9 +126,13 @@ def test_full_read_uses_pages_at_the_cap_and_batches_of_twenty(
     list_requests = [entry for entry in top_level if entry.method == "GET"]
     # One page per collection (the sample is small), one request for the singleton.
     assert len(list_requests) == len(COLLECTION_SPECS)
-    # Every list asks for the largest page Graph gives.
+    # Every list asks for the largest page Graph gives (the settings catalog's is 25).
     for entry in list_requests:
-        if entry.path != tc.DEVICE_REGISTRATION_POLICY:
+        if entry.path == tc.SETTINGS_CATALOG_POLICIES:
+            assert "$top=25" in entry.query, entry
+        elif entry.path == tc.AUTOPILOT_DEVICES:
+            assert entry.query == "$top=1000", entry  # no $select, no $expand: both refused
+        elif entry.path != tc.DEVICE_REGISTRATION_POLICY:
             assert "$top=1000" in entry.query or "$top=999" in entry.query, entry
     inner = [entry for entry in sample_sim.request_log if entry.in_batch]
     batches = {entry.batch_id for entry in inner}
@@ -448,3 +460,240 @@ def test_check_of_a_live_tenant_with_an_unreadable_collection_is_not_green(
     assert esp
     assert all(f["status"] != "pass" for f in esp), [(f["ruleId"], f["status"]) for f in esp]
     assert {f["status"] for f in esp} >= {"unknown"}
+
+
+# --- Graph as it behaves in the field (docs/graph-simulator.md, "How real Graph behaves") ------
+
+
+def _check_findings(tmp_path: Path, name: str, *source: str) -> dict[tuple[str, str], str]:
+    out = tmp_path / f"{name}.json"
+    greenscreen(["check", *source, "--format", "json", "--out", str(out)])
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    return {(f["ruleId"], f["subject"]["id"]): f["status"] for f in findings}
+
+
+def test_live_check_judges_autopilot_devices_as_the_snapshot_file_does(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    # The device list refuses $select (500) and $expand=deploymentProfile (400): read plain,
+    # profiles from assignedDevices, intended profile from status and targeting.
+    live = _check_findings(
+        tmp_path,
+        "live",
+        "--graph-url",
+        sample_sim.url,
+        "--auth",
+        "local",
+        "--tenant",
+        sample_tenant["tenantId"],
+    )
+    from_file = _check_findings(tmp_path, "file", "--snapshot", str(SAMPLE))
+    device_rules = {key: status for key, status in from_file.items() if key[0].startswith("DEV-")}
+    assert device_rules
+    assert "pass" in device_rules.values()
+    assert {key: live.get(key) for key in device_rules} == device_rules
+    devices = [e for e in sample_sim.request_log if e.path == tc.AUTOPILOT_DEVICES]
+    assert [(e.query, e.status) for e in devices] == [("$top=1000", 200)]
+    assigned = [e for e in sample_sim.request_log if e.path.endswith("/assignedDevices")]
+    assert len(assigned) == len(sample_tenant["collections"][tc.AUTOPILOT_PROFILES])
+    assert all(e.in_batch for e in assigned)
+
+
+def test_device_profiles_come_from_the_profiles_assigned_devices(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    expected = {
+        d["id"]: (d["deploymentProfile"] or {}).get("id")
+        for d in sample_tenant["collections"][tc.AUTOPILOT_DEVICES]
+    }
+    read_back = {
+        d["id"]: (d["deploymentProfile"] or {}).get("id")
+        for d in snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    }
+    assert read_back == expected
+    assert None in read_back.values()  # the unassigned device reads as unassigned
+    assert all(
+        "intendedDeploymentProfile" not in d for d in snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    )
+
+
+def test_unreadable_assigned_devices_make_only_assigned_devices_profiles_unknown(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(Fault(path=r"/assignedDevices$", kind="forbidden", times=None))
+    snapshot, _ = read(sample_sim, sample_tenant["tenantId"])
+    devices = snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    unknown = [d for d in devices if "deploymentProfile" not in d]
+    unassigned = [d for d in devices if d["deploymentProfileAssignmentStatus"] == "notAssigned"]
+    assert unassigned
+    assert all(d["deploymentProfile"] is None for d in unassigned)
+    assert len(unknown) == len(devices) - len(unassigned)
+    assert {f"{tc.AUTOPILOT_DEVICES}/{d['id']}/deploymentProfile" for d in unknown} == set(
+        snapshot["errors"]
+    )
+    assert first_problem(snapshot) is None
+
+
+def test_settings_catalog_is_read_in_pages_of_25_following_next_links() -> None:
+    tenant = generate_tenant(
+        apps=20,
+        device_configurations=10,
+        settings_policies=60,
+        scripts=5,
+        enrollment_configurations=5,
+        profiles=3,
+        groups=30,
+        devices=30,
+        seed=3,
+    )
+    with GraphSimulator(tenant) as sim:
+        snapshot, _ = read(sim, tenant["tenantId"])
+        pages = [e for e in sim.request_log if e.path == tc.SETTINGS_CATALOG_POLICIES]
+    assert len(pages) == math.ceil(60 / 25)
+    assert [p["id"] for p in snapshot["collections"][tc.SETTINGS_CATALOG_POLICIES]] == [
+        p["id"] for p in tenant["collections"][tc.SETTINGS_CATALOG_POLICIES]
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "3a76f5df-c71f-5e69-acd4-cca139633a72",
+        "3A76F5DF-C71F-5E69-ACD4-CCA139633A72",
+        # Intune's composed ids (samples and Microsoft's examples in tests/graph_examples):
+        "b9309bc0-3f43-529f-a270-6a05c991960a_Windows10EnrollmentCompletion",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultWindows10EnrollmentCompletionPageConfiguration",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultPlatformRestrictions",
+        "2ac43dfe-b52d-5454-a43a-41903be9693e_DefaultLimit_acacacac-9df4-4c7d-9d50-4ef0226f57a9",
+        "5bc400e9-3b8b-5704-94a4-8e972f573b26_3a76f5df-c71f-5e69-acd4-cca139633a72",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_1_0",
+    ],
+)
+def test_graph_id_shapes_are_safe(value: str) -> None:
+    assert is_safe_id(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "abc",
+        "app-1",
+        "0123456789abcdef0123456789abcdef",  # a digest, not a Graph id
+        "3a76f5df-c71f-5e69-acd4-cca139633a7",  # one digit short
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72__x",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_a b",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_x'",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72/assignments",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_Défaut",  # non-ASCII letter
+        "٣a76f5df-c71f-5e69-acd4-cca139633a72",  # Arabic-Indic digit
+        "３a76f5df-c71f-5e69-acd4-cca139633a72",  # fullwidth digit
+        "3a76f5df-c71f-5e69-acd4-cca139633a72\n",
+        "3a76f5df-c71f-5e69-acd4-cca139633a72_" + "x" * 200,  # beyond any real id
+    ],
+)
+def test_other_values_are_not_ids(value: str) -> None:
+    assert not is_safe_id(value)
+
+
+def test_device_whose_group_targeting_moved_fails_dev_001_without_an_intended_profile(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any], tmp_path: Path
+) -> None:
+    # Graph gives no bulk read of `intendedDeploymentProfile`: a certain group targeting stands in.
+    device = "deb43cf6-57de-5ed1-8c1e-23cbbeff8149"
+    sample_sim.apply_changes(
+        {
+            "format": "greenscreen.tenant-changes/1",
+            "changes": [
+                {
+                    "op": "set",
+                    "collection": tc.AUTOPILOT_DEVICES,
+                    "id": device,
+                    "path": "groupTag",
+                    "value": "Sales",
+                }
+            ],
+        }
+    )
+    out = tmp_path / "findings.json"
+    greenscreen(
+        [
+            "check",
+            "--graph-url",
+            sample_sim.url,
+            "--auth",
+            "local",
+            "--tenant",
+            sample_tenant["tenantId"],
+            "--format",
+            "json",
+            "--out",
+            str(out),
+        ]
+    )
+    findings = json.loads(out.read_text(encoding="utf-8"))
+    (verdict,) = [f for f in findings if f["ruleId"] == "DEV-001" and f["subject"]["id"] == device]
+    assert verdict["status"] == "fail"
+    assert any("group targeting gives profile" in reason for reason in verdict["reasons"])
+
+
+def test_refused_queries_and_fallbacks_are_counted(
+    sample_sim: GraphSimulator,
+    sample_tenant: dict[str, Any],
+    telemetry: Captured,  # noqa: F811 - fixture
+) -> None:
+    sample_sim.add_fault(
+        Fault(
+            path=r"^deviceManagement/deviceManagementScripts$",
+            kind="bad_request",
+            query=r"\$expand=assignments",
+            times=None,
+        )
+    )
+    read(sample_sim, sample_tenant["tenantId"])
+    assert (
+        telemetry.total(
+            names.METRIC_GRAPH_REFUSED,
+            **{
+                names.URL_TEMPLATE: tc.PLATFORM_SCRIPTS,
+                names.GRAPH_QUERY_OPTIONS: "$expand,$top",
+                names.HTTP_STATUS: 400,
+            },
+        )
+        == 1
+    )
+    assert (
+        telemetry.total(
+            names.METRIC_GRAPH_FALLBACKS,
+            **{
+                names.GRAPH_FALLBACK: "per_object_navigation",
+                names.URL_TEMPLATE: tc.PLATFORM_SCRIPTS,
+            },
+        )
+        == 1
+    )
+    assert telemetry.total(names.METRIC_GRAPH_REFUSED) == 1  # nothing else was refused
+
+
+def test_next_link_that_loops_inside_a_batch_stops_that_read_only(
+    sample_sim: GraphSimulator, sample_tenant: dict[str, Any]
+) -> None:
+    sample_sim.add_fault(Fault(path=r"/assignedDevices$", kind="loop", times=None))
+
+    async def bounded() -> Any:
+        # A reader that follows the loop never returns: bound it so the test fails, not hangs.
+        return await asyncio.wait_for(
+            asyncio.to_thread(read, sample_sim, sample_tenant["tenantId"]), 120
+        )
+
+    snapshot, _ = asyncio.run(bounded())
+    devices = snapshot["collections"][tc.AUTOPILOT_DEVICES]
+    assert {key.rsplit("/", 1)[-1] for key in snapshot["errors"]} == {"deploymentProfile"}
+    assert len(snapshot["errors"]) == sum(
+        1 for d in devices if d["deploymentProfileAssignmentStatus"] != "notAssigned"
+    )
+    loops = [e for e in sample_sim.request_log if e.path.endswith("/assignedDevices")]
+    profiles = len(sample_tenant["collections"][tc.AUTOPILOT_PROFILES])
+    assert len(loops) == 2 * profiles  # the first page, then its link once: seen, stopped

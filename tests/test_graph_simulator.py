@@ -256,12 +256,18 @@ def test_dynamic_group_has_no_members_listed(v1: httpx.Client) -> None:
     assert v1.get(f"groups/{DYNAMIC_GROUP}/members").json()["value"] == []
 
 
-def test_autopilot_device_deployment_profile_navigation(beta: httpx.Client) -> None:
-    profile = beta.get(f"{AUTOPILOT_DEVICES}/{AUTOPILOT_DEVICE}/deploymentProfile").json()
-    assert profile["id"] == PROFILE
-    assert profile["preprovisioningAllowed"] is True
-    missing = beta.get(f"{AUTOPILOT_DEVICES}/{UNPROFILED_AUTOPILOT_DEVICE}/deploymentProfile")
-    assert missing.status_code == 404
+def test_autopilot_device_profile_navigation_has_no_route(beta: httpx.Client) -> None:
+    # microsoft-graph-docs-contrib#2569: "No OData route exists that match template ...".
+    answer = beta.get(f"{AUTOPILOT_DEVICES}/{AUTOPILOT_DEVICE}/deploymentProfile")
+    assert answer.status_code == 400
+    assert "No OData route exists" in answer.json()["error"]["message"]
+
+
+def test_profile_assigned_devices_navigation_lists_its_devices(beta: httpx.Client) -> None:
+    devices = beta.get(f"{AUTOPILOT_PROFILES}/{PROFILE}/assignedDevices").json()["value"]
+    assert AUTOPILOT_DEVICE in {d["id"] for d in devices}
+    assert UNPROFILED_AUTOPILOT_DEVICE not in {d["id"] for d in devices}
+    assert all("deploymentProfile" not in d for d in devices)
 
 
 def test_unknown_navigation_segment_is_a_bad_request(beta: httpx.Client) -> None:
@@ -306,14 +312,18 @@ def test_included_groups_expand_on_mdm_policies(beta: httpx.Client) -> None:
     assert [g["id"] for g in policy["includedGroups"]] == [ASSIGNED_GROUP]
 
 
-def test_deployment_profiles_expand_with_nested_select(beta: httpx.Client) -> None:
+def test_deployment_profile_expands_on_a_single_device_only(beta: httpx.Client) -> None:
+    # The list: msgraph-beta-sdk-dotnet#971, "Could not find a property named 'deploymentProfile'".
     expand = "deploymentProfile($select=id,displayName),intendedDeploymentProfile($select=id)"
-    devices = beta.get(f"{AUTOPILOT_DEVICES}?$expand={expand}").json()["value"]
-    profiled = next(d for d in devices if d["id"] == AUTOPILOT_DEVICE)
-    assert set(profiled["deploymentProfile"]) == {"@odata.type", "id", "displayName"}
-    assert set(profiled["intendedDeploymentProfile"]) == {"@odata.type", "id"}
-    unprofiled = next(d for d in devices if d["id"] == UNPROFILED_AUTOPILOT_DEVICE)
-    assert unprofiled["deploymentProfile"] is None
+    answer = beta.get(f"{AUTOPILOT_DEVICES}?$expand={expand}")
+    assert answer.status_code == 400
+    assert "Could not find a property named 'deploymentProfile'" in answer.text
+    # One device: WindowsAutopilotIntune's Get-AutopilotDevice -expand and other tools do this.
+    single = beta.get(f"{AUTOPILOT_DEVICES}/{AUTOPILOT_DEVICE}?$expand={expand}").json()
+    assert set(single["deploymentProfile"]) == {"@odata.type", "id", "displayName"}
+    assert single["intendedDeploymentProfile"]["id"] == PROFILE
+    unprofiled = beta.get(f"{AUTOPILOT_DEVICES}/{UNPROFILED_AUTOPILOT_DEVICE}?$expand={expand}")
+    assert unprofiled.json()["deploymentProfile"] is None
 
 
 def test_members_expand_is_capped_at_twenty(v1: httpx.Client) -> None:
@@ -421,7 +431,9 @@ def test_top_above_the_maximum_is_capped() -> None:
 
 
 def test_page_sizes_follow_the_service_table(sim: GraphSimulator) -> None:
-    assert sim.page_size("deviceManagement/deviceConfigurations", None) == 100
+    assert sim.page_size("deviceManagement/deviceConfigurations", None) == 1000
+    assert sim.page_size("deviceManagement/configurationPolicies", 1000) == 25
+    assert sim.page_size("deviceManagement/configurationPolicies/x/settings", None) == 25
     assert sim.page_size("deviceAppManagement/mobileApps", 1000) == 1000
     assert sim.page_size("groups/abc/members", 2000) == 999
     assert sim.page_size("groups/delta", None) == 100
@@ -537,6 +549,10 @@ def test_doc_examples_read_back_as_graph_serves_them(
     examples_sim: GraphSimulator, collection: str, example: str, object_id: str | None
 ) -> None:
     expected = example_object(example, object_id)
+    if collection == AUTOPILOT_DEVICES:
+        # The doc shows the list's value; a single GET answers `unknown` in the field
+        # (microsoft-graph-docs#6877), and the field wins.
+        expected["deploymentProfileAssignmentStatus"] = "unknown"
     with client_for(examples_sim, "beta") as beta:
         body = beta.get(f"{collection}/{expected['id']}").json()
     body.pop("@odata.context")
@@ -566,8 +582,10 @@ def test_doc_example_navigations_are_served(examples_sim: GraphSimulator) -> Non
         ]
         registration = beta.get(DEVICE_REGISTRATION_POLICY).json()
         assert registration["azureADJoin"]["isAdminConfigurable"] is True
-        identity = beta.get(f"{AUTOPILOT_DEVICES}?$expand=deploymentProfile").json()["value"][0]
-        assert identity["deploymentProfile"]["deviceType"] == "holoLens"
+        [identity] = beta.get(AUTOPILOT_DEVICES).json()["value"]
+        profile_id = examples_tenant()["collections"][AUTOPILOT_DEVICES][0]["deploymentProfile"]
+        assigned = beta.get(f"{AUTOPILOT_PROFILES}/{profile_id['id']}/assignedDevices").json()
+        assert [d["id"] for d in assigned["value"]] == [identity["id"]]
 
 
 # --- connections, log, a real Graph client ----------------------------------------------------

@@ -1,9 +1,12 @@
-"""How each snapshot collection is read from Graph: version, $select, $expand, filters.
+"""How each snapshot collection is read from Graph: version, $select, $expand, filters, pages.
 
 One table, so the number of requests a full read costs can be reasoned about from here.
 Intune collections are polymorphic (win32LobApp, windows10CustomConfiguration, ...): their derived
 properties cannot be named in `$select` without a type cast per derived type, so they are read
-whole. Directory collections and the 20,000-row Autopilot device list are `$select`ed.
+whole. Directory collections are `$select`ed. The Autopilot device list is read plain: Graph
+answers 500 to any `$select` on it and 400 to `$expand=deploymentProfile`; a device's assigned
+profile comes from each profile's `assignedDevices` instead (see the reader and
+docs/graph-simulator.md, "How real Graph behaves").
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from rules import tenant_collections as tc
 
 INTUNE_PAGE_SIZE: Final = 1000  # the largest $top the Intune collections accept
 DIRECTORY_PAGE_SIZE: Final = 999  # Entra directory objects: $top 1..999
+# The settings catalog (`configurationPolicies`, its `settings` and `assignments`) pages at 25
+# in the field, whatever `$top` asks; asking for more than it serves changes nothing.
+SETTINGS_CATALOG_PAGE_SIZE: Final = 25
 
 GROUP_FIELDS: Final = (
     "id",
@@ -40,6 +46,8 @@ ENTRA_DEVICE_FIELDS: Final = (
     "operatingSystemVersion",
     "createdDateTime",
 )
+# What the snapshot keeps of an Autopilot device (the plain list carries all of it). Not sent as
+# `$select`: Graph answers 500 to that on this collection.
 AUTOPILOT_DEVICE_FIELDS: Final = (
     "id",
     "displayName",
@@ -62,6 +70,9 @@ AUTOPILOT_DEVICE_FIELDS: Final = (
     "remediationState",
     "lastContactedDateTime",
 )
+# The Autopilot device statuses that say no profile is assigned (the device then needs no
+# `assignedDevices` lookup: its `deploymentProfile` is null).
+NOT_ASSIGNED_STATUSES: Final = frozenset({"notAssigned"})
 
 
 @dataclass(frozen=True)
@@ -120,20 +131,13 @@ def _intune(path: str, expand: str = "assignments", **kwargs: object) -> Collect
 
 COLLECTION_SPECS: Final[tuple[CollectionSpec, ...]] = (
     _intune(tc.AUTOPILOT_PROFILES),
-    CollectionSpec(
-        path=tc.AUTOPILOT_DEVICES,
-        version="beta",
-        select=AUTOPILOT_DEVICE_FIELDS,
-        # Profile status fields and these navigations exist on beta only.
-        expand=(
-            "deploymentProfile($select=id,displayName),"
-            "intendedDeploymentProfile($select=id,displayName)"
-        ),
-    ),
+    # Plain: `$select` answers 500 and `$expand=deploymentProfile` 400 here (profile status
+    # fields exist on beta only). `deploymentProfile` is filled from `assignedDevices`.
+    CollectionSpec(path=tc.AUTOPILOT_DEVICES, version="beta"),
     _intune(tc.ENROLLMENT_CONFIGURATIONS),
     _intune(tc.DEVICE_CONFIGURATIONS),
     # `settings` cannot be expanded on the list; read per policy (see the reader).
-    _intune(tc.SETTINGS_CATALOG_POLICIES),
+    _intune(tc.SETTINGS_CATALOG_POLICIES, page_size=SETTINGS_CATALOG_PAGE_SIZE),
     _intune(tc.PLATFORM_SCRIPTS),
     _intune(
         tc.COMPLIANCE_POLICIES,
@@ -168,7 +172,9 @@ COLLECTION_SPECS: Final[tuple[CollectionSpec, ...]] = (
 # (Graph's limit for `id in (...)` on directory objects), 20 requests per batch.
 GROUP_IDS_PER_FILTER: Final = 15
 MEMBERS_PAGE_SIZE: Final = DIRECTORY_PAGE_SIZE
-SETTINGS_PAGE_SIZE: Final = INTUNE_PAGE_SIZE
+SETTINGS_PAGE_SIZE: Final = SETTINGS_CATALOG_PAGE_SIZE
+# One profile's `assignedDevices` (Autopilot device identities, like the device list).
+ASSIGNED_DEVICES_PAGE_SIZE: Final = INTUNE_PAGE_SIZE
 
 
 def spec_for(path: str) -> CollectionSpec:

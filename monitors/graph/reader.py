@@ -4,7 +4,9 @@
    `$expand=assignments` (and friends) so assignments cost nothing extra.
 2. What cannot be expanded, per object, 20 to a JSON batch: settings catalog `settings` (only for
    policies whose `settingCount` is not 0), app `relationships` (only for apps whose counts say they
-   have some), and the referenced groups (15 ids per `$filter=id in (...)`).
+   have some), each Autopilot profile's `assignedDevices` (which gives every device its
+   `deploymentProfile`: Graph refuses that expand on the device list), and the referenced groups
+   (15 ids per `$filter=id in (...)`).
 3. The direct members of the referenced *assigned* groups (dynamic groups are predicted from their
    rule), also batched.
 4. The plain values of encrypted OMA-URI settings a rule reads (`monitors/graph/oma_values.py`).
@@ -17,22 +19,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from monitors.graph.client import BatchItem, BatchRunner, GraphClient, GraphError, GraphVersion
 from monitors.graph.collections import (
+    ASSIGNED_DEVICES_PAGE_SIZE,
+    AUTOPILOT_DEVICE_FIELDS,
     COLLECTION_SPECS,
     GROUP_FIELDS,
     GROUP_IDS_PER_FILTER,
     MEMBERS_PAGE_SIZE,
+    NOT_ASSIGNED_STATUSES,
     SETTINGS_PAGE_SIZE,
     CollectionSpec,
 )
 from monitors.graph.oma_values import read_plain_oma_values
 from monitors.snapshot_file import SNAPSHOT_FORMAT
+from monitors.telemetry import graph as graph_telemetry
 from rules import tenant_collections as tc
 
 log = logging.getLogger(__name__)
@@ -53,6 +60,9 @@ class _ReadState:
     errors: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Objects whose navigation must be read one by one: (collection, navigation) -> objects.
     per_object: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    # Autopilot device id (lower case) -> its profile reference, from `assignedDevices`.
+    assigned_profile: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unread_profiles: list[str] = field(default_factory=list)
 
 
 class TenantReader:
@@ -88,9 +98,16 @@ class TenantReader:
         self._queue_settings(state, beta)
         self._queue_relationships(state, beta)
         self._queue_fallback_navigations(state, beta)
+        self._queue_assigned_devices(state, beta)
         if only is None or tc.GROUPS in only:
             self._queue_groups(state, directory)
         await asyncio.gather(beta.drain(), directory.drain())
+        attach_deployment_profiles(
+            state.collections.get(tc.AUTOPILOT_DEVICES),
+            state.assigned_profile,
+            unread_profiles=state.unread_profiles,
+            errors=state.errors,
+        )
         # Encrypted OMA-URI values the rules read (monitors/graph/oma_values.py).
         await read_plain_oma_values(
             self._client, state.collections.get(tc.DEVICE_CONFIGURATIONS, ())
@@ -120,6 +137,8 @@ class TenantReader:
             if error.status == 400 and spec.per_object_fallback:
                 # Graph refused the expand: read the list plain, the navigations per object.
                 log.info("expand refused on %s; reading navigations per object", spec.path)
+                graph_telemetry.record_refused(spec.version, spec.list_url(), error.status)
+                graph_telemetry.record_fallback(graph_telemetry.FALLBACK_PER_OBJECT, spec.path)
                 try:
                     items = await self._list(spec.without_expand())
                 except GraphError as second:
@@ -130,6 +149,8 @@ class TenantReader:
             else:
                 self._fail(spec, error, state)
                 return
+        if spec.path == tc.AUTOPILOT_DEVICES:
+            items = [autopilot_device_fields(item) for item in items]
         state.collections[spec.path] = items
         if spec.path not in (tc.SETTINGS_CATALOG_POLICIES, tc.MOBILE_APPS):
             self._progress(spec.path, len(items), None)
@@ -184,26 +205,7 @@ class TenantReader:
         on_done: Callable[[list[dict[str, Any]]], None],
         on_error: Callable[[GraphError], None],
     ) -> None:
-        collected: list[dict[str, Any]] = []
-
-        def on_page(body: dict[str, Any]) -> None:
-            values = body.get("value")
-            if not isinstance(values, list):
-                on_error(GraphError(502, "malformed page: no 'value' array"))
-                return
-            collected.extend(without_annotations(v) for v in values if isinstance(v, dict))
-            next_link = body.get("@odata.nextLink")
-            if isinstance(next_link, str) and next_link:
-                try:
-                    relative = self._client.relative_to_version(next_link, version)
-                except GraphError as error:
-                    on_error(error)
-                    return
-                runner.add(BatchItem(relative, on_page, on_error))
-            else:
-                on_done(collected)
-
-        runner.add(BatchItem(url, on_page, on_error))
+        queue_paged(self._client, runner, version, url, on_done=on_done, on_error=on_error)
 
     def _queue_navigation(
         self,
@@ -248,6 +250,45 @@ class TenantReader:
             for obj in objects:
                 url = f"{collection}/{obj['id']}/{navigation}"
                 self._queue_navigation(state, runner, collection, obj, navigation, url)
+
+    def _queue_assigned_devices(self, state: _ReadState, runner: BatchRunner) -> None:
+        """Each profile's `assignedDevices`: the only bulk source of a device's assigned profile
+        (the device list refuses `$expand=deploymentProfile`; its navigation path has no route)."""
+        devices = state.collections.get(tc.AUTOPILOT_DEVICES)
+        if not devices or all(
+            device.get("deploymentProfileAssignmentStatus") in NOT_ASSIGNED_STATUSES
+            for device in devices
+        ):
+            return  # nothing to look up: every device says it has no profile
+        profiles = state.collections.get(tc.AUTOPILOT_PROFILES)
+        if profiles is None:
+            state.unread_profiles.append(tc.AUTOPILOT_PROFILES)
+            return
+        for profile in profiles:
+            reference = profile_reference(profile)
+
+            def done(values: list[dict[str, Any]], reference: dict[str, Any] = reference) -> None:
+                for device in values:
+                    device_id = device.get("id")
+                    if isinstance(device_id, str):
+                        state.assigned_profile.setdefault(device_id.lower(), reference)
+
+            def failed(error: GraphError, profile_id: str = str(profile["id"])) -> None:
+                log.warning(
+                    "could not read the assigned devices of profile %s: %s",
+                    profile_id,
+                    error.status,
+                    extra={"status": error.status},
+                )
+                state.unread_profiles.append(profile_id)
+
+            self._queue_paged(
+                runner,
+                "beta",
+                assigned_devices_url(str(profile["id"])),
+                on_done=done,
+                on_error=failed,
+            )
 
     def _queue_groups(self, state: _ReadState, runner: BatchRunner) -> None:
         wanted = sorted(referenced_group_ids(state.collections))
@@ -309,6 +350,44 @@ class TenantReader:
             )
 
 
+def queue_paged(
+    client: GraphClient,
+    runner: BatchRunner,
+    version: GraphVersion,
+    url: str,
+    *,
+    on_done: Callable[[list[dict[str, Any]]], None],
+    on_error: Callable[[GraphError], None],
+) -> None:
+    """Read every page of `url` through `runner`'s batches: each `@odata.nextLink` is queued as
+    another batch item (relative to the version root); a link seen before stops the read."""
+    collected: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def on_page(body: dict[str, Any]) -> None:
+        values = body.get("value")
+        if not isinstance(values, list):
+            on_error(GraphError(502, "malformed page: no 'value' array"))
+            return
+        collected.extend(without_annotations(v) for v in values if isinstance(v, dict))
+        next_link = body.get("@odata.nextLink")
+        if not next_link:
+            on_done(collected)
+            return
+        if not isinstance(next_link, str) or next_link in seen:
+            on_error(GraphError(502, "Graph returned a nextLink that loops; stopped paging"))
+            return
+        seen.add(next_link)
+        try:
+            relative = client.relative_to_version(next_link, version)
+        except GraphError as error:
+            on_error(error)
+            return
+        runner.add(BatchItem(relative, on_page, on_error))
+
+    runner.add(BatchItem(url, on_page, on_error))
+
+
 def referenced_group_ids(collections: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[str]:
     """Every group an assignment targets or excludes, and the MDM policy's included groups."""
     ids: set[str] = set()
@@ -327,9 +406,80 @@ def referenced_group_ids(collections: Mapping[str, Iterable[Mapping[str, Any]]])
     return ids
 
 
+def assigned_devices_url(profile_id: str) -> str:
+    return f"{tc.AUTOPILOT_PROFILES}/{profile_id}/assignedDevices?$top={ASSIGNED_DEVICES_PAGE_SIZE}"
+
+
+def profile_reference(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """How a device carries its deployment profile in the snapshot."""
+    reference: dict[str, Any] = {}
+    if "@odata.type" in profile:
+        reference["@odata.type"] = profile["@odata.type"]
+    reference["id"] = profile["id"]
+    reference["displayName"] = profile.get("displayName")
+    return reference
+
+
+def autopilot_device_fields(device: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the snapshot keeps of an Autopilot device (Graph cannot `$select` them)."""
+    kept = {"@odata.type", *AUTOPILOT_DEVICE_FIELDS}
+    return {key: value for key, value in device.items() if key in kept}
+
+
+def attach_deployment_profiles(
+    devices: list[dict[str, Any]] | None,
+    assigned: Mapping[str, dict[str, Any]],
+    *,
+    unread_profiles: Iterable[str],
+    errors: dict[str, dict[str, Any]],
+) -> None:
+    """Give every device its `deploymentProfile` from the profiles' `assignedDevices`.
+
+    A device whose status says it has no profile gets null whatever the lists say. A device in no
+    list gets null when every list was read; when one could not be read its profile is unknown:
+    the navigation is left out and recorded as unreadable (the rules make that UNKNOWN).
+    """
+    if devices is None:
+        return
+    unread = list(unread_profiles)
+    for device in devices:
+        device.pop("intendedDeploymentProfile", None)  # not readable in bulk: never claimed
+        if device.get("deploymentProfileAssignmentStatus") in NOT_ASSIGNED_STATUSES:
+            device["deploymentProfile"] = None
+            continue
+        reference = assigned.get(str(device.get("id", "")).lower())
+        if reference is not None:
+            device["deploymentProfile"] = dict(reference)
+        elif not unread:
+            device["deploymentProfile"] = None
+        else:
+            device.pop("deploymentProfile", None)
+            errors[f"{tc.AUTOPILOT_DEVICES}/{device['id']}/deploymentProfile"] = {
+                "status": 0,
+                "message": "the assigned devices of a deployment profile could not be read",
+            }
+
+
+# Graph object ids as Intune and Entra ID issue them (ASCII only):
+# - a GUID, any case: `3a76f5df-c71f-5e69-acd4-cca139633a72`;
+# - a GUID followed by `_`-joined parts, as Intune composes ids of default and derived objects:
+#   `<tenant guid>_DefaultWindows10EnrollmentCompletionPageConfiguration`,
+#   `<guid>_Windows10EnrollmentCompletion`, `<guid>_DefaultLimit`, assignment ids
+#   `<policy guid>_<group guid>`, setting ids `<guid>_1_0` (each part letters/digits/dashes).
+_GUID: Final = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_ID_PART: Final = r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*"
+_GRAPH_ID: Final = re.compile(rf"{_GUID}(?:_{_ID_PART})*", re.ASCII)
+MAX_ID_LENGTH: Final = 200
+
+
 def is_safe_id(value: str) -> bool:
-    """Graph object ids are GUIDs; anything else must not be spliced into a `$filter`."""
-    return 0 < len(value) <= 64 and all(c.isalnum() or c == "-" for c in value)
+    """Whether `value` has the shape of a Graph object id, and so is safe to splice into a URL
+    path or a quoted `$filter` value: no quote, slash, space or non-ASCII character can pass."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and _GRAPH_ID.fullmatch(value) is not None
+    )
 
 
 def without_annotations(item: Mapping[str, Any]) -> dict[str, Any]:

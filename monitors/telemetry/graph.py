@@ -7,6 +7,7 @@ replaced by `{id}`, and by the *names* of its query options.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,11 +16,19 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from opentelemetry.metrics import Counter, Meter
 from opentelemetry.trace import SpanKind
 
 from monitors.telemetry import names
-from monitors.telemetry.instruments import Attributes, instruments, span
+from monitors.telemetry.instruments import Attributes, instruments, meter, span
 
+# Fallbacks (values of `greenscreen.graph.fallback`): how the reader got round what Graph refused
+# or cannot serve.
+FALLBACK_PER_OBJECT: Final = "per_object_navigation"  # an expand refused: navigations one by one
+FALLBACK_DEVICE_BY_ID: Final = "autopilot_device_by_id"  # serial unknown: one GET by id first
+FALLBACK_DEVICE_LIST: Final = "autopilot_device_list"  # serial filter missed it: the whole list
+FALLBACK_PROFILE_LOOKUP: Final = "autopilot_assigned_devices"  # profile re-read per profile
+FALLBACK_ASSIGNMENTS_PATH: Final = "assignments_by_path"  # an expand known to answer empty
 # The key under which a request carries its `GraphCall` through the middleware to the transport.
 CALL_EXTENSION: Final = "greenscreen.graph_call"
 _VERSIONS: Final = ("v1.0", "beta")
@@ -168,3 +177,33 @@ def graph_batch_span(version: str, items: Sequence[Mapping[str, Any]]) -> Iterat
             yield batch
         finally:
             current.set_attribute(names.GRAPH_BATCH_THROTTLED, batch.throttled)
+
+
+@functools.lru_cache(maxsize=8)
+def _workaround_counters(current: Meter) -> tuple[Counter, Counter]:
+    return (
+        current.create_counter(
+            names.METRIC_GRAPH_REFUSED,
+            "{request}",
+            "Graph requests refused in a form the reader relies on (then read another way)",
+        ),
+        current.create_counter(
+            names.METRIC_GRAPH_FALLBACKS,
+            "{read}",
+            "Reads made another way because Graph refuses or misreports the direct one",
+        ),
+    )
+
+
+def record_refused(version: str, relative_url: str, status: int) -> None:
+    """Graph refused a query form the reader relies on (named by template and option names)."""
+    shape = RequestShape.of(relative_url, version)
+    refused, _ = _workaround_counters(meter())
+    refused.add(1, {**shape.attributes(), names.HTTP_STATUS: status})
+
+
+def record_fallback(kind: str, collection: str, count: int = 1) -> None:
+    """`count` reads made the other way round (`kind`, one of the FALLBACK_* values)."""
+    _, fallbacks = _workaround_counters(meter())
+    template = RequestShape.of(collection, "beta").template
+    fallbacks.add(count, {names.GRAPH_FALLBACK: kind, names.URL_TEMPLATE: template})

@@ -55,6 +55,7 @@ GRAPH_RETRY_AFTER: Final = "greenscreen.graph.retry_after_s"
 GRAPH_IN_BATCH: Final = "greenscreen.graph.in_batch"
 GRAPH_BATCH_SIZE: Final = "greenscreen.graph.batch.size"
 GRAPH_BATCH_THROTTLED: Final = "greenscreen.graph.batch.throttled"
+GRAPH_FALLBACK: Final = "greenscreen.graph.fallback"  # which way round a refused query was taken
 CHANGE_KIND: Final = "greenscreen.change.kind"
 CHANGE_SOURCE: Final = "greenscreen.change.source"
 CHANGE_OUTCOME: Final = "greenscreen.change.outcome"
@@ -78,6 +79,10 @@ METRIC_READINESS_BLOCKING: Final = "greenscreen.readiness.blocking"  # gauge {ve
 METRIC_TRANSITIONS: Final = "greenscreen.transitions"  # counter {transition}
 METRIC_GRAPH_REQUESTS: Final = "greenscreen.graph.requests"  # counter {request}
 METRIC_GRAPH_THROTTLES: Final = "greenscreen.graph.throttles"  # counter {request}
+# Query forms Graph refused that the reader had relied on (a 400 to an `$expand`...): the day
+# Microsoft changes something, this moves.
+METRIC_GRAPH_REFUSED: Final = "greenscreen.graph.refused"  # counter {request}
+METRIC_GRAPH_FALLBACKS: Final = "greenscreen.graph.fallbacks"  # counter {read}
 METRIC_WEBHOOK_DURATION: Final = "greenscreen.webhook.duration"  # histogram s
 METRIC_NOTIFICATIONS: Final = "greenscreen.notifications"  # counter {item}
 METRIC_QUEUE_LAG: Final = "greenscreen.queue.lag"  # histogram s

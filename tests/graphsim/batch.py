@@ -2,6 +2,8 @@
 
 At most 20 requests, unique ids, optional `dependsOn`; each inner request is dispatched (and
 logged, and exposed to faults) like a top-level one, under the outer request's authorization.
+An id is any string, compared case-sensitively; a JSON number is taken as its text (public tools
+send `"id": 1` and Graph serves them) and answered as a string, as Graph's responses carry it.
 Answers come back in an order that is not the request order, as Graph's may: shuffled with the
 simulator's seeded random generator so that a run is reproducible.
 """
@@ -73,6 +75,9 @@ def _parse_batch(request: GraphRequest) -> list[dict[str, Any]]:
     for item in items:
         if not isinstance(item, dict):
             raise bad_request("Invalid batch payload format: each request must be an object.")
+        item["id"] = _id_text(item.get("id"))
+        if isinstance(item.get("dependsOn"), list):
+            item["dependsOn"] = [_id_text(d) for d in item["dependsOn"]]
         for field in ("id", "method", "url"):
             if not isinstance(item.get(field), str) or not item[field]:
                 raise bad_request(f"Invalid batch payload format: '{field}' is required.")
@@ -98,6 +103,17 @@ def _parse_batch(request: GraphRequest) -> list[dict[str, Any]]:
                     f"Batch request '{item['id']}' depends on unknown request '{dependency}'."
                 )
     return items
+
+
+def _id_text(value: Any) -> Any:
+    """A request id as Graph keys it: strings as they are, JSON numbers by their text."""
+    if isinstance(value, bool):
+        return value  # true/false is not an id: refused below
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
 
 
 def _dependency_order(

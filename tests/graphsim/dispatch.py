@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from rules.tenant_collections import DEVICE_REGISTRATION_POLICY, DEVICES, GROUPS
+from rules.tenant_collections import (
+    AUTOPILOT_DEVICES,
+    AUTOPILOT_PROFILES,
+    DEVICE_REGISTRATION_POLICY,
+    DEVICES,
+    GROUPS,
+    MOBILE_APPS,
+)
 from tests.graphsim.clock import SimulatorClock, error_date, parse_timestamp
 from tests.graphsim.delta import DELTA_COLLECTIONS, DeltaTracker
 from tests.graphsim.exchange import (
@@ -28,6 +35,7 @@ from tests.graphsim.exchange import (
 )
 from tests.graphsim.faults import Fault, FaultTable
 from tests.graphsim.navigation import (
+    NOT_ON_LISTS,
     SINGLE_VALUED,
     check_expand,
     navigation_value,
@@ -35,14 +43,17 @@ from tests.graphsim.navigation import (
     project,
     render,
     snapshot_error,
+    without_navigations,
 )
 from tests.graphsim.odata_filter import (
+    AUTOPILOT_DEVICES_PROFILE,
     DEVICES_PROFILE,
     DIRECTORY_AUDIT_PROFILE,
     GENERIC_PROFILE,
     GROUPS_PROFILE,
     INTUNE_AUDIT_PROFILE,
     INTUNE_PROFILE,
+    MOBILE_APPS_PROFILE,
     FilterProfile,
     compile_filter,
 )
@@ -84,7 +95,22 @@ _FAULT_ERRORS: Final[dict[str, tuple[int, str, str]]] = {
 }
 
 
+# Autopilot device identities: any `$select` answers 500 on the list (v1.0 and beta;
+# microsoft-graph-docs-contrib#2756, reconfirmed 2026 in ugurkocde/DeviceOffboardingManager#65).
+SELECT_FAILS: Final = frozenset({AUTOPILOT_DEVICES})
+# A single device's GET reports this status whatever the list says (microsoft-graph-docs#6877).
+SINGLE_GET_STATUS: Final = ("deploymentProfileAssignmentStatus", "unknown")
+_INTERNAL_ERROR: Final = (
+    '{"_version": 3, "Message": "An internal server error has occurred - Operation ID (for '
+    'customer support): 00000000-0000-0000-0000-000000000000"}'
+)
+
+
 def filter_profile(path: str) -> FilterProfile:
+    if path == AUTOPILOT_DEVICES or path.endswith("/assignedDevices"):
+        return AUTOPILOT_DEVICES_PROFILE
+    if path == MOBILE_APPS:
+        return MOBILE_APPS_PROFILE
     if path.startswith(INTUNE_AUDIT_EVENTS):
         return INTUNE_AUDIT_PROFILE
     if path.startswith(DIRECTORY_AUDITS):
@@ -288,6 +314,8 @@ class Dispatcher:
         cast: str | None,
     ) -> GraphResponse:
         check_expand(collection, query.expand, on_list=True)
+        if collection in SELECT_FAILS and query.select is not None:
+            raise GraphError(500, "InternalServerError", _INTERNAL_ERROR)
         items: Sequence[Mapping[str, Any]] = tenant.objects(collection)
         if cast is not None:
             wanted = "#" + cast.lower()
@@ -316,6 +344,8 @@ class Dispatcher:
         rendered = render(
             obj, collection, select=query.select, expand=query.expand, tenant=tenant, single=True
         )
+        if collection == AUTOPILOT_DEVICES and SINGLE_GET_STATUS[0] in rendered:
+            rendered[SINGLE_GET_STATUS[0]] = SINGLE_GET_STATUS[1]
         context = self._context(request, f"{collection}/$entity")
         return GraphResponse(200, {"@odata.context": context, **rendered})
 
@@ -349,6 +379,14 @@ class Dispatcher:
         rest: list[str],
     ) -> GraphResponse:
         navigation = rest[0]
+        if collection == AUTOPILOT_PROFILES and navigation == "assignedDevices":
+            return self._assigned_devices(request, query, tenant, obj, rest)
+        if navigation in NOT_ON_LISTS.get(collection, ()):
+            raise bad_request(
+                "No OData route exists that match template ~/singleton/navigation/key/navigation "
+                f"with http verb GET for request /{collection}('{obj.get('id')}')/{navigation}.",
+                code="No method match route template",
+            )
         if navigation not in navigations_of(collection):
             raise bad_request(f"Resource not found for the segment '{navigation}'.")
         if query.expand:
@@ -377,6 +415,34 @@ class Dispatcher:
             render=lambda o: project(o, query.select),
         )
         return self._page(request, query, source, filter_profile("/".join(request.segments)))
+
+    def _assigned_devices(
+        self,
+        request: GraphRequest,
+        query: ODataQuery,
+        tenant: TenantView,
+        profile: Mapping[str, Any],
+        rest: list[str],
+    ) -> GraphResponse:
+        """`/windowsAutopilotDeploymentProfiles/{id}/assignedDevices`: the device identities
+        whose assigned profile (`deploymentProfile`) is this one."""
+        if len(rest) > 1:
+            raise bad_request(f"Resource not found for the segment '{rest[1]}'.")
+        check_expand(AUTOPILOT_DEVICES, query.expand, on_list=True)
+        profile_id = str(profile.get("id", "")).lower()
+        items = [
+            device
+            for device in tenant.objects(AUTOPILOT_DEVICES)
+            if isinstance(device.get("deploymentProfile"), Mapping)
+            and str(device["deploymentProfile"].get("id", "")).lower() == profile_id
+        ]
+        source = ListSource(
+            path="/".join(request.segments),
+            context=f"{AUTOPILOT_PROFILES}('{profile.get('id')}')/assignedDevices",
+            items=items,
+            render=lambda o: project(without_navigations(o, AUTOPILOT_DEVICES), query.select),
+        )
+        return self._page(request, query, source, filter_profile(source.path))
 
     def _audit(
         self, request: GraphRequest, query: ODataQuery, collection: str, rest: list[str]

@@ -55,7 +55,11 @@ _ANYWHERE: Final = Expansion()
 # configurationPolicies expands on a single policy but not on the list.
 EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     AUTOPILOT_PROFILES: {"assignments": _ANYWHERE},
-    AUTOPILOT_DEVICES: {"deploymentProfile": _ANYWHERE, "intendedDeploymentProfile": _ANYWHERE},
+    # On a single device only: the list refuses them (see NOT_ON_LISTS).
+    AUTOPILOT_DEVICES: {
+        "deploymentProfile": Expansion(on_list=False),
+        "intendedDeploymentProfile": Expansion(on_list=False),
+    },
     ENROLLMENT_CONFIGURATIONS: {"assignments": _ANYWHERE},
     DEVICE_CONFIGURATIONS: {"assignments": _ANYWHERE},
     SETTINGS_CATALOG_POLICIES: {"assignments": _ANYWHERE, "settings": Expansion(on_list=False)},
@@ -70,6 +74,27 @@ EXPANDABLE: Final[dict[str, dict[str, Expansion]]] = {
     GROUPS: {"members": Expansion(limit=DIRECTORY_EXPAND_LIMIT)},
     MDM_POLICIES: {"includedGroups": _ANYWHERE},
 }
+
+# Navigations the published model declares that the service behind the path does not serve on
+# its lists: an `$expand` of them there answers "Could not find a property named ..."
+# (msgraph-beta-sdk-dotnet#971), and their path has no route (microsoft-graph-docs-contrib#2569).
+# A single device's GET expands them (public tooling does so every day).
+NOT_ON_LISTS: Final[dict[str, frozenset[str]]] = {
+    AUTOPILOT_DEVICES: frozenset({"deploymentProfile", "intendedDeploymentProfile"}),
+}
+# Endpoint-security policies (`templateReference.templateFamily` "endpointSecurity..."): a single
+# policy's `$expand=assignments` answers an empty list (msgraph-sdk-powershell#3337); the list's
+# expand and `/{id}/assignments` answer the real assignments.
+EMPTY_SINGLE_EXPAND: Final[dict[str, str]] = {SETTINGS_CATALOG_POLICIES: "assignments"}
+
+
+def expand_answers_empty(collection: str, obj: Mapping[str, Any], navigation: str) -> bool:
+    if EMPTY_SINGLE_EXPAND.get(collection) != navigation:
+        return False
+    reference = obj.get("templateReference")
+    family = reference.get("templateFamily") if isinstance(reference, Mapping) else None
+    return isinstance(family, str) and family.startswith("endpointSecurity")
+
 
 # Entity type names, for error messages in Graph's words.
 ENTITY_TYPES: Final[dict[str, str]] = {
@@ -116,6 +141,11 @@ def check_expand(collection: str, expand: Iterable[ExpandItem], *, on_list: bool
     allowed = EXPANDABLE.get(collection, {})
     for item in expand:
         expansion = allowed.get(item.name)
+        if on_list and item.name in NOT_ON_LISTS.get(collection, ()):
+            raise bad_request(
+                "Parsing OData Select and Expand failed: Could not find a property named "
+                f"'{item.name}' on type '{entity_type(collection)}'."
+            )
         if expansion is None:
             if item.name in navigations_of(collection):
                 raise bad_request(
@@ -219,6 +249,9 @@ def render(
                 raise snapshot_error(recorded, f"{collection}/{obj.get('id')}/{item.name}")
             continue  # the snapshot could not read it; the object comes without it
         # Graph always answers an expanded navigation (empty when there is nothing).
+        if single and expand_answers_empty(collection, obj, item.name):
+            rendered[item.name] = []
+            continue
         rendered[item.name] = expanded_value(obj, collection, item, tenant)
     return rendered
 

@@ -65,6 +65,12 @@ class StartsWith:
 
 
 @dataclass(frozen=True)
+class Contains:
+    member: str
+    text: str
+
+
+@dataclass(frozen=True)
 class AnyStartsWith:
     """`collection/any(v:startswith(v,'prefix'))`."""
 
@@ -83,7 +89,9 @@ class Negation:
     item: FilterNode
 
 
-FilterNode = Comparison | InList | IsOf | StartsWith | AnyStartsWith | Junction | Negation
+FilterNode = (
+    Comparison | InList | IsOf | StartsWith | Contains | AnyStartsWith | Junction | Negation
+)
 
 
 class FilterSyntaxError(Exception):
@@ -171,6 +179,14 @@ class _Parser:
             type_name = self._string()
             self._expect(")")
             return IsOf(type_name)
+        if self._is_word("contains") and self._peek_text(1) == "(":
+            self._next()
+            self._expect("(")
+            member = self._member()
+            self._expect(",")
+            text = self._string()
+            self._expect(")")
+            return Contains(member, text)
         if self._is_word("startswith") and self._peek_text(1) == "(":
             self._next()
             self._expect("(")
@@ -247,6 +263,16 @@ class _Parser:
             return token.text.lower() == "true", "boolean"
         if token.kind == "word" and token.text.lower() == "null":
             return None, "null"
+        following = self._peek()
+        if (
+            token.kind == "word"
+            and token.text.startswith("microsoft.graph.")
+            and following is not None
+            and following.kind == "string"
+        ):
+            # An enum literal: microsoft.graph.managedAppAvailability'lineOfBusiness'.
+            self._next()
+            return following.text[1:-1].replace("''", "'"), "string"
         raise FilterSyntaxError(f"expected a literal, found '{token.text}'")
 
     def _literal_list(self) -> tuple[Any, ...]:
@@ -283,6 +309,11 @@ class FilterProfile:
     datetime_ranges: frozenset[str] = frozenset()
     id_or_max: int = 0  # `id eq 'a' or id eq 'b'` (delta only): 0 = not supported
     case_insensitive: bool = field(default=False)
+    contains: frozenset[str] = frozenset()  # `contains(member,'text')`, case-insensitive
+    startswith: frozenset[str] = frozenset()  # `startswith(member,'text')`, case-insensitive
+    booleans: frozenset[str] = frozenset()  # `member eq true|false`
+    nullable: frozenset[str] = frozenset()  # `member eq null` (besides string equality)
+    boolean_logic: bool = False  # any `or` / `not` of supported clauses
 
 
 INTUNE_PROFILE: Final = FilterProfile(directory=False, isof=True)
@@ -300,6 +331,28 @@ DIRECTORY_AUDIT_PROFILE: Final = FilterProfile(
     directory=True,
     equality=frozenset({"id", "category", "activityDisplayName"}),
     datetime_ranges=frozenset({"activityDateTime"}),
+)
+# The Autopilot device list: `contains` on serialNumber and friends (WindowsAutopilotIntune's
+# Get-AutopilotDevice -serial), `eq` on serialNumber and the Entra device id (public tooling).
+AUTOPILOT_DEVICES_PROFILE: Final = FilterProfile(
+    directory=False,
+    isof=True,
+    equality=frozenset({"id", "displayName", "serialNumber", "azureActiveDirectoryDeviceId"}),
+    contains=frozenset({"serialNumber", "displayName", "groupTag", "model", "manufacturer"}),
+)
+# Apps: the Intune admin center's own filter, sent by public tooling every day:
+# `(microsoft.graph.managedApp/appAvailability eq null or ... eq 'lineOfBusiness' or
+# isAssigned eq true)`, combined with `isof(...)` and type-cast properties; searches by
+# `contains(displayName|publisher|notes,'...')` and `startswith(displayName,'...')`.
+MOBILE_APPS_PROFILE: Final = FilterProfile(
+    directory=False,
+    isof=True,
+    equality=frozenset({"id", "displayName", "appAvailability"}),
+    contains=frozenset({"displayName", "publisher", "notes"}),
+    startswith=frozenset({"displayName"}),
+    booleans=frozenset({"isAssigned", "isFeatured", "isSystemApp"}),
+    nullable=frozenset({"appAvailability"}),
+    boolean_logic=True,
 )
 DELTA_PROFILE: Final = FilterProfile(
     directory=True, equality=frozenset({"id"}), id_or_max=50, case_insensitive=True
@@ -340,9 +393,21 @@ class _Compiler:
             return lambda o: str(o.get("@odata.type", "")).lower() == wanted
         if isinstance(node, AnyStartsWith) and self._profile.physical_ids:
             return self._physical_ids(node)
+        if isinstance(node, StartsWith) and node.member in self._profile.startswith:
+            start = node.prefix.casefold()
+            return lambda o: str(o.get(node.member) or "").casefold().startswith(start)
+        if isinstance(node, Contains) and node.member in self._profile.contains:
+            folded = node.text.casefold()
+            return lambda o: folded in str(o.get(node.member) or "").casefold()
+        if isinstance(node, Negation) and self._profile.boolean_logic:
+            inner = self.compile(node.item)
+            return lambda o: not inner(o)
         raise self.unsupported()
 
     def _junction(self, node: Junction) -> Predicate:
+        if node.operator == "or" and self._profile.boolean_logic:
+            options = [self.compile(item) for item in node.items]
+            return lambda o: any(option(o) for option in options)
         if node.operator == "or":
             return self._id_disjunction(node)
         parts = [self.compile(item) for item in node.items]
@@ -371,6 +436,25 @@ class _Compiler:
         return lambda o: str(o.get("id", "")).lower() in wanted
 
     def _comparison(self, node: Comparison) -> Predicate:
+        # A type-cast property (`microsoft.graph.managedApp/appAvailability`) is the property of
+        # objects of that type; the others do not carry it (it reads as null).
+        name = node.member.rsplit("/", 1)[-1] if node.member.startswith("microsoft.graph.") else ""
+        if name and node.operator == "eq":
+            if name in self._profile.booleans and node.value_kind == "boolean":
+                return lambda o: o.get(name) is node.value
+            if name in self._profile.nullable and node.value_kind == "null":
+                return lambda o: o.get(name) is None
+            if name in self._profile.equality and node.value_kind == "string":
+                return lambda o: o.get(name) == node.value
+            raise self.unsupported()
+        if node.operator == "eq" and node.member in self._profile.booleans:
+            if node.value_kind != "boolean":
+                raise self.unsupported()
+            return lambda o: o.get(node.member) is node.value
+        if node.operator == "eq" and node.value_kind == "null":
+            if node.member not in self._profile.nullable:
+                raise self.unsupported()
+            return lambda o: o.get(node.member) is None
         if node.member in self._profile.datetime_ranges:
             if node.value_kind != "datetime" or node.operator not in {"gt", "ge", "lt", "le"}:
                 raise self.unsupported()

@@ -24,11 +24,17 @@ class PageCap:
 
 
 # (path prefix under the version root, cap); the first matching prefix wins.
-# Intune (deviceManagement/*, deviceAppManagement/*): 100 a page unless $top asks, at most 1,000.
+# Settings catalog (configurationPolicies, its settings and assignments): 25 a page whatever
+# $top asks (IntuneAssignmentChecker#28, M365Documentation#45, Microsoft365DSC#5328,
+# IntuneBackupAndRestore#88).
+# Intune (deviceManagement/*, deviceAppManagement/*): 1,000 a page (Microsoft's answer in
+# powershell-intune-samples#2), $top up to 1,000.
 # Directory (groups, devices, their members, delta, auditLogs/*): 100 by default, $top up to 999.
+SETTINGS_CATALOG_CAP: Final = PageCap(default=25, maximum=25)
 PAGE_CAPS: Final[tuple[tuple[str, PageCap], ...]] = (
-    ("deviceManagement/", PageCap(default=100, maximum=1000)),
-    ("deviceAppManagement/", PageCap(default=100, maximum=1000)),
+    ("deviceManagement/configurationPolicies", SETTINGS_CATALOG_CAP),
+    ("deviceManagement/", PageCap(default=1000, maximum=1000)),
+    ("deviceAppManagement/", PageCap(default=1000, maximum=1000)),
     ("groups", PageCap(default=100, maximum=999)),
     ("devices", PageCap(default=100, maximum=999)),
     ("auditLogs/", PageCap(default=100, maximum=999)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rules.applicability import Certainty
 from rules.checks.tenant_and_devices.preprovisioning_devices import (
     device_label,
     device_subject,
@@ -129,7 +130,21 @@ def _check_assigned_profile(
             f"Intune intends profile '{intended_name}' but the device still has '{name}'"
         )
     elif isinstance(intended, NotRead):
-        doubts.append("the device's intendedDeploymentProfile could not be read")
+        # Graph serves no bulk read of the intended profile (the device list refuses the expand,
+        # the navigation has no route): the status says whether the assignment is in sync, and
+        # group targeting, when certain, names the profile Intune will assign.
+        effective = context.targeting.effective_profile(device)
+        target = effective.profile
+        if (
+            target is not None
+            and effective.certainty is Certainty.CERTAIN
+            and not effective.undecided
+            and target.id != assigned.id
+        ):
+            problems.append(
+                f"group targeting gives profile '{target.display_name}' but the device still "
+                f"has '{name}'"
+            )
 
 
 def _devices_without_any_profile(context: RuleContext, checked: set[str]) -> Iterator[Finding]:
