@@ -24,7 +24,7 @@ from monitors.graph.credentials import CachedCredential, build_credential
 from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
 from monitors.queues import (
     CHANGES_QUEUE,
-    AlertMessage,
+    AlertBatch,
     ChangeMessage,
     MessageError,
     QueueSender,
@@ -304,11 +304,11 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
         return asyncio.run(run())
 
 
-def dispatch_alert_text(text: str | bytes) -> AlertMessage | None:
+def dispatch_alert_text(text: str | bytes) -> AlertBatch | None:
     from monitors.alert_dispatch import deliver_alert
 
     try:
-        message = AlertMessage.from_text(text)
+        message = AlertBatch.from_text(text)
     except MessageError as error:
         log.error("dropped a malformed alerts message: %s", error)
         return None

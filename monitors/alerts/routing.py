@@ -13,7 +13,9 @@ Settings (read here and nowhere else):
   the value of the app setting named by `webhookSetting`;
 - `GREENSCREEN_ALERT_SUPPRESSIONS`: JSON list, e.g. `[{"rule": "APP-003", "subject": "<id or *>",
   "tenant": "<id or *>", "reason": "…", "owner": "…", "expires": "2026-12-31T00:00:00Z"}]`;
-- `GREENSCREEN_HISTORY_BASE_URL`: the Function app's public URL, for the history links.
+- `GREENSCREEN_HISTORY_BASE_URL`: the Function app's public URL, for the history links;
+- `GREENSCREEN_ALERT_DIGEST_ABOVE`: more cards than this for one tenant from one evaluation run
+  become one digest card (default 5, 1-100).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from rules.findings import Severity
 ROUTES_SETTING: Final = "GREENSCREEN_ALERT_ROUTES"
 SUPPRESSIONS_SETTING: Final = "GREENSCREEN_ALERT_SUPPRESSIONS"
 HISTORY_BASE_URL_SETTING: Final = "GREENSCREEN_HISTORY_BASE_URL"
+DIGEST_ABOVE_SETTING: Final = "GREENSCREEN_ALERT_DIGEST_ABOVE"
+MAX_DIGEST_ABOVE: Final = 100
 ANY: Final = "*"
 
 
@@ -253,6 +257,21 @@ def routing_from_settings(environ: Mapping[str, str] | None = None) -> AlertRout
         routes=tuple(_routes(settings)),
         suppressions=tuple(_suppressions(settings.get(SUPPRESSIONS_SETTING) or "[]")),
     )
+
+
+def digest_above_from_settings(environ: Mapping[str, str] | None = None) -> int:
+    """`GREENSCREEN_ALERT_DIGEST_ABOVE`: more cards than this from one run become a digest."""
+    from monitors.alerts.cards import DEFAULT_DIGEST_ABOVE
+
+    settings = os.environ if environ is None else environ
+    value = (settings.get(DIGEST_ABOVE_SETTING) or "").strip()
+    if not value:
+        return DEFAULT_DIGEST_ABOVE
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DIGEST_ABOVE:
+        raise AlertSettingsError(
+            f"{DIGEST_ABOVE_SETTING} must be a whole number from 1 to {MAX_DIGEST_ABOVE}"
+        )
+    return int(value)
 
 
 def history_links_from_settings(environ: Mapping[str, str] | None = None) -> HistoryLinks:
