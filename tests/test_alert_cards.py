@@ -221,7 +221,27 @@ def example_cards() -> dict[str, dict[str, Any]]:
         "unknown-throttling": alert_card(blind_alert(BlindCause.THROTTLING), CONTEXT),
         "unknown-outage": alert_card(blind_alert(BlindCause.OUTAGE), CONTEXT),
         "digest": digest_card(many_alerts(), CONTEXT),
+        "unknown-collection": compose_messages(collection_blind_alerts(), CONTEXT, digest_above=5)[
+            0
+        ].body["attachments"][0]["content"],
     }
+
+
+def collection_blind_alerts() -> list[Alert]:
+    """Three rules blind because one collection answered 403."""
+    return [
+        Alert(
+            AlertKind.BLIND,
+            transition(
+                record(
+                    rule_id, StoredStatus.UNKNOWN, reasons=(BLIND_REASONS[BlindCause.PERMISSION],)
+                ),
+                StoredStatus.PASS,
+            ),
+            tenant_name=TENANT_NAME,
+        )
+        for rule_id in ("APP-001", "APP-013", "ESP-003")
+    ]
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -440,13 +460,35 @@ def test_digest_lists_failures_before_unknown_before_resolved() -> None:
     assert text.index("✗ BLOCKER") < text.index("? ERROR") < text.index("✓ WARNING")
 
 
+def test_by_default_one_run_of_one_tenant_is_one_card_and_a_lone_alert_keeps_its_card() -> None:
+    alerts = many_alerts(3)
+    (message,) = compose_messages(alerts, CONTEXT)
+    assert len(message.alert_keys) == 3
+    (single,) = compose_messages(alerts[:1], CONTEXT)
+    assert "How to fix" in card_text(single.body["attachments"][0]["content"])
+
+
+def test_blind_alerts_of_one_unreadable_collection_make_one_card_naming_its_permission(
+    card_schema: jsonschema.Draft6Validator,
+) -> None:
+    (message,) = compose_messages(collection_blind_alerts(), CONTEXT, digest_above=5)
+    card = message.body["attachments"][0]["content"]
+    text = card_text(card)
+    assert len(message.alert_keys) == 3
+    assert "Cannot read deviceAppManagement/mobileApps" in text
+    assert "DeviceManagementApps.Read.All" in text
+    assert "Monitor blind (permission)" in text
+    assert all(rule_id in text for rule_id in ("APP-001", "APP-013", "ESP-003"))
+    assert schema_errors(card_schema, card) == []
+
+
 def test_few_alerts_stay_one_card_each_and_tenants_are_not_mixed() -> None:
     other = many_alerts(3)
     other_tenant = [
         Alert(a.kind, transition(a.transition.record, a.transition.from_status, tenant="t2"))
         for a in many_alerts(2)
     ]
-    messages = compose_messages(other + other_tenant, CONTEXT)
+    messages = compose_messages(other + other_tenant, CONTEXT, digest_above=5)
     assert len(messages) == 5
     assert {m.tenant_id for m in messages} == {TENANT, "t2"}
     assert all(len(m.alert_keys) == 1 for m in messages)

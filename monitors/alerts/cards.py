@@ -38,8 +38,9 @@ CARD_SCHEMA: Final = "http://adaptivecards.io/schemas/adaptive-card.json"
 ADAPTIVE_CARD_CONTENT_TYPE: Final = "application/vnd.microsoft.card.adaptive"
 JSON_PAYLOAD_FORMAT: Final = "greenscreen.alerts/1"
 # More cards than this for one tenant from one evaluation run become one digest card
-# (`GREENSCREEN_ALERT_DIGEST_ABOVE`).
-DEFAULT_DIGEST_ABOVE: Final = 5
+# (`GREENSCREEN_ALERT_DIGEST_ABOVE`). One by default: one change (one run), one card; a run
+# with a single alert keeps the full card with its reasons and fix.
+DEFAULT_DIGEST_ABOVE: Final = 1
 # Audit bookkeeping, not a change: Entra closes every update record with the list of the
 # properties it touched.
 NOISE_PROPERTIES: Final = frozenset({"included updated properties"})

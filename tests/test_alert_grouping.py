@@ -1,0 +1,168 @@
+"""One root cause, one card: counted at a local Teams webhook, through the real handlers.
+
+`evaluate_now` → `process_change` (Graph simulator, Azurite) → the `alerts` queue → `send_alert`
+→ a loopback Teams Workflows receiver. A 403 on one collection during a reconcile makes every
+rule reading it UNKNOWN; Teams hears about it once, naming the collection and the permission.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch
+from monitors.store.verdict_store import VerdictStore
+from rules import tenant_collections as tc
+from tests.azurite import Azurite
+from tests.graphsim import Fault, GraphSimulator
+from tests.test_alert_sender import Receiver
+from tests.test_function_support import (
+    M365_APPS,
+    SALES_USERS_GROUP,
+    drain,
+    empty_queues,  # noqa: F401 - fixture
+    simulator,  # noqa: F401 - fixture
+    tenant_of,
+    user_function,
+)
+from tests.test_guardrail_e2e import (
+    ALL_DEVICES_GROUP,
+    CHANGE_FORMAT,
+    baseline,
+    deliver,
+    deployed,  # noqa: F401 - fixture
+    teams,  # noqa: F401 - fixture
+)
+
+
+def evaluate(tenant: str) -> list[str]:
+    request = func.HttpRequest(
+        method="POST",
+        url="/api/evaluate",
+        params={},
+        body=json.dumps({"tenantId": tenant}).encode(),
+    )
+    assert user_function("evaluate_now")(request).status_code == 202
+    return []
+
+
+def send(texts: list[str]) -> None:
+    for index, text in enumerate(texts):
+        user_function("send_alert")(func.QueueMessage(id=f"a{index}", body=text.encode()))
+
+
+def shown(card: dict[str, Any]) -> str:
+    """What a card body shows, Markdown escapes resolved."""
+    return re.sub(r"\\(.)", r"\1", json.dumps(card, ensure_ascii=False))
+
+
+def test_a_403_during_a_reconcile_posts_one_card_naming_the_collection_and_permission(
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+) -> None:
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    simulator.add_fault(Fault(rf"^{tc.MOBILE_APPS}$", "forbidden", times=None))
+    evaluate(tenant)
+    deliver(drain(azurite, CHANGES_QUEUE))
+
+    texts = drain(azurite, ALERTS_QUEUE)
+    assert len(texts) == 1  # one message for the run
+    (batch,) = [AlertBatch.from_text(text) for text in texts]
+    blind = [a for a in batch.alerts if a.transition["to"] == "unknown"]
+    assert len(blind) > 5  # many verdicts went blind at once ...
+
+    send(texts)
+    assert len(teams.bodies) == 1  # ... and Teams heard about it once
+    card = shown(teams.bodies[0])
+    assert tc.MOBILE_APPS in card
+    assert "DeviceManagementApps.Read.All" in card
+    assert "Monitor blind (other)" not in card
+    send(texts)  # a redelivered message posts nothing twice
+    assert len(teams.bodies) == 1
+
+    # The permission is granted: the verdicts come back, again as one card.
+    simulator.clear_faults()
+    evaluate(tenant)
+    deliver(drain(azurite, CHANGES_QUEUE))
+    texts = drain(azurite, ALERTS_QUEUE)
+    assert len(texts) == 1
+    send(texts)
+    assert len(teams.bodies) == 2
+    assert "resolved" in shown(teams.bodies[1]).lower()
+
+
+def _move_app_to_sales_users(sim: GraphSimulator) -> None:
+    sim.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "actor": {"userPrincipalName": "eve.admin@contoso.onmicrosoft.com"},
+            "changes": [
+                {
+                    "op": "removeAssignment",
+                    "collection": tc.MOBILE_APPS,
+                    "id": M365_APPS,
+                    "target": {"groupId": ALL_DEVICES_GROUP},
+                },
+                {
+                    "op": "addAssignment",
+                    "collection": tc.MOBILE_APPS,
+                    "id": M365_APPS,
+                    "assignment": {
+                        "intent": "required",
+                        "target": {
+                            "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                            "groupId": SALES_USERS_GROUP,
+                        },
+                    },
+                },
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("digest_above", [None, "10"])
+def test_one_app_change_posts_one_digest_above_the_threshold_and_a_card_each_below(
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+    monkeypatch: pytest.MonkeyPatch,
+    digest_above: str | None,
+) -> None:
+    if digest_above is not None:
+        monkeypatch.setenv("GREENSCREEN_ALERT_DIGEST_ABOVE", digest_above)
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    _move_app_to_sales_users(simulator)
+    evaluate(tenant)
+    deliver(drain(azurite, CHANGES_QUEUE))
+    texts = drain(azurite, ALERTS_QUEUE)
+    assert len(texts) == 1  # the run's alerts travel together
+    transitions = len(AlertBatch.from_text(texts[0]).alerts)
+    assert transitions == 6  # the app on the ESP list, in each profile, and the app's own rules
+    send(texts)
+    if digest_above is None:  # default threshold 5: one digest card
+        assert len(teams.bodies) == 1
+        assert f"{transitions} readiness changes" in shown(teams.bodies[0])
+    else:
+        assert len(teams.bodies) == transitions
+    send(texts)
+    assert len(teams.bodies) == (1 if digest_above is None else transitions)
+
+
+def test_a_bad_digest_threshold_is_refused_by_the_name_of_its_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitors.alerts.routing import AlertSettingsError, digest_above_from_settings
+
+    for value in ("0", "-1", "five", "101", "1e3"):
+        with pytest.raises(AlertSettingsError, match="GREENSCREEN_ALERT_DIGEST_ABOVE"):
+            digest_above_from_settings({"GREENSCREEN_ALERT_DIGEST_ABOVE": value})
+    assert digest_above_from_settings({}) == 5
