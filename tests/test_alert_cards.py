@@ -565,3 +565,56 @@ def test_sample_cards_match_what_the_code_builds() -> None:
         for path in SAMPLES.glob("*.json")
     }
     assert stored == cards
+
+
+# -- wording -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("severity", "red"),
+    [("blocker", True), ("error", True), ("warning", False), ("info", False)],
+)
+def test_only_blockers_and_errors_say_pre_provisioning_will_go_red(
+    severity: str, red: bool
+) -> None:
+    card = alert_card(failure_alert(severity=severity), CONTEXT)
+    headline_text = card["body"][0]["items"][0]["text"]
+    assert ("will go red" in headline_text) is red
+    if severity == "warning":
+        assert "at a risk" in headline_text
+
+
+def test_failure_title_states_the_problem_and_the_rule_title_is_what_is_expected() -> None:
+    card = alert_card(failure_alert(), CONTEXT)
+    title = card["body"][0]["items"][1]["text"]
+    rule_title = rule_by_id("APP-001").metadata.title
+    assert title.startswith("'Contoso VPN client' installs as User")
+    assert rule_title not in title
+    assert f"Expected: {rule_title}." in card_text(card)
+    resolved = alert_card(resolved_alert(), CONTEXT)
+    assert resolved["body"][0]["items"][1]["text"] == rule_title  # true again once resolved
+
+
+def test_what_changed_shows_modified_properties_without_audit_bookkeeping() -> None:
+    event = ChangeEvent(
+        event_id="dir-1",
+        at=AT,
+        actor_type="user",
+        actor_id="u-1",
+        actor_name="jane.admin@contoso.onmicrosoft.com",
+        activity="Update group",
+        resource_type="Group",
+        resource_id="group-1",
+        source="entra-directory-audit",
+        modified_properties=(
+            ModifiedProperty("MembershipRuleProcessingState", '"On"', '"Paused"'),
+            ModifiedProperty("DisplayName", '"Autopilot"', '"Autopilot"'),
+            ModifiedProperty(
+                "Included Updated Properties", None, '"MembershipRuleProcessingState"'
+            ),
+        ),
+    )
+    text = card_text(alert_card(failure_alert(causes=(event,)), CONTEXT))
+    assert "MembershipRuleProcessingState: On → Paused" in text
+    assert "Included Updated Properties" not in text
+    assert "DisplayName" not in text  # unchanged

@@ -138,6 +138,11 @@ def test_one_app_change_posts_one_digest_above_the_threshold_and_a_card_each_bel
 ) -> None:
     if digest_above is not None:
         monkeypatch.setenv("GREENSCREEN_ALERT_DIGEST_ABOVE", digest_above)
+    # Every severity to the channel: the warnings of the change count too.
+    monkeypatch.setenv(
+        "GREENSCREEN_ALERT_ROUTES",
+        json.dumps([{"name": "ops", "webhookSetting": "TEAMS_OPS_WEBHOOK", "minSeverity": "info"}]),
+    )
     tenant = tenant_of(simulator)
     baseline(azurite, tenant)
     _move_app_to_sales_users(simulator)
@@ -148,7 +153,7 @@ def test_one_app_change_posts_one_digest_above_the_threshold_and_a_card_each_bel
     transitions = len(AlertBatch.from_text(texts[0]).alerts)
     assert transitions == 6  # the app on the ESP list, in each profile, and the app's own rules
     send(texts)
-    if digest_above is None:  # default threshold 5: one digest card
+    if digest_above is None:  # by default one run, one card
         assert len(teams.bodies) == 1
         assert f"{transitions} readiness changes" in shown(teams.bodies[0])
     else:
@@ -165,4 +170,4 @@ def test_a_bad_digest_threshold_is_refused_by_the_name_of_its_setting(
     for value in ("0", "-1", "five", "101", "1e3"):
         with pytest.raises(AlertSettingsError, match="GREENSCREEN_ALERT_DIGEST_ABOVE"):
             digest_above_from_settings({"GREENSCREEN_ALERT_DIGEST_ABOVE": value})
-    assert digest_above_from_settings({}) == 5
+    assert digest_above_from_settings({}) == 1
