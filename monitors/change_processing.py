@@ -59,6 +59,7 @@ from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
+from rules.context import OperatorSettings
 from rules.engine import Rule
 from rules.snapshot_model import TenantSnapshot
 
@@ -117,6 +118,7 @@ async def process_change(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     rules: Sequence[Rule] | None = None,
     redelivered: bool = False,
+    operator_settings: OperatorSettings | None = None,
 ) -> ChangeOutcome:
     from rules.catalog import all_rules
 
@@ -165,7 +167,10 @@ async def process_change(
         )
     trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
     evaluation = evaluate_observed(
-        TenantSnapshot.from_document(document), trigger=trigger, rules=selected
+        TenantSnapshot.from_document(document),
+        trigger=trigger,
+        rules=selected,
+        settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
     )
     run = RunInfo(
         # One run id per message: a redelivery can find what an earlier attempt recorded.

@@ -17,6 +17,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.reports.safe_text import csv_cell, inert_json
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
@@ -213,7 +214,11 @@ def _render(
 ) -> str:
     if style == "json":
         return (
-            json.dumps({"items": documents, "continuation": token}, indent=2, ensure_ascii=False)
+            inert_json(
+                json.dumps(
+                    {"items": documents, "continuation": token}, indent=2, ensure_ascii=False
+                )
+            )
             + "\n"
         )
     if style == "csv":
@@ -221,8 +226,8 @@ def _render(
         writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            # A leading = + - @ would be a formula in a spreadsheet: quote it away.
-            writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
+            # No control characters, and a leading = + - @ (a formula in a spreadsheet) quoted.
+            writer.writerow({k: csv_cell(str(v)) for k, v in row.items()})
         return buffer.getvalue()
     if not rows:
         return "nothing recorded for these filters\n"
@@ -231,10 +236,6 @@ def _render(
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in cells]
     return "\n".join(line.rstrip() for line in lines) + "\n"
-
-
-def _csv_safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _printable(value: str, limit: int = 60) -> str:

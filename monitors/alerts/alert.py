@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from monitors.attestation import attested_basis
 from monitors.store.records import ChangeEvent, StoredStatus, Transition
 from rules import tenant_collections as tc
 from rules.findings import Finding, Severity
@@ -188,7 +189,6 @@ COLLECTION_PERMISSIONS: Final = {
 
 # `RuleContext.unreadable` writes "<path> could not be read (<status> <message>)".
 _UNREADABLE = re.compile(r"^(?P<path>[A-Za-z/]+) could not be read \((?P<detail>.*)\)$", re.S)
-_ATTESTED = re.compile(r"^the operator attests (?P<basis>.+)$", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,12 @@ class UnreadableCollection:
 
 
 def unreadable_collection(alert: Alert) -> UnreadableCollection | None:
-    """The first known collection the blind verdict's reasons say could not be read."""
+    """The first known collection the blind verdict's reasons say could not be read.
+
+    None when the verdict is blind because an attestation lapsed: that card asks for a new
+    attestation, it is not one more verdict of an unreadable collection."""
+    if alert.blind_cause is BlindCause.ATTESTATION:
+        return None
     for reason in alert.transition.record.reasons:
         match = _UNREADABLE.match(reason.strip())
         if match is None or match["path"] not in COLLECTION_PERMISSIONS:
@@ -221,11 +226,7 @@ def collection_permission(path: str) -> str | None:
 
 def attestation_basis(reasons: Iterable[str]) -> str | None:
     """What an operator attested (value, who, when, expiry) when the verdict rests on it."""
-    for reason in reasons:
-        match = _ATTESTED.match(reason.strip())
-        if match is not None:
-            return match["basis"]
-    return None
+    return attested_basis(reasons)
 
 
 def alert_key(*parts: str) -> str:

@@ -24,6 +24,10 @@ from typing import Final
 _UNSAFE: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
 )
+# `json.dumps` already escapes C0 inside strings; its own indentation uses \n, left alone.
+_UNSAFE_IN_JSON: Final = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
+)
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 # Markdown emphasis, code, links and images, autolinks, strike-through, tables, headings, and
 # the `{{DATE(…)}}` functions Teams expands in card text.
@@ -53,3 +57,10 @@ def card_text(text: str) -> str:
 def plain_text(text: str) -> str:
     """Tenant text where no Markdown is rendered (button titles, JSON data): no controls."""
     return one_line(text)
+
+
+def inert_json(text: str) -> str:
+    """JSON text (from `json.dumps(..., ensure_ascii=False)`) with every unsafe character
+    spelled as a `\\uXXXX` escape: the same JSON value, nothing a terminal acts on. JSON's
+    own syntax is ASCII, so such a character can only be inside a string."""
+    return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
