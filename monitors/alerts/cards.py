@@ -494,6 +494,14 @@ def digest_card(alerts: Sequence[Alert], context: CardContext) -> dict[str, Any]
     hidden = len(ordered) - shown_count
     if hidden > 0:
         body.append(_text(f"… and {hidden} more: see the history.", isSubtle=True))
+    lapsed = [a for a in ordered if a.blind_cause is BlindCause.ATTESTATION]
+    if lapsed:
+        # An attestation that no longer holds is a question to the operator: ask it here too.
+        body.append(_heading("Why the monitor is blind: attestation lapsed"))
+        why = next((r for r in lapsed[0].transition.record.reasons if "no longer holds" in r), "")
+        body.append(
+            _text(f"{card_text(truncate(why, MAX_TEXT))} {_BLIND_ADVICE[BlindCause.ATTESTATION]}")
+        )
     body.append(_heading("What changed"))
     body.append(_text(_actor_summary(ordered)))
     actions = [
@@ -518,11 +526,12 @@ def _digest_line(alert: Alert, context: CardContext) -> str:
     facts = context.rule_facts(record.rule_id)
     where = f" · {card_text(_short(record.scope_name))}" if record.scope_name else ""
     devices = f" · {alert.devices_at_risk} devices" if alert.devices_at_risk else ""
+    blind = f" · blind: {_blind_word(alert)}" if alert.kind is AlertKind.BLIND else ""
     return (
         f"{_KIND_MARKS[alert.kind]} {SEVERITY_WORDS[alert.severity]} {record.rule_id} "
         f"{card_text(_short(facts.title))} — "
         f"{card_text(_short(record.subject_name or record.subject_id))}"
-        f"{where}{devices}"
+        f"{where}{devices}{blind}"
     )
 
 
