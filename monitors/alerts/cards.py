@@ -292,7 +292,7 @@ def card_title(alert: Alert, facts: RuleFacts) -> str:
     compliant condition once resolved, and what cannot be told while blind."""
     record = alert.transition.record
     if alert.kind is AlertKind.NEW_FAILURE and record.message:
-        return card_text(truncate(_capitalised(record.message), MAX_TITLE))
+        return card_text(_capitalised(record.message), MAX_TITLE)
     if alert.kind is AlertKind.BLIND:
         return f"Cannot tell: {card_text(facts.title)}"
     return card_text(facts.title)
@@ -302,7 +302,7 @@ def _message_line(alert: Alert, facts: RuleFacts) -> str:
     record = alert.transition.record
     if alert.kind is AlertKind.NEW_FAILURE and record.message:
         return f"Expected: {card_text(facts.title)}."
-    return card_text(truncate(record.message, MAX_TEXT))
+    return card_text(record.message, MAX_TEXT)
 
 
 def _capitalised(text: str) -> str:
@@ -499,9 +499,7 @@ def digest_card(alerts: Sequence[Alert], context: CardContext) -> dict[str, Any]
         # An attestation that no longer holds is a question to the operator: ask it here too.
         body.append(_heading("Why the monitor is blind: attestation lapsed"))
         why = next((r for r in lapsed[0].transition.record.reasons if "no longer holds" in r), "")
-        body.append(
-            _text(f"{card_text(truncate(why, MAX_TEXT))} {_BLIND_ADVICE[BlindCause.ATTESTATION]}")
-        )
+        body.append(_text(f"{card_text(why, MAX_TEXT)} {_BLIND_ADVICE[BlindCause.ATTESTATION]}"))
     body.append(_heading("What changed"))
     body.append(_text(_actor_summary(ordered)))
     actions = [

@@ -49,9 +49,13 @@ def csv_cell(value: str) -> str:
     return "'" + cleaned if cleaned.startswith(_FORMULA_START) else cleaned
 
 
-def card_text(text: str) -> str:
-    """Tenant text for a TextBlock or a fact value: inert Markdown on one line."""
-    return _CARD_SPECIAL.sub(r"\\\1", one_line(text))
+def card_text(text: str, limit: int = 300) -> str:
+    """Tenant text for a TextBlock or a fact value: inert Markdown on one line, at most
+    `limit` characters before escaping (a card must stay under Teams' ~28 KB)."""
+    flat = one_line(text)
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return _CARD_SPECIAL.sub(r"\\\1", flat)
 
 
 def plain_text(text: str) -> str:
