@@ -171,3 +171,75 @@ def test_a_bad_digest_threshold_is_refused_by_the_name_of_its_setting(
         with pytest.raises(AlertSettingsError, match="GREENSCREEN_ALERT_DIGEST_ABOVE"):
             digest_above_from_settings({"GREENSCREEN_ALERT_DIGEST_ABOVE": value})
     assert digest_above_from_settings({}) == 1
+
+
+def _transition_json(index: int) -> dict[str, object]:
+    return {
+        "at": "2026-11-24T10:00:00.000Z",
+        "ruleId": f"APP-{index % 13:03d}",
+        "ruleVersion": 1,
+        "scope": {"profileId": f"profile-{index % 3}", "displayName": "Contoso pre-provisioning"},
+        "subject": {"type": "mobileApp", "id": f"app-{index}", "displayName": f"App {index}"},
+        "from": "pass",
+        "to": "unknown",
+        "severity": "error",
+        "message": "cannot be evaluated: data it needs could not be read",
+        "reasons": [
+            "deviceAppManagement/mobileApps could not be read (403 Application is not authorized)"
+        ],
+        "runId": "change-run-1",
+        "causeEventIds": [],
+    }
+
+
+def test_a_run_of_hundreds_of_transitions_travels_as_one_compressed_message() -> None:
+    from monitors.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
+
+    tenant = "2ac43dfe-b52d-5454-a43a-41903be9693e"
+    alerts = [AlertMessage(tenant, _transition_json(i), f"key{i:04d}") for i in range(194)]
+    (batch,) = alert_batches(tenant, "change-run-1", alerts)
+    text = batch.to_text()
+    assert len(text) <= MAX_MESSAGE_CHARS
+    assert "alertsZ" in text
+    assert AlertBatch.from_text(text).alerts == tuple(alerts)
+
+
+def test_a_run_too_large_even_compressed_is_split_into_parts_that_each_fit() -> None:
+    import random
+
+    from monitors.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
+
+    tenant = "2ac43dfe-b52d-5454-a43a-41903be9693e"
+    noise = random.Random(7)
+    alerts = []
+    for i in range(400):
+        document = _transition_json(i)
+        document["message"] = "".join(noise.choice("abcdefghijklmnop") for _ in range(400))
+        alerts.append(AlertMessage(tenant, document, f"key{i:04d}"))
+    batches = alert_batches(tenant, "change-run-1", alerts)
+    assert len(batches) > 1
+    assert all(len(b.to_text()) <= MAX_MESSAGE_CHARS for b in batches)
+    assert [(b.part, b.parts) for b in batches] == [
+        (i + 1, len(batches)) for i in range(len(batches))
+    ]
+    back = [a for b in batches for a in AlertBatch.from_text(b.to_text()).alerts]
+    assert back == alerts
+
+
+def test_a_compressed_message_that_inflates_beyond_the_limit_is_refused() -> None:
+    import base64
+    import zlib
+
+    from monitors.queues import ALERT_BATCH_FORMAT, MessageError
+
+    bomb = base64.b64encode(zlib.compress(b"[" + b" " * 50_000_000 + b"]", 9)).decode()
+    text = json.dumps(
+        {
+            "format": ALERT_BATCH_FORMAT,
+            "tenantId": "2ac43dfe-b52d-5454-a43a-41903be9693e",
+            "runId": "r",
+            "alertsZ": bomb,
+        }
+    )
+    with pytest.raises(MessageError):
+        AlertBatch.from_text(text)
