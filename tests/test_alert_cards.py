@@ -618,3 +618,15 @@ def test_what_changed_shows_modified_properties_without_audit_bookkeeping() -> N
     assert "MembershipRuleProcessingState: On → Paused" in text
     assert "Included Updated Properties" not in text
     assert "DisplayName" not in text  # unchanged
+
+
+def test_every_collection_names_a_permission_the_rules_reading_it_declare() -> None:
+    from monitors.alerts.alert import COLLECTION_PERMISSIONS
+    from rules.catalog import all_rules
+    from rules.tenant_collections import ALL_COLLECTIONS
+
+    assert set(COLLECTION_PERMISSIONS) == set(ALL_COLLECTIONS)
+    for path, permission in COLLECTION_PERMISSIONS.items():
+        readers = [r.metadata for r in all_rules() if path in r.metadata.graph_reads]
+        if readers:
+            assert any(permission in m.permissions for m in readers), path
