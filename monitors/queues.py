@@ -274,11 +274,13 @@ class AlertBatch:
         if len(plain) <= MAX_MESSAGE_CHARS:
             return plain
         packed = json.dumps(entries, separators=(",", ":"), sort_keys=True).encode()
-        squeezed = base64.b64encode(zlib.compress(packed, 9)).decode("ascii")
+        squeezed = base64.b64encode(zlib.compress(packed, 6)).decode("ascii")
         return json.dumps({**head, "alertsZ": squeezed}, separators=(",", ":"), sort_keys=True)
 
     def fits(self) -> bool:
-        return len(self.to_text()) <= MAX_MESSAGE_CHARS
+        """Fits one queue message, and inflates within what a consumer accepts."""
+        plain = json.dumps([_batch_entry(alert) for alert in self.alerts], separators=(",", ":"))
+        return len(plain) <= MAX_BATCH_CHARS and len(self.to_text()) <= MAX_MESSAGE_CHARS
 
     @classmethod
     def from_text(cls, text: str | bytes) -> AlertBatch:

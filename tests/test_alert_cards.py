@@ -630,3 +630,22 @@ def test_every_collection_names_a_permission_the_rules_reading_it_declare() -> N
         readers = [r.metadata for r in all_rules() if path in r.metadata.graph_reads]
         if readers:
             assert any(permission in m.permissions for m in readers), path
+
+
+def test_a_verdict_resting_on_an_attestation_is_shown_as_attested_not_read() -> None:
+    attested = "MDM user scope 'all' (by jane.admin@contoso.com on 2026-11-20, expires 2027-02-18)"
+    verdict = record(
+        "ENR-001",
+        StoredStatus.PASS,
+        subject=("tenant", TENANT, TENANT_NAME),
+        scope=("", ""),
+        message="automatic MDM enrollment into Intune applies to all users (attested)",
+        reasons=(
+            "policies/mobileDeviceManagementPolicies could not be read (403 Forbidden)",
+            f"the operator attests {attested}",
+        ),
+    )
+    alert = Alert.for_transition(transition(verdict, StoredStatus.UNKNOWN), tenant_name=TENANT_NAME)
+    assert alert is not None
+    text = card_text(alert_card(alert, CONTEXT))
+    assert f"Evidence: attested, not read: {attested}" in text
