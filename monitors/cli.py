@@ -178,6 +178,14 @@ def _add_check_command(commands: Any) -> None:
             "delegated-only): all, selected or none"
         ),
     )
+    source.add_argument(
+        "--attest-other-mdm-apps",
+        choices=("none", "active"),
+        help=(
+            "whether an MDM application other than Intune has a user scope, as you know it, "
+            "when Graph cannot say (ENR-003; needs --attest-mdm-scope)"
+        ),
+    )
     report = check.add_argument_group("report")
     report.add_argument(
         "--format",
@@ -402,7 +410,14 @@ def _check(args: argparse.Namespace) -> int:
         source = "the live tenant"
     from rules.context import OperatorSettings
 
-    settings = OperatorSettings(attested_mdm_user_scope=args.attest_mdm_scope)
+    if args.attest_other_mdm_apps is not None and args.attest_mdm_scope is None:
+        raise UsageError("--attest-other-mdm-apps needs --attest-mdm-scope")
+    attested = args.attest_mdm_scope is not None
+    settings = OperatorSettings(
+        attested_mdm_user_scope=args.attest_mdm_scope,
+        attested_other_mdm_apps=args.attest_other_mdm_apps,
+        mdm_attestation_basis="on the command line" if attested else "",
+    )
     if change_document is not None:
         return _check_what_if(args, document, change_document, fail_on, settings)
     return _check_readiness(args, document, source, fail_on, settings)

@@ -272,3 +272,29 @@ def test_mdm_policy_changes_are_told_apart_from_other_directory_changes() -> Non
     assert not is_mdm_policy_change(event("Update group", "Group"))
     assert not is_mdm_policy_change(event("Add member to group", "Group"))
     assert isinstance(parse_attestation(attestation_json(), "t"), MdmAttestation)
+
+
+def test_the_command_line_can_attest_both_mdm_facts(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitors.cli import main
+
+    document = sample_snapshot()
+    document["collections"].pop(tc.MDM_POLICIES, None)
+    document.setdefault("errors", {})[tc.MDM_POLICIES] = {"status": 403, "message": "Forbidden"}
+    path = tmp_path / "tenant.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    def statuses(*extra: str) -> dict[str, str]:
+        main(["check", "--snapshot", str(path), "--format", "json", *extra])
+        findings = json.loads(capsys.readouterr().out)
+        return {f["ruleId"]: f["status"] for f in findings if f["ruleId"] in ("ENR-001", "ENR-003")}
+
+    assert statuses() == {"ENR-001": "unknown", "ENR-003": "unknown"}
+    assert statuses("--attest-mdm-scope", "all") == {"ENR-001": "pass", "ENR-003": "unknown"}
+    assert statuses("--attest-mdm-scope", "all", "--attest-other-mdm-apps", "none") == {
+        "ENR-001": "pass",
+        "ENR-003": "pass",
+    }
+    assert main(["check", "--snapshot", str(path), "--attest-other-mdm-apps", "none"]) == 2
+    assert "needs --attest-mdm-scope" in capsys.readouterr().err
