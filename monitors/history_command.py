@@ -17,6 +17,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.http_api import bounded_range
 from monitors.reports.safe_text import csv_cell, inert_json
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
@@ -133,12 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.changes:
         changes = query_params.changes_query(params)
         store = store_from_settings()
+        since, until = bounded_range(changes.since, changes.until, store.retention_days)
         token = changes.continuation
         while True:
             page = store.changes(
                 changes.tenant,
-                changes.since,
-                changes.until,
+                since,
+                until,
                 changes.actor,
                 token,
                 changes.page_size,
@@ -152,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         query = query_params.history_query(params)
         store = store_from_settings()
+        since, until = bounded_range(query.since, query.until, store.retention_days)
         token = query.continuation
         while True:
             history = store.history(
@@ -159,8 +162,8 @@ def _run(args: argparse.Namespace) -> int:
                 query.rule,
                 query.subject,
                 query.status,
-                query.since,
-                query.until,
+                since,
+                until,
                 token,
                 query.page_size,
             )

@@ -649,3 +649,23 @@ def test_a_verdict_resting_on_an_attestation_is_shown_as_attested_not_read() -> 
     assert alert is not None
     text = card_text(alert_card(alert, CONTEXT))
     assert f"Evidence: attested, not read: {attested}" in text
+
+
+@pytest.mark.parametrize(
+    ("cause", "says"),
+    [(BlindCause.THROTTLING, "throttling"), (BlindCause.OUTAGE, "outage")],
+)
+def test_a_collection_card_names_throttling_or_an_outage(cause: BlindCause, says: str) -> None:
+    alerts = [
+        Alert(
+            AlertKind.BLIND,
+            transition(
+                record(rule_id, StoredStatus.UNKNOWN, reasons=(BLIND_REASONS[cause],)), None
+            ),
+        )
+        for rule_id in ("APP-001", "ESP-003")
+    ]
+    (message,) = compose_messages(alerts, CONTEXT, digest_above=5)
+    text = card_text(message.body["attachments"][0]["content"])
+    assert f"Monitor blind ({says})" in text
+    assert "Cannot read deviceAppManagement/mobileApps" in text

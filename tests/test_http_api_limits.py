@@ -115,3 +115,18 @@ def test_a_range_within_the_limit_is_answered(
     params = {"tenant": recorded, "since": "2025-01-01T00:00:00Z", "until": "2026-02-05T00:00:00Z"}
     status, _ = _answer(user_function(route)(get(route, params)))
     assert status == 200
+
+
+@pytest.mark.parametrize("extra", [[], ["--changes"]])
+def test_the_history_command_refuses_the_same_ranges_with_exit_2(
+    azurite: Azurite,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+) -> None:
+    from tests.test_history_command import run
+
+    monkeypatch.setenv("GREENSCREEN_STORAGE_CONNECTION", azurite.table_connection)
+    argv = ["history", "--tenant", TENANT, "--since", "2000-01-01T00:00:00Z", *extra]
+    assert run(argv) == 2
+    assert f"{MAX_RANGE_DAYS} days" in capsys.readouterr().err
