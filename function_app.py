@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 from opentelemetry.trace import Span
 
 from monitors import guardrail, http_api, notifications
@@ -97,12 +98,8 @@ def _respond(
         tenant = params.get("tenant", "").strip()
         if TENANT_PATTERN.fullmatch(tenant):  # only a well-formed id, never arbitrary input
             current.set_attribute(telemetry.TENANT_ID, tenant)
-        try:
-            store = _store()
-        except _SETTINGS_ERRORS as error:
-            response = _not_configured(error)
-        else:
-            response = handler(params, store)
+        # A store that cannot be built (settings, storage down at a cold start) answers 503.
+        response = http_api.respond(handler, params, _store)
         current.set_attribute(telemetry.HTTP_STATUS, response.status)
     return func.HttpResponse(response.json_text(), status_code=response.status, mimetype=_JSON)
 
@@ -249,6 +246,11 @@ def evaluate_now(req: func.HttpRequest) -> func.HttpResponse:
         except _SETTINGS_ERRORS as error:
             answer = _not_configured(error)
             status, document = answer.status, answer.body
+        except (AzureError, ValueError) as error:
+            # Storage unreachable at a cold start, or a malformed connection string: 503, the
+            # caller retries; the message names neither an account nor a connection string.
+            log.error("evaluate: services unavailable: %s", type(error).__name__)
+            status, document = 503, {"error": "storage is unavailable or not configured; retry"}
         else:
             status, document = guardrail.request_evaluation(
                 services, dict(req.params), req.get_body()

@@ -1,6 +1,8 @@
 """Where `alerts` messages go: Teams (and generic JSON) webhooks, through `monitors/alerts`.
 
-The `send_alert` trigger calls `deliver_alert` once per message. Delivery is idempotent per
+The `send_alert` trigger calls `deliver_alert` once per message: every alert of one evaluation
+run, so one root cause makes one card (a digest above the threshold, one blind card per
+unreadable collection; see `monitors.alerts.cards`). Delivery is idempotent per
 (destination, alert key) through the delivery ledger, so a redelivered message posts nothing
 twice. An alert that cannot be delivered within its retry budget raises: the Functions host
 retries the message and finally moves it to `alerts-poison`, and the ledger keeps it as
@@ -10,63 +12,88 @@ retries the message and finally moves it to `alerts-poison`, and the ledger keep
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from monitors.queues import AlertMessage, MessageError
+from monitors.queues import AlertBatch, AlertMessage, MessageError
 from monitors.store.keys import parse_time
 from monitors.store.records import ChangeEvent, StoredStatus, Transition, VerdictRecord
+
+if TYPE_CHECKING:
+    from monitors.alerts.alert import Alert
 
 log = logging.getLogger(__name__)
 
 
-def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = None) -> None:
-    from monitors.alerts.alert import Alert, InvolvedObject
+def deliver_alert(
+    message: AlertMessage | AlertBatch, environ: Mapping[str, str] | None = None
+) -> None:
+    """Deliver one `alerts` message: a run's batch (or one alert of the earlier contract)."""
     from monitors.alerts.delivery import deliver_alerts
-    from monitors.alerts.wiring import alert_delivery_from_settings
+    from monitors.alerts.wiring import alert_delivery_from_settings, digest_above_from_settings
 
-    transition = transition_from_message(message)
-    alert = Alert.for_transition(transition, causes=_causes_of(transition, environ))
-    if alert is not None and (message.devices_at_risk is not None or message.related):
-        alert = replace(
-            alert,
-            devices_at_risk=message.devices_at_risk,
-            involved=tuple(
-                InvolvedObject(
-                    str(subject.get("type") or ""),
-                    str(subject.get("id") or ""),
-                    str(subject.get("displayName") or ""),
-                )
-                for subject in message.related
-            ),
-        )
-    if alert is None:
-        log.info("no alert for %s -> %s", transition.from_status, transition.to_status.value)
+    batch = (
+        message
+        if isinstance(message, AlertBatch)
+        else AlertBatch(message.tenant_id, str(message.transition.get("runId") or ""), (message,))
+    )
+    alerts = alerts_of(batch, environ)
+    if not alerts:
+        log.info("no alert in run %s: every transition is a quiet one", batch.run_id)
         return
     delivery = alert_delivery_from_settings(environ)
     try:
         if delivery.context is None:  # built with links: never None here
             raise RuntimeError("alert delivery was built without card links")
         report = deliver_alerts(
-            [alert],
+            alerts,
             delivery.routing,
             delivery.context,
             delivery.ledger,
             delivery.poster,
             now=datetime.now(UTC),
+            digest_above=digest_above_from_settings(environ),
         )
     finally:
         delivery.close()
     log.info(
-        "alert %s for %s: %d delivery result(s)",
-        alert.kind.value,
-        transition.record.rule_id,
+        "run %s: %d alert(s), %d delivery result(s)",
+        batch.run_id,
+        len(alerts),
         len(report.results),
-        extra={"tenant_id": message.tenant_id, "rule_id": transition.record.rule_id},
+        extra={"tenant_id": batch.tenant_id},
     )
     report.raise_if_undelivered()
+
+
+def alerts_of(batch: AlertBatch, environ: Mapping[str, str] | None = None) -> list[Alert]:
+    """The alerts a batch carries (quiet transitions dropped), with their causes attached."""
+    from monitors.alerts.alert import Alert, InvolvedObject
+
+    transitions = [transition_from_message(message) for message in batch.alerts]
+    causes = _causes_of(transitions, environ)
+    alerts: list[Alert] = []
+    for message, transition in zip(batch.alerts, transitions, strict=True):
+        alert = Alert.for_transition(transition, causes=causes)
+        if alert is None:
+            continue
+        if message.devices_at_risk is not None or message.related:
+            alert = replace(
+                alert,
+                devices_at_risk=message.devices_at_risk,
+                involved=tuple(
+                    InvolvedObject(
+                        str(subject.get("type") or ""),
+                        str(subject.get("id") or ""),
+                        str(subject.get("displayName") or ""),
+                    )
+                    for subject in message.related
+                ),
+            )
+        alerts.append(alert)
+    return alerts
 
 
 # Audit events reach the store before the evaluation they caused; look a little around it.
@@ -74,21 +101,27 @@ CAUSE_LOOKBACK = timedelta(days=1)
 CAUSE_LOOKAHEAD = timedelta(minutes=10)
 
 
-def _causes_of(transition: Transition, environ: Mapping[str, str] | None) -> list[ChangeEvent]:
-    """The change events (actor, activity) the transition is attributed to, from the store."""
-    if not transition.cause_event_ids:
+def _causes_of(
+    transitions: Sequence[Transition], environ: Mapping[str, str] | None
+) -> list[ChangeEvent]:
+    """The change events (actor, activity) the transitions are attributed to, from the store:
+    one query for the whole batch."""
+    wanted = {cause for transition in transitions for cause in transition.cause_event_ids}
+    if not wanted:
         return []
     from azure.core.exceptions import AzureError
 
     from monitors.store.settings import store_from_settings
 
-    wanted = set(transition.cause_event_ids)
+    tenant_id = transitions[0].tenant_id
+    earliest = min(transition.at for transition in transitions)
+    latest = max(transition.at for transition in transitions)
     try:
         store = store_from_settings(environ, create_tables=False)
         page = store.changes(
-            transition.tenant_id,
-            since=transition.at - CAUSE_LOOKBACK,
-            until=transition.at + CAUSE_LOOKAHEAD,
+            tenant_id,
+            since=earliest - CAUSE_LOOKBACK,
+            until=latest + CAUSE_LOOKAHEAD,
             page_size=1000,
         )
     except (AzureError, ValueError) as error:
@@ -128,8 +161,8 @@ def transition_from_message(message: AlertMessage) -> Transition:
             tenant_id=message.tenant_id,
             at=at,
             run_id=_text(document, "runId"),
-            # Not carried in the message; the run id already makes the alert key unique.
-            seq=0,
+            # The write sequence, when the message carries it (the run id and key otherwise).
+            seq=_seq(document),
             from_status=StoredStatus(origin) if origin else None,
             to_status=to_status,
             record=record,
@@ -137,6 +170,11 @@ def transition_from_message(message: AlertMessage) -> Transition:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise MessageError(f"alert message has no usable transition: {error}") from None
+
+
+def _seq(document: Mapping[str, Any]) -> int:
+    value = document.get("seq", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _text(document: Mapping[str, Any], key: str) -> str:

@@ -10,8 +10,8 @@
 3. Evaluate only the rules whose `graph_reads` meet the touched collections; the store leaves
    the verdicts of the other rules as they are.
 4. Record via `VerdictStore` (attributed to the change's event ids) and enqueue one `alerts`
-   message per transition, then note the run in the tenant's `alerts-queued` cursor. A
-   redelivered message re-reads the same state and finds no transition; if its run is not
+   message carrying the run's transitions, then note the run in the tenant's `alerts-queued`
+   cursor. A redelivered message re-reads the same state and finds no transition; if its run is not
    noted, an earlier attempt died between recording and queueing, and the run's recorded
    transitions (`recorded_by_run`) are queued now: once, not zero times, not twice. (Dying
    between queueing and the note queues them again on the next attempt, with the same
@@ -53,7 +53,13 @@ from monitors.graph.reader import (
     referenced_group_ids,
     without_annotations,
 )
-from monitors.queues import ALERTS_QUEUE, AlertMessage, ChangeMessage, QueueSender
+from monitors.queues import (
+    ALERTS_QUEUE,
+    AlertMessage,
+    ChangeMessage,
+    QueueSender,
+    alert_batches,
+)
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import RunInfo, Transition
 from monitors.store.verdict_store import VerdictStore
@@ -61,6 +67,7 @@ from monitors.telemetry import graph as graph_telemetry
 from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
+from rules.context import OperatorSettings
 from rules.engine import Rule
 from rules.snapshot_model import TenantSnapshot
 
@@ -119,6 +126,7 @@ async def process_change(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     rules: Sequence[Rule] | None = None,
     redelivered: bool = False,
+    operator_settings: OperatorSettings | None = None,
 ) -> ChangeOutcome:
     from rules.catalog import all_rules
 
@@ -167,7 +175,10 @@ async def process_change(
         )
     trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
     evaluation = evaluate_observed(
-        TenantSnapshot.from_document(document), trigger=trigger, rules=selected
+        TenantSnapshot.from_document(document),
+        trigger=trigger,
+        rules=selected,
+        settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
     )
     run = RunInfo(
         # One run id per message: a redelivery can find what an earlier attempt recorded.
@@ -192,11 +203,21 @@ async def process_change(
         (f.rule_id, f.scope.profile_id if f.scope else "", f.subject.id): f
         for f in evaluation.findings
     }
-    for transition in alerts:
-        record = transition.record
-        finding = findings.get((record.rule_id, record.scope_id, record.subject_id))
-        message_text = AlertMessage.for_transition(transition).with_finding(finding).to_text()
-        sender.send(ALERTS_QUEUE, message_text)
+    # One message for the run's alerts (one root cause, one card: see docs/alerts.md).
+    run_alerts = [
+        AlertMessage.for_transition(transition).with_finding(
+            findings.get(
+                (
+                    transition.record.rule_id,
+                    transition.record.scope_id,
+                    transition.record.subject_id,
+                )
+            )
+        )
+        for transition in alerts
+    ]
+    for batch in alert_batches(tenant, run.run_id, run_alerts):
+        sender.send(ALERTS_QUEUE, batch.to_text())
     if alerts:
         from azure.core.exceptions import AzureError
 

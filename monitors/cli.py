@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from monitors.graph.credentials import AuthMode
 from monitors.reports.output import ReportOutputError
+from monitors.reports.safe_text import inert_json, printable
 from monitors.snapshot_file import SnapshotFileError, load_snapshot, snapshot_schema, write_snapshot
 from monitors.tenant_changes import ChangeError
 from monitors.what_if import WhatIfError
@@ -207,6 +208,14 @@ def _add_check_command(commands: Any) -> None:
             "delegated-only): all, selected or none"
         ),
     )
+    source.add_argument(
+        "--attest-other-mdm-apps",
+        choices=("none", "active"),
+        help=(
+            "whether an MDM application other than Intune has a user scope, as you know it, "
+            "when Graph cannot say (ENR-003; needs --attest-mdm-scope)"
+        ),
+    )
     report = check.add_argument_group("report")
     report.add_argument(
         "--format",
@@ -300,13 +309,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check_graph_options(args: argparse.Namespace) -> None:
-    from monitors.graph.client import graph_host
     from monitors.graph.credentials import LOOPBACK_HOSTS
+    from monitors.settings import check_graph_url
 
     if not 1 <= args.concurrency <= 16:
         raise UsageError("--concurrency must be between 1 and 16")
     try:
-        graph_host(args.graph_url)
+        check_graph_url(args.graph_url)
     except ValueError as error:
         raise UsageError(f"--graph-url: {error}") from None
     host = args.graph_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
@@ -367,7 +376,7 @@ class _PlainProgress:
             line = f"unreadable {path}: {error.get('status')} {error.get('message')}"
         else:
             line = f"read {path}: {count} objects"
-        print(line, file=self._stream, flush=True)
+        print(printable(line), file=self._stream, flush=True)
 
     def finish(self, http_requests: int, graph_requests: int) -> None:
         print(
@@ -397,7 +406,11 @@ class _TerminalProgress(_PlainProgress):
 
     def update(self, path: str, count: int | None, error: Mapping[str, Any] | None) -> None:
         if error is not None:
-            self._bar.console.print(f"[yellow]unreadable[/] {path}: {error.get('message')}")
+            from rich.text import Text
+
+            line = Text("unreadable", style="yellow")
+            line.append(printable(f" {path}: {error.get('message')}"))
+            self._bar.console.print(line)
         self._bar.update(self._task, advance=1, description=path)
 
     def finish(self, http_requests: int, graph_requests: int) -> None:
@@ -427,7 +440,14 @@ def _check(args: argparse.Namespace) -> int:
         source = "the live tenant"
     from rules.context import OperatorSettings
 
-    settings = OperatorSettings(attested_mdm_user_scope=args.attest_mdm_scope)
+    if args.attest_other_mdm_apps is not None and args.attest_mdm_scope is None:
+        raise UsageError("--attest-other-mdm-apps needs --attest-mdm-scope")
+    attested = args.attest_mdm_scope is not None
+    settings = OperatorSettings(
+        attested_mdm_user_scope=args.attest_mdm_scope,
+        attested_other_mdm_apps=args.attest_other_mdm_apps,
+        mdm_attestation_basis="on the command line" if attested else "",
+    )
     if change_document is not None:
         return _check_what_if(args, document, change_document, fail_on, settings)
     return _check_readiness(args, document, source, fail_on, settings)
@@ -589,14 +609,16 @@ def _summary(args: argparse.Namespace) -> int:
     snapshot = load_snapshot(args.snapshot)
     summary = summarize(snapshot)
     if args.format == "json":
-        json.dump(summary, sys.stdout, indent=2)
-        print()
+        print(inert_json(json.dumps(summary, indent=2)))
         return EXIT_OK
-    print(f"tenant {summary['tenantId']} captured {summary['capturedAt']}")
+    # The snapshot file may come from anywhere: its text is shown, never acted on.
+    print(printable(f"tenant {summary['tenantId']} captured {summary['capturedAt']}"))
     for path, count in summary["counts"].items():
         print(f"  {count:>7}  {path}")
     for path, error in summary["errors"].items():
-        print(f"  {'n/a':>7}  {path}  (unreadable: {error['status']} {error['message']})")
+        print(
+            printable(f"  {'n/a':>7}  {path}  (unreadable: {error['status']} {error['message']})")
+        )
     facts = summary["facts"]
     print(
         f"pre-provisioning profiles: {facts['preprovisioningProfiles']} of {facts['profiles']}; "

@@ -24,7 +24,7 @@ from monitors.graph.credentials import CachedCredential, build_credential
 from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
 from monitors.queues import (
     CHANGES_QUEUE,
-    AlertMessage,
+    AlertBatch,
     ChangeMessage,
     MessageError,
     QueueSender,
@@ -37,6 +37,7 @@ from monitors.telemetry import names as telemetry_names
 from monitors.telemetry.instruments import annotate_current_span, carry_context
 from monitors.tenant_mirror import TenantMirror
 from monitors.tenant_slots import TenantSlots
+from rules.context import OperatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,7 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
             sender=services.require_sender(),
             clock=services.clock,
             redelivered=dequeue_count > 1,
+            operator_settings=_operator_settings(services, message.tenant_id),
         )
         annotate_current_span(
             {
@@ -304,11 +306,20 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
         return asyncio.run(run())
 
 
-def dispatch_alert_text(text: str | bytes) -> AlertMessage | None:
+def _operator_settings(services: Services, tenant_id: str) -> OperatorSettings:
+    """The tenant's attestations, while they hold (monitors/attestation.py)."""
+    from monitors.attestation import operator_settings_for_tenant
+
+    tenant = services.settings.tenant(tenant_id)
+    attestation = tenant.mdm_attestation if tenant is not None else None
+    return operator_settings_for_tenant(attestation, services.store, tenant_id, services.clock())
+
+
+def dispatch_alert_text(text: str | bytes) -> AlertBatch | None:
     from monitors.alert_dispatch import deliver_alert
 
     try:
-        message = AlertMessage.from_text(text)
+        message = AlertBatch.from_text(text)
     except MessageError as error:
         log.error("dropped a malformed alerts message: %s", error)
         return None
@@ -424,7 +435,8 @@ def request_evaluation(
             return 413, {"error": "body too large"}
         try:
             document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            # RecursionError: a body nested deeper than the parser's stack.
             return 400, {"error": "body must be JSON"}
         tenant_id = document.get("tenantId") if isinstance(document, dict) else None
     if not isinstance(tenant_id, str) or not TENANT_PATTERN.match(tenant_id.strip()):

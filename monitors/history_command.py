@@ -17,6 +17,8 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.http_api import bounded_range
+from monitors.reports.safe_text import csv_cell, inert_json
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
@@ -132,12 +134,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.changes:
         changes = query_params.changes_query(params)
         store = store_from_settings()
+        since, until = bounded_range(changes.since, changes.until, store.retention_days)
         token = changes.continuation
         while True:
             page = store.changes(
                 changes.tenant,
-                changes.since,
-                changes.until,
+                since,
+                until,
                 changes.actor,
                 token,
                 changes.page_size,
@@ -151,6 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         query = query_params.history_query(params)
         store = store_from_settings()
+        since, until = bounded_range(query.since, query.until, store.retention_days)
         token = query.continuation
         while True:
             history = store.history(
@@ -158,8 +162,8 @@ def _run(args: argparse.Namespace) -> int:
                 query.rule,
                 query.subject,
                 query.status,
-                query.since,
-                query.until,
+                since,
+                until,
                 token,
                 query.page_size,
             )
@@ -213,7 +217,11 @@ def _render(
 ) -> str:
     if style == "json":
         return (
-            json.dumps({"items": documents, "continuation": token}, indent=2, ensure_ascii=False)
+            inert_json(
+                json.dumps(
+                    {"items": documents, "continuation": token}, indent=2, ensure_ascii=False
+                )
+            )
             + "\n"
         )
     if style == "csv":
@@ -221,8 +229,8 @@ def _render(
         writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            # A leading = + - @ would be a formula in a spreadsheet: quote it away.
-            writer.writerow({k: _csv_safe(str(v)) for k, v in row.items()})
+            # No control characters, and a leading = + - @ (a formula in a spreadsheet) quoted.
+            writer.writerow({k: csv_cell(str(v)) for k, v in row.items()})
         return buffer.getvalue()
     if not rows:
         return "nothing recorded for these filters\n"
@@ -231,10 +239,6 @@ def _render(
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in cells]
     return "\n".join(line.rstrip() for line in lines) + "\n"
-
-
-def _csv_safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def _printable(value: str, limit: int = 60) -> str:

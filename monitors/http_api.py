@@ -13,14 +13,17 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.attestation import attested_basis
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
 from monitors.store.records import CurrentVerdict, StoredStatus
+from monitors.store.settings import StoreSettingsError
 from monitors.store.verdict_store import VerdictStore
 from rules.findings import Severity
 
@@ -47,19 +50,20 @@ def readiness(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
 def history(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
     def answer() -> dict[str, Any]:
         query = query_params.history_query(_plain(params))
+        since, until = bounded_range(query.since, query.until, store.retention_days)
         page = store.history(
             query.tenant,
             rule=query.rule,
             subject=query.subject,
             status=query.status,
-            since=query.since,
-            until=query.until,
+            since=since,
+            until=until,
             continuation=query.continuation,
             page_size=query.page_size,
         )
         return {
             "tenant": query.tenant,
-            "items": [transition.as_json() for transition in page.items],
+            "items": [_with_basis(transition.as_json()) for transition in page.items],
             "continuation": page.continuation,
         }
 
@@ -69,10 +73,11 @@ def history(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
 def changes(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
     def answer() -> dict[str, Any]:
         query = query_params.changes_query(_plain(params))
+        since, until = bounded_range(query.since, query.until, store.retention_days)
         page = store.changes(
             query.tenant,
-            since=query.since,
-            until=query.until,
+            since=since,
+            until=until,
             actor=query.actor,
             continuation=query.continuation,
             page_size=query.page_size,
@@ -84,6 +89,61 @@ def changes(params: Mapping[str, str], store: VerdictStore) -> ApiResponse:
         }
 
     return _answer(answer)
+
+
+# History is kept in one partition per month: a range of at most this many days reads at most
+# 15 partitions. Without `since`, a query covers this many days (or the retention, if shorter).
+MAX_RANGE_DAYS = 400
+
+
+def bounded_range(
+    since: datetime | None, until: datetime | None, retention_days: int
+) -> tuple[datetime, datetime]:
+    """The time range a query reads, refused (400) when it spans more than `MAX_RANGE_DAYS`."""
+    end = until or datetime.now(UTC)
+    start = since or end - timedelta(days=min(retention_days, MAX_RANGE_DAYS))
+    if end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise query_params.QueryError(
+            f"since..until must span at most {MAX_RANGE_DAYS} days; page through shorter ranges"
+        )
+    return start, end
+
+
+def respond(
+    handler: Callable[[Mapping[str, str], VerdictStore], ApiResponse],
+    params: Mapping[str, str],
+    store: Callable[[], VerdictStore],
+) -> ApiResponse:
+    """Build (or reuse) the store, then answer; a store that cannot be built is a 503.
+
+    At a cold start the store is built on the first request: a malformed connection string
+    (the SDK's `ValueError`) or unreachable storage (`AzureError`, creating the tables) is the
+    deployment's problem, answered `503` like any other storage trouble, never a 500.
+    """
+    try:
+        built = store()
+    except AzureError as error:
+        log.warning("storage unavailable at start: %s", type(error).__name__)
+        return ApiResponse(503, {"error": "storage is unavailable; retry later"})
+    except StoreSettingsError as error:  # names the setting, never its value
+        log.error("not configured: %s", error)
+        return ApiResponse(503, {"error": f"not configured: {error}"})
+    except ValueError as error:
+        # The SDK's message may quote the connection string: name the problem, not the value.
+        log.error("storage not configured: %s", type(error).__name__)
+        return ApiResponse(
+            503, {"error": "not configured: the storage connection setting is malformed"}
+        )
+    return handler(params, built)
+
+
+def _with_basis(document: dict[str, Any]) -> dict[str, Any]:
+    """A verdict that rests on an operator's attestation says so: `basis` is `attested`."""
+    basis = attested_basis(document.get("reasons") or ())
+    if basis is not None:
+        document["basis"] = "attested"
+        document["attestation"] = basis
+    return document
 
 
 # No parameter has a use for control characters; some parsers stop at a NUL (CPython's
@@ -121,7 +181,7 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         "lastRunId": state.last_run_id,
         "capturedAt": format_time(state.captured_at) if state.captured_at else None,
         **readiness_summaries(verdicts),
-        "verdicts": [verdict.as_json() for verdict in verdicts],
+        "verdicts": [_with_basis(verdict.as_json()) for verdict in verdicts],
     }
 
 

@@ -12,18 +12,24 @@
 an audit record named an object no map could place); `full` `{}`; `reauthorize`
 `{"subscriptionId", "lifecycleEvent"}`.
 
-`alerts` (one transition to tell people about): `{"tenantId", "transition": {...},
-"idempotencyKey"}`; the key is derived from the transition (tenant, write sequence, rule, scope,
-subject, new status), so a transition read twice yields the same key.
+`alerts` (every transition of one evaluation run, to tell people about together):
+`{"format": "greenscreen.alert-batch/1", "tenantId", "runId", "part", "parts", "alerts":
+[{"transition": {...}, "idempotencyKey", "devicesAtRisk"?, "related"?}, ...]}` (or
+`"alertsZ"`: the same list, zlib-compressed and base64-encoded, when the plain form does not
+fit one message). Each key is derived from its transition (tenant, write sequence, rule, scope,
+subject, new status), so a transition read twice yields the same key. A single-alert message
+of the earlier contract (`{"tenantId", "transition", "idempotencyKey"}`) is still accepted.
 
 Messages are sent base64-encoded, the Functions queue trigger's default `messageEncoding`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -181,6 +187,10 @@ LIFECYCLE_EVENTS: Final = ("reauthorizationRequired", "subscriptionRemoved", "mi
 
 
 MAX_RELATED_IN_ALERT: Final = 25
+ALERT_BATCH_FORMAT: Final = "greenscreen.alert-batch/1"
+# A batch's alerts are compressed when their plain JSON would not fit one message; they are
+# never inflated beyond this (a hostile message cannot make the consumer allocate more).
+MAX_BATCH_CHARS: Final = 4_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +226,7 @@ class AlertMessage:
         )
         return cls(transition.tenant_id, transition.as_json(), key)
 
-    def to_text(self) -> str:
+    def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "tenantId": self.tenant_id,
             "transition": dict(self.transition),
@@ -226,11 +236,17 @@ class AlertMessage:
             document["devicesAtRisk"] = self.devices_at_risk
         if self.related:
             document["related"] = [dict(subject) for subject in self.related]
-        return json.dumps(document, separators=(",", ":"), sort_keys=True)
+        return document
+
+    def to_text(self) -> str:
+        return json.dumps(self.as_json(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_text(cls, text: str | bytes) -> AlertMessage:
-        document = _json_object(text)
+        return cls.from_json(_json_object(text))
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> AlertMessage:
         transition = document.get("transition")
         if not isinstance(transition, dict):
             raise MessageError("transition must be an object")
@@ -241,7 +257,9 @@ class AlertMessage:
         if not _KEY.fullmatch(key):
             raise MessageError("idempotencyKey must be 1-64 letters or digits")
         devices = document.get("devicesAtRisk")
-        if devices is not None and (not isinstance(devices, int) or devices < 0):
+        if devices is not None and (
+            not isinstance(devices, int) or isinstance(devices, bool) or devices < 0
+        ):
             raise MessageError("devicesAtRisk must be a count")
         related = document.get("related", [])
         if not isinstance(related, list) or not all(isinstance(r, dict) for r in related):
@@ -249,12 +267,144 @@ class AlertMessage:
         return cls(tenant_id, transition, key, devices, tuple(related[:MAX_RELATED_IN_ALERT]))
 
 
+@dataclass(frozen=True, slots=True)
+class AlertBatch:
+    """Every alert of one evaluation run for one tenant: one `alerts` message.
+
+    One root cause (a reconcile that hit a 403, an admin editing one app) makes one run, so
+    the consumer sees its transitions together and can group them into one card. The plain
+    JSON form is used when it fits a queue message; otherwise the alerts are zlib-compressed
+    (`alertsZ`), and a run too large even then is split into parts (`part` of `parts`).
+    An old single-alert message (`AlertMessage`) is still read, as a batch of one.
+    """
+
+    tenant_id: str
+    run_id: str
+    alerts: tuple[AlertMessage, ...]
+    part: int = 1
+    parts: int = 1
+
+    def to_text(self) -> str:
+        entries = [_batch_entry(alert) for alert in self.alerts]
+        head: dict[str, Any] = {
+            "format": ALERT_BATCH_FORMAT,
+            "tenantId": self.tenant_id,
+            "runId": self.run_id,
+            "part": self.part,
+            "parts": self.parts,
+        }
+        plain = json.dumps({**head, "alerts": entries}, separators=(",", ":"), sort_keys=True)
+        if len(plain) <= MAX_MESSAGE_CHARS:
+            return plain
+        packed = json.dumps(entries, separators=(",", ":"), sort_keys=True).encode()
+        squeezed = base64.b64encode(zlib.compress(packed, 6)).decode("ascii")
+        return json.dumps({**head, "alertsZ": squeezed}, separators=(",", ":"), sort_keys=True)
+
+    def fits(self) -> bool:
+        """Fits one queue message, and inflates within what a consumer accepts."""
+        plain = json.dumps([_batch_entry(alert) for alert in self.alerts], separators=(",", ":"))
+        return len(plain) <= MAX_BATCH_CHARS and len(self.to_text()) <= MAX_MESSAGE_CHARS
+
+    @classmethod
+    def from_text(cls, text: str | bytes) -> AlertBatch:
+        document = _json_object(text)
+        if "transition" in document:  # a message queued before batches existed
+            alert = AlertMessage.from_json(document)
+            run_id = str(alert.transition.get("runId") or "")
+            return cls(alert.tenant_id, run_id, (alert,))
+        if document.get("format") != ALERT_BATCH_FORMAT:
+            raise MessageError(f"format must be {ALERT_BATCH_FORMAT}")
+        unknown = set(document) - {
+            "format",
+            "tenantId",
+            "runId",
+            "part",
+            "parts",
+            "alerts",
+            "alertsZ",
+        }
+        if unknown:
+            raise MessageError(f"unknown fields: {', '.join(sorted(unknown))}")
+        tenant_id = _string(document, "tenantId").lower()
+        if not TENANT_PATTERN.match(tenant_id):
+            raise MessageError("tenantId is not a tenant GUID or domain")
+        run_id = _string(document, "runId")
+        part, parts = document.get("part", 1), document.get("parts", 1)
+        if not (_count(part) and _count(parts) and 1 <= part <= parts <= 1000):
+            raise MessageError("part and parts must be counts with part <= parts")
+        entries = document.get("alerts")
+        if "alertsZ" in document:
+            entries = _inflate(document["alertsZ"])
+        if not isinstance(entries, list) or not entries:
+            raise MessageError("alerts must be a non-empty list")
+        alerts = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise MessageError("each alert must be an object")
+            alert = AlertMessage.from_json({**entry, "tenantId": tenant_id})
+            alerts.append(alert)
+        return cls(tenant_id, run_id, tuple(alerts), part, parts)
+
+
+def alert_batches(
+    tenant_id: str, run_id: str, alerts: Sequence[AlertMessage]
+) -> tuple[AlertBatch, ...]:
+    """The messages that carry a run's alerts: one, unless even compressed they do not fit."""
+    if not alerts:
+        return ()
+    chunks: list[Sequence[AlertMessage]] = [alerts]
+    while True:
+        batches = [AlertBatch(tenant_id, run_id, tuple(chunk)) for chunk in chunks]
+        oversized = [i for i, batch in enumerate(batches) if not batch.fits()]
+        if not oversized:
+            break
+        split: list[Sequence[AlertMessage]] = []
+        for index, chunk in enumerate(chunks):
+            if index in oversized and len(chunk) > 1:
+                middle = len(chunk) // 2
+                split.extend((chunk[:middle], chunk[middle:]))
+            elif index in oversized:
+                raise MessageError("one alert does not fit a queue message")
+            else:
+                split.append(chunk)
+        chunks = split
+    parts = len(batches)
+    return tuple(
+        AlertBatch(tenant_id, run_id, batch.alerts, index, parts)
+        for index, batch in enumerate(batches, start=1)
+    )
+
+
+def _batch_entry(alert: AlertMessage) -> dict[str, Any]:
+    entry = alert.as_json()
+    del entry["tenantId"]  # the batch's
+    return entry
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _inflate(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise MessageError("alertsZ must be base64 text")
+    try:
+        packed = base64.b64decode(value, validate=True)
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(packed, MAX_BATCH_CHARS)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise MessageError("alertsZ is too large or truncated")
+        return json.loads(text)
+    except (ValueError, zlib.error, RecursionError):
+        raise MessageError("alertsZ is not compressed JSON") from None
+
+
 def _json_object(text: str | bytes) -> dict[str, Any]:
     if len(text) > MAX_MESSAGE_CHARS:
         raise MessageError("message too large")
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise MessageError("message is not JSON") from None
     if not isinstance(document, dict):
         raise MessageError("message is not a JSON object")

@@ -14,9 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from monitors.attestation import (
+    ATTESTATION_KEY,
+    AttestationError,
+    MdmAttestation,
+    parse_attestation,
+)
 from monitors.graph.client import PUBLIC_GRAPH_URL, graph_host
 from monitors.graph.credentials import LOOPBACK_HOSTS, AuthMode
 from monitors.store.keys import TENANT_PATTERN
+from monitors.url_safety import UnsafeUrlError, client_host, forbidden_address, is_loopback
 
 GUID: Final = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 AUTHORITY_HOST: Final = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
@@ -58,6 +65,8 @@ class TenantConfig:
     client_id: str | None = None
     # The MSP's multi-tenant app registration, signed in with a federated credential.
     app_id: str | None = None
+    # What an operator attests where the identity cannot read (monitors/attestation.py).
+    mdm_attestation: MdmAttestation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +151,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> GuardrailSettings
 
 
 def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
-    """`TENANTS`: a JSON list of `{"tenantId", "graphUrl"?, "clientId"?, "appId"?}`."""
+    """`TENANTS`: a JSON list of `{"tenantId", "graphUrl"?, "clientId"?, "appId"?,
+    "mdmScopeAttestation"?}` (the attestation: `monitors/attestation.py`)."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
@@ -154,7 +164,7 @@ def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
         where = f"{TENANTS_SETTING}[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("tenantId"), str):
             raise SettingsError(f"{where} must be an object with a string tenantId")
-        unknown = set(entry) - {"tenantId", "graphUrl", "clientId", "appId"}
+        unknown = set(entry) - {"tenantId", "graphUrl", "clientId", "appId", ATTESTATION_KEY}
         if unknown:
             raise SettingsError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
         tenant_id = entry["tenantId"].strip().lower()
@@ -169,21 +179,46 @@ def parse_tenants(text: str) -> tuple[TenantConfig, ...]:
         app_id = entry.get("appId")
         if app_id is not None and (not isinstance(app_id, str) or not GUID.fullmatch(app_id)):
             raise SettingsError(f"{where}.appId must be the application (client) id, a GUID")
+        attestation = None
+        if ATTESTATION_KEY in entry:
+            try:
+                attestation = parse_attestation(
+                    entry[ATTESTATION_KEY], f"{where}.{ATTESTATION_KEY}"
+                )
+            except AttestationError as error:
+                raise SettingsError(str(error)) from None
         tenants[tenant_id] = TenantConfig(
             tenant_id,
             _graph_url(graph_url, f"{where}.graphUrl") if graph_url else None,
             client_id or None,
             app_id.lower() if app_id else None,
+            attestation,
         )
     return tuple(tenants.values())
 
 
 def _graph_url(value: str, setting: str) -> str:
     try:
-        graph_host(value)
+        check_graph_url(value)
     except ValueError as error:
         raise SettingsError(f"{setting}: {error}") from None
     return value.rstrip("/")
+
+
+def check_graph_url(value: str) -> None:
+    """`graph_host`'s rules, applied to the host as the HTTP client will connect to it too:
+    IDNA maps `169。254。169。254` to instance metadata, which no Graph URL may reach."""
+    graph_host(value)
+    try:
+        host = client_host(value)
+    except UnsafeUrlError as error:
+        raise ValueError(f"Graph URL must be http(s)://host[:port] ({error})") from None
+    if forbidden_address(host):
+        raise ValueError(
+            "Graph URL must not point at a link-local, metadata or unspecified address"
+        )
+    if value.strip().lower().startswith("http://") and not is_loopback(host):
+        raise ValueError("plain http is only allowed for a Graph simulator on loopback")
 
 
 def _authority(value: str) -> str:

@@ -26,6 +26,13 @@ class OperatorSettings:
     # "all" | "selected" | "none": the MDM user scope, attested when the delegated-only
     # mobileDeviceManagementPolicies API cannot be read (ENR-001).
     attested_mdm_user_scope: str | None = None
+    # "none" | "active": whether MDM applications other than Intune have a user scope (ENR-003).
+    attested_other_mdm_apps: str | None = None
+    # Who attested, when, until when ("by jane@contoso.com on 2026-11-20, expires 2027-02-18").
+    mdm_attestation_basis: str = ""
+    # Why an attestation that was given no longer holds (expired, or the policy changed since):
+    # the rules are then UNKNOWN and say so, asking for a new attestation.
+    mdm_attestation_lapsed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

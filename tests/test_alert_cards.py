@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -220,7 +221,27 @@ def example_cards() -> dict[str, dict[str, Any]]:
         "unknown-throttling": alert_card(blind_alert(BlindCause.THROTTLING), CONTEXT),
         "unknown-outage": alert_card(blind_alert(BlindCause.OUTAGE), CONTEXT),
         "digest": digest_card(many_alerts(), CONTEXT),
+        "unknown-collection": compose_messages(collection_blind_alerts(), CONTEXT, digest_above=5)[
+            0
+        ].body["attachments"][0]["content"],
     }
+
+
+def collection_blind_alerts() -> list[Alert]:
+    """Three rules blind because one collection answered 403."""
+    return [
+        Alert(
+            AlertKind.BLIND,
+            transition(
+                record(
+                    rule_id, StoredStatus.UNKNOWN, reasons=(BLIND_REASONS[BlindCause.PERMISSION],)
+                ),
+                StoredStatus.PASS,
+            ),
+            tenant_name=TENANT_NAME,
+        )
+        for rule_id in ("APP-001", "APP-013", "ESP-003")
+    ]
 
 
 # -- schema ------------------------------------------------------------------------------------
@@ -273,7 +294,8 @@ def test_every_card_fits_in_a_teams_message(name: str) -> None:
 
 
 def card_text(card: dict[str, Any]) -> str:
-    """All the text a card shows, facts included, one string."""
+    """All the text a card shows, facts included, one string (Markdown escapes resolved, as a
+    renderer shows them)."""
     parts: list[str] = []
 
     def walk(node: Any) -> None:
@@ -289,7 +311,7 @@ def card_text(card: dict[str, Any]) -> str:
                 walk(item)
 
     walk(card["body"])
-    return "\n".join(parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
 
 
 def urls(card: dict[str, Any]) -> dict[str, str]:
@@ -314,7 +336,7 @@ def test_new_failure_card_names_severity_rule_tenant_profile_devices_objects_cau
     assert "Autopilot - All devices" in text
     assert "Contoso ESP (blocking)" in text
     assert "jane.admin@contoso.onmicrosoft.com" in text
-    assert 'InstallExperience.RunAsAccount: "system" → "user"' in text
+    assert "InstallExperience.RunAsAccount: system → user" in text
     assert rule_by_id("APP-001").metadata.remediation[:60] in text
     assert "Status: pass → fail" in text
 
@@ -382,9 +404,11 @@ def test_blind_card_says_why_the_monitor_cannot_see(cause: BlindCause, advice: s
     assert BLIND_REASONS[cause] in text
 
 
-def test_permission_advice_names_the_rules_permissions() -> None:
+def test_permission_advice_names_the_permission_of_the_unreadable_collection() -> None:
     text = card_text(alert_card(blind_alert(BlindCause.PERMISSION), CONTEXT))
-    assert rule_by_id("APP-001").metadata.permissions[0] in text
+    # mobileApps is read with DeviceManagementApps.Read.All, not the rule's first permission.
+    assert "DeviceManagementApps.Read.All" in text
+    assert "DeviceManagementApps.Read.All" in rule_by_id("APP-001").metadata.permissions
 
 
 @pytest.mark.parametrize(
@@ -436,13 +460,35 @@ def test_digest_lists_failures_before_unknown_before_resolved() -> None:
     assert text.index("✗ BLOCKER") < text.index("? ERROR") < text.index("✓ WARNING")
 
 
+def test_by_default_one_run_of_one_tenant_is_one_card_and_a_lone_alert_keeps_its_card() -> None:
+    alerts = many_alerts(3)
+    (message,) = compose_messages(alerts, CONTEXT)
+    assert len(message.alert_keys) == 3
+    (single,) = compose_messages(alerts[:1], CONTEXT)
+    assert "How to fix" in card_text(single.body["attachments"][0]["content"])
+
+
+def test_blind_alerts_of_one_unreadable_collection_make_one_card_naming_its_permission(
+    card_schema: jsonschema.Draft6Validator,
+) -> None:
+    (message,) = compose_messages(collection_blind_alerts(), CONTEXT, digest_above=5)
+    card = message.body["attachments"][0]["content"]
+    text = card_text(card)
+    assert len(message.alert_keys) == 3
+    assert "Cannot read deviceAppManagement/mobileApps" in text
+    assert "DeviceManagementApps.Read.All" in text
+    assert "Monitor blind (permission)" in text
+    assert all(rule_id in text for rule_id in ("APP-001", "APP-013", "ESP-003"))
+    assert schema_errors(card_schema, card) == []
+
+
 def test_few_alerts_stay_one_card_each_and_tenants_are_not_mixed() -> None:
     other = many_alerts(3)
     other_tenant = [
         Alert(a.kind, transition(a.transition.record, a.transition.from_status, tenant="t2"))
         for a in many_alerts(2)
     ]
-    messages = compose_messages(other + other_tenant, CONTEXT)
+    messages = compose_messages(other + other_tenant, CONTEXT, digest_above=5)
     assert len(messages) == 5
     assert {m.tenant_id for m in messages} == {TENANT, "t2"}
     assert all(len(m.alert_keys) == 1 for m in messages)
@@ -519,3 +565,107 @@ def test_sample_cards_match_what_the_code_builds() -> None:
         for path in SAMPLES.glob("*.json")
     }
     assert stored == cards
+
+
+# -- wording -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("severity", "red"),
+    [("blocker", True), ("error", True), ("warning", False), ("info", False)],
+)
+def test_only_blockers_and_errors_say_pre_provisioning_will_go_red(
+    severity: str, red: bool
+) -> None:
+    card = alert_card(failure_alert(severity=severity), CONTEXT)
+    headline_text = card["body"][0]["items"][0]["text"]
+    assert ("will go red" in headline_text) is red
+    if severity == "warning":
+        assert "at a risk" in headline_text
+
+
+def test_failure_title_states_the_problem_and_the_rule_title_is_what_is_expected() -> None:
+    card = alert_card(failure_alert(), CONTEXT)
+    title = card["body"][0]["items"][1]["text"]
+    rule_title = rule_by_id("APP-001").metadata.title
+    assert title.startswith("'Contoso VPN client' installs as User")
+    assert rule_title not in title
+    assert f"Expected: {rule_title}." in card_text(card)
+    resolved = alert_card(resolved_alert(), CONTEXT)
+    assert resolved["body"][0]["items"][1]["text"] == rule_title  # true again once resolved
+
+
+def test_what_changed_shows_modified_properties_without_audit_bookkeeping() -> None:
+    event = ChangeEvent(
+        event_id="dir-1",
+        at=AT,
+        actor_type="user",
+        actor_id="u-1",
+        actor_name="jane.admin@contoso.onmicrosoft.com",
+        activity="Update group",
+        resource_type="Group",
+        resource_id="group-1",
+        source="entra-directory-audit",
+        modified_properties=(
+            ModifiedProperty("MembershipRuleProcessingState", '"On"', '"Paused"'),
+            ModifiedProperty("DisplayName", '"Autopilot"', '"Autopilot"'),
+            ModifiedProperty(
+                "Included Updated Properties", None, '"MembershipRuleProcessingState"'
+            ),
+        ),
+    )
+    text = card_text(alert_card(failure_alert(causes=(event,)), CONTEXT))
+    assert "MembershipRuleProcessingState: On → Paused" in text
+    assert "Included Updated Properties" not in text
+    assert "DisplayName" not in text  # unchanged
+
+
+def test_every_collection_names_a_permission_the_rules_reading_it_declare() -> None:
+    from monitors.alerts.alert import COLLECTION_PERMISSIONS
+    from rules.catalog import all_rules
+    from rules.tenant_collections import ALL_COLLECTIONS
+
+    assert set(COLLECTION_PERMISSIONS) == set(ALL_COLLECTIONS)
+    for path, permission in COLLECTION_PERMISSIONS.items():
+        readers = [r.metadata for r in all_rules() if path in r.metadata.graph_reads]
+        if readers:
+            assert any(permission in m.permissions for m in readers), path
+
+
+def test_a_verdict_resting_on_an_attestation_is_shown_as_attested_not_read() -> None:
+    attested = "MDM user scope 'all' (by jane.admin@contoso.com on 2026-11-20, expires 2027-02-18)"
+    verdict = record(
+        "ENR-001",
+        StoredStatus.PASS,
+        subject=("tenant", TENANT, TENANT_NAME),
+        scope=("", ""),
+        message="automatic MDM enrollment into Intune applies to all users (attested)",
+        reasons=(
+            "policies/mobileDeviceManagementPolicies could not be read (403 Forbidden)",
+            f"the operator attests {attested}",
+        ),
+    )
+    alert = Alert.for_transition(transition(verdict, StoredStatus.UNKNOWN), tenant_name=TENANT_NAME)
+    assert alert is not None
+    text = card_text(alert_card(alert, CONTEXT))
+    assert f"Evidence: attested, not read: {attested}" in text
+
+
+@pytest.mark.parametrize(
+    ("cause", "says"),
+    [(BlindCause.THROTTLING, "throttling"), (BlindCause.OUTAGE, "outage")],
+)
+def test_a_collection_card_names_throttling_or_an_outage(cause: BlindCause, says: str) -> None:
+    alerts = [
+        Alert(
+            AlertKind.BLIND,
+            transition(
+                record(rule_id, StoredStatus.UNKNOWN, reasons=(BLIND_REASONS[cause],)), None
+            ),
+        )
+        for rule_id in ("APP-001", "ESP-003")
+    ]
+    (message,) = compose_messages(alerts, CONTEXT, digest_above=5)
+    text = card_text(message.body["attachments"][0]["content"])
+    assert f"Monitor blind ({says})" in text
+    assert "Cannot read deviceAppManagement/mobileApps" in text

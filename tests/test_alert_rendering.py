@@ -189,3 +189,22 @@ def test_rendered_blind_and_resolved_and_digest_cards_say_what_they_are(rendered
 def test_screenshot_of_the_rendered_cards_is_kept(rendered: str) -> None:
     screenshot = ARTIFACTS / "cards.png"
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tenant_text_renders_as_text_never_as_a_link_or_markup(
+    chromium: str, renderer: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A display name written as a Markdown link, bold text or HTML, rendered for real."""
+    from monitors.alerts.cards import alert_card
+    from tests.test_hostile_text import CONTEXT, LINK, _hostile_alert
+
+    name = f"{LINK} **urgent** <b>x</b>"
+    cards = {"hostile": alert_card(_hostile_alert(name), CONTEXT)}
+    with serve_cards(cards, renderer) as url:
+        dom = browse(chromium, tmp_path_factory.mktemp("hostile-profile"), "--dump-dom", url)
+    assert pre(dom, "render-errors") == ""
+    text = card_section(dom, "hostile")
+    assert "[Click here to fix](https://evil.example/steal)" in text  # shown, as written
+    assert "**urgent**" in text
+    assert 'href="https://evil' not in dom
+    assert "<b>x</b>" not in dom

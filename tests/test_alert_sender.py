@@ -262,10 +262,22 @@ def test_redelivered_queue_message_posts_each_alert_once(
     ledger = InMemoryAlertLedger()
     alerts = [failure_alert(), resolved_alert()]
     first = deliver_alerts(
-        alerts, routing_to(receiver), CONTEXT, ledger, poster(client, waits), now=NOW
+        alerts,
+        routing_to(receiver),
+        CONTEXT,
+        ledger,
+        poster(client, waits),
+        now=NOW,
+        digest_above=5,
     )
     again = deliver_alerts(
-        alerts, routing_to(receiver), CONTEXT, ledger, poster(client, waits), now=NOW
+        alerts,
+        routing_to(receiver),
+        CONTEXT,
+        ledger,
+        poster(client, waits),
+        now=NOW,
+        digest_above=5,
     )
     assert [r.status for r in first.results] == [DeliveryStatus.SENT] * 2
     assert [r.status for r in again.results] == [DeliveryStatus.ALREADY_SENT] * 2
@@ -418,6 +430,7 @@ def test_each_tenant_goes_to_its_own_destination_at_its_minimum_severity(
             InMemoryAlertLedger(),
             poster(client, waits),
             now=NOW,
+            digest_above=5,
         )
     finally:
         other.close()

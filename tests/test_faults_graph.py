@@ -38,7 +38,7 @@ from monitors.guardrail import (
     process_change_text,
     reconcile_all,
 )
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.records import StoredStatus, Transition
 from rules import tenant_collections as tc
 from rules.catalog import all_rules
@@ -325,8 +325,8 @@ def test_graph_fault_on_one_collection_of_one_tenant(name: str, world: World) ->
     assert {(k, "fail", "unknown") for k in failing if k[2] == "mobileApp"} <= fault_moves
     assert {to for _, _, to in fault_moves} == {"unknown"}
     assert {k[0] for k, _, _ in fault_moves} == READERS
-    # One alert message per transition, each saying "unknown", all of tenant A.
-    alerts = [AlertMessage.from_text(t) for t in drain(azurite, ALERTS_QUEUE)]
+    # One alert message for the run, one alert per transition, each "unknown", all tenant A.
+    alerts = [a for t in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(t).alerts]
     assert len(alerts) == len(fault_moves)
     assert {(a.tenant_id, a.transition["to"]) for a in alerts} == {(tenant_a, "unknown")}
 
@@ -343,7 +343,9 @@ def test_graph_fault_on_one_collection_of_one_tenant(name: str, world: World) ->
     back = moves(list(recovered[tenant_a].transitions))
     assert back == expected_back
     assert {(k, "unknown", "fail") for k in failing if k[2] == "mobileApp"} <= back
-    assert len(drain(azurite, ALERTS_QUEUE)) == len(back)  # one message per transition
+    # One message for the run, carrying every transition of it.
+    (batch,) = [AlertBatch.from_text(t) for t in drain(azurite, ALERTS_QUEUE)]
+    assert len(batch.alerts) == len(back)
 
 
 def read_directly(sim: GraphSimulator, tenant: str, retry: RetryPolicy) -> tuple[Any, Any]:

@@ -35,7 +35,7 @@ from monitors.guardrail import Services, process_change_text
 from monitors.queues import (
     ALERTS_QUEUE,
     CHANGES_QUEUE,
-    AlertMessage,
+    AlertBatch,
     ChangeMessage,
     StorageQueueSender,
 )
@@ -200,7 +200,7 @@ def test_storage_outage_in_the_middle_of_a_change_alerts_exactly_once(
         changes.update_message(taken, visibility_timeout=0)
         message, outcome = host_delivers(outage, services)
         assert message.dequeue_count == 2
-        alerts = [AlertMessage.from_text(text) for text in alert_texts(outage)]
+        alerts = [a for text in alert_texts(outage) for a in AlertBatch.from_text(text).alerts]
         assert [
             (a.transition["ruleId"], a.transition["from"], a.transition["to"]) for a in alerts
         ] == [("GRP-002", "pass", "fail")]

@@ -19,7 +19,7 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
 from tests.azurite import Azurite
@@ -165,7 +165,7 @@ def test_paused_autopilot_group_found_by_directory_poll_alerts_once_with_the_act
     cost = graph_requests(simulator)
     assert len(cost) <= 3, cost
 
-    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    alerts = [a for text in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(text).alerts]
     assert [(a.transition["ruleId"], a.transition["from"], a.transition["to"]) for a in alerts] == [
         ("GRP-002", "pass", "fail")
     ]
@@ -238,7 +238,7 @@ def test_blocking_app_moved_to_a_user_group_found_by_audit_poll_costs_one_reques
     cost = graph_requests(simulator)
     assert cost == [f"GET deviceAppManagement/mobileApps/{M365_APPS}"]
 
-    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    alerts = [a for text in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(text).alerts]
     assert {
         (a.transition["ruleId"], a.transition["subject"]["id"], a.transition["to"]) for a in alerts
     } == {
@@ -324,5 +324,5 @@ def test_group_notification_through_subscription_and_webhook_records_the_pause(
     simulator.clear_log()
     deliver(changes)
     assert len(graph_requests(simulator)) <= 3
-    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    alerts = [a for text in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(text).alerts]
     assert [a.transition["ruleId"] for a in alerts] == ["GRP-002"]

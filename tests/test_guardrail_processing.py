@@ -9,7 +9,7 @@ import pytest
 from monitors.change_processing import ChangeOutcome
 from monitors.graph.client import GraphError
 from monitors.guardrail import Services, process_change_text
-from monitors.queues import ALERTS_QUEUE, AlertMessage, ChangeMessage, QueueSender
+from monitors.queues import ALERTS_QUEUE, AlertBatch, ChangeMessage, QueueSender
 from rules import tenant_collections as tc
 from tests.azurite import Azurite
 from tests.graphsim import Fault, GraphSimulator
@@ -210,7 +210,7 @@ def test_redelivery_after_a_crash_before_alerting_queues_the_recorded_alert(
     assert drain(azurite, ALERTS_QUEUE) == []
 
     process_change_text(services, message.to_text(), dequeue_count=2)
-    (alert,) = [AlertMessage.from_text(t) for t in drain(azurite, ALERTS_QUEUE)]
+    (alert,) = [a for t in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(t).alerts]
     assert (alert.transition["ruleId"], alert.transition["to"]) == ("GRP-002", "fail")
     process_change_text(services, message.to_text(), dequeue_count=3)
     # The run's alerts are noted as queued: a further redelivery queues nothing (issue 8).

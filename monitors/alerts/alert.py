@@ -12,8 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
+from monitors.attestation import attested_basis
 from monitors.store.records import ChangeEvent, StoredStatus, Transition
+from rules import tenant_collections as tc
 from rules.findings import Finding, Severity
 
 # A digest of one tenant's alerts lists at most this many lines; the rest is "and N more".
@@ -34,12 +37,14 @@ class BlindCause(StrEnum):
     OUTAGE = "outage"
     MISSING_DATA = "missing data"
     RULE_ERROR = "rule error"
+    ATTESTATION = "attestation lapsed"  # an attested value expired or the policy changed
     OTHER = "other"
 
 
 # Checked in order: a 403 that mentions a timeout is still a permission problem to fix first.
 _BLIND_PATTERNS: tuple[tuple[BlindCause, re.Pattern[str]], ...] = (
     (BlindCause.RULE_ERROR, re.compile(r"rule raised|could not be evaluated: \w+Error", re.I)),
+    (BlindCause.ATTESTATION, re.compile(r"attestation no longer holds|attest it again", re.I)),
     (
         BlindCause.PERMISSION,
         re.compile(r"\((401|403)\b|forbidden|permission|unauthori[sz]ed|delegated", re.I),
@@ -160,6 +165,68 @@ class Alert:
             record.subject_id,
             self.transition.to_status.value,
         )
+
+
+# Which application permission reads each snapshot collection (docs/permissions.md); a test
+# checks that every rule reading a collection declares it.
+COLLECTION_PERMISSIONS: Final = {
+    tc.AUTOPILOT_PROFILES: "DeviceManagementServiceConfig.Read.All",
+    tc.AUTOPILOT_DEVICES: "DeviceManagementServiceConfig.Read.All",
+    tc.ENROLLMENT_CONFIGURATIONS: "DeviceManagementServiceConfig.Read.All",
+    tc.DOMAIN_JOIN_CONNECTORS: "DeviceManagementServiceConfig.Read.All",
+    tc.DEVICE_CONFIGURATIONS: "DeviceManagementConfiguration.Read.All",
+    tc.SETTINGS_CATALOG_POLICIES: "DeviceManagementConfiguration.Read.All",
+    tc.COMPLIANCE_POLICIES: "DeviceManagementConfiguration.Read.All",
+    tc.ASSIGNMENT_FILTERS: "DeviceManagementConfiguration.Read.All",
+    tc.PLATFORM_SCRIPTS: "DeviceManagementManagedDevices.Read.All",
+    tc.MOBILE_APPS: "DeviceManagementApps.Read.All",
+    tc.GROUPS: "GroupMember.Read.All",
+    tc.DEVICES: "Device.Read.All",
+    tc.MDM_POLICIES: "Policy.Read.All (delegated)",
+    tc.DEVICE_REGISTRATION_POLICY: "Policy.Read.All",
+    tc.CONDITIONAL_ACCESS_POLICIES: "Policy.Read.All",
+}
+
+# `RuleContext.unreadable` writes "<path> could not be read (<status> <message>)".
+_UNREADABLE = re.compile(r"^(?P<path>[A-Za-z/]+) could not be read \((?P<detail>.*)\)$", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableCollection:
+    """A collection a blind verdict could not read, and what Graph answered."""
+
+    path: str
+    status: int | None  # the HTTP status, None when the collection was simply not read
+    problem: str  # e.g. "403 Forbidden", "not in the snapshot"
+
+
+def unreadable_collection(alert: Alert) -> UnreadableCollection | None:
+    """The first known collection the blind verdict's reasons say could not be read.
+
+    None when the verdict is blind because an attestation lapsed: that card asks for a new
+    attestation, it is not one more verdict of an unreadable collection."""
+    if alert.blind_cause is BlindCause.ATTESTATION:
+        return None
+    for reason in alert.transition.record.reasons:
+        match = _UNREADABLE.match(reason.strip())
+        if match is None or match["path"] not in COLLECTION_PERMISSIONS:
+            continue
+        detail = " ".join(match["detail"].split())[:120]
+        status_text = detail.split(" ", 1)[0]
+        status = int(status_text) if status_text.isdigit() and len(status_text) == 3 else None
+        # Keyed by the status, not the message: one outage, one card.
+        problem = detail if status is None else f"HTTP {status}"
+        return UnreadableCollection(match["path"], status, problem)
+    return None
+
+
+def collection_permission(path: str) -> str | None:
+    return COLLECTION_PERMISSIONS.get(path)
+
+
+def attestation_basis(reasons: Iterable[str]) -> str | None:
+    """What an operator attested (value, who, when, expiry) when the verdict rests on it."""
+    return attested_basis(reasons)
 
 
 def alert_key(*parts: str) -> str:

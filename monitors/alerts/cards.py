@@ -8,6 +8,7 @@ the ~28 KB a Teams message may carry.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,9 +16,20 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from monitors.alerts.alert import MAX_DIGEST_LINES, Alert, AlertKind, BlindCause, alert_key
+from monitors.alerts.alert import (
+    MAX_DIGEST_LINES,
+    Alert,
+    AlertKind,
+    BlindCause,
+    UnreadableCollection,
+    alert_key,
+    attestation_basis,
+    collection_permission,
+    unreadable_collection,
+)
 from monitors.alerts.links import ADMIN_CENTER, HistoryLinks, admin_center_url
-from monitors.store.records import ChangeEvent, StoredStatus, truncate
+from monitors.reports.safe_text import card_text, plain_text
+from monitors.store.records import ChangeEvent, ModifiedProperty, StoredStatus, truncate
 from rules.catalog import rule_by_id
 from rules.findings import RuleMetadata, Severity
 
@@ -25,10 +37,16 @@ CARD_VERSION: Final = "1.5"
 CARD_SCHEMA: Final = "http://adaptivecards.io/schemas/adaptive-card.json"
 ADAPTIVE_CARD_CONTENT_TYPE: Final = "application/vnd.microsoft.card.adaptive"
 JSON_PAYLOAD_FORMAT: Final = "greenscreen.alerts/1"
-# More alerts than this for one tenant at once become one digest card.
-DEFAULT_DIGEST_ABOVE: Final = 5
+# More cards than this for one tenant from one evaluation run become one digest card
+# (`GREENSCREEN_ALERT_DIGEST_ABOVE`). One by default: one change (one run), one card; a run
+# with a single alert keeps the full card with its reasons and fix.
+DEFAULT_DIGEST_ABOVE: Final = 1
+# Audit bookkeeping, not a change: Entra closes every update record with the list of the
+# properties it touched.
+NOISE_PROPERTIES: Final = frozenset({"included updated properties"})
 
 MAX_TEXT = 600
+MAX_TITLE = 160
 MAX_REASONS_SHOWN = 3
 MAX_REASON_TEXT = 300
 MAX_CAUSES_SHOWN = 3
@@ -67,6 +85,12 @@ _BLIND_ADVICE: Final = {
     ),
     BlindCause.MISSING_DATA: "The data this rule needs was not read. Run a full reconcile.",
     BlindCause.RULE_ERROR: "The rule itself failed. This is a Greenscreen bug: report it.",
+    BlindCause.ATTESTATION: (
+        "This verdict rests on an operator's attestation, not on Graph, and the attestation "
+        "no longer holds (it expired, or the directory audit shows the policy changed since). "
+        "Check the setting in the Entra admin center and attest it again in TENANTS "
+        "(mdmScopeAttestation: value, attestedBy, attestedAt, expires)."
+    ),
     BlindCause.OTHER: "Check the reasons below; the next reconcile reads again.",
 }
 
@@ -122,13 +146,19 @@ def compose_messages(
     *,
     digest_above: int = DEFAULT_DIGEST_ABOVE,
 ) -> tuple[OutgoingMessage, ...]:
-    """One message per alert, or one digest per tenant with more than `digest_above` alerts."""
+    """The messages for alerts that arrived together (one evaluation run), per tenant.
+
+    Blind alerts caused by one unreadable collection make one card naming the collection and
+    the permission or the outage; the other alerts make a card each. When that is still more
+    than `digest_above` cards for a tenant, all of them become one digest card.
+    """
     by_tenant: dict[str, list[Alert]] = {}
     for alert in alerts:
         by_tenant.setdefault(alert.tenant_id, []).append(alert)
     messages: list[OutgoingMessage] = []
     for tenant_id, group in by_tenant.items():
-        if len(group) > digest_above:
+        blind_groups, singles = group_blind_alerts(group)
+        if len(blind_groups) + len(singles) > digest_above:
             keys = tuple(alert.key for alert in group)
             body = (
                 teams_message(digest_card(group, context))
@@ -139,7 +169,17 @@ def compose_messages(
                 OutgoingMessage(alert_key("digest", *sorted(keys)), tenant_id, keys, body)
             )
             continue
-        for alert in group:
+        for collection, members in blind_groups.items():
+            keys = tuple(alert.key for alert in members)
+            body = (
+                teams_message(blind_collection_card(collection, members, context))
+                if payload_format is PayloadFormat.TEAMS
+                else json_payload(members, context)
+            )
+            messages.append(
+                OutgoingMessage(alert_key("blind", *sorted(keys)), tenant_id, keys, body)
+            )
+        for alert in singles:
             body = (
                 teams_message(alert_card(alert, context))
                 if payload_format is PayloadFormat.TEAMS
@@ -147,6 +187,20 @@ def compose_messages(
             )
             messages.append(OutgoingMessage(alert.key, tenant_id, (alert.key,), body))
     return tuple(messages)
+
+
+def group_blind_alerts(
+    alerts: Sequence[Alert],
+) -> tuple[dict[UnreadableCollection, list[Alert]], list[Alert]]:
+    """Blind alerts of two or more verdicts per unreadable collection, and the rest."""
+    by_collection: dict[UnreadableCollection, list[Alert]] = {}
+    for alert in alerts:
+        collection = unreadable_collection(alert) if alert.kind is AlertKind.BLIND else None
+        if collection is not None:
+            by_collection.setdefault(collection, []).append(alert)
+    groups = {c: members for c, members in by_collection.items() if len(members) > 1}
+    grouped = {alert.key for members in groups.values() for alert in members}
+    return groups, [alert for alert in alerts if alert.key not in grouped]
 
 
 def teams_message(card: dict[str, Any]) -> dict[str, Any]:
@@ -173,12 +227,19 @@ def alert_card(alert: Alert, context: CardContext) -> dict[str, Any]:
             "bleed": True,
             "items": [
                 _text(headline(alert), weight="Bolder", color=colour, size="Medium"),
-                _text(facts.title, weight="Bolder", size="Large"),
-                _text(f"{record.rule_id} · {_tenant_label(alert)}", isSubtle=True, spacing="None"),
+                _text(card_title(alert, facts), weight="Bolder", size="Large"),
+                _text(
+                    f"{record.rule_id} · {_tenant_label(alert)}",
+                    isSubtle=True,
+                    spacing="None",
+                ),
             ],
         },
-        _text(truncate(record.message, MAX_TEXT)),
-        {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in _facts(alert)]},
+        _text(_message_line(alert, facts)),
+        {
+            "type": "FactSet",
+            "facts": [{"title": t, "value": v} for t, v in _facts(alert)],
+        },
     ]
     if alert.involved:
         body.append(_heading("Objects involved"))
@@ -202,16 +263,50 @@ def alert_card(alert: Alert, context: CardContext) -> dict[str, Any]:
     return _card(body, _actions(alert, context))
 
 
+# What a new finding puts at stake, by severity: only a blocker or an error turns
+# pre-provisioning red (the ESP fails, the technician sees a red screen).
+_AT_STAKE: Final = {
+    Severity.BLOCKER: "pre-provisioning will go red",
+    Severity.ERROR: "pre-provisioning will go red",
+    Severity.WARNING: "pre-provisioning still works, at a risk (below)",
+    Severity.INFO: "for information, nothing breaks",
+}
+
+
 def headline(alert: Alert) -> str:
     """The first line of a card: severity word and what happened, readable at a glance."""
     word = SEVERITY_WORDS[alert.severity]
     if alert.kind is AlertKind.NEW_FAILURE:
-        return f"{word} · New failure: pre-provisioning will go red"
+        kind = "New failure" if alert.severity.at_least(Severity.ERROR) else "New finding"
+        return f"{word} · {kind}: {_AT_STAKE[alert.severity]}"
     if alert.kind is AlertKind.RESOLVED:
         was = alert.transition.from_status
         origin = "unknown" if was is StoredStatus.UNKNOWN else "failing"
         return f"RESOLVED · was {origin} ({word.lower()})"
     return f"UNKNOWN · Monitor blind ({_blind_word(alert)}) · {word.lower()} rule"
+
+
+def card_title(alert: Alert, facts: RuleFacts) -> str:
+    """The title states what is true now: the problem on a failure (the verdict's message,
+    which every rule writes for its failing case and which names the object), the rule's
+    compliant condition once resolved, and what cannot be told while blind."""
+    record = alert.transition.record
+    if alert.kind is AlertKind.NEW_FAILURE and record.message:
+        return card_text(_capitalised(record.message), MAX_TITLE)
+    if alert.kind is AlertKind.BLIND:
+        return f"Cannot tell: {card_text(facts.title)}"
+    return card_text(facts.title)
+
+
+def _message_line(alert: Alert, facts: RuleFacts) -> str:
+    record = alert.transition.record
+    if alert.kind is AlertKind.NEW_FAILURE and record.message:
+        return f"Expected: {card_text(facts.title)}."
+    return card_text(record.message, MAX_TEXT)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def cause_text(causes: Sequence[ChangeEvent]) -> str:
@@ -222,16 +317,39 @@ def cause_text(causes: Sequence[ChangeEvent]) -> str:
         actor = event.actor_name or event.actor_id or "an unknown actor"
         kind = "app" if event.actor_type == "app" else "user"
         lines.append(
-            f"**{actor}** ({kind}) · {event.activity} · {event.resource_type} "
-            f"{event.resource_id} · {_when(event.at)}"
+            f"**{card_text(actor)}** ({kind}) · {card_text(event.activity)} · "
+            f"{card_text(event.resource_type)} {card_text(event.resource_id)} · {_when(event.at)}"
         )
-        for prop in event.modified_properties[:MAX_PROPERTIES_SHOWN]:
-            old = truncate(prop.old_value or "(empty)", MAX_VALUE_TEXT)
-            new = truncate(prop.new_value or "(empty)", MAX_VALUE_TEXT)
-            lines.append(f"    {prop.name}: {old} → {new}")
+        for prop in meaningful_properties(event.modified_properties)[:MAX_PROPERTIES_SHOWN]:
+            old = card_text(truncate(_shown_value(prop.old_value), MAX_VALUE_TEXT))
+            new = card_text(truncate(_shown_value(prop.new_value), MAX_VALUE_TEXT))
+            lines.append(f"    {card_text(prop.name)}: {old} → {new}")
     if len(causes) > MAX_CAUSES_SHOWN:
         lines.append(f"… and {len(causes) - MAX_CAUSES_SHOWN} more changes")
     return "\n\n".join(lines)
+
+
+def meaningful_properties(properties: Sequence[ModifiedProperty]) -> list[ModifiedProperty]:
+    """The properties a change really modified: audit bookkeeping and unchanged values out."""
+    return [
+        prop
+        for prop in properties
+        if prop.name.strip().casefold() not in NOISE_PROPERTIES
+        and _shown_value(prop.old_value) != _shown_value(prop.new_value)
+    ]
+
+
+def _shown_value(value: str | None) -> str:
+    """Audit values are JSON text (`"\"Paused\""`, `"[]"`): a JSON string is shown unquoted."""
+    if value is None or value == "":
+        return "(empty)"
+    try:
+        decoded = json.loads(value)
+    except (ValueError, RecursionError):
+        return value
+    if isinstance(decoded, str):
+        return decoded or "(empty)"
+    return value
 
 
 def _facts(alert: Alert) -> list[tuple[str, str]]:
@@ -239,22 +357,30 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
     transition = alert.transition
     was = transition.from_status.value if transition.from_status else "not reported"
     devices_label = "Devices in scope" if alert.kind is AlertKind.RESOLVED else "Devices at risk"
-    return [
+    facts = [
         ("Severity", SEVERITY_WORDS[alert.severity].capitalize()),
         ("Tenant", _tenant_label(alert)),
-        ("Profile", record.scope_name or record.scope_id or "all profiles (tenant-wide)"),
+        (
+            "Profile",
+            card_text(record.scope_name or record.scope_id) or "all profiles (tenant-wide)",
+        ),
         (devices_label, _devices(alert.devices_at_risk)),
         ("Object", _object_label(record.subject_type, record.subject_id, record.subject_name)),
         ("Status", f"{was} → {transition.to_status.value}"),
         ("When", _when(transition.at)),
     ]
+    basis = attestation_basis(record.reasons)
+    if basis is not None:
+        # Not read from Graph: say so, with who attested and until when.
+        facts.append(("Evidence", f"attested, not read: {card_text(basis)}"))
+    return facts
 
 
 def _actions(alert: Alert, context: CardContext) -> list[dict[str, Any]]:
     record = alert.transition.record
     actions = [
         _open_url(
-            f"Open {_short(record.subject_name or record.subject_type)} in Intune",
+            f"Open {plain_text(_short(record.subject_name or record.subject_type))} in Intune",
             admin_center_url(record.subject_type, record.subject_id),
         )
     ]
@@ -287,7 +413,9 @@ def _blind_word(alert: Alert) -> str:
 
 def _blind_advice(alert: Alert, facts: RuleFacts) -> str:
     cause = alert.blind_cause or BlindCause.OTHER
-    permissions = ", ".join(facts.permissions) or "see the rule's metadata"
+    unreadable = unreadable_collection(alert)
+    needed = collection_permission(unreadable.path) if unreadable is not None else None
+    permissions = needed or ", ".join(facts.permissions) or "see the rule's metadata"
     return _BLIND_ADVICE[cause].format(permissions=permissions) + (
         " Until then the verdict is UNKNOWN, never green."
     )
@@ -298,7 +426,7 @@ def _shown(alert: Alert) -> Iterable[Any]:
 
 
 def _reasons(reasons: Sequence[str]) -> list[str]:
-    shown = [truncate(reason, MAX_REASON_TEXT) for reason in reasons[:MAX_REASONS_SHOWN]]
+    shown = [card_text(truncate(reason, MAX_REASON_TEXT)) for reason in reasons[:MAX_REASONS_SHOWN]]
     if len(reasons) > MAX_REASONS_SHOWN:
         shown.append(f"… and {len(reasons) - MAX_REASONS_SHOWN} more (see history)")
     return shown
@@ -318,6 +446,8 @@ _KIND_MARKS: Final = {AlertKind.NEW_FAILURE: "✗", AlertKind.BLIND: "?", AlertK
 def digest_card(alerts: Sequence[Alert], context: CardContext) -> dict[str, Any]:
     """One card for many alerts of one tenant: counts, the worst first, who changed what."""
     ordered = sorted(alerts, key=_digest_order)
+    blind_groups, _ = group_blind_alerts(ordered)
+    grouped = {alert.key for members in blind_groups.values() for alert in members}
     first = ordered[0]
     counts = Counter(alert.kind for alert in ordered)
     worst = ordered[0]
@@ -343,17 +473,33 @@ def digest_card(alerts: Sequence[Alert], context: CardContext) -> dict[str, Any]
         }
     ]
     lines_left = MAX_DIGEST_LINES
+    shown_count = 0
     for kind in _KIND_ORDER:
         group = [alert for alert in ordered if alert.kind is kind]
         if not group or lines_left <= 0:
             continue
         body.append(_heading(_KIND_WORDS[kind][1].capitalize()))
-        shown = group[:lines_left]
-        lines_left -= len(shown)
-        body.append(_text(_bullets(_digest_line(alert, context) for alert in shown)))
-    hidden = len(ordered) - (MAX_DIGEST_LINES - max(lines_left, 0))
+        lines: list[str] = []
+        if kind is AlertKind.BLIND:
+            # One line per unreadable collection, however many verdicts it made unknown.
+            for collection, members in blind_groups.items():
+                lines.append(_collection_line(collection, members))
+                shown_count += len(members)
+            group = [alert for alert in group if alert.key not in grouped]
+        shown = group[: max(lines_left - len(lines), 0)]
+        lines.extend(_digest_line(alert, context) for alert in shown)
+        shown_count += len(shown)
+        lines_left -= len(lines)
+        body.append(_text(_bullets(lines)))
+    hidden = len(ordered) - shown_count
     if hidden > 0:
         body.append(_text(f"… and {hidden} more: see the history.", isSubtle=True))
+    lapsed = [a for a in ordered if a.blind_cause is BlindCause.ATTESTATION]
+    if lapsed:
+        # An attestation that no longer holds is a question to the operator: ask it here too.
+        body.append(_heading("Why the monitor is blind: attestation lapsed"))
+        why = next((r for r in lapsed[0].transition.record.reasons if "no longer holds" in r), "")
+        body.append(_text(f"{card_text(why, MAX_TEXT)} {_BLIND_ADVICE[BlindCause.ATTESTATION]}"))
     body.append(_heading("What changed"))
     body.append(_text(_actor_summary(ordered)))
     actions = [
@@ -376,13 +522,114 @@ def _digest_order(alert: Alert) -> tuple[int, int, str, str]:
 def _digest_line(alert: Alert, context: CardContext) -> str:
     record = alert.transition.record
     facts = context.rule_facts(record.rule_id)
-    where = f" [{_short(record.scope_name)}]" if record.scope_name else ""
+    where = f" · {card_text(_short(record.scope_name))}" if record.scope_name else ""
     devices = f" · {alert.devices_at_risk} devices" if alert.devices_at_risk else ""
+    blind = f" · blind: {_blind_word(alert)}" if alert.kind is AlertKind.BLIND else ""
     return (
         f"{_KIND_MARKS[alert.kind]} {SEVERITY_WORDS[alert.severity]} {record.rule_id} "
-        f"{_short(facts.title)} — {_short(record.subject_name or record.subject_id)}"
-        f"{where}{devices}"
+        f"{card_text(_short(facts.title))} — "
+        f"{card_text(_short(record.subject_name or record.subject_id))}"
+        f"{where}{devices}{blind}"
     )
+
+
+def _collection_line(collection: UnreadableCollection, members: Sequence[Alert]) -> str:
+    rules = sorted({alert.transition.record.rule_id for alert in members})
+    return (
+        f"? {card_text(collection.path)} could not be read "
+        f"({card_text(collection.problem)}): {len(members)} verdicts of {len(rules)} "
+        f"rule{'s' if len(rules) != 1 else ''} unknown. {_collection_advice(collection)}"
+    )
+
+
+def _collection_advice(collection: UnreadableCollection) -> str:
+    permission = collection_permission(collection.path)
+    if collection.status in (401, 403):
+        if permission is None:
+            return "Grant the Graph permission that reads it."
+        if "delegated" in permission:
+            return (
+                f"It needs {permission}, which an app-only identity cannot hold: attest the "
+                "setting in TENANTS instead."
+            )
+        return f"Grant {permission} (application) to the app's identity, with admin consent."
+    if collection.status == 429:
+        return "Graph throttled the reads past the retry budget; the next reconcile reads again."
+    if collection.status is not None and collection.status >= 500:
+        return "Graph or Intune is failing (an outage); the next reconcile reads again."
+    return "The next reconcile reads it again."
+
+
+def blind_collection_card(
+    collection: UnreadableCollection, members: Sequence[Alert], context: CardContext
+) -> dict[str, Any]:
+    """One card for every verdict one unreadable collection made unknown."""
+    first = members[0]
+    worst = max(members, key=lambda alert: alert.severity.rank)
+    rules = sorted({alert.transition.record.rule_id for alert in members})
+    cause = (
+        "permission"
+        if collection.status in (401, 403)
+        else "throttling"
+        if collection.status == 429
+        else "outage"
+        if collection.status is not None and collection.status >= 500
+        else "unreadable"
+    )
+    body: list[dict[str, Any]] = [
+        {
+            "type": "Container",
+            "style": _BLIND_STYLE[0],
+            "bleed": True,
+            "items": [
+                _text(
+                    f"UNKNOWN · Monitor blind ({cause}) · "
+                    f"{SEVERITY_WORDS[worst.severity].lower()} rules",
+                    weight="Bolder",
+                    color=_BLIND_STYLE[1],
+                    size="Medium",
+                ),
+                _text(f"Cannot read {card_text(collection.path)}", weight="Bolder", size="Large"),
+                _text(_tenant_label(first), isSubtle=True, spacing="None"),
+            ],
+        },
+        _text(
+            f"Graph answered: {card_text(collection.problem)}. {len(members)} verdicts of "
+            f"{len(rules)} rules are UNKNOWN until it can be read again, never green."
+        ),
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": "Tenant", "value": _tenant_label(first)},
+                {"title": "Collection", "value": card_text(collection.path)},
+                {
+                    "title": "Permission",
+                    "value": collection_permission(collection.path) or "see the rule metadata",
+                },
+                {"title": "Verdicts unknown", "value": str(len(members))},
+                {"title": "When", "value": _when(first.transition.at)},
+            ],
+        },
+        _heading(f"Why the monitor is blind: {cause}"),
+        _text(_collection_advice(collection)),
+        _heading("Rules affected"),
+        _text(
+            _bullets(
+                f"{rule_id} {card_text(_short(context.rule_facts(rule_id).title))}"
+                for rule_id in rules[:MAX_DIGEST_LINES]
+            )
+            + (
+                f"\r- … and {len(rules) - MAX_DIGEST_LINES} more"
+                if len(rules) > MAX_DIGEST_LINES
+                else ""
+            )
+        ),
+    ]
+    actions = [
+        _open_url("Show tenant history", context.history.history_url(first.tenant_id)),
+        _open_url("Open Intune admin center", ADMIN_CENTER),
+    ]
+    return _card(body, actions)
 
 
 def _actor_summary(alerts: Sequence[Alert]) -> str:
@@ -394,7 +641,7 @@ def _actor_summary(alerts: Sequence[Alert]) -> str:
             continue
         for name in {event.actor_name or event.actor_id for event in alert.causes}:
             actors[name] += 1
-    parts = [f"{name} ({count})" for name, count in actors.most_common(5)]
+    parts = [f"{card_text(name)} ({count})" for name, count in actors.most_common(5)]
     if unknown:
         parts.append(f"cause unknown ({unknown})")
     return "Changes by: " + ", ".join(parts) if parts else "No changes were matched."
@@ -405,11 +652,26 @@ def _actor_summary(alerts: Sequence[Alert]) -> str:
 
 def json_payload(alerts: Sequence[Alert], context: CardContext) -> dict[str, Any]:
     """The same content for receivers that are not Teams: data, no layout."""
-    return {
-        "format": JSON_PAYLOAD_FORMAT,
-        "tenantId": alerts[0].tenant_id if alerts else "",
-        "alerts": [alert_document(alert, context) for alert in alerts],
-    }
+    document: dict[str, Any] = _without_controls(
+        {
+            "format": JSON_PAYLOAD_FORMAT,
+            "tenantId": alerts[0].tenant_id if alerts else "",
+            "alerts": [alert_document(alert, context) for alert in alerts],
+        }
+    )
+    return document
+
+
+def _without_controls(value: Any) -> Any:
+    """JSON data keeps tenant text as it is, minus what cannot be sent or shown safely
+    (control characters, bidi overrides, lone surrogates that UTF-8 cannot carry)."""
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, dict):
+        return {key: _without_controls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_controls(item) for item in value]
+    return value
 
 
 def alert_document(alert: Alert, context: CardContext) -> dict[str, Any]:
@@ -487,14 +749,14 @@ def _bullets(lines: Iterable[str]) -> str:
 
 def _tenant_label(alert: Alert) -> str:
     if alert.tenant_name:
-        return f"{alert.tenant_name} ({alert.tenant_id})"
-    return alert.tenant_id
+        return f"{card_text(alert.tenant_name)} ({card_text(alert.tenant_id)})"
+    return card_text(alert.tenant_id)
 
 
 def _object_label(subject_type: str, subject_id: str, name: str) -> str:
     if name and name != subject_id:
-        return f"{subject_type} '{_short(name)}' ({subject_id})"
-    return f"{subject_type} {subject_id}"
+        return f"{card_text(subject_type)} '{card_text(_short(name))}' ({card_text(subject_id)})"
+    return f"{card_text(subject_type)} {card_text(subject_id)}"
 
 
 def _devices(count: int | None) -> str:

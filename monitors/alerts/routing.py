@@ -13,15 +13,15 @@ Settings (read here and nowhere else):
   the value of the app setting named by `webhookSetting`;
 - `GREENSCREEN_ALERT_SUPPRESSIONS`: JSON list, e.g. `[{"rule": "APP-003", "subject": "<id or *>",
   "tenant": "<id or *>", "reason": "…", "owner": "…", "expires": "2026-12-31T00:00:00Z"}]`;
-- `GREENSCREEN_HISTORY_BASE_URL`: the Function app's public URL, for the history links.
+- `GREENSCREEN_HISTORY_BASE_URL`: the Function app's public URL, for the history links;
+- `GREENSCREEN_ALERT_DIGEST_ABOVE`: more cards than this for one tenant from one evaluation run
+  become one digest card (default 5, 1-100).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,11 +32,14 @@ from monitors.alerts.alert import Alert
 from monitors.alerts.cards import PayloadFormat
 from monitors.alerts.links import HistoryLinks
 from monitors.store.keys import parse_time
+from monitors.url_safety import UnsafeUrlError, client_host, forbidden_address, is_loopback
 from rules.findings import Severity
 
 ROUTES_SETTING: Final = "GREENSCREEN_ALERT_ROUTES"
 SUPPRESSIONS_SETTING: Final = "GREENSCREEN_ALERT_SUPPRESSIONS"
 HISTORY_BASE_URL_SETTING: Final = "GREENSCREEN_HISTORY_BASE_URL"
+DIGEST_ABOVE_SETTING: Final = "GREENSCREEN_ALERT_DIGEST_ABOVE"
+MAX_DIGEST_ABOVE: Final = 100
 ANY: Final = "*"
 
 
@@ -70,7 +73,13 @@ class WebhookUrl:
             raise AlertSettingsError("a webhook URL must be an absolute http(s) URL") from None
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise AlertSettingsError("a webhook URL must be an absolute http(s) URL")
+        try:
+            # The host as httpx will connect to it (IDNA: `169。254。169。254` is 169.254.169.254).
+            host = client_host(value.strip())
+        except UnsafeUrlError:
+            raise AlertSettingsError("a webhook URL must be an absolute http(s) URL") from None
         check_destination_host(parts.scheme, parts.hostname)
+        check_destination_host(parts.scheme, host)
         self._value = value.strip()
 
     def reveal(self) -> str:
@@ -92,47 +101,23 @@ class WebhookUrl:
         return hash(self._value)
 
 
-# The Azure platform's own endpoints on every VM: instance metadata (link-local, caught below) and
-# the wire server, which hands out VM and extension configuration.
-_PLATFORM_ADDRESSES: Final = frozenset({ipaddress.ip_address("168.63.129.16")})
-
-
 def check_destination_host(scheme: str, host: str) -> None:
     """Refuse webhook destinations that would turn alert delivery into SSRF.
 
     https only; plain http only on loopback (local receivers in tests and demos). Never a
     link-local (instance metadata), unspecified, multicast or Azure platform address, however
     the address is spelled (`169.254.169.254`, `2852039166`, `0xa9.0xfe.0xa9.0xfe`,
-    `::ffff:169.254.169.254`). Host names are not resolved here: the setting is operator-owned
-    and DNS answers may change; the receiver must also be reachable over https with a valid
-    certificate, which metadata endpoints are not.
+    `::ffff:169.254.169.254`, `169。254。169。254`: `WebhookUrl` checks the host both as written
+    and as the HTTP client normalises it). Host names are not resolved here: the setting is
+    operator-owned and DNS answers may change; the receiver must also be reachable over https
+    with a valid certificate, which metadata endpoints are not.
     """
-    address = _literal_address(host)
-    loopback = host.lower() == "localhost" or (address is not None and address.is_loopback)
-    if scheme != "https" and not loopback:
+    if scheme != "https" and not is_loopback(host):
         raise AlertSettingsError("a webhook URL must use https (plain http only on loopback)")
-    if address is not None and (
-        address.is_link_local
-        or address.is_unspecified
-        or address.is_multicast
-        or address in _PLATFORM_ADDRESSES
-    ):
+    if forbidden_address(host):
         raise AlertSettingsError(
             "a webhook URL must not point at a link-local, metadata or unspecified address"
         )
-
-
-def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # the legacy spellings the resolver still accepts: 2852039166, 0xa9fea9fe, 0251...
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +238,21 @@ def routing_from_settings(environ: Mapping[str, str] | None = None) -> AlertRout
         routes=tuple(_routes(settings)),
         suppressions=tuple(_suppressions(settings.get(SUPPRESSIONS_SETTING) or "[]")),
     )
+
+
+def digest_above_from_settings(environ: Mapping[str, str] | None = None) -> int:
+    """`GREENSCREEN_ALERT_DIGEST_ABOVE`: more cards than this from one run become a digest."""
+    from monitors.alerts.cards import DEFAULT_DIGEST_ABOVE
+
+    settings = os.environ if environ is None else environ
+    value = (settings.get(DIGEST_ABOVE_SETTING) or "").strip()
+    if not value:
+        return DEFAULT_DIGEST_ABOVE
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DIGEST_ABOVE:
+        raise AlertSettingsError(
+            f"{DIGEST_ABOVE_SETTING} must be a whole number from 1 to {MAX_DIGEST_ABOVE}"
+        )
+    return int(value)
 
 
 def history_links_from_settings(environ: Mapping[str, str] | None = None) -> HistoryLinks:

@@ -18,10 +18,13 @@ from monitors.alerts.delivery import RetryPolicy, WebhookPoster
 from monitors.alerts.ledger import TableAlertLedger
 from monitors.alerts.routing import (
     AlertRouting,
+    digest_above_from_settings,
     history_links_from_settings,
     routing_from_settings,
 )
 from monitors.store.settings import DEVELOPMENT_STORAGE, table_service_from_settings
+
+__all__ = ["AlertDelivery", "alert_delivery_from_settings", "digest_above_from_settings"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import html
 from collections.abc import Iterable, Sequence
 
 from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.safe_text import printable
 from monitors.reports.terminal import device_profile_label
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -71,7 +72,7 @@ function setAll(open) {
 
 
 def e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(printable(str(text)), quote=True)
 
 
 def render_html(report: ReadinessReport) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitors.reports.model import ReadinessReport
+from monitors.reports.safe_text import inert_json
 from monitors.what_if import WhatIfResult
 from rules.device_readiness import DeviceReadiness
 from rules.findings import Finding
@@ -40,4 +41,4 @@ def render_what_if_json(result: WhatIfResult) -> str:
 
 
 def _dump(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from monitors.reports.model import ReadinessReport, Section
+from monitors.reports.safe_text import printable
 from rules.findings import Finding, Status
 
 # Characters XML 1.0 cannot carry at all, even escaped; tenant text could contain them.
@@ -18,7 +19,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _xml(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return _NOT_XML.sub("\ufffd", printable(text))
 
 
 def render_junit(report: ReadinessReport) -> str:

@@ -10,6 +10,7 @@ import html
 import re
 
 from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.safe_text import one_line
 from monitors.reports.terminal import blocker_label, device_profile_label
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
@@ -22,7 +23,7 @@ _MAX_DEVICES_NAMED = 10
 
 def md(text: str) -> str:
     """Tenant text as inert Markdown: HTML escaped, Markdown punctuation backslashed."""
-    flat = " ".join(text.split())
+    flat = one_line(text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 

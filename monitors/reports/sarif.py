@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from monitors.reports.model import ReadinessReport
+from monitors.reports.safe_text import inert_json
 from rules.findings import Finding, RuleMetadata, Severity, Status, Subject
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -61,7 +62,7 @@ def render_sarif(report: ReadinessReport) -> str:
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The terminal rendering: a verdict line per profile, like the ESP's own screen, then why.
 
 Tenant-provided text goes into `rich.text.Text` objects, never into markup strings, so a display
-name like `[bold]x[/]` prints as itself.
+name like `[bold]x[/]` prints as itself; the console (`InertConsole`) turns control characters
+into `?`, so a name carrying terminal escape sequences cannot repaint the verdict.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console
 from rich.text import Text
 
 from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.safe_text import printable
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -29,8 +31,27 @@ _MAX_DEVICES_NAMED = 5
 _MAX_REASONS = 8
 
 
+class InertConsole(Console):
+    """A console that prints tenant text as text: every control character, bidi override and
+    lone surrogate in what it is given becomes `?` (one for one, so styles keep their place).
+    A display name can neither move the cursor nor rewrite a line already printed."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_inert(item) for item in objects), **kwargs)
+
+
+def _inert(item: Any) -> Any:
+    if isinstance(item, Text):
+        shown = item.copy()
+        shown.plain = printable(shown.plain)
+        return shown
+    if isinstance(item, str):
+        return printable(item)
+    return item
+
+
 def console_for(stream: IO[str], *, color: bool, width: int | None) -> Console:
-    return Console(
+    return InertConsole(
         file=stream,
         force_terminal=color,
         no_color=not color,

@@ -4,13 +4,18 @@
   "use strict";
   // Teams renders a Markdown subset in TextBlocks (bold, italic, links); the npm renderer
   // leaves Markdown to its host, so this page is that host. Text is HTML-escaped first.
+  // Backslash escapes are honoured as Teams does (CommonMark): an escaped character is text.
   AdaptiveCards.AdaptiveCard.onProcessMarkdown = function (text, result) {
     var html = text
+      .replace(/\\([\\`*_{}\[\]()#!|~<>+\-.])/g, function (match, c) {
+        return "\u0001" + c.charCodeAt(0) + "\u0002";
+      })
       .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
       .replace(/"/g, "&quot;").replace(/'/g, "&#39;")
       .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
       .replace(/(^|[\s(])_([^_]+)_(?=$|[\s).,;:])/g, "$1<em>$2</em>")
-      .replace(/\[([^\]]+)\]\((https:\/\/[^\s)]+)\)/g, '<a href="$2">$1</a>');
+      .replace(/\[([^\]]+)\]\((https:\/\/[^\s)]+)\)/g, '<a href="$2">$1</a>')
+      .replace(/\u0001(\d+)\u0002/g, "&#$1;");
     result.outputHtml = html;
     result.didProcess = true;
   };

@@ -115,20 +115,28 @@ def _included_groups(policy: MdmPolicy) -> str:
 def _attested_or_unknown(
     context: RuleContext, finding: FindingBuilder, unreadable: tuple[str, ...]
 ) -> Finding:
-    attested = context.settings.attested_mdm_user_scope
+    settings = context.settings
+    attested = settings.attested_mdm_user_scope
     why = (
         *unreadable,
         "Graph serves mobileDeviceManagementPolicies to delegated callers only; an app-only "
         "identity cannot read it",
     )
     if attested is None:
+        if settings.mdm_attestation_lapsed:
+            return finding.unknown(
+                context.tenant_subject,
+                "cannot read the MDM user scope, and its attestation no longer holds",
+                (*why, settings.mdm_attestation_lapsed),
+            )
         return finding.unknown(
             context.tenant_subject,
             "cannot read the MDM user scope: it needs a delegated token or an attested value",
             why,
         )
     scope = attested.casefold()
-    reasons = (*why, f"the operator attests MDM user scope '{attested}'")
+    basis = f" ({settings.mdm_attestation_basis})" if settings.mdm_attestation_basis else ""
+    reasons = (*why, f"the operator attests MDM user scope '{attested}'{basis}")
     if scope == "all":
         return finding.passed(
             context.tenant_subject,

@@ -38,14 +38,7 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
     unreadable = context.unreadable(MDM_POLICIES)
     finding = FindingBuilder(METADATA)
     if unreadable:
-        yield finding.unknown(
-            context.tenant_subject,
-            "cannot count the MDM configurations: they could not be read",
-            (
-                *unreadable,
-                "Graph serves mobileDeviceManagementPolicies to delegated callers only",
-            ),
-        )
+        yield _attested_or_unknown(context, finding, unreadable)
         return
     policies = context.snapshot.mdm_policies or ()
     active = [p for p in policies if (p.applies_to or "").casefold() in ("all", "selected")]
@@ -76,3 +69,49 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
             reasons or ("no MDM application is configured",),
             related=related,
         )
+
+
+def _attested_or_unknown(
+    context: RuleContext, finding: FindingBuilder, unreadable: tuple[str, ...]
+) -> Finding:
+    """The operator's attestation stands in for the delegated-only read: whether an MDM
+    application other than Intune is active, next to Intune's attested scope."""
+    settings = context.settings
+    why = (*unreadable, "Graph serves mobileDeviceManagementPolicies to delegated callers only")
+    others = settings.attested_other_mdm_apps
+    intune = settings.attested_mdm_user_scope
+    if others is None or intune is None:
+        lapsed = (settings.mdm_attestation_lapsed,) if settings.mdm_attestation_lapsed else ()
+        return finding.unknown(
+            context.tenant_subject,
+            "cannot count the MDM configurations: they could not be read"
+            + (", and their attestation no longer holds" if lapsed else ""),
+            (*why, *lapsed),
+        )
+    basis = f" ({settings.mdm_attestation_basis})" if settings.mdm_attestation_basis else ""
+    reasons = (
+        *why,
+        f"the operator attests MDM user scope '{intune}' and other MDM applications "
+        f"'{others}'{basis}",
+    )
+    intune_active = intune.casefold() in ("all", "selected")
+    if others.casefold() == "active" and intune_active:
+        return finding.failed(
+            context.tenant_subject,
+            "more than one MDM application is active for automatic enrollment (attested): "
+            "device-token enrollment fails with 0xc1036501",
+            reasons,
+        )
+    if others.casefold() in ("none", "active"):
+        active = int(intune_active) + int(others.casefold() == "active")
+        return finding.passed(
+            context.tenant_subject,
+            f"no more than one MDM application is active for automatic enrollment "
+            f"({active} active, attested)",
+            reasons,
+        )
+    return finding.unknown(
+        context.tenant_subject,
+        f"the attested value for other MDM applications '{others}' is not none or active",
+        reasons,
+    )
