@@ -1,8 +1,9 @@
 """Polling Intune's audit log: who changed which Intune object, turned into change messages.
 
-Intune resources cannot be subscribed to (GRAPH-NOTES §1), so `deviceManagement/auditEvents` is
+Intune resources cannot be subscribed to (Graph's change-notification overview lists no
+Intune resource), so `deviceManagement/auditEvents` is
 read every few minutes from the stored cursor minus an overlap window (the API's latency is not
-documented; GRAPH-NOTES §3), de-duplicated by event id against the ids the cursor remembers.
+documented; docs/guardrail.md), de-duplicated by event id against the ids the cursor remembers.
 Every new event is recorded as a change event (the actor behind a transition), and each touched
 object becomes one `changes` message carrying its event ids. Records name the object's derived
 type, placed through Graph's type hierarchy (`monitors.graph.type_hierarchy`), then by id in the

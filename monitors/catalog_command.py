@@ -15,7 +15,7 @@ from rules.findings import RuleMetadata
 
 EXIT_OK: Final = 0
 EXIT_BAD_INPUT: Final = 2
-# The catalog's order of areas (RULES-REFERENCE sections), then the number within an area.
+# The catalog's order of areas (docs/rules.md), then the number within an area.
 AREA_ORDER: Final = (
     "ENR",
     "DEV",

@@ -6,8 +6,8 @@
 - Devices: `devices/delta` with `$select`; only changes of Autopilot devices (a ZTDId) or of
   devices the mirror holds become messages, 15 ids per message.
 - A new link starts with `$deltatoken=latest` (one request, "from now on": the last full read
-  is the baseline). `410 Gone` (token expired, GRAPH-NOTES §5) starts a new link and queues a
-  `full` message, since changes may have been missed.
+  is the baseline). `410 Gone` (token expired, Graph's delta query overview) starts a new link and
+  queues a `full` message, since changes may have been missed.
 - `auditLogs/directoryAudits` since a cursor gives the actor (recorded as change events and
   attached to the messages of their targets). Without `AuditLog.Read.All` Graph answers 403:
   polling carries on without actors.

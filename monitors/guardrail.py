@@ -3,7 +3,8 @@
 `function_app.py` translates a trigger into plain values and calls one function here; this
 module reads the settings once (`build_services`), builds the real clients (verdict store,
 tenant mirror, queue sender, Graph per tenant) and runs the per-tenant work with isolation:
-one tenant's failure is logged and counted, and never stops the others (invariant 6).
+one tenant's failure is logged and counted, and never stops the others (docs/architecture.md,
+invariant 6).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The Graph change-notification webhook: validation handshake, clientState check, enqueue.
 
-The webhook only acknowledges (ARCHITECTURE invariant 3): no Graph call, no rule work. Graph
-waits 3 s for an answer and marks an endpoint slow above 2.9 s, so the handshake does no I/O at
-all and a notification costs one queue write per accepted item. 5xx only when an enqueue failed,
+The webhook only acknowledges (docs/architecture.md, invariant 3): no Graph call, no rule work.
+Graph waits 3 s for an answer and marks an endpoint slow above 2.9 s, so the handshake does no I/O
+at all and a notification costs one queue write per accepted item. 5xx only when an enqueue failed,
 so Graph retries instead of losing the change.
 """
 

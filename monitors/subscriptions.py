@@ -1,6 +1,7 @@
 """Graph change-notification subscriptions for the Autopilot groups of a tenant.
 
-Only Entra groups can be subscribed to (GRAPH-NOTES §1); Intune is polled. Per tenant:
+Only Entra groups can be subscribed to (Graph's change-notification overview); Intune is
+polled. Per tenant:
 
 - wanted: `groups/{id}` for every group an Autopilot profile targets or excludes, and
   `groups/{id}/members` too when the group is assigned (dynamic membership follows the rule,
@@ -32,7 +33,9 @@ from rules import tenant_collections as tc
 
 log = logging.getLogger(__name__)
 
-MAX_LIFETIME: Final = timedelta(minutes=41_760)  # directory resources (GRAPH-NOTES §1)
+MAX_LIFETIME: Final = timedelta(
+    minutes=41_760
+)  # directory resources (Graph's subscription resource)
 LIFETIME: Final = MAX_LIFETIME - timedelta(hours=1)  # margin for clock skew
 MAX_PER_GROUP_SUBSCRIPTIONS: Final = 50
 

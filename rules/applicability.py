@@ -1,5 +1,5 @@
-"""Device-phase applicability: what reaches a pre-provisioning profile's devices (§0 of the
-rule catalog, RULES-REFERENCE.md).
+"""Device-phase applicability: what reaches a pre-provisioning profile's devices (docs/rules.md,
+"Device-phase applicability").
 
 During the technician flow there is no user: only device-targeted payload applies. This module
 answers, for a payload's assignments and an Autopilot profile, whether the payload applies to

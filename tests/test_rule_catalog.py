@@ -19,7 +19,7 @@ from rules.findings import Finding, RuleKind, RuleMetadata, Severity, Status
 from rules.tenant_collections import ALL_COLLECTIONS
 from tests.tenant_builder import healthy_tenant
 
-# Every id of the readiness rule catalog (RULES-REFERENCE.md). A rule added by the project gets
+# Every id of the readiness rule catalog (docs/rules.md). A rule added by the project gets
 # the next free id in its area and is added here in the same change.
 CATALOG_IDS = frozenset(
     """

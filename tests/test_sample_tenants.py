@@ -522,13 +522,3 @@ def test_synthetic_cli_writes_the_tenant_the_function_generates(tmp_path: Path) 
 
     assert synthetic_main(["--out", str(out), "--seed", "5", *arguments]) == 0
     assert json.loads(out.read_text(encoding="utf-8")) == generate_tenant(**SMALL_COUNTS, seed=5)
-
-
-def test_vendored_graph_examples_match_the_shared_originals() -> None:
-    vendored = Path(__file__).resolve().parent / "graph_examples"
-    shared = Path(__file__).resolve().parents[2] / "shared" / "graph-examples"
-    if not shared.is_dir():
-        pytest.skip("../shared/graph-examples is not beside this checkout")
-    originals = {path.name: path.read_bytes() for path in shared.iterdir() if path.is_file()}
-    copies = {path.name: path.read_bytes() for path in vendored.iterdir() if path.is_file()}
-    assert copies == originals

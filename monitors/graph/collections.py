@@ -89,7 +89,7 @@ class CollectionSpec:
     # Navigations expanded in the list that can be read per object instead if Graph refuses the
     # expand (documented on every resource as GET /{id}/<navigation>).
     per_object_fallback: tuple[str, ...] = ()
-    # Delegated-only in Graph: application permissions cannot read it (GRAPH-NOTES §9).
+    # Delegated-only in Graph: application permissions cannot read it (docs/permissions.md).
     delegated_only: bool = False
 
     def list_url(self) -> str:

@@ -1,6 +1,6 @@
 """JSON renderings: the findings contract, per-device readiness, and what-if results.
 
-`--format json` is exactly the findings contract of ARCHITECTURE.md, a JSON list of findings,
+`--format json` is exactly the findings contract of docs/check.md, a JSON list of findings,
 so pipelines can rely on its shape; device readiness goes to a separate file (`--devices-out`).
 """
 

@@ -2,7 +2,8 @@
 reauthorize, delete; and the payloads Graph POSTs to subscribers.
 
 Only Entra ID groups and users can be subscribed to (no Intune resource can), for the
-`updated` and `deleted` change types, for at most 41,760 minutes (GRAPH-NOTES.md section 1).
+`updated` and `deleted` change types, for at most 41,760 minutes (Graph's change-notification
+overview).
 """
 
 from __future__ import annotations
