@@ -48,12 +48,12 @@ from tests.tenant_builder import (
     DEVICE_A_ID,
     DEVICE_B_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
     PROFILE_ID,
     REMOVE,
     SCRIPT_ID,
     SETTINGS_POLICY_ID,
     SKIP_USER_ESP_ID,
-    SURFACE_FILTER_ID,
     USER_GROUP_ID,
     JsonObject,
     TenantBuilder,
@@ -245,7 +245,7 @@ def test_user_context_win32_app_behind_a_filter_fails_naming_the_filter() -> Non
             "Filtered tool",
             run_as="user",
             assignments=[
-                include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID)
+                include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID)
             ],
         ),
     )
@@ -253,7 +253,7 @@ def test_user_context_win32_app_behind_a_filter_fails_naming_the_filter() -> Non
         f for f in findings(app_001_win32_installs_as_system, tenant) if f.status is Status.FAIL
     ]
     assert [f.subject.id for f in found] == ["app-filtered"]
-    assert "'Surface devices'" in found[0].message
+    assert "'CON device names'" in found[0].message
 
 
 def test_win32_app_whose_assignments_could_not_be_read_is_unknown_when_installing_as_user() -> None:
@@ -649,7 +649,7 @@ def test_device_configuration_behind_a_filter_is_unknown_naming_the_filter() -> 
     tenant = healthy_tenant().assign(
         DEVICE_CONFIGURATIONS,
         SKIP_USER_ESP_ID,
-        include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID),
+        include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID),
     )
     found = [
         f
@@ -657,7 +657,7 @@ def test_device_configuration_behind_a_filter_is_unknown_naming_the_filter() -> 
         if f.subject.id == SKIP_USER_ESP_ID
     ]
     assert [f.status for f in found] == [Status.UNKNOWN]
-    assert "'Surface devices'" in found[0].message
+    assert "'CON device names'" in found[0].message
 
 
 def test_settings_catalog_policy_with_unread_settings_is_unknown() -> None:

@@ -50,12 +50,12 @@ from tests.tenant_builder import (
     DEVICE_B_ENTRA_OBJECT_ID,
     DEVICE_B_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
     PROFILE_ID,
     REMOVE,
     SETTINGS_POLICY_ID,
     SKIP_USER_ESP_ID,
     SKIP_USER_STATUS_PAGE_URI,
-    SURFACE_FILTER_ID,
     TENANT_ID,
     USER_GROUP_ID,
     TenantBuilder,
@@ -701,7 +701,7 @@ def test_blocking_app_behind_a_filter_warns() -> None:
     tenant = healthy_tenant().assign(
         MOBILE_APPS,
         AGENT_APP_ID,
-        include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID),
+        include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID),
     )
 
     finding = only(esp_003_blocking_apps_install_in_device_phase, tenant)
