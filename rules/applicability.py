@@ -528,9 +528,16 @@ class TenantTargeting:
             undetermined = include.possible - exclude.certain - certain
         if unknown_universe is not None and undetermined is not None:
             undetermined &= unknown_universe
-        reasons.append(
-            f"profile '{profile.display_name}' targets {len(certain)} registered device(s)"
-        )
+        if unknown:
+            # A count next to "could not be read" reads as a fact; say what is known instead.
+            reasons.append(
+                f"which registered devices profile '{profile.display_name}' targets is not known"
+                + (f" (at least {len(certain)})" if certain else "")
+            )
+        else:
+            reasons.append(
+                f"profile '{profile.display_name}' targets {len(certain)} registered device(s)"
+            )
         return ProfileTargeting(
             profile_id=profile.id,
             all_devices=all_devices,
@@ -732,10 +739,13 @@ class TenantTargeting:
             return _UNBOUNDED
         group = self._groups.get(assignment.group_id)
         if group is None:
+            # The groups were read in full: a group not among them is deleted and holds nobody
+            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
             reasons.append(
-                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?)"
+                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?): "
+                "it reaches no device"
             )
-            return _UNBOUNDED
+            return _NOTHING
         verdict = self.group_kind(group)
         reasons.append(f"assigned to group {self._label(group)}")
         if verdict.kind is GroupKind.USER:

@@ -374,13 +374,17 @@ def test_filter_missing_from_the_tenant_is_still_named() -> None:
 # --- missing and unreadable data -----------------------------------------------------------------
 
 
-def test_dangling_include_group_is_unknown() -> None:
+def test_dangling_include_group_reaches_nobody_as_grp_006_says() -> None:
+    # GRP-006 calls the group deleted; applicability agrees: a deleted group holds no device.
     verdict, reasons = agent_verdict(
         agent_assigned(include_group("grp-deleted", intent="required"))
     )
 
-    assert verdict is UNKNOWN
-    assert "assigned to group grp-deleted, which is not in the tenant (deleted?)" in reasons
+    assert verdict is DOES_NOT_APPLY
+    assert (
+        "assigned to group grp-deleted, which is not in the tenant (deleted?): it reaches no "
+        "device" in reasons
+    )
 
 
 def test_dangling_exclusion_is_ignored_with_a_reason() -> None:

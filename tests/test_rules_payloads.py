@@ -846,12 +846,13 @@ def test_sample_tenant_payload_problems_are_found_and_nothing_else_fails() -> No
     }
 
 
-def test_sample_tenant_unknowns_come_only_from_the_deleted_group_assignment() -> None:
+def test_sample_tenant_payload_rules_have_no_unknowns_and_agree_with_grp_006() -> None:
     unknown = {
         (rule.METADATA.id, f.subject.display_name)
         for rule in payloads.RULES
         for f in findings(rule, _sample())
         if f.status is Status.UNKNOWN
     }
-    # 'Windows Update ring - Lab' targets a deleted group (GRP-006): where it lands is unknown.
-    assert unknown == {("CFG-001", "Windows Update ring - Lab")}
+    # 'Windows Update ring - Lab' targets a deleted group: GRP-006 reports it, and the payload
+    # rules agree that a deleted group reaches no device instead of calling it unknown.
+    assert unknown == set()

@@ -84,7 +84,9 @@ class _Verdict:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    for item in profiles_under_check(context, METADATA, ENROLLMENT_CONFIGURATIONS, MOBILE_APPS):
+    for item in profiles_under_check(
+        context, METADATA, ENROLLMENT_CONFIGURATIONS, MOBILE_APPS, needs_targeting=False
+    ):
         if isinstance(item, ProfileUnderCheck):
             yield from _check(context, item)
         else:
