@@ -133,6 +133,11 @@ class DeviceReach:
 
     @property
     def may_reach(self) -> frozenset[str]:
+        # Keeps the profile's own set when nothing is undecided: findings share its sorted ids.
+        if not self.undecided:
+            return self.reached
+        if not self.reached:
+            return self.undecided
         return self.reached | self.undecided
 
 
@@ -320,6 +325,9 @@ def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -
         reached = reached - exclude.possible
     if exclude.certain:
         possible = possible - exclude.certain
+    if len(reached) == len(devices):
+        # Every device reached (the usual answer): share the profile's set, compute nothing.
+        return DeviceReach(reached=devices, missed=frozenset(), undecided=frozenset())
     return DeviceReach(
         reached=reached,
         missed=devices - possible,
@@ -584,18 +592,23 @@ class TenantTargeting:
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
         name = f"'{payload.display_name}'"
+        target = self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
                 profile.id,
                 Applicability.UNKNOWN,
                 (f"assignments of {name} could not be read",),
+                _coverage=(_UNBOUNDED, _NOTHING, target.device_ids),
             )
         if not payload.assignments:
             return DevicePhaseApplicability(
-                payload.id, profile.id, Applicability.DOES_NOT_APPLY, (f"{name} is not assigned",)
+                payload.id,
+                profile.id,
+                Applicability.DOES_NOT_APPLY,
+                (f"{name} is not assigned",),
+                _coverage=(_NOTHING, _NOTHING, target.device_ids),
             )
-        target = self.profile_targeting(profile)
         is_app = isinstance(payload, MobileApp)
         reasons: list[str] = []
         user_targets: list[str] = []
