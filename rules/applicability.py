@@ -30,10 +30,12 @@ Semantics, each from Microsoft's documentation:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Final
 
 from rules.assignment_filters import FilterSplit, parse_filter_rule, split_devices
 from rules.assignments import Assignment, FilterType, TargetKind
@@ -142,6 +144,27 @@ class DeviceReach:
 
 
 _NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
+
+# How many devices a message names before it only counts the rest.
+DEVICE_SAMPLE: Final = 5
+
+
+def name_devices(snapshot: TenantSnapshot, device_ids: Iterable[str], total: int) -> str:
+    """ "3 of the profile's 40 device(s) (PF3A, PF3B, PF3C)": a bounded, stable sample.
+
+    The full list travels in the finding's `devices`; the message names a few by serial number
+    (the first ids in sort order, picked without sorting thousands).
+    """
+    ids = device_ids if isinstance(device_ids, frozenset) else frozenset(device_ids)
+    sample = heapq.nsmallest(DEVICE_SAMPLE, ids)
+    names = [
+        (device.serial_number or device_id)
+        if (device := snapshot.autopilot_device(device_id)) is not None
+        else device_id
+        for device_id in sample
+    ]
+    more = f", and {len(ids) - len(sample)} more" if len(ids) > len(sample) else ""
+    return f"{len(ids)} of the profile's {total} device(s) ({', '.join(names)}{more})"
 
 
 @dataclass(frozen=True, slots=True)
