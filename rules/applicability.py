@@ -149,7 +149,9 @@ _NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
 DEVICE_SAMPLE: Final = 5
 
 
-def name_devices(snapshot: TenantSnapshot, device_ids: Iterable[str], total: int) -> str:
+def name_devices(
+    snapshot: TenantSnapshot, device_ids: Iterable[str], total: int, whole: str = "the profile's"
+) -> str:
     """ "3 of the profile's 40 device(s) (PF3A, PF3B, PF3C)": a bounded, stable sample.
 
     The full list travels in the finding's `devices`; the message names a few by serial number
@@ -164,7 +166,7 @@ def name_devices(snapshot: TenantSnapshot, device_ids: Iterable[str], total: int
         for device_id in sample
     ]
     more = f", and {len(ids) - len(sample)} more" if len(ids) > len(sample) else ""
-    return f"{len(ids)} of the profile's {total} device(s) ({', '.join(names)}{more})"
+    return f"{len(ids)} of {whole} {total} device(s) ({', '.join(names)}{more})"
 
 
 @dataclass(frozen=True, slots=True)

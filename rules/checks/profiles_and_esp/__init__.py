@@ -19,6 +19,7 @@ from rules.checks.profiles_and_esp import (
     prf_007_device_group_not_excluded,
     prf_008_device_name_template_valid,
     prf_011_preprovisioning_profile_exists,
+    prf_013_no_device_preparation_for_preprovisioning,
 )
 
 RULES: tuple[ModuleType, ...] = (
@@ -31,6 +32,7 @@ RULES: tuple[ModuleType, ...] = (
     prf_007_device_group_not_excluded,
     prf_008_device_name_template_valid,
     prf_011_preprovisioning_profile_exists,
+    prf_013_no_device_preparation_for_preprovisioning,
     esp_001_device_esp_shows_progress,
     esp_002_blocking_apps_on_device_esp,
     esp_003_blocking_apps_install_in_device_phase,
