@@ -124,23 +124,32 @@ class UserTargeting:
 
 @dataclass(frozen=True, slots=True)
 class DeviceReach:
-    """Which of the profile's registered devices a payload reaches in the device phase."""
+    """Which of the profile's registered devices a payload reaches in the device phase.
+
+    Only what every caller needs is stored; the differences are worked out when asked (most
+    answers are asked only for the devices at risk, `may_reach`).
+    """
 
     # Devices it certainly reaches.
     reached: frozenset[str]
-    # Devices it certainly does not reach.
-    missed: frozenset[str]
-    # The rest: a filter on a property not known before enrollment, or unreadable targeting.
-    undecided: frozenset[str]
+    # Devices it certainly or possibly reaches (a superset of `reached`).
+    may_reach: frozenset[str]
+    # Every registered device of the profile.
+    devices: frozenset[str]
 
     @property
-    def may_reach(self) -> frozenset[str]:
-        # Keeps the profile's own set when nothing is undecided: findings share its sorted ids.
-        if not self.undecided:
-            return self.reached
-        if not self.reached:
-            return self.undecided
-        return self.reached | self.undecided
+    def missed(self) -> frozenset[str]:
+        """Devices it certainly does not reach."""
+        if len(self.may_reach) == len(self.devices):
+            return frozenset()
+        return self.devices - self.may_reach
+
+    @property
+    def undecided(self) -> frozenset[str]:
+        """A filter on a property not known before enrollment, or unreadable targeting."""
+        if len(self.reached) == len(self.may_reach):
+            return frozenset()
+        return self.may_reach - self.reached
 
 
 _NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
@@ -181,14 +190,15 @@ class DevicePhaseApplicability:
     _coverage: tuple[_Coverage, _Coverage, frozenset[str]] | None = field(
         default=None, repr=False, compare=False
     )
-    _reach: list[DeviceReach] = field(default_factory=list, repr=False, compare=False)
+    _reach: DeviceReach | None = field(default=None, repr=False, compare=False)
 
     def device_reach(self) -> DeviceReach:
         """Per device of the profile: reached, missed or undecided (computed on first ask)."""
-        if self._reach:
-            return self._reach[0]
+        if self._reach is not None:
+            return self._reach
         reach = _NO_REACH if self._coverage is None else _reach_of(*self._coverage)
-        self._reach.append(reach)
+        # A cache on an immutable answer: the value is a function of the fields already set.
+        object.__setattr__(self, "_reach", reach)
         return reach
 
 
@@ -334,16 +344,21 @@ def _decide(include: _Coverage, exclude: _Coverage, target: ProfileTargeting) ->
 
 
 def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -> DeviceReach:
-    """Split the profile's registered devices into reached, missed and undecided."""
+    """Split the profile's registered devices into reached, possibly reached and the rest."""
     if not devices:
         return _NO_REACH
     if exclude.every_device:
-        return DeviceReach(frozenset(), devices, frozenset())
+        return DeviceReach(frozenset(), frozenset(), devices)
     if include.every_device:
         reached, possible = devices, devices
     else:
         reached = include.certain & devices
-        possible = devices if include.possible is None else include.possible & devices
+        if include.possible is None:
+            possible = devices
+        elif include.possible is include.certain:
+            possible = reached  # an exact prediction: one intersection, not two
+        else:
+            possible = include.possible & devices
     if exclude.possible is None:
         reached = frozenset()
     elif exclude.possible:
@@ -352,12 +367,10 @@ def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -
         possible = possible - exclude.certain
     if len(reached) == len(devices):
         # Every device reached (the usual answer): share the profile's set, compute nothing.
-        return DeviceReach(reached=devices, missed=frozenset(), undecided=frozenset())
-    return DeviceReach(
-        reached=reached,
-        missed=devices - possible,
-        undecided=possible - reached,
-    )
+        return DeviceReach(devices, devices, devices)
+    if len(possible) == len(reached):
+        possible = reached
+    return DeviceReach(reached, possible, devices)
 
 
 # --- the view ------------------------------------------------------------------------------------
