@@ -860,16 +860,28 @@ class TenantTargeting:
                 f"group is an Autopilot device group of profile '{profile.display_name}'"
             )
             return _EVERYTHING
+        if group.id in target.excluded_group_ids:
+            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
+            # devices it holds (known without the device list).
+            reasons.append(
+                f"profile '{profile.display_name}' excludes the group: none of its devices get "
+                "the profile"
+            )
+            return _NOTHING
         prediction = self.membership(group)
         if prediction.holds_every_autopilot_device:
             reasons.append("the group's rule holds every Autopilot device")
             return _EVERYTHING
         if prediction.unknown_reason is not None:
             reasons.append(prediction.unknown_reason)
-        held = len(prediction.members & target.device_ids)
-        reasons.append(
-            f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
-        )
+        elif target.unknown_reason is not None:
+            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
+        else:
+            # A count is a fact only when both sides were read.
+            held = len(prediction.members & target.device_ids)
+            reasons.append(
+                f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
+            )
         return _Coverage(certain=prediction.members, possible=prediction.possible_members)
 
     def filter_split(self, filter_id: str, profile: AutopilotProfile) -> FilterSplit | None:

@@ -25,6 +25,7 @@ from rules.tenant_collections import (
     MOBILE_APPS,
 )
 from tests.tenant_builder import (
+    AP_GROUP_ID,
     DEFAULT_ESP_ID,
     DEVICE_ESP_ID,
     PROFILE_ID,
@@ -32,6 +33,8 @@ from tests.tenant_builder import (
     TenantBuilder,
     all_devices,
     dynamic_group,
+    esp,
+    exclude_group,
     healthy_tenant,
     include_group,
     win32_app,
@@ -147,3 +150,28 @@ def test_a_deleted_group_is_deleted_for_every_rule() -> None:
 
     assert ("app-orphan", Status.FAIL) in grp
     assert app <= {("app-orphan", Status.PASS), ("app-orphan", Status.NOT_APPLICABLE)}
+
+
+def test_an_esp_on_a_group_the_profile_excludes_never_reaches_its_devices() -> None:
+    # Exclusion wins: whatever devices the Sales group holds, none of them gets the profile, so
+    # the higher-priority Sales ESP is out of the question even with the device list unread.
+    sales = dynamic_group(
+        "grp-sales", "Sales", '(device.devicePhysicalIds -any _ -eq "[OrderID]:Sales")'
+    )
+    tenant = (
+        devices_unreadable()
+        .add(GROUPS, sales)
+        .assign(
+            AUTOPILOT_PROFILES, PROFILE_ID, include_group(AP_GROUP_ID), exclude_group("grp-sales")
+        )
+        .patch(ENROLLMENT_CONFIGURATIONS, DEVICE_ESP_ID, priority=2)
+        .add(
+            ENROLLMENT_CONFIGURATIONS,
+            esp("esp-sales", "Sales ESP", priority=1, assignments=[include_group("grp-sales")]),
+        )
+    )
+
+    found = findings(esp_001_device_esp_shows_progress, tenant)
+
+    assert {(f.subject.id, f.status) for f in found} == {(DEVICE_ESP_ID, Status.PASS)}
+    assert not any("0 registered device(s)" in reason for f in found for reason in f.reasons)
