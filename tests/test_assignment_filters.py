@@ -366,3 +366,38 @@ def test_per_device_readiness_honours_the_filter() -> None:
     assert {device.device_id: device.readiness for device in readiness}[
         DEVICE_B_ID
     ] is Readiness.GREEN
+
+
+FILTER_TEXT_PIECES = (
+    "(device.model",
+    "device.manufacturer",
+    "device.deviceName",
+    "-eq",
+    "-ne",
+    "startsWith",
+    "-in",
+    '"Surface Laptop 6"',
+    '"Micro"',
+    '["a", "b"]',
+    "and",
+    "or",
+    "-not",
+    "(",
+    ")",
+    "user.department",
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(FILTER_TEXT_PIECES), max_size=10).map(" ".join) | st.text(max_size=40),
+    st.sampled_from(("include", "exclude")),
+)
+def test_applicability_never_raises_whatever_the_filter_says(rule: str, filter_type: str) -> None:
+    verdict, reached, missed = agent_answer(agent_with_filter(rule, filter_type))
+
+    assert verdict in Applicability
+    assert not reached & missed
+    # Unknown is never a pass: a filter that is not understood decides nothing.
+    if not isinstance(parse_filter_rule(rule), ParsedFilter):
+        assert verdict is Applicability.CONDITIONAL
