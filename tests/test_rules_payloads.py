@@ -244,9 +244,7 @@ def test_user_context_win32_app_behind_a_filter_fails_naming_the_filter() -> Non
             "app-filtered",
             "Filtered tool",
             run_as="user",
-            assignments=[
-                include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID)
-            ],
+            assignments=[include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID)],
         ),
     )
     found = [
