@@ -15,8 +15,14 @@ Semantics, each from Microsoft's documentation:
   the device's assigned user: reported as a separate fact.
 - Exclusions work only within the same group kind (apps-inc-exl-assignments.md): a device
   exclusion removes a device include; a user exclusion does not.
-- Assignment filters are evaluated on the device at enrollment, so a filter makes the answer
-  conditional and names the filter (filters.md).
+- Assignment filters are evaluated on the device at enrollment (filters.md). A filter is
+  evaluated here on what the device is before it enrolls (rules/assignment_filters.py): the
+  profile's name, corporate ownership, the join type, the registered model and manufacturer. A
+  filter that needs anything else (device name, OS version, ...) leaves the answer conditional
+  and names the filter; it never counts as a match.
+- Coverage is per device: every answer carries the profile's registered devices the payload
+  certainly reaches and those it certainly misses, so a payload the technician phase needs can
+  be checked against every device of the profile, not just one.
 - Only `required` app assignments install in the device phase; `available` is not pushed.
 - ESP: the highest-priority device-targeted ESP, else the default; user-targeted ESPs are
   ignored in pre-provisioning (windows-enrollment-status.md).
@@ -24,11 +30,14 @@ Semantics, each from Microsoft's documentation:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from typing import Final
 
+from rules.assignment_filters import FilterSplit, parse_filter_rule, split_devices
 from rules.assignments import Assignment, FilterType, TargetKind
 from rules.membership_prediction import (
     DEVICE_MEMBER_TYPE,
@@ -114,6 +123,62 @@ class UserTargeting:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceReach:
+    """Which of the profile's registered devices a payload reaches in the device phase.
+
+    Only what every caller needs is stored; the differences are worked out when asked (most
+    answers are asked only for the devices at risk, `may_reach`).
+    """
+
+    # Devices it certainly reaches.
+    reached: frozenset[str]
+    # Devices it certainly or possibly reaches (a superset of `reached`).
+    may_reach: frozenset[str]
+    # Every registered device of the profile.
+    devices: frozenset[str]
+
+    @property
+    def missed(self) -> frozenset[str]:
+        """Devices it certainly does not reach."""
+        if len(self.may_reach) == len(self.devices):
+            return frozenset()
+        return self.devices - self.may_reach
+
+    @property
+    def undecided(self) -> frozenset[str]:
+        """A filter on a property not known before enrollment, or unreadable targeting."""
+        if len(self.reached) == len(self.may_reach):
+            return frozenset()
+        return self.may_reach - self.reached
+
+
+_NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
+
+# How many devices a message names before it only counts the rest.
+DEVICE_SAMPLE: Final = 5
+
+
+def name_devices(
+    snapshot: TenantSnapshot, device_ids: Iterable[str], total: int, whole: str = "the profile's"
+) -> str:
+    """ "3 of the profile's 40 device(s) (PF3A, PF3B, PF3C)": a bounded, stable sample.
+
+    The full list travels in the finding's `devices`; the message names a few by serial number
+    (the first ids in sort order, picked without sorting thousands).
+    """
+    ids = device_ids if isinstance(device_ids, frozenset) else frozenset(device_ids)
+    sample = heapq.nsmallest(DEVICE_SAMPLE, ids)
+    names = [
+        (device.serial_number or device_id)
+        if (device := snapshot.autopilot_device(device_id)) is not None
+        else device_id
+        for device_id in sample
+    ]
+    more = f", and {len(ids) - len(sample)} more" if len(ids) > len(sample) else ""
+    return f"{len(ids)} of {whole} {total} device(s) ({', '.join(names)}{more})"
+
+
+@dataclass(frozen=True, slots=True)
 class DevicePhaseApplicability:
     payload_id: str
     profile_id: str
@@ -121,6 +186,20 @@ class DevicePhaseApplicability:
     reasons: tuple[str, ...]
     filters: tuple[FilterCondition, ...] = ()
     user_targeting: UserTargeting | None = None
+    # What the per-device answer is computed from; set by the engine (None: no devices known).
+    _coverage: tuple[_Coverage, _Coverage, frozenset[str]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _reach: DeviceReach | None = field(default=None, repr=False, compare=False)
+
+    def device_reach(self) -> DeviceReach:
+        """Per device of the profile: reached, missed or undecided (computed on first ask)."""
+        if self._reach is not None:
+            return self._reach
+        reach = _NO_REACH if self._coverage is None else _reach_of(*self._coverage)
+        # A cache on an immutable answer: the value is a function of the fields already set.
+        object.__setattr__(self, "_reach", reach)
+        return reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +302,13 @@ def _union(coverages: Iterable[_Coverage]) -> _Coverage:
     return _Coverage(every, certain, possible)
 
 
+def _widened(coverage: _Coverage, target: ProfileTargeting) -> _Coverage:
+    """The coverage with nothing certain: whatever it might reach, it might not."""
+    if coverage.every_device:
+        return _Coverage(possible=target.possible_device_ids)
+    return _Coverage(possible=coverage.possible)
+
+
 def _decide(include: _Coverage, exclude: _Coverage, target: ProfileTargeting) -> Applicability:
     if exclude.every_device:
         return Applicability.DOES_NOT_APPLY
@@ -257,6 +343,36 @@ def _decide(include: _Coverage, exclude: _Coverage, target: ProfileTargeting) ->
     return Applicability.UNKNOWN
 
 
+def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -> DeviceReach:
+    """Split the profile's registered devices into reached, possibly reached and the rest."""
+    if not devices:
+        return _NO_REACH
+    if exclude.every_device:
+        return DeviceReach(frozenset(), frozenset(), devices)
+    if include.every_device:
+        reached, possible = devices, devices
+    else:
+        reached = include.certain & devices
+        if include.possible is None:
+            possible = devices
+        elif include.possible is include.certain:
+            possible = reached  # an exact prediction: one intersection, not two
+        else:
+            possible = include.possible & devices
+    if exclude.possible is None:
+        reached = frozenset()
+    elif exclude.possible:
+        reached = reached - exclude.possible
+    if exclude.certain:
+        possible = possible - exclude.certain
+    if len(reached) == len(devices):
+        # Every device reached (the usual answer): share the profile's set, compute nothing.
+        return DeviceReach(devices, devices, devices)
+    if len(possible) == len(reached):
+        possible = reached
+    return DeviceReach(reached, possible, devices)
+
+
 # --- the view ------------------------------------------------------------------------------------
 
 
@@ -288,6 +404,10 @@ class TenantTargeting:
         self._effective_profiles: dict[int, tuple[AutopilotDevice, EffectiveProfile]] = {}
         self._labels: dict[str, str] = {}
         self._profile_pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...] | None = None
+        self._filter_splits: dict[tuple[str, str], FilterSplit | None] = {}
+        self._filtered_coverages: dict[
+            tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
+        ] = {}
         # What one include or exclude target contributes for one profile, by (kind, target,
         # profile): thousands of payloads share a few thousand targets.
         self._target_coverages: dict[
@@ -454,9 +574,16 @@ class TenantTargeting:
             undetermined = include.possible - exclude.certain - certain
         if unknown_universe is not None and undetermined is not None:
             undetermined &= unknown_universe
-        reasons.append(
-            f"profile '{profile.display_name}' targets {len(certain)} registered device(s)"
-        )
+        if unknown:
+            # A count next to "could not be read" reads as a fact; say what is known instead.
+            reasons.append(
+                f"which registered devices profile '{profile.display_name}' targets is not known"
+                + (f" (at least {len(certain)})" if certain else "")
+            )
+        else:
+            reasons.append(
+                f"profile '{profile.display_name}' targets {len(certain)} registered device(s)"
+            )
         return ProfileTargeting(
             profile_id=profile.id,
             all_devices=all_devices,
@@ -503,23 +630,28 @@ class TenantTargeting:
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
         name = f"'{payload.display_name}'"
+        target = self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
                 profile.id,
                 Applicability.UNKNOWN,
                 (f"assignments of {name} could not be read",),
+                _coverage=(_UNBOUNDED, _NOTHING, target.device_ids),
             )
         if not payload.assignments:
             return DevicePhaseApplicability(
-                payload.id, profile.id, Applicability.DOES_NOT_APPLY, (f"{name} is not assigned",)
+                payload.id,
+                profile.id,
+                Applicability.DOES_NOT_APPLY,
+                (f"{name} is not assigned",),
+                _coverage=(_NOTHING, _NOTHING, target.device_ids),
             )
-        target = self.profile_targeting(profile)
         is_app = isinstance(payload, MobileApp)
         reasons: list[str] = []
         user_targets: list[str] = []
         unfiltered: list[_Coverage] = []
-        filtered: list[tuple[_Coverage, FilterCondition]] = []
+        filtered: list[tuple[_Coverage, FilterCondition, Assignment]] = []
         exclusions: list[_Coverage] = []
         for assignment in payload.assignments:
             if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
@@ -543,20 +675,28 @@ class TenantTargeting:
                 assignment, profile, target, reasons, user_targets
             )
             if assignment.has_filter and not coverage.is_empty:
-                filtered.append((coverage, self._filter_condition(assignment, reasons)))
+                filtered.append((coverage, self._filter_condition(assignment, reasons), assignment))
             else:
                 unfiltered.append(coverage)
 
         exclude = _union(exclusions)
-        verdict = _decide(_union(unfiltered), exclude, target)
+        evaluated: list[_Coverage] = []
+        undecided_filter = False
+        for coverage, _condition, assignment in filtered:
+            narrowed, sure = self._filtered_coverage(coverage, assignment, profile, target, reasons)
+            evaluated.append(narrowed)
+            undecided_filter = undecided_filter or not sure
+        include = _union([*unfiltered, *evaluated])
+        verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
-        if verdict is not Applicability.APPLIES and filtered:
+        if verdict is not Applicability.APPLIES and undecided_filter:
+            # Some filter answer waits for enrollment: would the payload apply if it matched?
             with_filters = _decide(
-                _union([*unfiltered, *(coverage for coverage, _ in filtered)]), exclude, target
+                _union([*unfiltered, *(coverage for coverage, _, _ in filtered)]), exclude, target
             )
             if with_filters is Applicability.APPLIES:
                 verdict = Applicability.CONDITIONAL
-                conditions = tuple(condition for _, condition in filtered)
+                conditions = tuple(condition for _, condition, _ in filtered)
             elif with_filters is Applicability.UNKNOWN:
                 verdict = Applicability.UNKNOWN
         user_targeting = None
@@ -569,6 +709,7 @@ class TenantTargeting:
             reasons=tuple(reasons),
             filters=conditions,
             user_targeting=user_targeting,
+            _coverage=(include, exclude, target.device_ids),
         )
 
     def _target_label(self, assignment: Assignment) -> str:
@@ -649,10 +790,13 @@ class TenantTargeting:
             return _UNBOUNDED
         group = self._groups.get(assignment.group_id)
         if group is None:
+            # The groups were read in full: a group not among them is deleted and holds nobody
+            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
             reasons.append(
-                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?)"
+                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?): "
+                "it reaches no device"
             )
-            return _UNBOUNDED
+            return _NOTHING
         verdict = self.group_kind(group)
         reasons.append(f"assigned to group {self._label(group)}")
         if verdict.kind is GroupKind.USER:
@@ -716,17 +860,112 @@ class TenantTargeting:
                 f"group is an Autopilot device group of profile '{profile.display_name}'"
             )
             return _EVERYTHING
+        if group.id in target.excluded_group_ids:
+            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
+            # devices it holds (known without the device list).
+            reasons.append(
+                f"profile '{profile.display_name}' excludes the group: none of its devices get "
+                "the profile"
+            )
+            return _NOTHING
         prediction = self.membership(group)
         if prediction.holds_every_autopilot_device:
             reasons.append("the group's rule holds every Autopilot device")
             return _EVERYTHING
         if prediction.unknown_reason is not None:
             reasons.append(prediction.unknown_reason)
-        held = len(prediction.members & target.device_ids)
-        reasons.append(
-            f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
-        )
+        elif target.unknown_reason is not None:
+            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
+        else:
+            # A count is a fact only when both sides were read.
+            held = len(prediction.members & target.device_ids)
+            reasons.append(
+                f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
+            )
         return _Coverage(certain=prediction.members, possible=prediction.possible_members)
+
+    def filter_split(self, filter_id: str, profile: AutopilotProfile) -> FilterSplit | None:
+        """The filter's answer for the profile's possible devices; None when it is not read."""
+        key = (filter_id, profile.id)
+        if key in self._filter_splits:
+            return self._filter_splits[key]
+        found = self._snapshot.assignment_filter(filter_id)
+        split: FilterSplit | None = None
+        if found is not None:
+            target = self.profile_targeting(profile)
+            possible = target.possible_device_ids
+            ids = possible if possible is not None else target.device_ids
+            devices = (
+                device
+                for device_id in ids
+                if (device := self._snapshot.autopilot_device(device_id))
+            )
+            split = split_devices(parse_filter_rule(found.rule), profile, devices)
+        self._filter_splits[key] = split
+        return split
+
+    def _filtered_coverage(
+        self,
+        coverage: _Coverage,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> tuple[_Coverage, bool]:
+        """The devices an include still reaches through its filter, and whether that is sure."""
+        key = (id(coverage), assignment.filter_id, assignment.filter_type, profile.id)
+        cached = self._filtered_coverages.get(key)
+        if cached is None or cached[0] is not coverage:
+            added: list[str] = []
+            narrowed, sure = self._narrow(coverage, assignment, profile, target, added)
+            cached = (coverage, narrowed, sure, tuple(added))
+            self._filtered_coverages[key] = cached
+        reasons.extend(cached[3])
+        return cached[1], cached[2]
+
+    def _narrow(
+        self,
+        coverage: _Coverage,
+        assignment: Assignment,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> tuple[_Coverage, bool]:
+        split = self.filter_split(assignment.filter_id or "", profile)
+        include = assignment.filter_type is FilterType.INCLUDE
+        if split is None:
+            # Filter not read or not in the tenant: any device might pass it.
+            return _widened(coverage, target), False
+        if split.for_profile is not None:
+            passes = split.for_profile is include
+            reasons.append(
+                f"the filter {'lets every' if passes else 'lets no'} device of profile "
+                f"'{profile.display_name}' through"
+            )
+            return (coverage if passes else _NOTHING), True
+        keep, drop = (
+            (split.matched, split.unmatched) if include else (split.unmatched, split.matched)
+        )
+        if split.unknown_reason is not None:
+            reasons.append(
+                f"the filter is not decided for {len(split.undecided)} device(s) before "
+                f"enrollment: {split.unknown_reason}"
+            )
+        reasons.append(
+            f"the filter lets {len(keep)} and keeps out {len(drop)} registered device(s) of "
+            f"profile '{profile.display_name}'"
+        )
+        if coverage.every_device:
+            certain, possible = target.device_ids, target.possible_device_ids
+        else:
+            certain, possible = coverage.certain, coverage.possible
+        narrowed = _Coverage(
+            certain=certain & keep, possible=None if possible is None else possible - drop
+        )
+        # Devices registered later (or a profile with none yet) meet the filter on enrollment.
+        no_devices = target.possible_device_ids is not None and not target.possible_device_ids
+        sure = not split.undecided and not (coverage.every_device and no_devices)
+        return narrowed, sure
 
     def _filter_condition(self, assignment: Assignment, reasons: list[str]) -> FilterCondition:
         filter_id = assignment.filter_id or ""

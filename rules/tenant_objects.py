@@ -190,6 +190,9 @@ class SettingsCatalogPolicy:
     assignments: tuple[Assignment, ...] | None
     settings: tuple[Mapping[str, Any], ...] | None
     raw: Mapping[str, Any] = field(repr=False)
+    # `templateReference.templateFamily`: `enrollmentConfiguration` for a Windows Autopilot device
+    # preparation policy, `none` for a plain settings catalog policy.
+    template_family: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +496,17 @@ def parse_settings_catalog_policy(
         assignments=_assignments(obj, unreadable, where),
         settings=_frozen_mappings(obj, "settings", unreadable, where),
         raw=freeze_json(obj),
+        template_family=_template_family(obj),
+    )
+
+
+def _template_family(obj: Mapping[str, Any]) -> str | None:
+    reference = optional_mapping(obj, "templateReference")
+    # Some exports flatten the reference onto the policy itself.
+    return (
+        optional_str(reference, "templateFamily")
+        if reference
+        else optional_str(obj, "templateFamily")
     )
 
 

@@ -78,6 +78,10 @@ SCRIPT_ID: Final = "scr-set-time-zone"
 COMPLIANCE_ID: Final = "cmp-windows"
 SURFACE_FILTER_ID: Final = "flt-surface"
 SURFACE_FILTER_RULE: Final = '(device.model -startsWith "Surface")'
+# A filter decided only at enrollment: the device name is not known before it.
+NAME_FILTER_ID: Final = "flt-device-name"
+NAME_FILTER_NAME: Final = "CON device names"
+NAME_FILTER_RULE: Final = '(device.deviceName -startsWith "CON-")'
 MDM_POLICY_ID: Final = "0000000a-0000-0000-c000-000000000000"
 
 SKIP_USER_STATUS_PAGE_URI: Final = (
@@ -560,7 +564,8 @@ def _healthy_collections() -> dict[str, list[JsonObject]]:
             }
         ],
         ASSIGNMENT_FILTERS: [
-            assignment_filter(SURFACE_FILTER_ID, "Surface devices", SURFACE_FILTER_RULE)
+            assignment_filter(SURFACE_FILTER_ID, "Surface devices", SURFACE_FILTER_RULE),
+            assignment_filter(NAME_FILTER_ID, NAME_FILTER_NAME, NAME_FILTER_RULE),
         ],
         DOMAIN_JOIN_CONNECTORS: [],
         MDM_POLICIES: [

@@ -38,6 +38,7 @@ from tests.tenant_builder import (
     DEVICE_A_ID,
     DEVICE_B_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
     PORTAL_APP_ID,
     PROFILE_ID,
     PROFILE_NAME,
@@ -46,7 +47,6 @@ from tests.tenant_builder import (
     SETTINGS_POLICY_ID,
     SKIP_USER_ESP_ID,
     SURFACE_FILTER_ID,
-    SURFACE_FILTER_RULE,
     USER_GROUP_ID,
     TenantBuilder,
     all_devices,
@@ -322,9 +322,18 @@ def test_exclusions_apply_to_policies_without_intent() -> None:
 # --- filters -------------------------------------------------------------------------------------
 
 
-def test_assignment_filter_makes_the_verdict_conditional_and_names_the_filter() -> None:
-    snapshot = agent_assigned(
-        include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID)
+def test_filter_on_a_property_set_at_enrollment_is_conditional_and_names_the_filter() -> None:
+    # The device name is given at enrollment: unknown before it, so the filter decides later.
+    rule = '(device.deviceName -startsWith "CON-")'
+    snapshot = (
+        with_extra_groups(healthy_tenant())
+        .patch(ASSIGNMENT_FILTERS, SURFACE_FILTER_ID, rule=rule)
+        .assign(
+            MOBILE_APPS,
+            AGENT_APP_ID,
+            include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID),
+        )
+        .snapshot()
     )
     app = snapshot.mobile_app(AGENT_APP_ID)
     assert app is not None
@@ -332,9 +341,7 @@ def test_assignment_filter_makes_the_verdict_conditional_and_names_the_filter() 
     result = tenant_targeting(snapshot).device_phase_applicability(app, profile_of(snapshot))
 
     assert result.verdict is CONDITIONAL
-    assert [(f.display_name, f.rule) for f in result.filters] == [
-        ("Surface devices", SURFACE_FILTER_RULE)
-    ]
+    assert [(f.display_name, f.rule) for f in result.filters] == [("Surface devices", rule)]
 
 
 def test_unfiltered_include_wins_over_a_filtered_one() -> None:
@@ -367,13 +374,17 @@ def test_filter_missing_from_the_tenant_is_still_named() -> None:
 # --- missing and unreadable data -----------------------------------------------------------------
 
 
-def test_dangling_include_group_is_unknown() -> None:
+def test_dangling_include_group_reaches_nobody_as_grp_006_says() -> None:
+    # GRP-006 calls the group deleted; applicability agrees: a deleted group holds no device.
     verdict, reasons = agent_verdict(
         agent_assigned(include_group("grp-deleted", intent="required"))
     )
 
-    assert verdict is UNKNOWN
-    assert "assigned to group grp-deleted, which is not in the tenant (deleted?)" in reasons
+    assert verdict is DOES_NOT_APPLY
+    assert (
+        "assigned to group grp-deleted, which is not in the tenant (deleted?): it reaches no "
+        "device" in reasons
+    )
 
 
 def test_dangling_exclusion_is_ignored_with_a_reason() -> None:
@@ -677,7 +688,7 @@ def test_filtered_higher_priority_esp_makes_the_choice_conditional() -> None:
             "esp-surface",
             "Surface ESP",
             priority=0,
-            assignments=[include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID)],
+            assignments=[include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID)],
         ),
     )
 

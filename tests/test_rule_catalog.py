@@ -32,7 +32,7 @@ CATALOG_IDS = frozenset(
     SCR-003 SCR-004 CFG-001 CFG-002 CFG-003 CFG-004 CFG-005 CFG-006 CFG-007 CFG-008 CFG-009
     CFG-010 CFG-011 CFG-012 CMP-001 CMP-002 CMP-003 CMP-004 HYB-001 HYB-002 HYB-003 HYB-004
     HYB-005 HYB-006 HYB-007 HYB-008 COM-001 COM-002 HW-001 HW-002 NET-001 NET-002 OPS-001
-    OPS-002
+    OPS-002 PRF-013
     """.split()  # noqa: SIM905 - laid out like the catalog, to compare by eye
 )
 
@@ -41,6 +41,7 @@ PURE_STDLIB = frozenset(
     {
         "__future__",
         "bisect",
+        "heapq",
         "collections",
         "collections.abc",
         "dataclasses",

@@ -48,12 +48,12 @@ from tests.tenant_builder import (
     DEVICE_A_ID,
     DEVICE_B_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
     PROFILE_ID,
     REMOVE,
     SCRIPT_ID,
     SETTINGS_POLICY_ID,
     SKIP_USER_ESP_ID,
-    SURFACE_FILTER_ID,
     USER_GROUP_ID,
     JsonObject,
     TenantBuilder,
@@ -247,16 +247,14 @@ def test_user_context_win32_app_behind_a_filter_fails_naming_the_filter() -> Non
             "app-filtered",
             "Filtered tool",
             run_as="user",
-            assignments=[
-                include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID)
-            ],
+            assignments=[include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID)],
         ),
     )
     found = [
         f for f in findings(app_001_win32_installs_as_system, tenant) if f.status is Status.FAIL
     ]
     assert [f.subject.id for f in found] == ["app-filtered"]
-    assert "'Surface devices'" in found[0].message
+    assert "'CON device names'" in found[0].message
 
 
 def test_win32_app_whose_assignments_could_not_be_read_is_unknown_when_installing_as_user() -> None:
@@ -652,7 +650,7 @@ def test_device_configuration_behind_a_filter_is_unknown_naming_the_filter() -> 
     tenant = healthy_tenant().assign(
         DEVICE_CONFIGURATIONS,
         SKIP_USER_ESP_ID,
-        include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID),
+        include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID),
     )
     found = [
         f
@@ -660,7 +658,7 @@ def test_device_configuration_behind_a_filter_is_unknown_naming_the_filter() -> 
         if f.subject.id == SKIP_USER_ESP_ID
     ]
     assert [f.status for f in found] == [Status.UNKNOWN]
-    assert "'Surface devices'" in found[0].message
+    assert "'CON device names'" in found[0].message
 
 
 def test_settings_catalog_policy_with_unread_settings_is_unknown() -> None:
@@ -853,12 +851,13 @@ def test_sample_tenant_payload_problems_are_found_and_nothing_else_fails() -> No
     }
 
 
-def test_sample_tenant_unknowns_come_only_from_the_deleted_group_assignment() -> None:
+def test_sample_tenant_payload_rules_have_no_unknowns_and_agree_with_grp_006() -> None:
     unknown = {
         (rule.METADATA.id, f.subject.display_name)
         for rule in payloads.RULES
         for f in findings(rule, _sample())
         if f.status is Status.UNKNOWN
     }
-    # 'Windows Update ring - Lab' targets a deleted group (GRP-006): where it lands is unknown.
-    assert unknown == {("CFG-001", "Windows Update ring - Lab")}
+    # 'Windows Update ring - Lab' targets a deleted group: GRP-006 reports it, and the payload
+    # rules agree that a deleted group reaches no device instead of calling it unknown.
+    assert unknown == set()

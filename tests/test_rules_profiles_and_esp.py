@@ -50,12 +50,12 @@ from tests.tenant_builder import (
     DEVICE_B_ENTRA_OBJECT_ID,
     DEVICE_B_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
     PROFILE_ID,
     REMOVE,
     SETTINGS_POLICY_ID,
     SKIP_USER_ESP_ID,
     SKIP_USER_STATUS_PAGE_URI,
-    SURFACE_FILTER_ID,
     TENANT_ID,
     USER_GROUP_ID,
     TenantBuilder,
@@ -212,10 +212,50 @@ def test_older_profile_without_preprovisioning_winning_the_devices_fails() -> No
     assert verdicts(prf_001_preprovisioning_allowed, tenant) == {(OLD_PROFILE_ID, Status.FAIL)}
 
 
-def test_profile_targeting_unknown_when_entra_devices_unreadable_is_unknown() -> None:
+def test_unreadable_devices_with_no_profile_forbidding_preprovisioning_still_pass() -> None:
+    # Whichever devices the profile holds, every profile they could get allows pre-provisioning.
     tenant = healthy_tenant().unreadable(DEVICES)
 
+    assert verdicts(prf_001_preprovisioning_allowed, tenant) == {(PROFILE_ID, Status.PASS)}
+
+
+def test_unreadable_devices_with_an_older_profile_forbidding_it_are_unknown() -> None:
+    tenant = (
+        healthy_tenant()
+        .unreadable(DEVICES)
+        .add(
+            AUTOPILOT_PROFILES,
+            autopilot_profile(
+                "prf-old",
+                "Old standard profile",
+                assignments=[include_group(AP_GROUP_ID)],
+                created="2020-01-01T00:00:00Z",
+                preprovisioning=False,
+            ),
+        )
+    )
+
     assert verdicts(prf_001_preprovisioning_allowed, tenant) == {(PROFILE_ID, Status.UNKNOWN)}
+
+
+def test_unreadable_devices_with_only_a_newer_profile_forbidding_it_pass() -> None:
+    # The oldest targeting profile wins: a newer one never takes the profile's devices.
+    tenant = (
+        healthy_tenant()
+        .unreadable(DEVICES)
+        .add(
+            AUTOPILOT_PROFILES,
+            autopilot_profile(
+                "prf-new",
+                "New standard profile",
+                assignments=[include_group(AP_GROUP_ID)],
+                created="2030-01-01T00:00:00Z",
+                preprovisioning=False,
+            ),
+        )
+    )
+
+    assert verdicts(prf_001_preprovisioning_allowed, tenant) == {(PROFILE_ID, Status.PASS)}
 
 
 def test_deprecated_white_glove_flag_still_allows_preprovisioning() -> None:
@@ -706,7 +746,7 @@ def test_blocking_app_behind_a_filter_warns() -> None:
     tenant = healthy_tenant().assign(
         MOBILE_APPS,
         AGENT_APP_ID,
-        include_group(AP_GROUP_ID, intent="required", filter_id=SURFACE_FILTER_ID),
+        include_group(AP_GROUP_ID, intent="required", filter_id=NAME_FILTER_ID),
     )
 
     finding = only(esp_003_blocking_apps_install_in_device_phase, tenant)

@@ -54,11 +54,11 @@ from tests.tenant_builder import (
     DEVICE_B_ID,
     GROUP_TAG,
     MDM_POLICY_ID,
+    NAME_FILTER_ID,
     PROFILE_ID,
     PROFILE_NAME,
     REMOVE,
     RESTRICTIONS_ID,
-    SURFACE_FILTER_ID,
     TENANT_ID,
     USER_GROUP_ID,
     TenantBuilder,
@@ -1062,7 +1062,7 @@ def test_domain_join_profile_behind_a_filter_is_a_warning() -> None:
     tenant = hybrid_tenant().assign(
         DEVICE_CONFIGURATIONS,
         DOMAIN_JOIN_ID,
-        include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID),
+        include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID),
     )
 
     finding = only(hyb_003_domain_join_profile_targets_hybrid_devices, tenant, PROFILE_ID)
@@ -1172,7 +1172,7 @@ def test_comanagement_for_other_devices_passes() -> None:
 def test_comanagement_behind_a_filter_is_a_warning() -> None:
     tenant = healthy_tenant().add(
         ENROLLMENT_CONFIGURATIONS,
-        comanagement(include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID)),
+        comanagement(include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID)),
     )
 
     finding = only(com_001_no_comanagement_for_preprovisioning, tenant, COMANAGEMENT_ID)

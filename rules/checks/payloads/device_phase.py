@@ -118,17 +118,21 @@ def harmful_payload_finding(
     """A payload that breaks the technician phase if it reaches it.
 
     Applies: FAIL. A filter decides: FAIL on the devices the filter lets through, naming the
-    filter. Unknown: UNKNOWN. Does not apply: nothing to report (None).
+    filter. Unknown: UNKNOWN. Does not apply: nothing to report (None). The finding names the
+    devices the payload may reach (filters and exclusions honoured), not every device of the
+    profile.
     """
     chain = (*reasons, *applicability.reasons)
     profile_name = view.profile.display_name
+    # The devices at risk: those the payload may reach, filters and exclusions honoured.
+    at_risk = applicability.device_reach().may_reach
     if applicability.verdict is Applicability.APPLIES:
         return view.finding.failed(
             subject,
             f"{problem} and applies in the technician phase of profile '{profile_name}'",
             chain,
             severity=severity,
-            devices=view.devices,
+            devices=at_risk,
             related=related,
         )
     if applicability.verdict is Applicability.CONDITIONAL:
@@ -138,7 +142,7 @@ def harmful_payload_finding(
             f"devices that filter {filter_names(applicability)} lets through",
             chain,
             severity=severity,
-            devices=view.devices,
+            devices=at_risk,
             related=related,
         )
     if applicability.verdict is Applicability.UNKNOWN:
@@ -147,7 +151,7 @@ def harmful_payload_finding(
             f"{problem}; whether it reaches the technician phase of profile '{profile_name}' "
             "could not be determined",
             chain,
-            devices=view.devices,
+            devices=at_risk,
             related=related,
         )
     return None

@@ -27,6 +27,7 @@ from rules.checks.profiles_and_esp import (
     prf_010_profile_edits_reach_enrolled_devices,
     prf_011_preprovisioning_profile_exists,
     prf_012_profiles_created_in_intune,
+    prf_013_no_device_preparation_for_preprovisioning,
 )
 
 RULES: tuple[ModuleType, ...] = (
@@ -42,6 +43,7 @@ RULES: tuple[ModuleType, ...] = (
     prf_010_profile_edits_reach_enrolled_devices,
     prf_011_preprovisioning_profile_exists,
     prf_012_profiles_created_in_intune,
+    prf_013_no_device_preparation_for_preprovisioning,
     esp_001_device_esp_shows_progress,
     esp_002_blocking_apps_on_device_esp,
     esp_003_blocking_apps_install_in_device_phase,

@@ -59,7 +59,9 @@ METADATA = RuleMetadata(
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    for item in profiles_under_check(context, METADATA, ENROLLMENT_CONFIGURATIONS):
+    for item in profiles_under_check(
+        context, METADATA, ENROLLMENT_CONFIGURATIONS, needs_targeting=False
+    ):
         if isinstance(item, ProfileUnderCheck):
             yield _check(context, item)
         else:

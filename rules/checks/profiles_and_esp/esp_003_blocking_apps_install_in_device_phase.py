@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rules.app_context import InstallContext, install_context, is_required_anywhere
-from rules.applicability import Applicability, UserTargeting
+from rules.applicability import Applicability, UserTargeting, name_devices
 from rules.checks.profiles_and_esp.esp_settings import (
     app_subject,
     blocking_app_ids,
@@ -84,7 +84,9 @@ class _Verdict:
 
 
 def evaluate(context: RuleContext) -> Iterator[Finding]:
-    for item in profiles_under_check(context, METADATA, ENROLLMENT_CONFIGURATIONS, MOBILE_APPS):
+    for item in profiles_under_check(
+        context, METADATA, ENROLLMENT_CONFIGURATIONS, MOBILE_APPS, needs_targeting=False
+    ):
         if isinstance(item, ProfileUnderCheck):
             yield from _check(context, item)
         else:
@@ -187,10 +189,16 @@ def _judge(context: RuleContext, item: ProfileUnderCheck, app: MobileApp) -> _Ve
         verdict.facts.append(context_verdict.reason)
     applicability = context.targeting.device_phase_applicability(app, item.profile)
     facts = list(applicability.reasons)
-    if applicability.verdict is Applicability.APPLIES:
-        verdict.facts.extend(facts)
-    elif applicability.verdict is Applicability.CONDITIONAL:
-        verdict.warnings.append("an assignment filter decides whether it reaches each device")
+    if applicability.verdict in (Applicability.APPLIES, Applicability.CONDITIONAL):
+        # A blocking app must reach every device of the profile, not just one of them.
+        missed = applicability.device_reach().missed
+        if missed:
+            verdict.at_risk = missed
+            verdict.problems.append(
+                "it does not reach " + name_devices(context.snapshot, missed, len(item.devices))
+            )
+        elif applicability.verdict is Applicability.CONDITIONAL:
+            verdict.warnings.append("an assignment filter decides whether it reaches each device")
         verdict.facts.extend(facts)
     elif applicability.verdict is Applicability.UNKNOWN:
         verdict.unknowns.append("its device-phase targeting cannot be resolved")

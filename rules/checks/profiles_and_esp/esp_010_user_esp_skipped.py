@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.applicability import Applicability, DevicePhaseApplicability
+from rules.applicability import Applicability, DevicePhaseApplicability, name_devices
 from rules.checks.profiles_and_esp.first_sync_status import (
     SKIP_USER_STATUS_PAGE,
     TRUE_VALUES,
@@ -74,7 +74,7 @@ METADATA = RuleMetadata(
 def evaluate(context: RuleContext) -> Iterator[Finding]:
     settings = find_node_settings(context.snapshot, SKIP_USER_STATUS_PAGE)
     unread = context.unreadable(DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES)
-    for item in profiles_under_check(context, METADATA):
+    for item in profiles_under_check(context, METADATA, needs_targeting=False):
         if isinstance(item, ProfileUnderCheck):
             yield _check(context, item, settings, unread)
         else:
@@ -98,6 +98,22 @@ def _check(
 
     proving = matching((NodeValue.TRUE,), Applicability.APPLIES)
     if proving:
+        # The skip must reach every device of the profile: name those no proving policy reaches.
+        reached = frozenset().union(
+            *(a.device_reach().reached for s, a in judged if any(s is p for p in proving))
+        )
+        missed = item.devices - reached if len(reached) < len(item.devices) else frozenset()
+        if missed:
+            return item.finding.failed(
+                proving[0].subject,
+                f"'{proving[0].subject.display_name}' skips account setup, but not for "
+                f"{name_devices(context.snapshot, missed, len(item.devices))} of profile "
+                f"'{profile.display_name}'",
+                _reasons(judged, proving),
+                severity=Severity.WARNING,
+                devices=missed,
+                related=(item.subject,),
+            )
         return _found(item, proving[0], judged, "passed")
     maybe = matching(TRUE_VALUES, Applicability.UNKNOWN) + matching(
         (NodeValue.UNREADABLE,),

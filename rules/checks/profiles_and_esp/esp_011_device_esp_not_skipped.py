@@ -68,7 +68,7 @@ METADATA = RuleMetadata(
 def evaluate(context: RuleContext) -> Iterator[Finding]:
     settings = find_node_settings(context.snapshot, SKIP_DEVICE_STATUS_PAGE)
     unread = context.unreadable(DEVICE_CONFIGURATIONS, SETTINGS_CATALOG_POLICIES)
-    for item in profiles_under_check(context, METADATA):
+    for item in profiles_under_check(context, METADATA, needs_targeting=False):
         if isinstance(item, ProfileUnderCheck):
             yield from _check(context, item, settings, unread)
         else:

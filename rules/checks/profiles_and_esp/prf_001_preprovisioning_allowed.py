@@ -75,12 +75,7 @@ def _check_devices_of(context: RuleContext, profile: AutopilotProfile) -> Iterat
     subject = profile_subject(profile)
     targeting = context.targeting.profile_targeting(profile)
     if targeting.unknown_reason is not None:
-        yield finding.unknown(
-            subject,
-            f"cannot tell which devices profile '{profile.display_name}' holds: "
-            f"{targeting.unknown_reason}",
-            targeting.reasons,
-        )
+        yield _without_devices(context, profile, targeting.unknown_reason, targeting.reasons)
         return
     # Devices this profile targets that get another profile without pre-provisioning, by winner.
     lost_to: dict[str, tuple[AutopilotProfile, list[str], list[str]]] = {}
@@ -127,3 +122,41 @@ def _check_devices_of(context: RuleContext, profile: AutopilotProfile) -> Iterat
             ("preprovisioningAllowed is true", *targeting.reasons),
             devices=targeting.device_ids,
         )
+
+
+def _without_devices(
+    context: RuleContext, profile: AutopilotProfile, unknown: str, reasons: tuple[str, ...]
+) -> Finding:
+    """The verdict when the profile's devices are not known: decided by the profiles alone.
+
+    A device gets the oldest profile targeting it (profiles.md). When no profile that forbids
+    pre-provisioning could be older than this one, whichever devices it holds receive a profile
+    that allows it; otherwise the answer depends on the devices.
+    """
+    finding = FindingBuilder(METADATA, scope=context.profile_scope(profile))
+    subject = profile_subject(profile)
+    rivals = [
+        other
+        for other in context.snapshot.autopilot_profiles or ()
+        if not other.preprovisioning_allowed and _may_be_older(other, profile)
+    ]
+    if not rivals:
+        return finding.passed(
+            subject,
+            f"profile '{profile.display_name}' allows pre-provisioning and no older profile "
+            "forbids it, so whichever devices it holds receive a profile that allows it",
+            ("preprovisioningAllowed is true", *reasons),
+        )
+    return finding.unknown(
+        subject,
+        f"cannot tell whether devices of profile '{profile.display_name}' receive the older "
+        f"profile '{rivals[0].display_name}', which does not allow pre-provisioning: {unknown}",
+        reasons,
+        related=tuple(profile_subject(rival) for rival in rivals),
+    )
+
+
+def _may_be_older(candidate: AutopilotProfile, profile: AutopilotProfile) -> bool:
+    if candidate.created is None or profile.created is None:
+        return True
+    return candidate.created < profile.created

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.applicability import Applicability, GroupKind
-from rules.assignments import TargetKind
+from rules.applicability import Applicability, name_devices
 from rules.checks.tenant_and_devices.hybrid_profiles import (
     hybrid_profiles_or_verdict,
     is_domain_join_configuration,
@@ -106,8 +105,9 @@ def _verdict(
         if left_out:
             return finding.failed(
                 subject,
-                f"no domain join profile reaches {len(left_out)} of the "
-                f"{len(profile_devices)} device(s) of hybrid profile '{name}'",
+                f"no domain join profile reaches "
+                f"{name_devices(context.snapshot, left_out, len(profile_devices))} of hybrid "
+                f"profile '{name}'",
                 reasons,
                 devices=left_out,
                 related=related,
@@ -151,22 +151,7 @@ def _verdict(
 def _reached(
     context: RuleContext, configuration: DeviceConfiguration, profile: AutopilotProfile
 ) -> frozenset[str]:
-    """The profile's devices an unfiltered include reaches, less device-group exclusions."""
-    targeting = context.targeting.profile_targeting(profile)
-    included: set[str] = set()
-    excluded: set[str] = set()
-    for assignment in configuration.assignments or ():
-        if assignment.target_kind is TargetKind.ALL_DEVICES and not assignment.has_filter:
-            included |= targeting.device_ids
-            continue
-        group = context.snapshot.group(assignment.group_id or "")
-        if group is None:
-            continue
-        kind = context.targeting.group_kind(group).kind
-        if kind not in (GroupKind.DEVICE, GroupKind.MIXED):
-            continue
-        if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
-            excluded |= context.targeting.membership(group).members
-        elif assignment.target_kind is TargetKind.GROUP_INCLUDE and not assignment.has_filter:
-            included |= context.targeting.membership(group).members
-    return frozenset(included - excluded)
+    """The profile's devices the configuration certainly reaches (filters and exclusions
+    honoured), as the shared targeting engine answers it."""
+    applicability = context.targeting.device_phase_applicability(configuration, profile)
+    return applicability.device_reach().reached
