@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -17,12 +18,14 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.settings import TENANTS_SETTING, SettingsError, parse_tenants
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
 from monitors.store.records import ChangeWithEffects, Transition
 from monitors.store.settings import StoreSettingsError, store_from_settings
-from monitors.store.verdict_store import MAX_PAGE_SIZE
+from monitors.store.verdict_store import MAX_PAGE_SIZE, VerdictStore
+from monitors.tenant_names import TenantLookupUnavailable, TenantNameError, resolve_tenant
 
 EXIT_OK = 0
 EXIT_STORAGE = 1
@@ -55,7 +58,15 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
             "codes: 0 success, 1 storage unreachable, 2 bad input or usage."
         ),
     )
-    history.add_argument("--tenant", required=True, metavar="TENANT", help="tenant id or domain")
+    history.add_argument(
+        "--tenant",
+        required=True,
+        metavar="TENANT",
+        help=(
+            "tenant id or verified domain (e.g. contoso.onmicrosoft.com); a domain with no "
+            "history of its own is resolved to its tenant id (docs/check.md)"
+        ),
+    )
     history.add_argument("--rule", metavar="ID", help="only this rule (catalog id, e.g. PRF-001)")
     history.add_argument("--subject", metavar="ID", help="only this subject (object id)")
     history.add_argument(
@@ -89,9 +100,18 @@ def run_history(args: argparse.Namespace) -> int:
         InvalidQueryError,
         InvalidKeyError,
         StoreSettingsError,
+        TenantNameError,
+        SettingsError,
     ) as error:
         print(f"greenscreen: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TenantLookupUnavailable as error:
+        print(
+            f"greenscreen: cannot resolve --tenant {args.tenant}: the Microsoft identity "
+            f"platform could not be asked ({error}); pass the tenant id",
+            file=sys.stderr,
+        )
+        return EXIT_STORAGE
     except AzureError as error:
         print(f"greenscreen: storage is unreachable ({type(error).__name__})", file=sys.stderr)
         return EXIT_STORAGE
@@ -124,14 +144,29 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return given
 
 
+def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> None:
+    """Replace a domain (or id) by the name the tenant's history is stored under."""
+    name = query_params.tenant(params.get("tenant"))
+    configured = tuple(t.tenant_id for t in parse_tenants(os.environ.get(TENANTS_SETTING) or "[]"))
+    resolved = resolve_tenant(
+        name, lambda tenant: bool(store.runs(tenant, page_size=1).items), configured
+    )
+    if resolved.note is not None:
+        print(f"greenscreen: {resolved.note}", file=sys.stderr)
+    params["tenant"] = resolved.name
+
+
 def _run(args: argparse.Namespace) -> int:
     params = _params(args)
     rows: list[dict[str, Any]] = []
     columns: Sequence[str]
     documents: list[dict[str, Any]] = []
+    # Every filter is checked before storage or the identity platform is asked.
+    (query_params.changes_query if args.changes else query_params.history_query)(params)
+    store = store_from_settings()
+    _resolve_tenant(params, store)
     if args.changes:
         changes = query_params.changes_query(params)
-        store = store_from_settings()
         token = changes.continuation
         while True:
             page = store.changes(
@@ -150,7 +185,6 @@ def _run(args: argparse.Namespace) -> int:
         columns = CHANGE_COLUMNS
     else:
         query = query_params.history_query(params)
-        store = store_from_settings()
         token = query.continuation
         while True:
             history = store.history(

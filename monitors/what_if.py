@@ -14,7 +14,7 @@ worst verdict stands for the key.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from monitors.reports.model import finding_order
@@ -22,7 +22,7 @@ from monitors.snapshot_file import first_problem
 from monitors.tenant_changes import AppliedChange, apply_changes
 from rules.context import OperatorSettings
 from rules.engine import Evaluation, Rule, evaluate_snapshot
-from rules.findings import Finding, Severity, Status
+from rules.findings import Finding, RuleMetadata, Severity, Status
 from rules.snapshot_model import SnapshotModelError, TenantSnapshot
 
 NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
@@ -109,6 +109,8 @@ class WhatIfResult:
     newly_failing: tuple[WhatIfChange, ...]
     resolved: tuple[WhatIfChange, ...]
     unchanged: int
+    # The catalog entries evaluated (titles, references and remediation for the reports).
+    rules: Mapping[str, RuleMetadata] = field(default_factory=dict)
 
     def breaking(self) -> tuple[WhatIfChange, ...]:
         """Newly failing or unknown at or above the threshold: what makes the check exit 1."""
@@ -165,6 +167,7 @@ def evaluate_what_if(
         newly_failing=newly_failing,
         resolved=resolved,
         unchanged=unchanged,
+        rules={metadata.id: metadata for metadata in after.rules},
     )
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -84,6 +85,10 @@ def _header(console: Console, report: ReadinessReport) -> None:
                 style="yellow",
             )
         )
+    if report.suppressed:
+        console.print(Text(f"suppressed (shown, not counted): {len(report.suppressed)} verdict(s)"))
+    for expired in report.expired_suppressions:
+        console.print(Text(f"expired suppression, not applied: {expired_note(expired)}", "yellow"))
     console.print()
 
 
@@ -112,7 +117,10 @@ def _finding(console: Console, report: ReadinessReport, finding: Finding) -> Non
     metadata = report.rules.get(finding.rule_id)
     if metadata is not None:
         head.append(metadata.title)
-    if not breaches(finding, report.fail_on):
+    suppression = report.suppression_of(finding)
+    if suppression is not None:
+        head.append(f" (suppressed: {suppression_note(suppression)})", style="dim")
+    elif not breaches(finding, report.fail_on):
         head.append(f" (below --fail-on {report.fail_on.value})", style="dim")
     console.print(head)
     subject = finding.subject
@@ -230,6 +238,20 @@ def device_profile_label(device: DeviceReadiness) -> str:
     if device.competing_profiles:
         label += f" (wins over {', '.join(device.competing_profiles)})"
     return label
+
+
+def suppression_note(suppression: Suppression) -> str:
+    return (
+        f"{suppression.reason} ({suppression.owner}, until "
+        f"{suppression.expires.date().isoformat()})"
+    )
+
+
+def expired_note(suppression: Suppression) -> str:
+    return (
+        f"{suppression.label()}: {suppression.reason} ({suppression.owner}, expired "
+        f"{suppression.expires.date().isoformat()})"
+    )
 
 
 def blocker_label(rule_id: str | None, message: str) -> str:
