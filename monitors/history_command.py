@@ -144,27 +144,41 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return given
 
 
-def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> None:
-    """Replace a domain (or id) by the name the tenant's history is stored under."""
+def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
+    """Point `params` at the name the tenant's history is stored under; True if it changed.
+
+    Asked only when the name as given has no stored runs (docs/check.md, `monitors.tenant_names`).
+    """
     name = query_params.tenant(params.get("tenant"))
     configured = tuple(t.tenant_id for t in parse_tenants(os.environ.get(TENANTS_SETTING) or "[]"))
     resolved = resolve_tenant(
         name, lambda tenant: bool(store.runs(tenant, page_size=1).items), configured
     )
+    if resolved.name == name:
+        return False
     if resolved.note is not None:
         print(f"greenscreen: {resolved.note}", file=sys.stderr)
     params["tenant"] = resolved.name
+    return True
 
 
 def _run(args: argparse.Namespace) -> int:
     params = _params(args)
-    rows: list[dict[str, Any]] = []
-    columns: Sequence[str]
-    documents: list[dict[str, Any]] = []
-    # Every filter is checked before storage or the identity platform is asked.
-    (query_params.changes_query if args.changes else query_params.history_query)(params)
     store = store_from_settings()
-    _resolve_tenant(params, store)
+    columns, rows, documents, token = _listing(args, params, store)
+    if not rows and _resolve_tenant(params, store):
+        columns, rows, documents, token = _listing(args, params, store)
+    sys.stdout.write(_render(args.format, columns, rows, documents, token))
+    if token is not None and args.format != "json":
+        print(f"more: --continuation {token}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _listing(
+    args: argparse.Namespace, params: dict[str, str], store: VerdictStore
+) -> tuple[Sequence[str], list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    rows: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
     if args.changes:
         changes = query_params.changes_query(params)
         token = changes.continuation
@@ -182,31 +196,26 @@ def _run(args: argparse.Namespace) -> int:
             token = page.continuation
             if token is None or not args.all:
                 break
-        columns = CHANGE_COLUMNS
-    else:
-        query = query_params.history_query(params)
-        token = query.continuation
-        while True:
-            history = store.history(
-                query.tenant,
-                query.rule,
-                query.subject,
-                query.status,
-                query.since,
-                query.until,
-                token,
-                query.page_size,
-            )
-            documents += [item.as_json() for item in history.items]
-            rows += [_transition_row(item) for item in history.items]
-            token = history.continuation
-            if token is None or not args.all:
-                break
-        columns = TRANSITION_COLUMNS
-    sys.stdout.write(_render(args.format, columns, rows, documents, token))
-    if token is not None and args.format != "json":
-        print(f"more: --continuation {token}", file=sys.stderr)
-    return EXIT_OK
+        return CHANGE_COLUMNS, rows, documents, token
+    query = query_params.history_query(params)
+    token = query.continuation
+    while True:
+        history = store.history(
+            query.tenant,
+            query.rule,
+            query.subject,
+            query.status,
+            query.since,
+            query.until,
+            token,
+            query.page_size,
+        )
+        documents += [item.as_json() for item in history.items]
+        rows += [_transition_row(item) for item in history.items]
+        token = history.continuation
+        if token is None or not args.all:
+            break
+    return TRANSITION_COLUMNS, rows, documents, token
 
 
 def _transition_row(transition: Transition) -> dict[str, Any]:
