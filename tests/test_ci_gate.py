@@ -64,13 +64,10 @@ def junit_counts(text: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def sample_findings() -> list[dict[str, Any]]:
-    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"greenscreen-findings-{os.getpid()}.json"
-    try:
-        main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--out", str(out)])
-        findings: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
-    finally:
-        out.unlink(missing_ok=True)
+def sample_findings(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    out = tmp_path_factory.mktemp("findings") / "findings.json"
+    main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--out", str(out)])
+    findings: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
     return findings
 
 
@@ -85,8 +82,17 @@ def test_junit_failures_and_errors_are_exactly_what_fails_the_gate(
     at_least = {s.value for s in Severity if s.at_least(Severity(fail_on))}
 
     code = main(
-        ["check", "--snapshot", str(SAMPLE), "--format", "junit", "--fail-on", fail_on]
-        + ["--out", str(out)]
+        [
+            "check",
+            "--snapshot",
+            str(SAMPLE),
+            "--format",
+            "junit",
+            "--fail-on",
+            fail_on,
+            "--out",
+            str(out),
+        ]
     )
 
     counts = junit_counts(out.read_text(encoding="utf-8"))
@@ -128,8 +134,17 @@ def test_a_manual_item_is_skipped_and_never_fails_the_gate(
     out = tmp_path / "junit.xml"
 
     code = main(
-        ["check", "--snapshot", str(healthy_file), "--format", "junit", "--fail-on", "info"]
-        + ["--out", str(out)],
+        [
+            "check",
+            "--snapshot",
+            str(healthy_file),
+            "--format",
+            "junit",
+            "--fail-on",
+            "info",
+            "--out",
+            str(out),
+        ],
         rules=[rule_by_id("NET-001")],
     )
 
@@ -259,8 +274,17 @@ def test_what_if_writes_every_format(
     out = tmp_path / f"what-if.{report_format}"
 
     code = main(
-        ["check", "--snapshot", str(SAMPLE), "--what-if", str(BREAKING)]
-        + ["--format", report_format, "--out", str(out)]
+        [
+            "check",
+            "--snapshot",
+            str(SAMPLE),
+            "--what-if",
+            str(BREAKING),
+            "--format",
+            report_format,
+            "--out",
+            str(out),
+        ]
     )
 
     text = out.read_text(encoding="utf-8")
@@ -286,8 +310,19 @@ def test_what_if_junit_below_the_threshold_passes_the_gate(
     out = tmp_path / "what-if.xml"
 
     code = main(
-        ["check", "--snapshot", str(SAMPLE), "--what-if", str(BREAKING), "--fail-on", "blocker"]
-        + ["--format", "junit", "--out", str(out)]
+        [
+            "check",
+            "--snapshot",
+            str(SAMPLE),
+            "--what-if",
+            str(BREAKING),
+            "--fail-on",
+            "blocker",
+            "--format",
+            "junit",
+            "--out",
+            str(out),
+        ]
     )
 
     counts = junit_counts(out.read_text(encoding="utf-8"))
@@ -308,8 +343,16 @@ def test_store_with_what_if_is_refused_before_anything_runs(
     out = tmp_path / "report.txt"
 
     code = main(
-        ["check", "--snapshot", str(SAMPLE), "--what-if", str(BREAKING), "--store"]
-        + ["--out", str(out)]
+        [
+            "check",
+            "--snapshot",
+            str(SAMPLE),
+            "--what-if",
+            str(BREAKING),
+            "--store",
+            "--out",
+            str(out),
+        ]
     )
 
     assert code == 2
@@ -349,8 +392,19 @@ def test_a_suppressed_failure_is_shown_with_its_reason_and_does_not_fail_the_gat
     rules = [fake_rule("TST-001", Status.FAIL, Severity.BLOCKER), fake_rule("TST-002", Status.PASS)]
 
     code = main(
-        ["check", "--snapshot", str(healthy_file), "--format", report_format, "--fail-on", "info"]
-        + ["--suppressions", str(suppressions), "--out", str(out)],
+        [
+            "check",
+            "--snapshot",
+            str(healthy_file),
+            "--format",
+            report_format,
+            "--fail-on",
+            "info",
+            "--suppressions",
+            str(suppressions),
+            "--out",
+            str(out),
+        ],
         rules=rules,
     )
 
@@ -382,8 +436,17 @@ def test_an_expired_suppression_does_not_suppress_and_is_reported(
     out = tmp_path / "report.md"
 
     code = main(
-        ["check", "--snapshot", str(healthy_file), "--format", "markdown"]
-        + ["--suppressions", str(suppressions), "--out", str(out)],
+        [
+            "check",
+            "--snapshot",
+            str(healthy_file),
+            "--format",
+            "markdown",
+            "--suppressions",
+            str(suppressions),
+            "--out",
+            str(out),
+        ],
         rules=[fake_rule("TST-001", Status.FAIL, Severity.ERROR)],
     )
 
@@ -436,8 +499,17 @@ def test_a_bad_suppression_file_is_one_line_and_exit_2_and_writes_nothing(
     out = tmp_path / "report.sarif"
 
     code = main(
-        ["check", "--snapshot", str(healthy_file), "--format", "sarif"]
-        + ["--suppressions", str(suppressions), "--out", str(out)],
+        [
+            "check",
+            "--snapshot",
+            str(healthy_file),
+            "--format",
+            "sarif",
+            "--suppressions",
+            str(suppressions),
+            "--out",
+            str(out),
+        ],
         rules=[fake_rule("TST-001", Status.FAIL)],
     )
 
@@ -450,8 +522,7 @@ def test_a_missing_suppression_file_is_one_line_and_exit_2(
     healthy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(
-        ["check", "--snapshot", str(healthy_file)]
-        + ["--suppressions", str(tmp_path / "absent.json")]
+        ["check", "--snapshot", str(healthy_file), "--suppressions", str(tmp_path / "absent.json")]
     )
 
     assert code == 2
@@ -472,7 +543,7 @@ def test_alert_suppressions_and_check_suppressions_are_one_model() -> None:
     assert parsed == suppressions.parse_suppressions([entry(FUTURE, tenant="*")], "x")[0]
 
 
-# --- --out says what it wrote, and the file is readable --------------------------------------------
+# --- --out says what it wrote, and the file is readable ---------------------------------------
 
 
 @pytest.fixture
