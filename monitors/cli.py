@@ -442,7 +442,7 @@ def _check(args: argparse.Namespace) -> int:
 
     settings = OperatorSettings(attested_mdm_user_scope=args.attest_mdm_scope)
     if change_document is not None:
-        return _check_what_if(args, document, change_document, fail_on, settings)
+        return _check_what_if(args, document, change_document, fail_on, settings, suppressions)
     return _check_readiness(args, document, source, fail_on, settings, suppressions)
 
 
@@ -482,8 +482,6 @@ def _check_check_options(args: argparse.Namespace) -> None:
             raise UsageError(
                 "--store records the tenant's real verdicts; a --what-if is never recorded"
             )
-        if args.suppressions is not None:
-            raise UsageError("--suppressions applies to a check, not to --what-if")
         if args.devices or args.devices_out:
             raise UsageError("--devices and --devices-out are not available with --what-if")
     if args.devices and args.format not in DEVICE_LIST_FORMATS:
@@ -589,6 +587,7 @@ def _check_what_if(
     change_document: Mapping[str, Any],
     fail_on: Severity,
     settings: OperatorSettings,
+    suppressions: Sequence[Suppression] = (),
 ) -> int:
     from monitors.reports import json_findings, junit, markdown, sarif, terminal, what_if_html
     from monitors.what_if import evaluate_what_if
@@ -600,6 +599,7 @@ def _check_what_if(
         fail_on=fail_on,
         settings=settings,
         rules=args.rules,
+        suppressions=suppressions,
     )
     color, width = _terminal_style(args.out)
     renderers: dict[str, Callable[[], str]] = {

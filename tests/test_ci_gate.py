@@ -596,3 +596,36 @@ def test_an_exported_snapshot_is_readable_by_others(tmp_path: Path) -> None:
     write_snapshot(out, healthy_tenant().document())
 
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("report_format", FORMATS)
+def test_a_suppression_also_holds_for_a_what_if(
+    report_format: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suppressions = write_suppressions(
+        tmp_path / "suppressions.json", [entry(FUTURE, rule="GRP-002")]
+    )
+    out = tmp_path / f"what-if.{report_format}"
+
+    code = main(
+        [
+            "check",
+            "--snapshot",
+            str(SAMPLE),
+            "--what-if",
+            str(BREAKING),
+            "--format",
+            report_format,
+            "--suppressions",
+            str(suppressions),
+            "--out",
+            str(out),
+        ]
+    )
+
+    text = out.read_text(encoding="utf-8")
+    assert code == 0
+    assert "vendor fix scheduled for the January build" in text
+    if report_format == "junit":
+        assert junit_counts(text)["failures"] == 0
+    capsys.readouterr()

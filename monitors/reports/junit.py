@@ -188,7 +188,18 @@ def _what_if_case(result: WhatIfResult, change: WhatIfChange, *, newly: bool) ->
         output.text = _xml(f"resolved: {transition}: {finding.message}")
         return case
     after = change.after
-    if not change.breaches(result.fail_on) or after is None:
+    suppression = result.suppression_of(change)
+    if suppression is not None:
+        until = suppression.expires.date().isoformat()
+        element = ET.SubElement(
+            case,
+            "skipped",
+            message=_xml(
+                f"suppressed: {suppression.reason} ({suppression.owner}, until {until}); "
+                f"{transition}: {finding.message}"
+            ),
+        )
+    elif not result.fails_gate(change) or after is None:
         element = ET.SubElement(
             case,
             "skipped",

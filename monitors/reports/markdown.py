@@ -208,6 +208,13 @@ def render_what_if_markdown(result: WhatIfResult) -> str:
         f"## Newly failing or unknown ({len(result.newly_failing)})",
         "",
         *_what_if_rows(result.newly_failing),
+        *(
+            f"Suppressed: {change.rule_id} {md(change.finding.subject.display_name)}: "
+            f"{md(suppression_note(suppression))}.\n"
+            for change in result.newly_failing
+            for suppression in (result.suppression_of(change),)
+            if suppression is not None
+        ),
         f"## Resolved ({len(result.resolved)})",
         "",
         *_what_if_rows(result.resolved),

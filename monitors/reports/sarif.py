@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from monitors.reports.model import ReadinessReport
+from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.findings import Finding, RuleMetadata, Severity, Status, Subject
 
@@ -185,17 +186,7 @@ def _result(
     }
     suppression = report.suppression_of(finding)
     if suppression is not None:
-        # SARIF 2.1.0 §3.27.23, §3.35: suppressed outside the tool, by a reviewed entry.
-        result["suppressions"] = [
-            {
-                "kind": "external",
-                "status": "accepted",
-                "justification": (
-                    f"{suppression.reason} ({suppression.owner}, until "
-                    f"{suppression.expires.date().isoformat()})"
-                ),
-            }
-        ]
+        result["suppressions"] = [_suppression(suppression)]
     if finding.related:
         result["relatedLocations"] = [
             {"id": position, **_location(subject, artifact)}
@@ -293,7 +284,9 @@ def _what_if_result(
     text = f"{change.before_label} -> {change.after_label}: {finding.message}"
     if scope is not None:
         text += f" (profile '{scope.profile_name}')"
-    return {
+    suppression = result.suppression_of(change)
+    gate = "fails" if result.fails_gate(change) else "below threshold"
+    document: dict[str, Any] = {
         "ruleId": change.rule_id,
         "ruleIndex": rule_index,
         "kind": "fail",
@@ -304,10 +297,25 @@ def _what_if_result(
         "properties": {
             "before": change.before_label,
             "after": change.after_label,
-            "gate": "fails" if change.breaches(result.fail_on) else "below threshold",
+            "gate": "suppressed" if suppression is not None else gate,
             "reasons": list(finding.reasons),
             "remediation": finding.remediation,
             "devices": list(finding.devices),
             "scope": scope.as_json() if scope else None,
         },
+    }
+    if suppression is not None:
+        document["suppressions"] = [_suppression(suppression)]
+    return document
+
+
+def _suppression(suppression: Suppression) -> dict[str, str]:
+    # SARIF 2.1.0 §3.27.23, §3.35: suppressed outside the tool, by a reviewed entry.
+    return {
+        "kind": "external",
+        "status": "accepted",
+        "justification": (
+            f"{suppression.reason} ({suppression.owner}, until "
+            f"{suppression.expires.date().isoformat()})"
+        ),
     }

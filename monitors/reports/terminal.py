@@ -291,6 +291,9 @@ def render_what_if_terminal(result: WhatIfResult, *, color: bool = False, width:
     console.print(Text(f"Newly failing or unknown ({len(result.newly_failing)})", style="bold"))
     for change in result.newly_failing:
         _what_if_change(console, change, after=True)
+        suppression = result.suppression_of(change)
+        if suppression is not None:
+            console.print(Text(f"      suppressed: {suppression_note(suppression)}", style="dim"))
     console.print(Text(f"Resolved ({len(result.resolved)})", style="bold"))
     for change in result.resolved:
         _what_if_change(console, change, after=False)

@@ -6,6 +6,7 @@ tenant-provided text is escaped.
 from __future__ import annotations
 
 from monitors.reports.html_report import e
+from monitors.reports.terminal import suppression_note
 from monitors.what_if import WhatIfChange, WhatIfResult
 
 _STYLE = """
@@ -67,11 +68,14 @@ def _table(result: WhatIfResult, changes: tuple[WhatIfChange, ...], *, newly: bo
     for change in changes:
         finding = change.finding
         metadata = result.rules.get(change.rule_id)
+        suppression = result.suppression_of(change) if newly else None
         below = (
             f' <span class="below">(below --fail-on {e(result.fail_on.value)})</span>'
             if newly and not change.breaches(result.fail_on)
             else ""
         )
+        if suppression is not None:
+            below = f' <span class="below">(suppressed: {e(suppression_note(suppression))})</span>'
         why = "".join(f"<li>{e(reason)}</li>" for reason in finding.reasons) if newly else ""
         fix = (
             f"<p><strong>Fix:</strong> {e(finding.remediation)}</p>"
