@@ -59,6 +59,7 @@ def metadata() -> Iterator[Metadata]:
                     {
                         "error": "invalid_tenant",
                         "error_description": f"AADSTS90002: Tenant '{domain}' not found.",
+                        "error_codes": [90002],
                     },
                 )
             else:
