@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import jsonschema
 
-from monitors.reports.output import new_file_mode
+from monitors.reports.output import new_file_mode, set_mode
 from rules.tenant_collections import ALL_COLLECTIONS
 
 SNAPSHOT_FORMAT: Final = "greenscreen.tenant-snapshot/1"
@@ -214,7 +214,7 @@ def write_snapshot(path: Path | str, document: Mapping[str, Any]) -> None:
             stream.write("\n")
             stream.flush()
             # mkstemp makes the file private (0600): give it the mode open() would.
-            os.fchmod(stream.fileno(), new_file_mode())
+            set_mode(stream.fileno(), new_file_mode())
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:

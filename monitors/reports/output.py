@@ -40,7 +40,7 @@ def write_text_atomically(path: Path, text: str) -> int:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fchmod(stream.fileno(), mode)
+            set_mode(stream.fileno(), mode)
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except OSError as error:
@@ -50,6 +50,13 @@ def write_text_atomically(path: Path, text: str) -> int:
         Path(temporary).unlink(missing_ok=True)
         raise
     return len(data)
+
+
+def set_mode(descriptor: int, mode: int) -> None:
+    """chmod an open file where the platform can (not on Windows, whose files carry ACLs)."""
+    fchmod = getattr(os, "fchmod", None)
+    if fchmod is not None:
+        fchmod(descriptor, mode)
 
 
 def new_file_mode() -> int:
