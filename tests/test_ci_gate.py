@@ -629,3 +629,46 @@ def test_a_suppression_also_holds_for_a_what_if(
     if report_format == "junit":
         assert junit_counts(text)["failures"] == 0
     capsys.readouterr()
+
+
+def test_sarif_stays_within_what_code_scanning_accepts_on_a_large_tenant() -> None:
+    """GitHub rejects a run of more than 25,000 results, keeps the top 5,000 and shows 100
+    locations per result (docs.github.com, "SARIF results exceed one or more limits")."""
+    from monitors.reports.model import build_report
+    from monitors.reports.sarif import MAX_DEVICES, MAX_RESULTS, render_sarif
+    from rules.engine import Rule, evaluate_snapshot
+    from rules.findings import FindingBuilder, Subject
+    from tests.test_reports import fake_metadata
+
+    warning, blocker = (
+        fake_metadata("TST-001", Severity.WARNING),
+        fake_metadata("TST-002", Severity.BLOCKER),
+    )
+    devices = tuple(f"device-{n}" for n in range(300))
+    related = tuple(Subject("group", f"group-{n}", f"group {n}") for n in range(150))
+
+    def many_warnings(context: Any) -> Any:
+        builder = FindingBuilder(warning)
+        for n in range(MAX_RESULTS + 100):
+            subject = Subject("group", f"warned-{n:05d}", f"warned {n}")
+            yield builder.failed(subject, "below the threshold", ("r",), devices=devices)
+
+    def one_blocker(context: Any) -> Any:
+        builder = FindingBuilder(blocker)
+        subject = Subject("group", "blocked", "blocked")
+        yield builder.failed(subject, "fails the gate", ("r",), related=related)
+
+    snapshot = healthy_tenant().snapshot()
+    rules = [Rule(warning, many_warnings), Rule(blocker, one_blocker)]
+    report = build_report(evaluate_snapshot(snapshot, rules), snapshot, Severity.ERROR)
+
+    document = json.loads(render_sarif(report))
+
+    results = assert_code_scanning_accepts(document)
+    run = document["runs"][0]
+    assert len(results) == MAX_RESULTS
+    assert run["properties"]["omittedResults"] == 101
+    assert results[0]["ruleId"] == "TST-002"  # what fails the gate is never the one left out
+    assert len(results[0]["relatedLocations"]) == 100
+    assert results[1]["properties"]["deviceCount"] == 300
+    assert len(results[1]["properties"]["devices"]) == MAX_DEVICES

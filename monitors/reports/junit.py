@@ -22,6 +22,7 @@ from rules.findings import Finding, Status
 
 # Characters XML 1.0 cannot carry at all, even escaped; tenant text could contain them.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MAX_DEVICES_NAMED = 50
 
 
 def _xml(text: str) -> str:
@@ -126,7 +127,14 @@ def _details(report: ReadinessReport, finding: Finding) -> str:
     if finding.related:
         lines.append("objects: " + ", ".join(r.display_name for r in finding.related))
     if finding.devices:
-        lines.append("devices: " + ", ".join(report.device_label(d) for d in finding.devices))
+        # Bounded: a finding of a large tenant can concern thousands of devices.
+        named = [report.device_label(d) for d in finding.devices[:_MAX_DEVICES_NAMED]]
+        more = len(finding.devices) - len(named)
+        lines.append(
+            f"devices ({len(finding.devices)}): "
+            + ", ".join(named)
+            + (f" and {more} more" if more else "")
+        )
     if finding.remediation:
         lines.append(f"fix: {finding.remediation}")
     return _xml("\n".join(lines))

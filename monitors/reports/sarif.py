@@ -10,6 +10,12 @@ region with a start line). A tenant has no source files, so the artifact is the 
 that was checked (the line where the subject's id first appears, or line 1), or for a tenant read
 live a stable per-tenant pseudo-path `greenscreen/tenants/<tenant id>.json`. The stable
 `partialFingerprints` key (rule, subject, profile) is what tracks an alert across runs.
+
+GitHub rejects a run of more than 25,000 results and keeps only the top 5,000 (by severity), and
+shows at most 100 locations of a result. A run therefore holds at most `MAX_RESULTS` results,
+those that fail the gate first (worst severity first), then unknown and the rest; how many were
+left out is `properties.omittedResults`. A result lists at most `MAX_RELATED` related objects
+and `MAX_DEVICES` devices (with `deviceCount`). The other formats always list everything.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitors.reports.model import ReadinessReport
+from monitors.reports.model import ReadinessReport, finding_order
 from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.findings import Finding, RuleMetadata, Severity, Status, Subject
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+MAX_RESULTS = 5000
+MAX_RELATED = 100
+MAX_DEVICES = 50
 _LEVEL = {
     Severity.BLOCKER: "error",
     Severity.ERROR: "error",
@@ -95,6 +104,14 @@ def render_sarif(report: ReadinessReport, artifact: SarifArtifact | None = None)
         if finding.rule_id not in report.rules and finding.rule_id not in rule_ids:
             rule_ids.append(finding.rule_id)
     index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
+    reported = sorted(
+        (
+            finding
+            for finding in report.findings
+            if finding.status in (Status.FAIL, Status.UNKNOWN, Status.MANUAL)
+        ),
+        key=lambda finding: (not report.fails_gate(finding), finding_order(finding)),
+    )
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -118,12 +135,12 @@ def render_sarif(report: ReadinessReport, artifact: SarifArtifact | None = None)
                     "failOn": report.fail_on.value,
                     "unreadableCollections": list(report.unreadable),
                     "expiredSuppressions": [s.as_json() for s in report.expired_suppressions],
+                    "omittedResults": max(0, len(reported) - MAX_RESULTS),
                 },
                 "artifacts": [{"location": {"uri": artifact.uri}}],
                 "results": [
                     _result(report, finding, index[finding.rule_id], artifact)
-                    for finding in report.findings
-                    if finding.status in (Status.FAIL, Status.UNKNOWN, Status.MANUAL)
+                    for finding in reported[:MAX_RESULTS]
                 ],
             }
         ],
@@ -180,7 +197,8 @@ def _result(
             "gate": _gate(report, finding),
             "reasons": list(finding.reasons),
             "remediation": finding.remediation,
-            "devices": [report.device_label(device) for device in finding.devices],
+            "deviceCount": len(finding.devices),
+            "devices": [report.device_label(device) for device in finding.devices[:MAX_DEVICES]],
             "scope": scope.as_json() if scope else None,
         },
     }
@@ -190,7 +208,7 @@ def _result(
     if finding.related:
         result["relatedLocations"] = [
             {"id": position, **_location(subject, artifact)}
-            for position, subject in enumerate(finding.related, start=1)
+            for position, subject in enumerate(finding.related[:MAX_RELATED], start=1)
         ]
     return result
 
@@ -240,6 +258,7 @@ def render_what_if_sarif(result: WhatIfResult, artifact: SarifArtifact | None = 
         if change.rule_id not in rule_ids:
             rule_ids.append(change.rule_id)
     index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
+    reported = sorted(result.newly_failing, key=lambda change: not result.fails_gate(change))
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -264,11 +283,12 @@ def render_what_if_sarif(result: WhatIfResult, artifact: SarifArtifact | None = 
                     "failOn": result.fail_on.value,
                     "resolved": len(result.resolved),
                     "unchanged": result.unchanged,
+                    "omittedResults": max(0, len(reported) - MAX_RESULTS),
                 },
                 "artifacts": [{"location": {"uri": artifact.uri}}],
                 "results": [
                     _what_if_result(result, change, index[change.rule_id], artifact)
-                    for change in result.newly_failing
+                    for change in reported[:MAX_RESULTS]
                 ],
             }
         ],
@@ -300,7 +320,8 @@ def _what_if_result(
             "gate": "suppressed" if suppression is not None else gate,
             "reasons": list(finding.reasons),
             "remediation": finding.remediation,
-            "devices": list(finding.devices),
+            "deviceCount": len(finding.devices),
+            "devices": list(finding.devices[:MAX_DEVICES]),
             "scope": scope.as_json() if scope else None,
         },
     }
