@@ -217,7 +217,10 @@ def _add_check_command(commands: Any) -> None:
         help="terminal (default), json (the findings list), junit, sarif, markdown or html",
     )
     report.add_argument(
-        "--out", type=Path, metavar="FILE", help="write the report here (default: stdout)"
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the report here and say so on stderr (default: stdout)",
     )
     report.add_argument(
         "--fail-on",
