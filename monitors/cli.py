@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,14 +20,18 @@ from monitors.graph.credentials import AuthMode
 from monitors.reports.output import ReportOutputError
 from monitors.reports.safe_text import inert_json, printable
 from monitors.snapshot_file import SnapshotFileError, load_snapshot, snapshot_schema, write_snapshot
+from monitors.suppressions import SuppressionError
 from monitors.tenant_changes import ChangeError
 from monitors.what_if import WhatIfError
 from rules import tenant_collections as tc
 from rules.findings import Severity
 
 if TYPE_CHECKING:
+    from monitors.reports.sarif import SarifArtifact
+    from monitors.suppressions import Suppression
     from rules.context import OperatorSettings
     from rules.engine import Rule
+    from rules.findings import Finding
     from rules.snapshot_model import TenantSnapshot
 
 EXIT_OK = 0
@@ -166,7 +170,7 @@ def _add_graph_options(parser: argparse.ArgumentParser) -> None:
 
 
 CHECK_FORMATS = ("terminal", "json", "junit", "sarif", "markdown", "html")
-WHAT_IF_FORMATS = ("terminal", "json", "markdown")
+WHAT_IF_FORMATS = CHECK_FORMATS
 DEVICE_LIST_FORMATS = ("terminal", "markdown", "html")
 MDM_SCOPES = ("all", "selected", "none")
 
@@ -196,7 +200,8 @@ def _add_check_command(commands: Any) -> None:
         action="store_true",
         help=(
             "record the evaluation in Table Storage (GREENSCREEN_STORAGE_CONNECTION; default: "
-            "the local Azurite emulator) so that 'greenscreen history' can show what changed"
+            "the local Azurite emulator) so that 'greenscreen history' can show what changed; "
+            "not with --what-if (a what-if is not the tenant's history)"
         ),
     )
     source.add_argument(
@@ -224,7 +229,10 @@ def _add_check_command(commands: Any) -> None:
         help="terminal (default), json (the findings list), junit, sarif, markdown or html",
     )
     report.add_argument(
-        "--out", type=Path, metavar="FILE", help="write the report here (default: stdout)"
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the report here and say so on stderr (default: stdout)",
     )
     report.add_argument(
         "--fail-on",
@@ -233,6 +241,15 @@ def _add_check_command(commands: Any) -> None:
         help=(
             "lowest severity that makes the check fail (exit 1): blocker, error (default), "
             "warning or info; unknown findings at or above it fail too"
+        ),
+    )
+    report.add_argument(
+        "--suppressions",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "JSON list of accepted findings ({rule, subject, tenant, reason, owner, expires}): "
+            "shown as suppressed, not counted against --fail-on; expired entries do not apply"
         ),
     )
     report.add_argument(
@@ -275,6 +292,7 @@ def main(argv: Sequence[str] | None = None, *, rules: Sequence[Rule] | None = No
         ChangeError,
         WhatIfError,
         ReportOutputError,
+        SuppressionError,
     ) as error:
         print(f"greenscreen: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -431,6 +449,7 @@ def _check(args: argparse.Namespace) -> int:
     fail_on = Severity(args.fail_on)
     _check_check_options(args)
     change_document = load_change_document(args.what_if) if args.what_if else None
+    suppressions = _load_suppressions(args)
     if args.snapshot is not None:
         document = load_snapshot(args.snapshot)
         source = str(args.snapshot)
@@ -449,8 +468,33 @@ def _check(args: argparse.Namespace) -> int:
         mdm_attestation_basis="on the command line" if attested else "",
     )
     if change_document is not None:
-        return _check_what_if(args, document, change_document, fail_on, settings)
-    return _check_readiness(args, document, source, fail_on, settings)
+        return _check_what_if(args, document, change_document, fail_on, settings, suppressions)
+    return _check_readiness(args, document, source, fail_on, settings, suppressions)
+
+
+def _load_suppressions(args: argparse.Namespace) -> tuple[Suppression, ...]:
+    """The suppression file, checked against the catalog; expired entries are named on stderr."""
+    from datetime import UTC, datetime
+
+    from monitors.suppressions import load_suppression_file
+    from rules.catalog import all_rules
+
+    if args.suppressions is None:
+        return ()
+    rules = args.rules if args.rules is not None else all_rules()
+    suppressions = load_suppression_file(
+        args.suppressions, known_rules={rule.metadata.id for rule in rules}
+    )
+    now = datetime.now(UTC)
+    for index, suppression in enumerate(suppressions):
+        if suppression.expired(now):
+            print(
+                f"greenscreen: {args.suppressions}[{index}]: suppression of "
+                f"{_one_line(suppression.label())} expired "
+                f"{suppression.expires.date().isoformat()}: not applied",
+                file=sys.stderr,
+            )
+    return suppressions
 
 
 def _check_check_options(args: argparse.Namespace) -> None:
@@ -460,9 +504,9 @@ def _check_check_options(args: argparse.Namespace) -> None:
     if args.snapshot is not None and (args.tenant or args.client_id):
         raise UsageError("--tenant and --client-id read a live tenant; not with --snapshot")
     if args.what_if is not None:
-        if args.format not in WHAT_IF_FORMATS:
+        if args.store:
             raise UsageError(
-                f"--what-if reports as {', '.join(WHAT_IF_FORMATS)}, not {args.format}"
+                "--store records the tenant's real verdicts; a --what-if is never recorded"
             )
         if args.devices or args.devices_out:
             raise UsageError("--devices and --devices-out are not available with --what-if")
@@ -493,18 +537,30 @@ def _check_readiness(
     source: str,
     fail_on: Severity,
     settings: OperatorSettings,
+    suppressions: Sequence[Suppression] = (),
 ) -> int:
+    from datetime import UTC, datetime
+
     from monitors.reports import html_report, json_findings, junit, markdown, sarif, terminal
-    from monitors.reports.model import build_report
-    from monitors.reports.output import write_text_atomically
+    from monitors.reports.model import build_report, suppressed_verdicts
     from rules.device_readiness import device_readiness
     from rules.engine import evaluate_snapshot
 
     snapshot = _snapshot_model(document, source)
     evaluation = evaluate_snapshot(snapshot, args.rules, settings)
+    now = datetime.now(UTC)
     wants_devices = args.devices or args.devices_out is not None or args.format == "html"
-    devices = device_readiness(snapshot, evaluation.findings, fail_on) if wants_devices else None
-    report = build_report(evaluation, snapshot, fail_on, devices)
+    devices = None
+    if wants_devices:
+        # A suppressed verdict blocks no device either.
+        silenced = suppressed_verdicts(evaluation.findings, suppressions, evaluation.tenant_id, now)
+        counted = (
+            [f for f in evaluation.findings if (f.rule_id, f.subject.id) not in silenced]
+            if silenced
+            else evaluation.findings
+        )
+        devices = device_readiness(snapshot, counted, fail_on)
+    report = build_report(evaluation, snapshot, fail_on, devices, suppressions, now)
     color, width = _terminal_style(args.out)
     renderers: dict[str, Callable[[], str]] = {
         "terminal": lambda: terminal.render_terminal(
@@ -512,7 +568,9 @@ def _check_readiness(
         ),
         "json": lambda: json_findings.render_report_json(report),
         "junit": lambda: junit.render_junit(report),
-        "sarif": lambda: sarif.render_sarif(report),
+        "sarif": lambda: sarif.render_sarif(
+            report, _sarif_artifact(args, report.tenant_id, report.findings)
+        ),
         "markdown": lambda: markdown.render_markdown(report, show_devices=args.devices),
         "html": lambda: html_report.render_html(report),
     }
@@ -523,13 +581,9 @@ def _check_readiness(
         if args.devices_out is not None
         else None
     )
-    if args.out is not None:
-        write_text_atomically(args.out, text)
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    _emit(args.out, args.format, text)
     if devices_text is not None:
-        write_text_atomically(args.devices_out, devices_text)
+        _emit(args.devices_out, "device readiness json", devices_text)
     if args.store:
         _store_evaluation(evaluation)
     return EXIT_FINDINGS if report.breaching() else EXIT_OK
@@ -559,9 +613,9 @@ def _check_what_if(
     change_document: Mapping[str, Any],
     fail_on: Severity,
     settings: OperatorSettings,
+    suppressions: Sequence[Suppression] = (),
 ) -> int:
-    from monitors.reports import json_findings, markdown, terminal
-    from monitors.reports.output import write_text_atomically
+    from monitors.reports import json_findings, junit, markdown, sarif, terminal, what_if_html
     from monitors.what_if import evaluate_what_if
 
     result = evaluate_what_if(
@@ -571,20 +625,45 @@ def _check_what_if(
         fail_on=fail_on,
         settings=settings,
         rules=args.rules,
+        suppressions=suppressions,
     )
     color, width = _terminal_style(args.out)
-    if args.format == "json":
-        text = json_findings.render_what_if_json(result)
-    elif args.format == "markdown":
-        text = markdown.render_what_if_markdown(result)
-    else:
-        text = terminal.render_what_if_terminal(result, color=color, width=width)
-    if args.out is not None:
-        write_text_atomically(args.out, text)
-    else:
+    renderers: dict[str, Callable[[], str]] = {
+        "terminal": lambda: terminal.render_what_if_terminal(result, color=color, width=width),
+        "json": lambda: json_findings.render_what_if_json(result),
+        "junit": lambda: junit.render_what_if_junit(result),
+        "sarif": lambda: sarif.render_what_if_sarif(
+            result,
+            _sarif_artifact(args, result.tenant_id, (c.finding for c in result.newly_failing)),
+        ),
+        "markdown": lambda: markdown.render_what_if_markdown(result),
+        "html": lambda: what_if_html.render_what_if_html(result),
+    }
+    _emit(args.out, args.format, renderers[args.format]())
+    return EXIT_FINDINGS if result.breaking() else EXIT_OK
+
+
+def _emit(out: Path | None, report_format: str, text: str) -> None:
+    """Write the report to `out` (and say so on stderr), or to stdout."""
+    from monitors.reports.output import describe_written, write_text_atomically
+
+    if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
-    return EXIT_FINDINGS if result.breaking() else EXIT_OK
+        return
+    size = write_text_atomically(out, text)
+    print(_one_line(describe_written(out, report_format, size)), file=sys.stderr)
+
+
+def _sarif_artifact(
+    args: argparse.Namespace, tenant_id: str, findings: Iterable[Finding]
+) -> SarifArtifact:
+    """What SARIF results point at: the snapshot file checked, or the live tenant's pseudo-path."""
+    from monitors.reports.sarif import live_tenant_artifact, snapshot_artifact, subject_ids
+
+    if args.snapshot is not None:
+        return snapshot_artifact(args.snapshot, subject_ids(findings))
+    return live_tenant_artifact(tenant_id)
 
 
 def _terminal_style(out: Path | None) -> tuple[bool, int]:

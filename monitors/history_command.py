@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -19,12 +20,14 @@ from azure.core.exceptions import AzureError
 
 from monitors.http_api import bounded_range
 from monitors.reports.safe_text import csv_cell, inert_json
+from monitors.settings import TENANTS_SETTING, SettingsError, parse_tenants
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
 from monitors.store.records import ChangeWithEffects, Transition
 from monitors.store.settings import StoreSettingsError, store_from_settings
-from monitors.store.verdict_store import MAX_PAGE_SIZE
+from monitors.store.verdict_store import MAX_PAGE_SIZE, VerdictStore
+from monitors.tenant_names import TenantLookupUnavailable, TenantNameError, resolve_tenant
 
 EXIT_OK = 0
 EXIT_STORAGE = 1
@@ -57,7 +60,15 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
             "codes: 0 success, 1 storage unreachable, 2 bad input or usage."
         ),
     )
-    history.add_argument("--tenant", required=True, metavar="TENANT", help="tenant id or domain")
+    history.add_argument(
+        "--tenant",
+        required=True,
+        metavar="TENANT",
+        help=(
+            "tenant id or verified domain (e.g. contoso.onmicrosoft.com); a domain with no "
+            "history of its own is resolved to its tenant id (docs/check.md)"
+        ),
+    )
     history.add_argument("--rule", metavar="ID", help="only this rule (catalog id, e.g. PRF-001)")
     history.add_argument("--subject", metavar="ID", help="only this subject (object id)")
     history.add_argument(
@@ -91,9 +102,18 @@ def run_history(args: argparse.Namespace) -> int:
         InvalidQueryError,
         InvalidKeyError,
         StoreSettingsError,
+        TenantNameError,
+        SettingsError,
     ) as error:
         print(f"greenscreen: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except TenantLookupUnavailable as error:
+        print(
+            f"greenscreen: cannot resolve --tenant {args.tenant}: the Microsoft identity "
+            f"platform could not be asked ({error}); pass the tenant id",
+            file=sys.stderr,
+        )
+        return EXIT_STORAGE
     except AzureError as error:
         print(f"greenscreen: storage is unreachable ({type(error).__name__})", file=sys.stderr)
         return EXIT_STORAGE
@@ -126,14 +146,43 @@ def _params(args: argparse.Namespace) -> dict[str, str]:
     return given
 
 
+def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
+    """Point `params` at the name the tenant's history is stored under; True if it changed.
+
+    Asked only when the name as given has no stored runs (docs/check.md, `monitors.tenant_names`).
+    """
+    name = query_params.tenant(params.get("tenant"))
+    configured = tuple(t.tenant_id for t in parse_tenants(os.environ.get(TENANTS_SETTING) or "[]"))
+    resolved = resolve_tenant(
+        name, lambda tenant: bool(store.runs(tenant, page_size=1).items), configured
+    )
+    if resolved.name == name:
+        return False
+    if resolved.note is not None:
+        print(f"greenscreen: {resolved.note}", file=sys.stderr)
+    params["tenant"] = resolved.name
+    return True
+
+
 def _run(args: argparse.Namespace) -> int:
     params = _params(args)
+    store = store_from_settings()
+    columns, rows, documents, token = _listing(args, params, store)
+    if not rows and _resolve_tenant(params, store):
+        columns, rows, documents, token = _listing(args, params, store)
+    sys.stdout.write(_render(args.format, columns, rows, documents, token))
+    if token is not None and args.format != "json":
+        print(f"more: --continuation {token}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _listing(
+    args: argparse.Namespace, params: dict[str, str], store: VerdictStore
+) -> tuple[Sequence[str], list[dict[str, Any]], list[dict[str, Any]], str | None]:
     rows: list[dict[str, Any]] = []
-    columns: Sequence[str]
     documents: list[dict[str, Any]] = []
     if args.changes:
         changes = query_params.changes_query(params)
-        store = store_from_settings()
         since, until = bounded_range(changes.since, changes.until, store.retention_days)
         token = changes.continuation
         while True:
@@ -150,33 +199,27 @@ def _run(args: argparse.Namespace) -> int:
             token = page.continuation
             if token is None or not args.all:
                 break
-        columns = CHANGE_COLUMNS
-    else:
-        query = query_params.history_query(params)
-        store = store_from_settings()
-        since, until = bounded_range(query.since, query.until, store.retention_days)
-        token = query.continuation
-        while True:
-            history = store.history(
-                query.tenant,
-                query.rule,
-                query.subject,
-                query.status,
-                since,
-                until,
-                token,
-                query.page_size,
-            )
-            documents += [item.as_json() for item in history.items]
-            rows += [_transition_row(item) for item in history.items]
-            token = history.continuation
-            if token is None or not args.all:
-                break
-        columns = TRANSITION_COLUMNS
-    sys.stdout.write(_render(args.format, columns, rows, documents, token))
-    if token is not None and args.format != "json":
-        print(f"more: --continuation {token}", file=sys.stderr)
-    return EXIT_OK
+        return CHANGE_COLUMNS, rows, documents, token
+    query = query_params.history_query(params)
+    since, until = bounded_range(query.since, query.until, store.retention_days)
+    token = query.continuation
+    while True:
+        history = store.history(
+            query.tenant,
+            query.rule,
+            query.subject,
+            query.status,
+            since,
+            until,
+            token,
+            query.page_size,
+        )
+        documents += [item.as_json() for item in history.items]
+        rows += [_transition_row(item) for item in history.items]
+        token = history.continuation
+        if token is None or not args.all:
+            break
+    return TRANSITION_COLUMNS, rows, documents, token
 
 
 def _transition_row(transition: Transition) -> dict[str, Any]:

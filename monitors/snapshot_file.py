@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import jsonschema
 
+from monitors.reports.output import new_file_mode, set_mode
 from rules.tenant_collections import ALL_COLLECTIONS
 
 SNAPSHOT_FORMAT: Final = "greenscreen.tenant-snapshot/1"
@@ -212,6 +213,8 @@ def write_snapshot(path: Path | str, document: Mapping[str, Any]) -> None:
             json.dump(document, stream, ensure_ascii=False, indent=1, sort_keys=False)
             stream.write("\n")
             stream.flush()
+            # mkstemp makes the file private (0600): give it the mode open() would.
+            set_mode(stream.fileno(), new_file_mode())
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:

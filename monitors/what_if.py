@@ -14,15 +14,17 @@ worst verdict stands for the key.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from monitors.reports.model import finding_order
+from monitors.reports.model import finding_order, suppressed_verdicts
 from monitors.snapshot_file import first_problem
+from monitors.suppressions import Suppression
 from monitors.tenant_changes import AppliedChange, apply_changes
 from rules.context import OperatorSettings
 from rules.engine import Evaluation, Rule, evaluate_snapshot
-from rules.findings import Finding, Severity, Status
+from rules.findings import Finding, RuleMetadata, Severity, Status
 from rules.snapshot_model import SnapshotModelError, TenantSnapshot
 
 NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
@@ -109,14 +111,32 @@ class WhatIfResult:
     newly_failing: tuple[WhatIfChange, ...]
     resolved: tuple[WhatIfChange, ...]
     unchanged: int
+    # The catalog entries evaluated (titles, references and remediation for the reports).
+    rules: Mapping[str, RuleMetadata] = field(default_factory=dict)
+    # (rule id, subject id) -> the suppression (`--suppressions`) silencing a newly failing verdict.
+    suppressed: Mapping[tuple[str, str], Suppression] = field(default_factory=dict)
+
+    def suppression_of(self, change: WhatIfChange) -> Suppression | None:
+        return self.suppressed.get((change.key[0], change.key[1]))
+
+    def fails_gate(self, change: WhatIfChange) -> bool:
+        """Newly failing or unknown at or above the threshold, and not suppressed."""
+        return change.breaches(self.fail_on) and self.suppression_of(change) is None
 
     def breaking(self) -> tuple[WhatIfChange, ...]:
-        """Newly failing or unknown at or above the threshold: what makes the check exit 1."""
-        return tuple(c for c in self.newly_failing if c.breaches(self.fail_on))
+        """What makes the check exit 1."""
+        return tuple(c for c in self.newly_failing if self.fails_gate(c))
 
     def as_json(self) -> dict[str, Any]:
+        newly = []
+        for change in self.newly_failing:
+            document = change.as_json()
+            suppression = self.suppression_of(change)
+            if suppression is not None:
+                document["suppressed"] = suppression.as_json()
+            newly.append(document)
         return {
-            "newlyFailing": [change.as_json() for change in self.newly_failing],
+            "newlyFailing": newly,
             "resolved": [change.as_json() for change in self.resolved],
             "unchanged": self.unchanged,
         }
@@ -135,6 +155,8 @@ def evaluate_what_if(
     settings: OperatorSettings | None = None,
     rules: Sequence[Rule] | None = None,
     before: Evaluation | None = None,
+    suppressions: Sequence[Suppression] = (),
+    now: datetime | None = None,
 ) -> WhatIfResult:
     """Apply the change to a copy of the snapshot, evaluate both, and compare the verdicts.
 
@@ -165,6 +187,13 @@ def evaluate_what_if(
         newly_failing=newly_failing,
         resolved=resolved,
         unchanged=unchanged,
+        rules={metadata.id: metadata for metadata in after.rules},
+        suppressed=suppressed_verdicts(
+            (change.finding for change in newly_failing),
+            suppressions,
+            after.tenant_id,
+            now or datetime.now(UTC),
+        ),
     )
 
 

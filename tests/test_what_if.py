@@ -186,12 +186,3 @@ def test_bad_change_file_exits_2_with_one_line(
     assert captured.err.startswith("greenscreen: ")
     assert expected in captured.err
     assert captured.err.count("\n") == 1
-
-
-def test_what_if_refuses_formats_it_cannot_report(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["check", "--snapshot", str(SAMPLE), "--what-if", str(BREAKING), "--format", "sarif"]
-    )
-
-    assert code == 2
-    assert "--what-if reports as" in capsys.readouterr().err

@@ -31,7 +31,12 @@ from urllib.parse import urlsplit
 from monitors.alerts.alert import Alert
 from monitors.alerts.cards import PayloadFormat
 from monitors.alerts.links import HistoryLinks
-from monitors.store.keys import parse_time
+from monitors.suppressions import (
+    Suppression,
+    SuppressionError,
+    first_match,
+    parse_suppressions_text,
+)
 from monitors.url_safety import UnsafeUrlError, client_host, forbidden_address, is_loopback
 from rules.findings import Severity
 
@@ -138,27 +143,6 @@ class Route:
 
 
 @dataclass(frozen=True, slots=True)
-class Suppression:
-    """Silence one rule (for one subject or all) until `expires`; the history still shows it."""
-
-    rule_id: str
-    subject_id: str  # "*": every subject of the rule
-    reason: str
-    owner: str
-    expires: datetime
-    tenant_id: str = ANY
-
-    def silences(self, alert: Alert, now: datetime) -> bool:
-        record = alert.transition.record
-        return (
-            now < self.expires
-            and self.rule_id == record.rule_id
-            and self.subject_id in (ANY, record.subject_id)
-            and self.tenant_id in (ANY, alert.tenant_id)
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class AlertRouting:
     routes: tuple[Route, ...] = ()
     suppressions: tuple[Suppression, ...] = ()
@@ -177,10 +161,10 @@ class AlertRouting:
         return None
 
     def suppression_for(self, alert: Alert, now: datetime) -> Suppression | None:
-        for suppression in self.suppressions:
-            if suppression.silences(alert, now):
-                return suppression
-        return None
+        record = alert.transition.record
+        return first_match(
+            self.suppressions, record.rule_id, record.subject_id, alert.tenant_id, now
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,21 +283,11 @@ def _routes(settings: Mapping[str, str]) -> Iterable[Route]:
 
 
 def _suppressions(text: str) -> Iterable[Suppression]:
-    for index, item in enumerate(_json_list(text, SUPPRESSIONS_SETTING)):
-        where = f"{SUPPRESSIONS_SETTING}[{index}]"
-        expires_text = _required(item, "expires", where)
-        try:
-            expires = parse_time(expires_text)
-        except ValueError:
-            raise AlertSettingsError(f"{where}: expires must be an ISO 8601 time") from None
-        yield Suppression(
-            rule_id=_required(item, "rule", where),
-            subject_id=str(item.get("subject", ANY)),
-            reason=_required(item, "reason", where),
-            owner=_required(item, "owner", where),
-            expires=expires,
-            tenant_id=str(item.get("tenant", ANY)),
-        )
+    # The model and the format are shared with `greenscreen check --suppressions`.
+    try:
+        return parse_suppressions_text(text, SUPPRESSIONS_SETTING)
+    except SuppressionError as error:
+        raise AlertSettingsError(str(error)) from None
 
 
 def _required(item: Mapping[str, Any], key: str, where: str) -> str:

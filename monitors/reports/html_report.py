@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from monitors.reports.model import ReadinessReport, Section, breaches
 from monitors.reports.safe_text import printable
-from monitors.reports.terminal import device_profile_label
+from monitors.reports.terminal import device_profile_label, expired_note, suppression_note
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
 
@@ -101,6 +101,10 @@ def render_html(report: ReadinessReport) -> str:
             '<p class="muted">Could not be read (the rules that need it are unknown, never '
             "green): " + ", ".join(f"<code>{e(path)}</code>" for path in report.unreadable) + "</p>"
         )
+    parts += [
+        f"<p>Expired suppression, not applied: {e(expired_note(expired))}</p>"
+        for expired in report.expired_suppressions
+    ]
     for section in report.profiles:
         parts.append(_panel(report, section))
     parts.append(_panel(report, report.tenant_wide))
@@ -152,6 +156,12 @@ def _finding(report: ReadinessReport, finding: Finding) -> str:
         if breaches(finding, report.fail_on)
         else ' <span class="badge below">below threshold</span>'
     )
+    suppression = report.suppression_of(finding)
+    if suppression is not None:
+        below = (
+            ' <span class="badge below">suppressed</span> '
+            f'<span class="muted">{e(suppression_note(suppression))}</span>'
+        )
     parts = [
         f'<details class="finding {status}">',
         f'<summary><span class="badge {status}">{label}</span> '

@@ -22,7 +22,15 @@ def render_findings_json(findings: Sequence[Finding]) -> str:
 
 
 def render_report_json(report: ReadinessReport) -> str:
-    return render_findings_json(report.findings)
+    """The findings list; a suppressed finding carries the entry (`suppressed`) that silences it."""
+    documents = []
+    for finding in report.findings:
+        document = finding.as_json()
+        suppression = report.suppression_of(finding)
+        if suppression is not None:
+            document["suppressed"] = suppression.as_json()
+        documents.append(document)
+    return _dump(documents)
 
 
 def render_devices_json(report: ReadinessReport, devices: Sequence[DeviceReadiness]) -> str:

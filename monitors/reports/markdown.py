@@ -11,7 +11,12 @@ import re
 
 from monitors.reports.model import ReadinessReport, Section, breaches
 from monitors.reports.safe_text import one_line
-from monitors.reports.terminal import blocker_label, device_profile_label
+from monitors.reports.terminal import (
+    blocker_label,
+    device_profile_label,
+    expired_note,
+    suppression_note,
+)
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -47,6 +52,12 @@ def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> s
             + ", ".join(f"`{md(path)}`" for path in report.unreadable),
             "",
         ]
+    if report.suppressed:
+        lines += [f"Suppressed (shown, not counted): {len(report.suppressed)} verdict(s).", ""]
+    lines += [
+        f"Expired suppression, not applied: {md(expired_note(expired))}.\n"
+        for expired in report.expired_suppressions
+    ]
     for section in report.sections:
         if section.profile_id is None and not section.findings:
             continue
@@ -79,7 +90,10 @@ def _section(report: ReadinessReport, section: Section) -> list[str]:
 def _finding(report: ReadinessReport, finding: Finding) -> list[str]:
     metadata = report.rules.get(finding.rule_id)
     status = "FAIL" if finding.status is Status.FAIL else "UNKNOWN"
+    suppression = report.suppression_of(finding)
     below = "" if breaches(finding, report.fail_on) else " (below the threshold)"
+    if suppression is not None:
+        below = f" (suppressed: {md(suppression_note(suppression))})"
     title = md(metadata.title) if metadata else ""
     lines = [
         f"### {status} {finding.severity.value.upper()} {finding.rule_id}: {title}{below}",
@@ -195,6 +209,13 @@ def render_what_if_markdown(result: WhatIfResult) -> str:
         f"## Newly failing or unknown ({len(result.newly_failing)})",
         "",
         *_what_if_rows(result.newly_failing),
+        *(
+            f"Suppressed: {change.rule_id} {md(change.finding.subject.display_name)}: "
+            f"{md(suppression_note(suppression))}.\n"
+            for change in result.newly_failing
+            for suppression in (result.suppression_of(change),)
+            if suppression is not None
+        ),
         f"## Resolved ({len(result.resolved)})",
         "",
         *_what_if_rows(result.resolved),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from monitors.suppressions import Suppression, first_match
 from rules.applicability import tenant_targeting
 from rules.checks.tenant_and_devices.com_002_cloud_management_gateway_reachable import (
     TENANT_NOTE,
@@ -95,13 +97,27 @@ class ReadinessReport:
     # What the technician's bench must reach: Microsoft's published list plus this tenant's
     # Cloud Management Gateway (rules/network_endpoints.py, COM-002).
     network: tuple[Endpoint, ...] = ()
+    # (rule id, subject id) -> the suppression that silences that failing or unknown verdict.
+    suppressed: Mapping[tuple[str, str], Suppression] = field(default_factory=dict)
+    # Entries of the suppression file that have expired: they silence nothing.
+    expired_suppressions: tuple[Suppression, ...] = ()
 
     @property
     def sections(self) -> tuple[Section, ...]:
         return (*self.profiles, self.tenant_wide)
 
+    def suppression_of(self, finding: Finding) -> Suppression | None:
+        """The suppression silencing a failing or unknown finding, if any."""
+        if finding.status not in (Status.FAIL, Status.UNKNOWN):
+            return None
+        return self.suppressed.get((finding.rule_id, finding.subject.id))
+
+    def fails_gate(self, finding: Finding) -> bool:
+        """Failing or unknown at or above `--fail-on` and not suppressed: exit code 1."""
+        return breaches(finding, self.fail_on) and self.suppression_of(finding) is None
+
     def breaching(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if breaches(f, self.fail_on))
+        return tuple(f for f in self.findings if self.fails_gate(f))
 
     def counts(self) -> dict[Status, int]:
         return {status: sum(1 for f in self.findings if f.status is status) for status in Status}
@@ -125,11 +141,27 @@ def build_report(
     snapshot: TenantSnapshot,
     fail_on: Severity,
     devices: Sequence[DeviceReadiness] | None = None,
+    suppressions: Sequence[Suppression] = (),
+    now: datetime | None = None,
 ) -> ReadinessReport:
+    moment = now or datetime.now(UTC)
+    suppressed = suppressed_verdicts(
+        evaluation.findings, suppressions, evaluation.tenant_id, moment
+    )
+
+    def counted(findings: Iterable[Finding]) -> list[tuple[Status, Severity]]:
+        # A suppressed verdict is shown, never counted against --fail-on.
+        return [
+            (f.status, f.severity)
+            for f in findings
+            if f.status not in (Status.FAIL, Status.UNKNOWN)
+            or (f.rule_id, f.subject.id) not in suppressed
+        ]
+
     tenant_wide = tuple(
         sorted((f for f in evaluation.findings if f.scope is None), key=finding_order)
     )
-    tenant_verdicts = [(f.status, f.severity) for f in tenant_wide]
+    tenant_verdicts = counted(tenant_wide)
     by_profile: dict[str, list[Finding]] = {}
     for finding in evaluation.findings:
         if finding.scope is not None:
@@ -139,7 +171,7 @@ def build_report(
     placed: set[str] = set()
     for profile_id, title, groups, targeted in _profiles_to_show(snapshot, evaluation.findings):
         scoped = tuple(sorted(by_profile.get(profile_id, ()), key=finding_order))
-        verdicts = [*tenant_verdicts, *((f.status, f.severity) for f in scoped)]
+        verdicts = [*tenant_verdicts, *counted(scoped)]
         own_devices = tuple(d for d in devices or () if d.profile_id == profile_id)
         placed.add(profile_id)
         sections.append(
@@ -162,7 +194,7 @@ def build_report(
     )
     # Every finding counts, including those scoped to profiles without pre-provisioning: the
     # overall verdict is GREEN exactly when `check` exits 0.
-    overall = readiness_of([(f.status, f.severity) for f in evaluation.findings], fail_on)
+    overall = readiness_of(counted(evaluation.findings), fail_on)
     labels = {
         device.id: device.serial_number or device.display_name or device.id
         for device in snapshot.autopilot_devices or ()
@@ -183,7 +215,29 @@ def build_report(
         ),
         device_labels=labels,
         network=bench_endpoints(snapshot),
+        suppressed=suppressed,
+        expired_suppressions=tuple(s for s in suppressions if s.expired(moment)),
     )
+
+
+def suppressed_verdicts(
+    findings: Iterable[Finding],
+    suppressions: Sequence[Suppression],
+    tenant_id: str,
+    now: datetime,
+) -> dict[tuple[str, str], Suppression]:
+    """(rule id, subject id) of each failing or unknown finding an active entry silences."""
+    if not suppressions:
+        return {}
+    silenced: dict[tuple[str, str], Suppression] = {}
+    for finding in findings:
+        key = (finding.rule_id, finding.subject.id)
+        if finding.status not in (Status.FAIL, Status.UNKNOWN) or key in silenced:
+            continue
+        match = first_match(suppressions, finding.rule_id, finding.subject.id, tenant_id, now)
+        if match is not None:
+            silenced[key] = match
+    return silenced
 
 
 def _profiles_to_show(

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from monitors.reports.model import ReadinessReport, Section, breaches
 from monitors.reports.safe_text import printable
+from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -105,6 +106,10 @@ def _header(console: Console, report: ReadinessReport) -> None:
                 style="yellow",
             )
         )
+    if report.suppressed:
+        console.print(Text(f"suppressed (shown, not counted): {len(report.suppressed)} verdict(s)"))
+    for expired in report.expired_suppressions:
+        console.print(Text(f"expired suppression, not applied: {expired_note(expired)}", "yellow"))
     console.print()
 
 
@@ -133,7 +138,10 @@ def _finding(console: Console, report: ReadinessReport, finding: Finding) -> Non
     metadata = report.rules.get(finding.rule_id)
     if metadata is not None:
         head.append(metadata.title)
-    if not breaches(finding, report.fail_on):
+    suppression = report.suppression_of(finding)
+    if suppression is not None:
+        head.append(f" (suppressed: {suppression_note(suppression)})", style="dim")
+    elif not breaches(finding, report.fail_on):
         head.append(f" (below --fail-on {report.fail_on.value})", style="dim")
     console.print(head)
     subject = finding.subject
@@ -253,6 +261,20 @@ def device_profile_label(device: DeviceReadiness) -> str:
     return label
 
 
+def suppression_note(suppression: Suppression) -> str:
+    return (
+        f"{suppression.reason} ({suppression.owner}, until "
+        f"{suppression.expires.date().isoformat()})"
+    )
+
+
+def expired_note(suppression: Suppression) -> str:
+    return (
+        f"{suppression.label()}: {suppression.reason} ({suppression.owner}, expired "
+        f"{suppression.expires.date().isoformat()})"
+    )
+
+
 def blocker_label(rule_id: str | None, message: str) -> str:
     return f"{rule_id}: {message}" if rule_id else message
 
@@ -290,6 +312,9 @@ def render_what_if_terminal(result: WhatIfResult, *, color: bool = False, width:
     console.print(Text(f"Newly failing or unknown ({len(result.newly_failing)})", style="bold"))
     for change in result.newly_failing:
         _what_if_change(console, change, after=True)
+        suppression = result.suppression_of(change)
+        if suppression is not None:
+            console.print(Text(f"      suppressed: {suppression_note(suppression)}", style="dim"))
     console.print(Text(f"Resolved ({len(result.resolved)})", style="bold"))
     for change in result.resolved:
         _what_if_change(console, change, after=False)
