@@ -25,9 +25,13 @@ log = logging.getLogger(__name__)
 def deliver_alert(message: AlertMessage, environ: Mapping[str, str] | None = None) -> None:
     from monitors.alerts.alert import Alert, InvolvedObject
     from monitors.alerts.delivery import deliver_alerts
+    from monitors.alerts.settle import settled_from_settings
     from monitors.alerts.wiring import alert_delivery_from_settings
 
-    transition = transition_from_message(message)
+    settled = settled_from_settings(transition_from_message(message), environ)
+    if settled is None:  # a flap, told by a later transition (monitors/alerts/settle.py)
+        return
+    transition = settled
     alert = Alert.for_transition(transition, causes=_causes_of(transition, environ))
     if alert is not None and (message.devices_at_risk is not None or message.related):
         alert = replace(
@@ -128,8 +132,8 @@ def transition_from_message(message: AlertMessage) -> Transition:
             tenant_id=message.tenant_id,
             at=at,
             run_id=_text(document, "runId"),
-            # Not carried in the message; the run id already makes the alert key unique.
-            seq=0,
+            # The write sequence: a second break of one subject is a second alert.
+            seq=int(document.get("seq") or 0),
             from_status=StoredStatus(origin) if origin else None,
             to_status=to_status,
             record=record,

@@ -70,7 +70,7 @@ class TenantReader:
         self._clock = clock
 
     async def read(self) -> dict[str, Any]:
-        captured_at = self._clock().astimezone(UTC).replace(microsecond=0)
+        captured_at = self._clock().astimezone(UTC)
         state = _ReadState()
         semaphore = asyncio.Semaphore(self._concurrency)
 
