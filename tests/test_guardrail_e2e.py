@@ -443,3 +443,84 @@ def test_a_repeated_break_reported_by_identical_messages_alerts_each_time(
         deliver([change])  # redelivered: nothing new
         assert drain(azurite, ALERTS_QUEUE) == []
     assert len(teams.bodies) == 3
+
+
+SETTLE_S = 3  # GREENSCREEN_ALERT_SETTLE_SECONDS in the next test (production: 120)
+NEW_AUTOPILOT = "0ddba11a-0000-4000-8000-000000000001"
+NEW_ENTRA_DEVICE_ID = "0ddba11a-0000-4000-8000-000000000002"
+NEW_ENTRA_OBJECT = "0ddba11a-0000-4000-8000-000000000003"
+
+
+def test_autopilot_registration_before_its_entra_device_posts_no_flapping_cards(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811
+    teams: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One poll round brings a new Autopilot registration (Intune audit) and its Entra device
+    (directory delta); processed in that order, DEV-005 fails for a moment and passes again.
+    Both transitions are recorded; neither alert is posted (they settle into nothing)."""
+    monkeypatch.setenv("GREENSCREEN_ALERT_SETTLE_SECONDS", str(SETTLE_S))
+    reset_function_app()
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    collections = simulator.tenant_snapshot()["collections"]
+    registration = dict(collections["deviceManagement/windowsAutopilotDeviceIdentities"][0])
+    registration.update(
+        id=NEW_AUTOPILOT,
+        serialNumber="900000000001",
+        displayName="CTSO-NEW0001",
+        azureAdDeviceId=NEW_ENTRA_DEVICE_ID,
+        azureActiveDirectoryDeviceId=NEW_ENTRA_DEVICE_ID,
+        managedDeviceId="",
+    )
+    device = dict(collections["devices"][0])
+    device.update(
+        id=NEW_ENTRA_OBJECT,
+        deviceId=NEW_ENTRA_DEVICE_ID,
+        displayName="CTSO-NEW0001",
+        physicalIds=[f"[ZTDId]:{NEW_AUTOPILOT}"],
+    )
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [
+                {
+                    "op": "add",
+                    "collection": "deviceManagement/windowsAutopilotDeviceIdentities",
+                    "object": registration,
+                },
+                {"op": "add", "collection": "devices", "object": device},
+            ],
+        }
+    )
+    deliver(
+        [
+            ChangeMessage.create(
+                tenant,
+                "audit",
+                "intune",
+                {
+                    "collection": "deviceManagement/windowsAutopilotDeviceIdentities",
+                    "id": NEW_AUTOPILOT,
+                },
+            ).to_text(),
+            ChangeMessage.create(tenant, "delta", "device", {"ids": [NEW_ENTRA_OBJECT]}).to_text(),
+        ]
+    )
+    history = deployed.history(tenant, rule="DEV-005", since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert [(t.from_status, t.to_status.value) for t in reversed(history.items)] == [
+        (None, "fail"),
+        ("fail", "pass"),
+    ]
+    assert drain(azurite, ALERTS_QUEUE) == []  # settling
+    time.sleep(SETTLE_S + 1)
+    settled = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    assert [
+        (a.transition["from"], a.transition["to"])
+        for a in settled
+        if a.transition["ruleId"] == "DEV-005"
+    ] == [(None, "fail"), ("fail", "pass")]
+    _post_alerts([a.to_text() for a in settled])
+    assert teams.bodies == []

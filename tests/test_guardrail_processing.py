@@ -310,3 +310,37 @@ def test_redelivery_after_a_crash_before_alerting_queues_the_recorded_alert(
     process_change_text(services, message.to_text(), dequeue_count=3)
     # The run's alerts are noted as queued: a further redelivery queues nothing (issue 8).
     assert drain(azurite, ALERTS_QUEUE) == []
+
+
+def test_a_reconcile_in_the_same_second_as_an_incremental_run_is_recorded(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+) -> None:
+    """An incremental run at 12:00:00.400, then a full read at 12:00:00.900: the full read is
+    the newer snapshot (its time keeps its fraction of a second) and its verdicts count."""
+    from datetime import UTC, datetime
+
+    tenant = tenant_of(simulator)
+    current = [datetime(2026, 12, 3, 11, 0, tzinfo=UTC)]
+    timed = replace(services, clock=lambda: current[0])
+    read_baseline(timed, tenant)
+    simulator.apply_changes(PAUSE)
+    current[0] = datetime(2026, 12, 3, 12, 0, 0, 400_000, tzinfo=UTC)
+    process(timed, ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP}))
+    assert verdicts(timed, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "fail"
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": "On",
+                }
+            ],
+        }
+    )
+    current[0] = datetime(2026, 12, 3, 12, 0, 0, 900_000, tzinfo=UTC)
+    outcome = process(timed, ChangeMessage.create(tenant, "reconcile", "full", discriminator="b"))
+    assert outcome.outcome == "committed"
+    assert verdicts(timed, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "pass"
