@@ -327,11 +327,10 @@ def _deliver_body(
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     claim = ledger.claim(tenant_id, destination.name, key, text, now)
     if not claim.granted:
-        status = (
-            DeliveryStatus.ALREADY_SENT
-            if claim.state is DeliveryState.SENT
-            else DeliveryStatus.IN_FLIGHT
-        )
+        status = {
+            DeliveryState.SENT: DeliveryStatus.ALREADY_SENT,
+            DeliveryState.UNCONFIRMED: DeliveryStatus.UNCONFIRMED,  # maybe posted: not again
+        }.get(claim.state, DeliveryStatus.IN_FLIGHT)
         logger.info(
             "alert %s for %s not posted: %s",
             key,
