@@ -291,7 +291,8 @@ def render(results: dict[str, list[Sample]], rounds: int) -> str:
         "simulator to the card at the webhook, the poll run at once (its interval excluded), "
         f"settle time 0, attribution hold {HOLD_S} s (ended early by the audit record). Graph "
         "requests: `process_change` only (polls excluded). Table requests: every request to "
-        "table storage (one transaction each) while processing and delivering.",
+        "table storage (one transaction each) for the change: poll, processing, delivery "
+        "(ledger, settle check, causes).",
         "",
         "| change kind | changes | cards | cards naming the admin | latency median (max) | "
         "Graph requests / change | table requests / change |",

@@ -307,7 +307,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
                 slots=TenantSlots(
                     tables,
                     limit=2,
-                    lease_s=0.6,
+                    lease_s=0.3,
                     wait_s=5.0,
                     sleep=lambda seconds: time.sleep(min(seconds, 0.05)),
                 ),
