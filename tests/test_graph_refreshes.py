@@ -19,7 +19,7 @@ from azure.functions.timer import TimerRequest
 
 from monitors.change_processing import ChangeOutcome
 from monitors.guardrail import Services, process_change_text
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names
@@ -312,7 +312,7 @@ def test_esp_change_under_its_real_id_reaches_the_guardrail(
     assert requests(sim) == [
         f"GET {tc.ENROLLMENT_CONFIGURATIONS}/{REAL_ESP_ID}?$expand=assignments"
     ]
-    alerts = [AlertMessage.from_text(text) for text in drain(azurite, ALERTS_QUEUE)]
+    alerts = [a for text in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(text).alerts]
     assert ("ESP-001", REAL_ESP_ID, "fail") in {
         (a.transition["ruleId"], a.transition["subject"]["id"], a.transition["to"]) for a in alerts
     }
