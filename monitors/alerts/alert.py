@@ -183,7 +183,7 @@ COLLECTION_PERMISSIONS: Final = {
     tc.GROUPS: "GroupMember.Read.All",
     tc.DEVICES: "Device.Read.All",
     tc.MDM_POLICIES: "Policy.Read.All (delegated)",
-    tc.DEVICE_REGISTRATION_POLICY: "Policy.Read.All",
+    tc.DEVICE_REGISTRATION_POLICY: "Policy.Read.DeviceConfiguration",
     tc.CONDITIONAL_ACCESS_POLICIES: "Policy.Read.All",
 }
 
