@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.guardrail
+	$(BIN)/python -m bench.attribution
 	$(BIN)/python -m bench.scale
 
 clean:

@@ -269,6 +269,15 @@ def process_change(msg: func.QueueMessage) -> None:
         guardrail.process_change_text(_services(), msg.get_body(), msg.dequeue_count or 1)
 
 
+@app.function_name("reread_poisoned_change")
+@app.queue_trigger(arg_name="msg", queue_name="changes-poison", connection=_QUEUES_CONNECTION)
+def reread_poisoned_change(msg: func.QueueMessage) -> None:
+    # A change that failed every attempt is never left as a silent PASS: read the tenant again.
+    with _invocation("reread_poisoned_change", telemetry.TRIGGER_QUEUE) as current:
+        _record_queue_lag(msg, f"{CHANGES_QUEUE}-poison", current)
+        guardrail.handle_poisoned_change(_services(), msg.get_body())
+
+
 @app.function_name("send_alert")
 @app.queue_trigger(arg_name="msg", queue_name="alerts", connection=_QUEUES_CONNECTION)
 def send_alert(msg: func.QueueMessage) -> None:

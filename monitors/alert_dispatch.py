@@ -2,7 +2,10 @@
 
 The `send_alert` trigger calls `deliver_alert` once per message: every alert of one evaluation
 run, so one root cause makes one card (a digest above the threshold, one blind card per
-unreadable collection; see `monitors.alerts.cards`). Delivery is idempotent per
+unreadable collection; see `monitors.alerts.cards`), after the settle check has taken out the
+transitions superseded within the settle time (`monitors.alerts.settle`). A batch held for its
+cause and its attributed copy carry the same alerts, so they make the same cards under the same
+keys: whichever is handled first posts. Delivery is idempotent per
 (destination, alert key) through the delivery ledger, so a redelivered message posts nothing
 twice. An alert that cannot be delivered within its retry budget raises: the Functions host
 retries the message and finally moves it to `alerts-poison`, and the ledger keeps it as
@@ -69,13 +72,24 @@ def deliver_alert(
 
 
 def alerts_of(batch: AlertBatch, environ: Mapping[str, str] | None = None) -> list[Alert]:
-    """The alerts a batch carries (quiet transitions dropped), with their causes attached."""
+    """The alerts a batch carries (quiet and superseded transitions dropped), with their
+    causes attached."""
     from monitors.alerts.alert import Alert, InvolvedObject
+    from monitors.alerts.settle import settled_batch_from_settings
 
-    transitions = [transition_from_message(message) for message in batch.alerts]
-    causes = _causes_of(transitions, environ)
+    # The settle check first: a transition superseded within the settle time (a flap) leaves
+    # the batch, and one whose cause was attached since it was queued gets it.
+    judged = settled_batch_from_settings(
+        [transition_from_message(message) for message in batch.alerts], environ
+    )
+    kept = [
+        (message, transition)
+        for message, transition in zip(batch.alerts, judged, strict=True)
+        if transition is not None
+    ]
+    causes = _causes_of([transition for _, transition in kept], environ)
     alerts: list[Alert] = []
-    for message, transition in zip(batch.alerts, transitions, strict=True):
+    for message, transition in kept:
         alert = Alert.for_transition(transition, causes=causes)
         if alert is None:
             continue
@@ -161,7 +175,8 @@ def transition_from_message(message: AlertMessage) -> Transition:
             tenant_id=message.tenant_id,
             at=at,
             run_id=_text(document, "runId"),
-            # The write sequence, when the message carries it (the run id and key otherwise).
+            # The write sequence, when the message carries it: a second break of one subject is
+            # a second alert, and the settle check finds the transitions that followed it.
             seq=_seq(document),
             from_status=StoredStatus(origin) if origin else None,
             to_status=to_status,

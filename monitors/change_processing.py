@@ -20,12 +20,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 from urllib.parse import quote
@@ -55,10 +56,12 @@ from monitors.graph.reader import (
 )
 from monitors.queues import (
     ALERTS_QUEUE,
+    AlertBatch,
     AlertMessage,
     ChangeMessage,
     QueueSender,
     alert_batches,
+    send_later,
 )
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import RunInfo, Transition
@@ -68,7 +71,8 @@ from monitors.telemetry.evaluation import evaluate_observed, record_readiness, r
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 from rules.context import OperatorSettings
-from rules.engine import Rule
+from rules.engine import Evaluation, Rule
+from rules.findings import Status
 from rules.snapshot_model import TenantSnapshot
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,29 @@ MAX_HISTORY_PAGES: Final = 5
 ALERTS_QUEUED_CURSOR: Final = "alerts-queued"
 MAX_QUEUED_RUNS: Final = 500  # run digests the cursor keeps (it must stay under 32 K characters)
 CURSOR_ATTEMPTS: Final = 5
+HELD: Final = "held"  # operations rows of alerts waiting for their cause (see `AlertTiming`)
+ATTACH_WINDOW: Final = timedelta(hours=1)  # how long a held alert can still get its cause
+MAX_HELD_TEXT: Final = 30_000  # a table property holds 32,768 UTF-16 characters
+CONFIRM_DELAY_S: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTiming:
+    """When an alert becomes visible on the `alerts` queue (docs/guardrail.md, Attribution).
+
+    `settle_s`: every alert waits this long, so that at send time a transition of the same
+    subject that followed within it is already recorded (a flap is not posted).
+    `hold_s`: an alert of a change that came with no audit record yet (a change notification or
+    a delta) waits this long for the audit record; when the record arrives first, the alert is
+    queued at once, attributed, and the held copy finds it already sent.
+    """
+
+    settle_s: float = 0.0
+    hold_s: float = 0.0
+
+
+class UnconfirmedDeletion(GraphError):
+    """Graph said 404 for an object, then showed it again: neither deleted nor readable now."""
 
 
 class GraphConnector(Protocol):
@@ -127,12 +154,16 @@ async def process_change(
     rules: Sequence[Rule] | None = None,
     redelivered: bool = False,
     operator_settings: OperatorSettings | None = None,
+    timing: AlertTiming = AlertTiming(),
+    confirm_delay_s: float = CONFIRM_DELAY_S,
 ) -> ChangeOutcome:
     from rules.catalog import all_rules
 
     tenant = message.tenant_id
     started = clock()
     began = time.monotonic()
+    failure: GraphError | None = None
+    run_id = f"change-{message.id}"  # one run id per message: a redelivery finds its work
     async with connect(tenant) as client:
         if message.kind == "reauthorize":
             from monitors.subscriptions import handle_lifecycle_event
@@ -147,12 +178,23 @@ async def process_change(
             mirror.save_snapshot(tenant, document)
             touched = set(tc.ALL_COLLECTIONS)
         else:
-            refresh = await refresh_for(message, client, mirror)
+            try:
+                refresh = await confirmed_refresh(message, client, mirror, confirm_delay_s)
+            except GraphError as error:
+                # Graph is out (429/503 past the retries, a broken page, 403): what the change
+                # touched cannot be read. Its rules become UNKNOWN now, never stay PASS; the
+                # error is raised after recording, so the queue tries the change again (and a
+                # poisoned message leads to a full read).
+                failure = error
+                refresh = Refresh()
+                touched = blind_collections(message)
+                run_id = f"change-{message.id}-blind"
             for collection, objects in refresh.put.items():
                 mirror.put_objects(tenant, collection, objects)
             for collection, ids in refresh.removed.items():
                 mirror.remove_objects(tenant, collection, ids)
-            touched = refresh.touched
+            if failure is None:
+                touched = refresh.touched
             # Written first, timed second, loaded third: see the module docstring.
             loaded = mirror.load(tenant, captured_at=clock())
             assert loaded is not None  # the meta row was there a moment ago and is never deleted
@@ -164,6 +206,9 @@ async def process_change(
         if set(rule.metadata.graph_reads) & touched
     )
     if not selected:
+        if failure is not None:
+            raise failure
+        attach_late_causes(store, sender, message, timing, clock())
         return ChangeOutcome(
             message.id,
             message.kind,
@@ -180,9 +225,12 @@ async def process_change(
         rules=selected,
         settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
     )
+    if failure is not None:
+        evaluation = blind_evaluation(
+            evaluation, changed_object_ids(message), failure, sorted(touched)
+        )
     run = RunInfo(
-        # One run id per message: a redelivery can find what an earlier attempt recorded.
-        run_id=f"change-{message.id}",
+        run_id=run_id,
         trigger=trigger,
         started_at=started,
         duration_ms=int((time.monotonic() - began) * 1000),
@@ -216,8 +264,8 @@ async def process_change(
         )
         for transition in alerts
     ]
-    for batch in alert_batches(tenant, run.run_id, run_alerts):
-        sender.send(ALERTS_QUEUE, batch.to_text())
+    now = clock()
+    queue_alerts(store, sender, message, run.run_id, alerts, run_alerts, timing, now)
     if alerts:
         from azure.core.exceptions import AzureError
 
@@ -229,6 +277,16 @@ async def process_change(
             log.warning(
                 "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
             )
+    if failure is not None:
+        log.warning(
+            "change %s: Graph failed (%s); %d rules recorded as unknown, the change is retried",
+            message.id,
+            failure.status,
+            len(selected),
+            extra={"tenant_id": tenant, "change_id": message.id},
+        )
+        raise failure
+    attach_late_causes(store, sender, message, timing, now)
     log.info(
         "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
         message.id,
@@ -251,13 +309,295 @@ async def process_change(
     )
 
 
+# -- Graph outages and deletions ------------------------------------------------------------------
+
+
+def blind_collections(message: ChangeMessage) -> set[str]:
+    """The collections an incremental change would have re-read."""
+    if message.kind == "intune":
+        return {str(message.resource["collection"])}
+    if message.kind == "group":
+        return {tc.GROUPS}
+    if message.kind == "device":
+        return {tc.DEVICES}
+    return set()
+
+
+def changed_object_ids(message: ChangeMessage) -> frozenset[str]:
+    if message.kind == "device":
+        return frozenset(str(i) for i in message.resource["ids"])
+    if message.kind in ("group", "intune"):
+        return frozenset({str(message.resource["id"])})
+    return frozenset()
+
+
+def blind_evaluation(
+    evaluation: Evaluation,
+    object_ids: frozenset[str],
+    error: GraphError,
+    collections: Sequence[str] = (),
+) -> Evaluation:
+    """The mirror's evaluation, with every verdict that involves a changed object that could not
+    be re-read made UNKNOWN: what the change did to it is unknown, so it cannot stay PASS (nor
+    FAIL). Verdicts that do not involve it keep their last known value (no storm of blind
+    verdicts for a tenant-wide collection).
+
+    The first reason is written as the rules write an unreadable collection (`<path> could not
+    be read (<status> <message>)`), so the run's blind alerts make one card naming the
+    collection and what Graph answered (monitors/alerts/cards.py)."""
+    reason = f"the changed object could not be re-read from Graph: {error.message}"[:500]
+    unreadable = tuple(
+        f"{path} could not be read ({error.status} {error.message})"[:500] for path in collections
+    )
+    findings = tuple(
+        replace(
+            finding,
+            status=Status.UNKNOWN,
+            message=f"Unknown: {reason}",
+            reasons=(*unreadable, reason, *finding.reasons),
+        )
+        if finding.subject.id in object_ids
+        or any(related.id in object_ids for related in finding.related)
+        else finding
+        for finding in evaluation.findings
+    )
+    return replace(evaluation, findings=findings)
+
+
+def deletion_announced(message: ChangeMessage) -> bool:
+    """The change itself says the object was deleted (a `deleted` change notification)."""
+    return str(message.resource.get("changeType") or "") == "deleted" or (
+        str(message.resource.get("operation") or "").lower() == "delete"
+    )
+
+
+async def confirmed_refresh(
+    message: ChangeMessage, client: GraphClient, mirror: TenantMirror, confirm_delay_s: float
+) -> Refresh:
+    """`refresh_for`, with every 404 confirmed before it counts as a deletion.
+
+    Graph answers a transient 404 now and then (a replica that has not caught up); taken as a
+    deletion, one such answer for a group drops every assignment to it. A 404 is a deletion when
+    the change says so (a `deleted` notification) or a second look after `confirm_delay_s`
+    is a 404 again. If the second look finds the object, the refresh is done once more; an
+    object that keeps coming and going is an `UnconfirmedDeletion` (retried later).
+    """
+    for _ in range(2):
+        refresh = await refresh_for(message, client, mirror)
+        if deletion_announced(message) or not _lookable_removals(refresh):
+            return refresh
+        await asyncio.sleep(confirm_delay_s)
+        reappeared = [
+            (collection, object_id)
+            for collection, object_id in _lookable_removals(refresh)
+            if await _still_there(client, collection, object_id)
+        ]
+        if not reappeared:
+            return refresh
+        log.warning(
+            "Graph answered 404 for %d object(s) that a second look found: not deletions",
+            len(reappeared),
+            extra={"tenant_id": message.tenant_id, "change_id": message.id},
+        )
+    raise UnconfirmedDeletion(503, "Graph keeps answering 404 and 200 for the same object")
+
+
+def _lookable_removals(refresh: Refresh) -> list[tuple[str, str]]:
+    # Devices leave the snapshot when they are gone *or* lose their ZTDId: both come from one
+    # filtered list read, not from a 404.
+    return [
+        (collection, object_id)
+        for collection, ids in refresh.removed.items()
+        if collection != tc.DEVICES
+        for object_id in ids
+    ]
+
+
+async def _still_there(client: GraphClient, collection: str, object_id: str) -> bool:
+    version = "v1.0" if collection == tc.GROUPS else spec_for(collection).version
+    try:
+        await client.get_json(version, f"{collection}/{object_id}?$select=id")
+    except GraphError as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+# -- queueing alerts: settle, hold for the cause, late attach --------------------------------------
+
+
+def held_object_keys(message: ChangeMessage) -> tuple[str, ...]:
+    """The directory objects a change names, as the directory audit will name them."""
+    if message.kind == "group":
+        return (f"group:{message.resource['id']}",)
+    if message.kind == "device":
+        return tuple(f"device:{device_id}" for device_id in message.resource["ids"])
+    return ()
+
+
+def queue_alerts(
+    store: VerdictStore,
+    sender: QueueSender,
+    message: ChangeMessage,
+    run_id: str,
+    transitions: Sequence[Transition],
+    run_alerts: Sequence[AlertMessage],
+    timing: AlertTiming,
+    now: datetime,
+) -> int:
+    """Queue the run's alerts as one batch (parts only when it does not fit one message):
+    visible after the settle time, or, when the change named a directory object and came with
+    no audit record for some of its transitions, held for their cause (see `AlertTiming`).
+
+    A held batch gets an operations row (`held`) that names the objects, the run and its time
+    window; `attach_late_causes` finds it when the audit record arrives. Returns how many
+    messages were queued."""
+    batches = alert_batches(message.tenant_id, run_id, run_alerts)
+    if not batches:
+        return 0
+    objects = held_object_keys(message)
+    hold = (
+        bool(objects)
+        and timing.hold_s > 0
+        and any(not transition.cause_event_ids for transition in transitions)
+    )
+    times = [transition.at for transition in transitions]
+    for batch in batches:
+        text = batch.to_text()
+        if not hold:
+            send_later(sender, ALERTS_QUEUE, text, timing.settle_s)
+            continue
+        store.put_operational(
+            message.tenant_id,
+            HELD,
+            f"{run_id}|{batch.part}",
+            {
+                "Objects": ",".join(objects),
+                "Run": run_id,
+                "Since": format_time(min(times)),
+                "Until": format_time(max(times)),
+                "HeldAt": format_time(now),
+                "Alert": text if len(text) <= MAX_HELD_TEXT else "",
+            },
+        )
+        send_later(sender, ALERTS_QUEUE, text, max(timing.hold_s, timing.settle_s))
+    return len(batches)
+
+
+def attach_late_causes(
+    store: VerdictStore,
+    sender: QueueSender,
+    message: ChangeMessage,
+    timing: AlertTiming,
+    now: datetime,
+) -> int:
+    """A change that comes with audit event ids attributes the held batches of the same object:
+    their runs' transitions get the causes (history and `/api/changes` name the actor) and each
+    batch is queued again now, attributed, with the same alerts and idempotency keys (so the
+    same cards: whichever copy is handled first posts, the other posts nothing). A batch too
+    large to keep is not queued again: its held copy finds the causes in the store when it is
+    sent (monitors/alerts/settle.py). Returns how many transitions were attributed."""
+    objects = set(held_object_keys(message))
+    if not message.event_ids or not objects:
+        return 0
+    tenant = message.tenant_id
+    attached = 0
+    for row, _ in store.list_operational(tenant, HELD):
+        name = str(row.get("Name") or "")
+        held_at = parse_time(str(row.get("HeldAt") or format_time(now)))
+        if now - held_at > ATTACH_WINDOW:
+            store.delete_operational(tenant, HELD, name)  # its alerts went out unattributed
+            continue
+        if not objects & set(str(row.get("Objects") or "").split(",")):
+            continue
+        recorded = recorded_by_run(
+            store,
+            tenant,
+            str(row.get("Run") or ""),
+            since=parse_time(str(row["Since"])) - timedelta(seconds=1),
+            until=parse_time(str(row["Until"])) + timedelta(seconds=1),
+        )
+        text = str(row.get("Alert") or "")
+        batch = AlertBatch.from_text(text) if text else None
+        if batch is not None:
+            wanted = {_alert_slot(alert.transition) for alert in batch.alerts}
+            recorded = tuple(t for t in recorded if _slot(t) in wanted)
+        if recorded:
+            now_caused = {
+                _slot(t): t for t in store.attach_causes(tenant, recorded, message.event_ids)
+            }
+            attached += len(now_caused)
+            if batch is not None:
+                send_later(
+                    sender,
+                    ALERTS_QUEUE,
+                    _with_causes(batch, now_caused).to_text(),
+                    timing.settle_s,
+                )
+        store.delete_operational(tenant, HELD, name)
+    if attached:
+        log.info(
+            "change %s attributed %d held transition(s)",
+            message.id,
+            attached,
+            extra={"tenant_id": tenant, "change_id": message.id},
+        )
+    return attached
+
+
+_Slot = tuple[int, str, str, str, str]
+
+
+def _slot(transition: Transition) -> _Slot:
+    record = transition.record
+    return (
+        transition.seq,
+        record.rule_id,
+        record.scope_id,
+        record.subject_type,
+        record.subject_id,
+    )
+
+
+def _alert_slot(document: Mapping[str, Any]) -> _Slot:
+    subject = document.get("subject") or {}
+    scope = document.get("scope") or {}
+    seq = document.get("seq", 0)
+    return (
+        seq if isinstance(seq, int) else 0,
+        str(document.get("ruleId") or ""),
+        str(scope.get("profileId") or "") if isinstance(scope, Mapping) else "",
+        str(subject.get("type") or "") if isinstance(subject, Mapping) else "",
+        str(subject.get("id") or "") if isinstance(subject, Mapping) else "",
+    )
+
+
+def _with_causes(batch: AlertBatch, caused: Mapping[_Slot, Transition]) -> AlertBatch:
+    alerts = []
+    for alert in batch.alerts:
+        transition = caused.get(_alert_slot(alert.transition))
+        if transition is not None:
+            document = {**alert.transition, "causeEventIds": list(transition.cause_event_ids)}
+            alert = replace(alert, transition=document)
+        alerts.append(alert)
+    return replace(batch, alerts=tuple(alerts))
+
+
 def recorded_by_run(
-    store: VerdictStore, tenant_id: str, run_id: str, *, since: datetime
+    store: VerdictStore,
+    tenant_id: str,
+    run_id: str,
+    *,
+    since: datetime,
+    until: datetime | None = None,
 ) -> tuple[Transition, ...]:
     found: list[Transition] = []
     continuation = None
     for _ in range(MAX_HISTORY_PAGES):
-        page = store.history(tenant_id, since=since, continuation=continuation, page_size=1000)
+        page = store.history(
+            tenant_id, since=since, until=until, continuation=continuation, page_size=1000
+        )
         found.extend(t for t in page.items if t.run_id == run_id)
         continuation = page.continuation
         if continuation is None:

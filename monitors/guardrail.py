@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
+from monitors.change_processing import CONFIRM_DELAY_S, AlertTiming
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import CachedCredential, build_credential
 from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
@@ -30,6 +31,7 @@ from monitors.queues import (
     MessageError,
     QueueSender,
     StorageQueueSender,
+    send_later,
 )
 from monitors.settings import GuardrailSettings, SettingsError, TenantConfig, read_settings
 from monitors.store.keys import TENANT_PATTERN, format_time
@@ -37,7 +39,7 @@ from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names as telemetry_names
 from monitors.telemetry.instruments import annotate_current_span, carry_context
 from monitors.tenant_mirror import TenantMirror
-from monitors.tenant_slots import TenantSlots
+from monitors.tenant_slots import TenantBusyError, TenantSlots
 from rules.context import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,13 @@ MAX_EVALUATE_BODY: Final = 4_096
 GRAPH_TIMEOUT_SETTING: Final = "GREENSCREEN_GRAPH_TIMEOUT_SECONDS"
 GRAPH_MAX_RETRIES_SETTING: Final = "GREENSCREEN_GRAPH_MAX_RETRIES"
 GRAPH_RETRY_DELAY_SETTING: Final = "GREENSCREEN_GRAPH_RETRY_DELAY_SECONDS"
+# Alert timing (docs/guardrail.md, Attribution): every alert waits `settle` so a flap within it
+# is seen at send time; an alert of a change with no audit record yet waits up to `hold` for it.
+ALERT_SETTLE_SETTING: Final = "GREENSCREEN_ALERT_SETTLE_SECONDS"
+ATTRIBUTION_HOLD_SETTING: Final = "GREENSCREEN_ATTRIBUTION_HOLD_SECONDS"
+DEFAULT_ALERT_SETTLE_S: Final = 120.0
+DEFAULT_ATTRIBUTION_HOLD_S: Final = 600.0
+BUSY_REQUEUE_S: Final = 30.0  # a message of a busy tenant comes back after this long
 
 
 @dataclass
@@ -61,6 +70,11 @@ class Services:
     graph_retry: RetryPolicy = field(default_factory=RetryPolicy)
     # The per-tenant concurrency limit of `process_change` (None: unlimited, single process).
     slots: TenantSlots | None = None
+    # When alerts become visible (settle, hold for the audit record); `build_services` reads
+    # the settings, a bare `Services` queues them at once.
+    alert_timing: AlertTiming = field(default_factory=AlertTiming)
+    # Pause before the second look at an object Graph answered 404 for.
+    confirm_delay_s: float = CONFIRM_DELAY_S
 
     @asynccontextmanager
     async def connect(self, tenant_id: str) -> AsyncIterator[GraphClient]:
@@ -130,11 +144,19 @@ def build_services(environ: Mapping[str, str] | None = None) -> Services:
         TenantMirror(table_service),
         queue_sender(settings),
         graph_retry=graph_retry_policy(env),
+        alert_timing=alert_timing(env),
         slots=TenantSlots(
             table_service,
             limit=settings.tenant_concurrency,
             wait_s=settings.tenant_wait_seconds,
         ),
+    )
+
+
+def alert_timing(env: Mapping[str, str]) -> AlertTiming:
+    return AlertTiming(
+        settle_s=_seconds(env, ALERT_SETTLE_SETTING, DEFAULT_ALERT_SETTLE_S, 0.0, 3600.0),
+        hold_s=_seconds(env, ATTRIBUTION_HOLD_SETTING, DEFAULT_ATTRIBUTION_HOLD_S, 0.0, 3600.0),
     )
 
 
@@ -292,6 +314,8 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
             clock=services.clock,
             redelivered=dequeue_count > 1,
             operator_settings=_operator_settings(services, message.tenant_id),
+            timing=services.alert_timing,
+            confirm_delay_s=services.confirm_delay_s,
         )
         annotate_current_span(
             {
@@ -303,8 +327,49 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
 
     if services.slots is None:
         return asyncio.run(run())
-    with services.slots.hold(message.tenant_id):
-        return asyncio.run(run())
+    try:
+        with services.slots.hold(message.tenant_id):
+            return asyncio.run(run())
+    except TenantBusyError:
+        # Busy is not a failure of this message: put it back for later (a new delivery, its
+        # attempts untouched) instead of raising towards the poison queue.
+        send_later(services.require_sender(), CHANGES_QUEUE, message.to_text(), BUSY_REQUEUE_S)
+        log.info(
+            "tenant busy: change %s queued again in %.0f s",
+            message.id,
+            BUSY_REQUEUE_S,
+            extra={"tenant_id": message.tenant_id},
+        )
+        return None
+
+
+def handle_poisoned_change(services: Services, text: str | bytes) -> ChangeMessage | None:
+    """A `changes` message that failed every attempt (`changes-poison`): what it would have
+    told is unknown, so the whole tenant is read again (a `full` message). Its id derives from
+    the poisoned message, so a repeat of this handler queues the same message (harmless)."""
+    try:
+        poisoned = ChangeMessage.from_text(text)
+    except MessageError as error:
+        log.error("dropped a malformed poisoned changes message: %s", error)
+        return None
+    if services.settings.tenant(poisoned.tenant_id) is None:
+        log.error("dropped a poisoned changes message for a tenant not in TENANTS")
+        return None
+    if poisoned.kind == "reauthorize":
+        # Lifecycle work: the next `maintain_subscriptions` repairs the subscription.
+        log.warning("a subscription lifecycle message was poisoned; upkeep will repair it")
+        return None
+    reread = ChangeMessage.create(
+        poisoned.tenant_id, "reconcile", "full", discriminator=f"poison:{poisoned.id}"
+    )
+    services.require_sender().send(CHANGES_QUEUE, reread.to_text())
+    log.warning(
+        "change %s was poisoned; queued a full read of the tenant (%s)",
+        poisoned.id,
+        reread.id,
+        extra={"tenant_id": poisoned.tenant_id, "change_id": poisoned.id},
+    )
+    return reread
 
 
 def _operator_settings(services: Services, tenant_id: str) -> OperatorSettings:

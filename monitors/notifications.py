@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -77,6 +78,9 @@ def answer_notification(
         log.error("notification refused: clientState or queue settings are missing")
         return WebhookReply(503, "not configured"), counts
     expected = client_state.encode()
+    # Items without an id of their own: one discriminator per POST, so each real change is its
+    # own message (and run), while repeats within one POST stay one message.
+    delivery = uuid.uuid4().hex
     by_id: dict[str, ChangeMessage] = {}
     for item in items:
         if not _client_state_matches(item, expected):
@@ -87,7 +91,7 @@ def answer_notification(
             counts.unknown_tenant += 1
             continue
         try:
-            message = message_for(item, tenant)
+            message = message_for(item, tenant, delivery=delivery)
         except ValueError:  # e.g. an id that is not UTF-8 text: as unusable as a missing one
             message = None
         if message is None:
@@ -141,8 +145,13 @@ def _client_state_matches(item: Mapping[str, Any], expected: bytes) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
 
-def message_for(item: Mapping[str, Any], tenant: str) -> ChangeMessage | None:
-    """The change message for one verified notification item, or None if it names nothing usable."""
+def message_for(
+    item: Mapping[str, Any], tenant: str, *, delivery: str = ""
+) -> ChangeMessage | None:
+    """The change message for one verified notification item, or None if it names nothing usable.
+
+    `delivery` names the POST the item came in: it tells two changes of one group apart when
+    Graph sends no item id."""
     subscription_id = item.get("subscriptionId")
     if not isinstance(subscription_id, str) or not is_safe_id(subscription_id):
         return None
@@ -170,14 +179,16 @@ def message_for(item: Mapping[str, Any], tenant: str) -> ChangeMessage | None:
         else "updated",
     }
     # Graph may resend one notification for hours: the item's own id (when Graph gives one)
-    # keeps a resend the same message; without one, re-reading the group is harmless anyway.
+    # keeps a resend the same message. Without one, the POST names it: a second break of the
+    # same group is a new message and a new run (its own alert), and a resent POST only costs a
+    # harmless re-read (it finds the state already recorded).
     item_id = item.get("id")
     return ChangeMessage.create(
         tenant,
         "notification",
         "group",
         resource,
-        discriminator=item_id if isinstance(item_id, str) else "",
+        discriminator=item_id if isinstance(item_id, str) and item_id else f"post:{delivery}",
     )
 
 

@@ -224,7 +224,8 @@ class AlertMessage:
             transition.to_status.value,
             length=32,
         )
-        return cls(transition.tenant_id, transition.as_json(), key)
+        # The write sequence travels with it: two breaks of one subject are two alerts.
+        return cls(transition.tenant_id, {**transition.as_json(), "seq": transition.seq}, key)
 
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -459,14 +460,29 @@ class StorageQueueSender:
         return self._clients[queue]
 
     def send(self, queue: str, text: str) -> None:
+        self.send_later(queue, text, 0)
+
+    def send_later(self, queue: str, text: str, delay_s: float) -> None:
+        """Queue `text`, invisible to consumers for `delay_s` seconds (the queue's initial
+        visibility timeout, whole seconds)."""
         from azure.core.exceptions import ResourceNotFoundError
 
         client = self._client(queue)
+        delay = max(0, round(delay_s)) or None
         try:
-            client.send_message(text)
+            client.send_message(text, visibility_timeout=delay)
         except ResourceNotFoundError:
             client.create_queue()
-            client.send_message(text)
+            client.send_message(text, visibility_timeout=delay)
+
+
+def send_later(sender: QueueSender, queue: str, text: str, delay_s: float) -> None:
+    """Queue a message that becomes visible after `delay_s` (senders without delays: now)."""
+    later = getattr(sender, "send_later", None)
+    if delay_s > 0 and callable(later):
+        later(queue, text, delay_s)
+    else:
+        sender.send(queue, text)
 
 
 def send_changes(sender: QueueSender, messages: Sequence[ChangeMessage]) -> int:

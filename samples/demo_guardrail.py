@@ -1,13 +1,17 @@
 """The guardrail act of `make demo`: the Function app guarding the sample tenant, live.
 
-The real handlers of `function_app.py` run as the Functions host would run them (timer and queue
-triggers with `azure.functions` objects, settings in the environment) against the Graph simulator
-serving the sample tenant and Azurite (tables and queues). After a baseline, a named admin pauses
-the main Autopilot group's dynamic membership through the simulator's mutation API (the change
-the what-if act predicted); `poll_directory_changes` notices it, `process_change` records the
-transition with that admin as its cause and queues one alert, `send_alert` posts the Teams card
-to a loopback receiver standing in for the Workflows webhook, `greenscreen history` shows what
-was remembered, and the queue redelivering the message changes nothing.
+The real handlers of `function_app.py` run as the Functions host would run them (HTTP, timer and
+queue triggers with `azure.functions` objects, settings in the environment) against the Graph
+simulator serving the sample tenant and Azurite (tables and queues). After a baseline and the
+group subscriptions (`maintain_subscriptions`, handshakes answered by the real webhook), a named
+admin pauses the main Autopilot group's dynamic membership through the simulator's mutation API
+(the change the what-if act predicted). Graph's change notification reaches
+`receive_graph_notification` first: `process_change` records the transition at once, with no
+cause yet, and holds its alert for the directory audit record. `poll_directory_changes` brings
+that record: it is attached to the transition and the alert goes out naming the admin; the held
+copy, when it shows up, posts nothing. `greenscreen history` shows what was remembered, and the
+queue redelivering a message changes nothing. The admin resumes processing (one resolved card),
+then pauses it again: a second break, a second card.
 
 Everything printed is read back from the store, the queues, the simulator and the receiver.
 """
@@ -25,7 +29,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequest
@@ -47,6 +53,7 @@ CHANGE_FORMAT = "greenscreen.tenant-changes/1"
 HISTORY_BASE_URL = "http://localhost:7071"  # the local Functions host: the cards' history links
 WEBHOOK_SETTING = "GREENSCREEN_WEBHOOK_OPS"
 REDELIVERY_TIMEOUT_S = 20.0
+HOLD_S = 3  # GREENSCREEN_ATTRIBUTION_HOLD_SECONDS in the demo (production default: 600)
 
 Handler = Callable[[Any], Any]
 FindHandler = Callable[[str], Handler]
@@ -189,6 +196,42 @@ class WorkflowsWebhook:
         self.thread.join()
 
 
+class NotificationEndpoint:
+    """`/api/notifications` on loopback: hands Graph's POSTs to `receive_graph_notification`,
+    as the Functions host does."""
+
+    def __init__(self, handler: FindHandler) -> None:
+        class Adapter(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = urlsplit(self.path)
+                params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                request = func.HttpRequest(method="POST", url=self.path, params=params, body=body)
+                response = handler("receive_graph_notification")(request)
+                payload = response.get_body()
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", response.mimetype or "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Adapter)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/notifications"
+
+    def __enter__(self) -> NotificationEndpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
 def settings_for(
     azurite: Azurite, graph_url: str, tenant_id: str, webhook_url: str
 ) -> dict[str, str]:
@@ -206,18 +249,23 @@ def settings_for(
         "GREENSCREEN_ALERT_ROUTES": json.dumps(
             [{"name": "ops", "webhookSetting": WEBHOOK_SETTING, "minSeverity": "warning"}]
         ),
+        # Alerts wait for their cause a few seconds here, not ten minutes; no settle time.
+        "GREENSCREEN_ATTRIBUTION_HOLD_SECONDS": str(HOLD_S),
+        "GREENSCREEN_ALERT_SETTLE_SECONDS": "0",
     }
 
 
-def pause_autopilot_group(tenant: Mapping[str, Any]) -> dict[str, Any]:
-    """The breaking change, as the admin makes it: the group's rule processing paused."""
+def pause_autopilot_group(tenant: Mapping[str, Any], state: str = "Paused") -> dict[str, Any]:
+    """The breaking change, as the admin makes it: the group's rule processing paused (or, with
+    `state="On"`, resumed)."""
     group = next(g for g in tenant["collections"]["groups"] if g["displayName"] == AUTOPILOT_GROUP)
+    verb = "Pause" if state == "Paused" else "Resume"
     return {
         "format": CHANGE_FORMAT,
         "actor": {"userPrincipalName": ACTOR},
-        "description": f"Pause dynamic membership processing of '{AUTOPILOT_GROUP}'",
+        "description": f"{verb} dynamic membership processing of '{AUTOPILOT_GROUP}'",
         "changes": [
-            {"op": "setGroupRule", "id": group["id"], "membershipRuleProcessingState": "Paused"}
+            {"op": "setGroupRule", "id": group["id"], "membershipRuleProcessingState": state}
         ],
     }
 
@@ -243,8 +291,14 @@ def run_guardrail(
     out.mkdir(parents=True, exist_ok=True)
     with (
         WorkflowsWebhook() as webhook,
+        NotificationEndpoint(handler) as endpoint,
         GraphSimulator(dict(tenant)) as sim,
-        app_settings(settings_for(azurite, sim.url, tenant_id, webhook.url)),
+        app_settings(
+            {
+                **settings_for(azurite, sim.url, tenant_id, webhook.url),
+                "GREENSCREEN_NOTIFICATION_URL": endpoint.url,
+            }
+        ),
     ):
         return _act(tenant, tenant_id, azurite, sim, webhook, handler, out, render)
 
@@ -278,11 +332,18 @@ def _act(
         f"{len(verdicts)} findings, {failing} failing; {_count(alerts.waiting(), 'alert')}",
         flush=True,
     )
+    handler("maintain_subscriptions")(timer())
+    print(
+        f"maintain_subscriptions -> {_count(sim.subscriptions(), 'group subscription')} "
+        "(handshakes answered by receive_graph_notification)",
+        flush=True,
+    )
     handler("poll_directory_changes")(timer())  # starts the delta links: "from now on"
     print(
         f"poll_directory_changes -> delta links started, {_count(changes.waiting(), 'change')}",
         flush=True,
     )
+    names = {g["id"]: g["displayName"] for g in tenant["collections"]["groups"]}
 
     document = pause_autopilot_group(tenant)
     (audit,) = sim.apply_changes(document)
@@ -291,10 +352,32 @@ def _act(
         f" (directory audit: '{audit['activityDisplayName']}')",
         flush=True,
     )
+    notified = [r.status for r in sim.wait_for_deliveries(timeout=10)]
+    queued = [ChangeMessage.from_text(text) for text in changes.waiting()]
+    print(
+        f"Graph change notification -> receive_graph_notification answered "
+        f"{', '.join(map(str, notified))}; {_count(queued, 'message')} on `changes`: "
+        + ", ".join(
+            f"{m.kind} '{names.get(m.resource.get('id'), m.resource.get('id'))}' "
+            f"from a {m.source} with {_count(m.event_ids, 'audit event')}"
+            for m in queued
+        ),
+        flush=True,
+    )
+    sim.clear_log()
+    changes.trigger(handler("process_change"))
+    reads = [r for r in sim.request_log if r.path != "$batch"]
+    recorded = _history(store, tenant_id, since)
+    print(
+        f"process_change -> {_count(reads, 'Graph read')}, "
+        f"{_count(recorded, 'transition')} recorded at once, cause not known yet; "
+        f"{_count(alerts.waiting(), 'alert')} visible on `alerts` "
+        f"(held up to {HOLD_S} s for the audit record)",
+        flush=True,
+    )
 
     handler("poll_directory_changes")(timer())
     queued = [ChangeMessage.from_text(text) for text in changes.waiting()]
-    names = {g["id"]: g["displayName"] for g in tenant["collections"]["groups"]}
     print(
         f"poll_directory_changes -> {_count(queued, 'message')} on `changes`: "
         + ", ".join(
@@ -304,23 +387,21 @@ def _act(
         ),
         flush=True,
     )
-    sim.clear_log()
     # Processed, but "the host dies" before deleting it: the queue redelivers it below.
     first = changes.trigger_once(handler("process_change"), visibility_timeout=1)
-    reads = [r for r in sim.request_log if r.path != "$batch"]
-    recorded = _history(store, tenant_id, since)
+    attributed = _history(store, tenant_id, since)
+    new_transitions = len(attributed) - len(recorded)
     queued_alerts = alerts.waiting()
     causes = _causes(store, tenant_id, since)
     print(
-        f"process_change -> {_count(reads, 'Graph read')}, "
-        f"{_count(recorded, 'transition')} recorded, "
-        f"{_count(queued_alerts, 'alert')} queued on `alerts`:",
+        f"process_change -> {new_transitions} new transitions; the audit record is attached to "
+        f"the transition and {_count(queued_alerts, 'alert')} queued on `alerts`:",
         flush=True,
     )
-    for transition in recorded:
+    for transition in attributed:
         print(f"  {_describe(transition, causes)}", flush=True)
     if len(first) != 1:
-        print("the change did not reach process_change as one message", flush=True)
+        print("the audit record did not reach process_change as one message", flush=True)
         return 1
 
     alerts.trigger(handler("send_alert"))
@@ -351,15 +432,15 @@ def _act(
     posted = len(webhook.bodies)
     changes.wait_for_visible(REDELIVERY_TIMEOUT_S)
     again = changes.trigger(handler("process_change"))
-    requeued = len(alerts.waiting())
-    alerts.trigger(handler("send_alert"))
-    new = len(_history(store, tenant_id, since)) - len(recorded)
+    new = len(_history(store, tenant_id, since)) - len(attributed)
+    # The held copy of the alert becomes visible once the hold is over.
+    held = _held_copies(alerts, handler, HOLD_S + REDELIVERY_TIMEOUT_S)
     reposted = len(webhook.bodies) - posted
     print(
         f"\nThe queue redelivers the `changes` message (dequeue count "
-        f"{', '.join(str(m.dequeue_count) for m in again)}): {new} new transitions, "
-        f"{_count(range(requeued), 'alert')} queued again"
-        f"{' (same key)' if requeued else ''}, {_count(range(reposted), 'card')} posted: "
+        f"{', '.join(str(m.dequeue_count) for m in again)}): {new} new transitions. "
+        f"The held copy shows up after {HOLD_S} s: {_count(held, 'message')} -> send_alert, "
+        f"{_count(range(reposted), 'card')} posted: "
         + (
             "nothing new recorded, no second alert."
             if new == reposted == 0
@@ -367,9 +448,47 @@ def _act(
         ),
         flush=True,
     )
-    told = len(first) == len(again) == 1 and len(recorded) == len(queued_alerts) == posted == 1
-    caused = all(ACTOR in causes.get(e, "") for t in recorded for e in t.cause_event_ids)
-    return 0 if told and caused and new == reposted == 0 else 1
+    told = (
+        len(first) == len(again) == 1
+        and len(recorded) == len(attributed) == len(queued_alerts) == posted == 1
+        and new == reposted == 0
+        and len(held) == 1
+    )
+    caused = all(ACTOR in causes.get(e, "") for t in attributed for e in t.cause_event_ids)
+    caused = caused and all(t.cause_event_ids for t in attributed)
+
+    print("\nFixed, then broken again: each change is one card naming the admin.", flush=True)
+    for state in ("On", "Paused"):
+        before = len(webhook.bodies)
+        step = pause_autopilot_group(tenant, state)
+        sim.apply_changes(step)
+        sim.wait_for_deliveries(timeout=10)
+        changes.trigger(handler("process_change"))  # the notification: recorded, held
+        handler("poll_directory_changes")(timer())
+        changes.trigger(handler("process_change"))  # the audit record: attributed, queued
+        alerts.trigger(handler("send_alert"))
+        _held_copies(alerts, handler, HOLD_S + REDELIVERY_TIMEOUT_S)  # post nothing
+        cards = webhook.bodies[before:]
+        headers = [_texts(body["attachments"][0]["content"])[0] for body in cards]
+        named = sum(1 for body in cards if ACTOR in json.dumps(body))
+        print(
+            f"{ACTOR}: {step['description']} -> {_count(cards, 'card')} "
+            f"({'; '.join(headers)}), {named} naming the admin",
+            flush=True,
+        )
+        told = told and len(cards) == named == 1
+    return 0 if told and caused else 1
+
+
+def _held_copies(alerts: StorageQueue, handler: FindHandler, timeout: float) -> list[Any]:
+    """`send_alert` on the held copy of an alert, once it becomes visible."""
+    handled: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while not handled and time.monotonic() < deadline:
+        handled = alerts.trigger(handler("send_alert"))
+        if not handled:
+            time.sleep(0.1)
+    return handled
 
 
 def _history(store: VerdictStore, tenant_id: str, since: datetime) -> list[Transition]:

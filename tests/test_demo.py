@@ -2,8 +2,9 @@
 real function handlers against the Graph simulator and Azurite, a loopback Teams webhook.
 
 The rest of the demo drives `greenscreen` commands that have tests of their own; this act is
-the one whose story (one change, one transition with its actor, one card, redelivery harmless)
-is only told here, so its computed output is checked.
+the one whose story (a change arriving by notification, one transition, one card naming its
+actor once the audit record came, redelivery harmless, a second break a second card) is only
+told here, so its computed output is checked.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.test_function_support import (
 )
 
 
-def test_guardrail_act_records_one_transition_with_its_actor_and_posts_one_card(
+def test_guardrail_act_alerts_a_notified_change_once_with_its_actor_and_a_second_break_again(
     azurite: Azurite,
     empty_queues: None,  # noqa: F811 - fixture
     tmp_path: Path,
@@ -52,8 +53,15 @@ def test_guardrail_act_records_one_transition_with_its_actor_and_posts_one_card(
     assert baseline is not None, output
     assert int(baseline[1]) > int(baseline[2]) > 0
     assert f"{ACTOR}: Pause dynamic membership processing of '{AUTOPILOT_GROUP}'" in output
+    # The change arrives by notification: recorded at once, its alert held for the audit record.
+    assert (
+        f"receive_graph_notification answered 202; 1 message on `changes`: group "
+        f"'{AUTOPILOT_GROUP}' from a notification with 0 audit events"
+    ) in output
+    assert "1 transition recorded at once, cause not known yet; 0 alerts visible" in output
+    # The directory poll brings the audit record: attached, and the alert goes out.
     assert f"1 message on `changes`: group '{AUTOPILOT_GROUP}' with 1 audit event" in output
-    assert "1 transition recorded, 1 alert queued on `alerts`:" in output
+    assert "0 new transitions; the audit record is attached to the transition and 1 alert" in output
     (transition,) = [line for line in output.splitlines() if "caused by" in line]
     assert transition.split()[:4] == ["GRP-002", "group", "'Autopilot", "-"]
     assert "pass -> fail (error)" in transition
@@ -79,8 +87,21 @@ def test_guardrail_act_records_one_transition_with_its_actor_and_posts_one_card(
     assert event[-2:] == ["entra-directory-audit", "1"]
     assert ACTOR in event
 
-    assert "(dequeue count 2): 0 new transitions," in output
-    assert output.rstrip().endswith("0 cards posted: nothing new recorded, no second alert.")
+    assert "(dequeue count 2): 0 new transitions." in output
+    assert "The held copy shows up after" in output
+    assert (
+        "1 message -> send_alert, 0 cards posted: nothing new recorded, no second alert." in output
+    )
+
+    # Fixed (one resolved card), then broken again (a second card): each naming the admin.
+    resumed, paused = output.rstrip().splitlines()[-2:]
+    assert resumed.startswith(f"{ACTOR}: Resume dynamic membership processing")
+    assert "-> 1 card (RESOLVED" in resumed
+    assert resumed.endswith("1 naming the admin")
+    assert paused.startswith(f"{ACTOR}: Pause dynamic membership processing")
+    assert "-> 1 card (" in paused
+    assert "RESOLVED" not in paused
+    assert paused.endswith("1 naming the admin")
 
     # Secrets stay in the settings: neither the clientState nor the webhook URL is printed,
     # and the settings are gone from the environment afterwards.

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from monitors.alerts.delivery import AlertUndeliverable, RetryPolicy
 from monitors.alerts.ledger import DeliveryState, TableAlertLedger
 from monitors.cli import main as greenscreen
 from monitors.queues import ALERTS_QUEUE, AlertMessage
+from monitors.store.keys import format_time, key_part
 from monitors.store.records import StoredStatus, Transition, VerdictRecord
 from tests.azurite import Azurite
 from tests.test_function_support import drain, reset_function_app, user_function
@@ -274,3 +275,54 @@ def test_teams_down_alerts_wait_are_poisoned_then_replayed_exactly_once(
     }
     assert len(webhook.bodies) == len(messages)
     assert len(webhook.answered) == answered_before + len(messages)
+
+
+def test_teams_and_storage_failing_together_leave_a_stuck_claim_that_is_retried_and_replayed(
+    azurite: Azurite,
+    webhook: Webhook,
+    alerting: TableAlertLedger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Teams answers 503 and storage fails as the outcome is written: the ledger row stays
+    `pending`. Every redelivery within the lease raises (never completes silently), the message
+    is poisoned, and once the claim is older than its lease `replay` lists it and posts it
+    once."""
+    from azure.core.exceptions import ServiceRequestError
+
+    tenant = str(uuid.uuid4())
+    (message, _) = alert_messages(tenant)
+    webhook.up(503)
+    original = TableAlertLedger.mark_undelivered
+
+    def storage_down(self: TableAlertLedger, *args: Any, **kwargs: Any) -> None:
+        raise ServiceRequestError("storage unreachable")
+
+    monkeypatch.setattr(TableAlertLedger, "mark_undelivered", storage_down)
+    trigger = func.QueueMessage(id="a", body=message.to_text().encode())
+    with pytest.raises(ServiceRequestError):
+        user_function("send_alert")(trigger)
+    monkeypatch.setattr(TableAlertLedger, "mark_undelivered", original)
+    webhook.up(202)
+    for _ in range(MAX_DEQUEUE - 1):  # the host's other attempts, all within the lease
+        with pytest.raises(AlertUndeliverable):
+            user_function("send_alert")(trigger)
+    assert webhook.bodies == []
+    (row,) = alerting.replayable(datetime.now(UTC) + timedelta(minutes=3), tenant)
+    assert row.state is DeliveryState.PENDING  # stuck: visible to replay once the lease is over
+    assert list(alerting.replayable(datetime.now(UTC), tenant)) == []  # not while it may run
+
+    table = TableServiceClient.from_connection_string(azurite.table_connection)
+    deliveries = table.get_table_client("GreenscreenAlertDeliveries")
+    (entity,) = deliveries.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": key_part(tenant)}
+    )
+    entity["Updated"] = format_time(datetime.now(UTC) - timedelta(minutes=3))
+    deliveries.update_entity(entity)  # the lease ran out (as after the host's retries)
+    code, printed = replay(tenant)
+    assert code == 0, printed
+    assert "replayed 1, still undelivered 0, skipped 0" in printed
+    assert len(webhook.bodies) == 1
+    code, printed = replay(tenant)
+    assert (code, printed.strip()) == (0, "replayed 0, still undelivered 0, skipped 0")
+    user_function("send_alert")(trigger)  # the poisoned message requeued: nothing
+    assert len(webhook.bodies) == 1

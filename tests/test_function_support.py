@@ -47,6 +47,9 @@ def guardrail_env(
         "GREENSCREEN_GRAPH_AUTH": "local",
         "GREENSCREEN_CLIENT_STATE": CLIENT_STATE,
         "TENANTS": json.dumps(list(tenants)),
+        # Alerts visible at once: tests that exercise the settle time or the hold set their own.
+        "GREENSCREEN_ALERT_SETTLE_SECONDS": "0",
+        "GREENSCREEN_ATTRIBUTION_HOLD_SECONDS": "0",
     }
 
 

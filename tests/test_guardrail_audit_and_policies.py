@@ -23,13 +23,7 @@ from typing import Any
 import pytest
 
 from monitors.audit_polling import AUDIT_VERSION, place_resources
-from monitors.queues import (
-    ALERTS_QUEUE,
-    CHANGES_QUEUE,
-    AlertBatch,
-    ChangeMessage,
-    MessageError,
-)
+from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage, MessageError
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names
 from rules import tenant_collections as tc
@@ -75,8 +69,8 @@ def queued(azurite: Azurite) -> list[ChangeMessage]:
 def alerts(azurite: Azurite) -> list[tuple[str, str, str]]:
     return [
         (a.transition["ruleId"], a.transition["from"], a.transition["to"])
-        for text in drain(azurite, ALERTS_QUEUE)
-        for a in AlertBatch.from_text(text).alerts
+        for t in drain(azurite, ALERTS_QUEUE)
+        for a in AlertBatch.from_text(t).alerts
     ]
 
 

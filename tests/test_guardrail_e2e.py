@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -326,3 +327,203 @@ def test_group_notification_through_subscription_and_webhook_records_the_pause(
     assert len(graph_requests(simulator)) <= 3
     alerts = [a for text in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(text).alerts]
     assert [a.transition["ruleId"] for a in alerts] == ["GRP-002"]
+
+
+def _set_rule(simulator: GraphSimulator, state: str) -> None:  # noqa: F811
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "actor": {"userPrincipalName": ACTOR},
+            "changes": [
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": state,
+                }
+            ],
+        }
+    )
+
+
+def _post_alerts(texts: list[str]) -> None:
+    for text in texts:
+        user_function("send_alert")(func.QueueMessage(id="a", body=text.encode()))
+
+
+def _wait_for_alerts(azurite: Azurite, timeout_s: float) -> list[str]:
+    """The `alerts` messages that become visible within `timeout_s` (a held message shows up
+    once its visibility delay has passed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        texts = drain(azurite, ALERTS_QUEUE)
+        if texts:
+            return texts
+        time.sleep(0.25)
+    return []
+
+
+HOLD_S = 4  # GREENSCREEN_ATTRIBUTION_HOLD_SECONDS in the next test (production: 600)
+
+
+def test_notified_group_change_is_alerted_once_with_its_actor_and_a_second_break_again(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811
+    webhook_url: str,
+    teams: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The change notification comes before the directory audit: the transition is recorded at
+    once with no cause and its alert is held; the directory poll brings the audit record, which
+    is attached to the transition and the alert goes out attributed. The held copy, when it
+    shows up, posts nothing. Fixed and broken again: a second card, also attributed."""
+    monkeypatch.setenv("GREENSCREEN_NOTIFICATION_URL", webhook_url)
+    monkeypatch.setenv("GREENSCREEN_ATTRIBUTION_HOLD_SECONDS", str(HOLD_S))
+    reset_function_app()
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    run_timer("maintain_subscriptions")
+    run_timer("poll_directory_changes")  # starts the delta links
+    assert drain(azurite, CHANGES_QUEUE) == []
+
+    def change_and_poll(state: str, expected: tuple[str, str]) -> None:
+        _set_rule(simulator, state)
+        assert [r.status for r in simulator.wait_for_deliveries(timeout=5)] == [202]
+        notified = drain(azurite, CHANGES_QUEUE)
+        assert [ChangeMessage.from_text(t).source for t in notified] == ["notification"]
+        deliver(notified)
+        assert drain(azurite, ALERTS_QUEUE) == []  # held: waiting for the audit record
+        history = deployed.history(tenant, rule="GRP-002", since=datetime(2026, 1, 1, tzinfo=UTC))
+        assert (history.items[0].from_status, history.items[0].to_status.value) == expected
+        assert history.items[0].cause_event_ids == ()
+
+        run_timer("poll_directory_changes")
+        polled = drain(azurite, CHANGES_QUEUE)
+        (audited,) = [ChangeMessage.from_text(t) for t in polled]
+        assert audited.event_ids
+        deliver(polled)
+        texts = drain(azurite, ALERTS_QUEUE)
+        assert len(texts) == 1  # the run's batch, queued again with its cause
+        attributed = AlertBatch.from_text(texts[0]).alerts
+        assert [(a.transition["ruleId"], a.transition["to"]) for a in attributed] == [
+            ("GRP-002", expected[1])
+        ]
+        assert attributed[0].transition["causeEventIds"] == list(audited.event_ids)
+        _post_alerts(texts)
+        history = deployed.history(tenant, rule="GRP-002", since=datetime(2026, 1, 1, tzinfo=UTC))
+        assert history.items[0].cause_event_ids == audited.event_ids  # attached late
+        held = _wait_for_alerts(azurite, HOLD_S + 6)
+        assert len(held) == 1  # the held copy, now visible: posts nothing
+        _post_alerts(held)
+
+    change_and_poll("Paused", ("pass", "fail"))
+    change_and_poll("On", ("fail", "pass"))
+    change_and_poll("Paused", ("pass", "fail"))
+    cards = [json.dumps(body) for body in teams.bodies]
+    assert len(cards) == 3  # break, fix, second break: one card each
+    assert all(ACTOR in card and "GRP-002" in card for card in cards)
+
+
+def test_a_repeated_break_reported_by_identical_messages_alerts_each_time(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811
+    teams: Receiver,
+) -> None:
+    """A delta message without audit ids is the same message (same id, same run id) for every
+    break of the group: the write sequence in the alert keeps the second break's alert apart
+    from the first one's, while a redelivery of the same message alerts nothing."""
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    change = ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP}).to_text()
+    for state in ("Paused", "On", "Paused"):
+        _set_rule(simulator, state)
+        deliver([change])
+        alerts = drain(azurite, ALERTS_QUEUE)
+        assert len(alerts) == 1
+        _post_alerts(alerts)
+        deliver([change])  # redelivered: nothing new
+        assert drain(azurite, ALERTS_QUEUE) == []
+    assert len(teams.bodies) == 3
+
+
+SETTLE_S = 3  # GREENSCREEN_ALERT_SETTLE_SECONDS in the next test (production: 120)
+NEW_AUTOPILOT = "0ddba11a-0000-4000-8000-000000000001"
+NEW_ENTRA_DEVICE_ID = "0ddba11a-0000-4000-8000-000000000002"
+NEW_ENTRA_OBJECT = "0ddba11a-0000-4000-8000-000000000003"
+
+
+def test_autopilot_registration_before_its_entra_device_posts_no_flapping_cards(
+    deployed: VerdictStore,
+    azurite: Azurite,
+    simulator: GraphSimulator,  # noqa: F811
+    teams: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One poll round brings a new Autopilot registration (Intune audit) and its Entra device
+    (directory delta); processed in that order, DEV-005 fails for a moment and passes again.
+    Both transitions are recorded; neither alert is posted (they settle into nothing)."""
+    monkeypatch.setenv("GREENSCREEN_ALERT_SETTLE_SECONDS", str(SETTLE_S))
+    reset_function_app()
+    tenant = tenant_of(simulator)
+    baseline(azurite, tenant)
+    collections = simulator.tenant_snapshot()["collections"]
+    registration = dict(collections["deviceManagement/windowsAutopilotDeviceIdentities"][0])
+    registration.update(
+        id=NEW_AUTOPILOT,
+        serialNumber="900000000001",
+        displayName="CTSO-NEW0001",
+        azureAdDeviceId=NEW_ENTRA_DEVICE_ID,
+        azureActiveDirectoryDeviceId=NEW_ENTRA_DEVICE_ID,
+        managedDeviceId="",
+    )
+    device = dict(collections["devices"][0])
+    device.update(
+        id=NEW_ENTRA_OBJECT,
+        deviceId=NEW_ENTRA_DEVICE_ID,
+        displayName="CTSO-NEW0001",
+        physicalIds=[f"[ZTDId]:{NEW_AUTOPILOT}"],
+    )
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [
+                {
+                    "op": "add",
+                    "collection": "deviceManagement/windowsAutopilotDeviceIdentities",
+                    "object": registration,
+                },
+                {"op": "add", "collection": "devices", "object": device},
+            ],
+        }
+    )
+    deliver(
+        [
+            ChangeMessage.create(
+                tenant,
+                "audit",
+                "intune",
+                {
+                    "collection": "deviceManagement/windowsAutopilotDeviceIdentities",
+                    "id": NEW_AUTOPILOT,
+                },
+            ).to_text(),
+            ChangeMessage.create(tenant, "delta", "device", {"ids": [NEW_ENTRA_OBJECT]}).to_text(),
+        ]
+    )
+    history = deployed.history(tenant, rule="DEV-005", since=datetime(2026, 1, 1, tzinfo=UTC))
+    assert [(t.from_status, t.to_status.value) for t in reversed(history.items)] == [
+        (None, "fail"),
+        ("fail", "pass"),
+    ]
+    assert drain(azurite, ALERTS_QUEUE) == []  # settling
+    time.sleep(SETTLE_S + 1)
+    texts = drain(azurite, ALERTS_QUEUE)
+    settled = [a for text in texts for a in AlertBatch.from_text(text).alerts]
+    assert [
+        (a.transition["from"], a.transition["to"])
+        for a in settled
+        if a.transition["ruleId"] == "DEV-005"
+    ] == [(None, "fail"), ("fail", "pass")]
+    _post_alerts(texts)
+    assert teams.bodies == []

@@ -7,9 +7,15 @@ from dataclasses import replace
 import pytest
 
 from monitors.change_processing import ChangeOutcome
-from monitors.graph.client import GraphError
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import ALERTS_QUEUE, AlertBatch, ChangeMessage, QueueSender
+from monitors.graph.client import GraphError, RetryPolicy
+from monitors.guardrail import Services, handle_poisoned_change, process_change_text
+from monitors.queues import (
+    ALERTS_QUEUE,
+    CHANGES_QUEUE,
+    AlertBatch,
+    ChangeMessage,
+    QueueSender,
+)
 from rules import tenant_collections as tc
 from tests.azurite import Azurite
 from tests.graphsim import Fault, GraphSimulator
@@ -26,6 +32,12 @@ CHANGE_FORMAT = "greenscreen.tenant-changes/1"
 SCRIPT = "8a9c5f52-f48d-5528-a3b6-fb3a21252bde"  # "Regional settings"
 DEVICE = "f93bd3f7-0c48-5b16-97e5-fc30ecc471eb"
 NEW_GROUP = "c0ffee00-0000-4000-8000-000000000001"
+PAUSE = {
+    "format": CHANGE_FORMAT,
+    "changes": [
+        {"op": "setGroupRule", "id": ALL_DEVICES_GROUP, "membershipRuleProcessingState": "Paused"}
+    ],
+}
 
 
 def process(services: Services, message: ChangeMessage) -> ChangeOutcome:  # noqa: F811
@@ -123,7 +135,9 @@ def test_deleted_intune_object_is_removed_from_the_mirror(
         tenant, "audit", "intune", {"collection": tc.PLATFORM_SCRIPTS, "id": SCRIPT}
     )
     outcome = process(services, message)
-    assert (outcome.outcome, len(requests(simulator))) == ("committed", 1)
+    # The read, then the second look that confirms the 404 as a deletion.
+    assert outcome.outcome == "committed"
+    assert requests(simulator) == [f"GET {tc.PLATFORM_SCRIPTS}/{SCRIPT}"] * 2
     assert services.mirror.get_object(tenant, tc.PLATFORM_SCRIPTS, SCRIPT) is None
 
 
@@ -145,22 +159,109 @@ def test_device_removed_from_entra_is_forgotten_after_one_request(
     assert services.mirror.get_object(tenant, tc.DEVICES, DEVICE) is None
 
 
-def test_graph_failure_raises_so_the_queue_redelivers_and_nothing_is_recorded(
+def verdicts(services: Services, tenant: str) -> dict[tuple[str, str], str]:  # noqa: F811
+    return {
+        (v.record.rule_id, v.record.subject_id): v.record.status.value
+        for v in services.store.current_state(tenant).verdicts
+    }
+
+
+@pytest.mark.parametrize("kind", ["throttle", "unavailable", "malformed", "forbidden"])
+def test_graph_outage_on_an_incremental_read_makes_its_rules_unknown_never_pass(
+    kind: str,
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    azurite: Azurite,
+) -> None:
+    """A group change whose re-read fails (429/503 past the retries, truncated JSON, 403): the
+    verdicts the change breaks are UNKNOWN (not PASS) through recorded transitions with their
+    alerts, and the error is raised so the queue tries the change again; when Graph is back,
+    the retry records the real verdicts."""
+    tenant = tenant_of(simulator)
+    quick = replace(services, graph_retry=RetryPolicy(max_retries=1, base_delay_s=0.0))
+    read_baseline(quick, tenant)
+    assert verdicts(quick, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "pass"
+    simulator.apply_changes(PAUSE)
+    fault = Fault(path=rf"^groups/{ALL_DEVICES_GROUP}", kind=kind, times=None, retry_after=0)  # type: ignore[arg-type]
+    simulator.add_fault(fault)
+    message = ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP})
+    with pytest.raises(GraphError):
+        process_change_text(quick, message.to_text())
+    blind = verdicts(quick, tenant)
+    assert blind[("GRP-002", ALL_DEVICES_GROUP)] == "unknown"
+    alerts = [a for t in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(t).alerts]
+    assert ("GRP-002", "pass", "unknown") in {
+        (a.transition["ruleId"], a.transition["from"], a.transition["to"]) for a in alerts
+    }
+    assert {a.transition["to"] for a in alerts} == {"unknown"}  # nothing else moved
+
+    simulator.clear_faults()
+    outcome = process(quick, message)  # the queue's next attempt
+    broken = {(t.record.rule_id, t.record.subject_id) for t in outcome.transitions}
+    assert ("GRP-002", ALL_DEVICES_GROUP) in broken
+    # Nothing the change broke was PASS while Graph was out.
+    failing = {
+        (t.record.rule_id, t.record.subject_id)
+        for t in outcome.transitions
+        if t.to_status.value == "fail"
+    }
+    assert failing
+    assert {blind.get(key) for key in failing} <= {"unknown", None}
+    assert "unknown" not in {verdicts(quick, tenant)[key] for key in broken}
+
+
+def test_one_transient_404_is_not_a_deletion(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    azurite: Azurite,
+) -> None:
+    """Graph answers 404 once for a group that exists: the second look finds it, the group stays
+    in the mirror, no transition, no alert."""
+    tenant = tenant_of(simulator)
+    quick = replace(services, confirm_delay_s=0.0)
+    read_baseline(quick, tenant)
+    simulator.add_fault(Fault(path=rf"^groups/{ALL_DEVICES_GROUP}$", kind="not_found", times=1))
+    message = ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP})
+    outcome = process(quick, message)
+    assert outcome.transitions == ()
+    assert quick.mirror.get_object(tenant, tc.GROUPS, ALL_DEVICES_GROUP) is not None
+    assert drain(azurite, ALERTS_QUEUE) == []
+
+
+def test_a_deleted_notification_is_a_deletion_without_a_second_look(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+) -> None:
+    tenant = tenant_of(simulator)
+    quick = replace(services, confirm_delay_s=0.0)
+    read_baseline(quick, tenant)
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [{"op": "remove", "collection": tc.GROUPS, "id": ALL_DEVICES_GROUP}],
+        }
+    )
+    simulator.clear_log()
+    message = ChangeMessage.create(
+        tenant, "notification", "group", {"id": ALL_DEVICES_GROUP, "changeType": "deleted"}
+    )
+    process(quick, message)
+    assert requests(simulator) == [f"GET groups/{ALL_DEVICES_GROUP}"]
+    assert quick.mirror.get_object(tenant, tc.GROUPS, ALL_DEVICES_GROUP) is None
+
+
+def test_a_poisoned_change_queues_a_full_read_of_its_tenant(
     services: Services,  # noqa: F811
     simulator: GraphSimulator,  # noqa: F811
     azurite: Azurite,
 ) -> None:
     tenant = tenant_of(simulator)
-    read_baseline(services, tenant)
-    runs_before = services.store.runs(tenant).items
-    simulator.add_fault(Fault(path="deviceManagementScripts", kind="forbidden", times=None))
-    message = ChangeMessage.create(
-        tenant, "audit", "intune", {"collection": tc.PLATFORM_SCRIPTS, "id": SCRIPT}
-    )
-    with pytest.raises(GraphError):
-        process_change_text(services, message.to_text())
-    assert services.store.runs(tenant).items == runs_before
-    assert drain(azurite, ALERTS_QUEUE) == []
+    poisoned = ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP})
+    reread = handle_poisoned_change(services, poisoned.to_text())
+    assert reread is not None
+    (queued,) = [ChangeMessage.from_text(t) for t in drain(azurite, CHANGES_QUEUE)]
+    assert (queued.tenant_id, queued.kind, queued.id) == (tenant, "full", reread.id)
+    assert handle_poisoned_change(services, b"not json") is None
 
 
 def test_malformed_or_foreign_tenant_messages_are_dropped_not_retried(
@@ -215,3 +316,37 @@ def test_redelivery_after_a_crash_before_alerting_queues_the_recorded_alert(
     process_change_text(services, message.to_text(), dequeue_count=3)
     # The run's alerts are noted as queued: a further redelivery queues nothing (issue 8).
     assert drain(azurite, ALERTS_QUEUE) == []
+
+
+def test_a_reconcile_in_the_same_second_as_an_incremental_run_is_recorded(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+) -> None:
+    """An incremental run at 12:00:00.400, then a full read at 12:00:00.900: the full read is
+    the newer snapshot (its time keeps its fraction of a second) and its verdicts count."""
+    from datetime import UTC, datetime
+
+    tenant = tenant_of(simulator)
+    current = [datetime(2026, 12, 3, 11, 0, tzinfo=UTC)]
+    timed = replace(services, clock=lambda: current[0])
+    read_baseline(timed, tenant)
+    simulator.apply_changes(PAUSE)
+    current[0] = datetime(2026, 12, 3, 12, 0, 0, 400_000, tzinfo=UTC)
+    process(timed, ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP}))
+    assert verdicts(timed, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "fail"
+    simulator.apply_changes(
+        {
+            "format": CHANGE_FORMAT,
+            "changes": [
+                {
+                    "op": "setGroupRule",
+                    "id": ALL_DEVICES_GROUP,
+                    "membershipRuleProcessingState": "On",
+                }
+            ],
+        }
+    )
+    current[0] = datetime(2026, 12, 3, 12, 0, 0, 900_000, tzinfo=UTC)
+    outcome = process(timed, ChangeMessage.create(tenant, "reconcile", "full", discriminator="b"))
+    assert outcome.outcome == "committed"
+    assert verdicts(timed, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "pass"

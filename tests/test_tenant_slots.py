@@ -12,13 +12,14 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from monitors.guardrail import Services, process_change_text
-from monitors.queues import ChangeMessage
+from monitors.queues import CHANGES_QUEUE, ChangeMessage
 from monitors.settings import SettingsError, read_settings
 from monitors.tenant_slots import TenantBusyError, TenantSlots
 from tests.azurite import Azurite
 from tests.graphsim import GraphSimulator
 from tests.test_function_support import (
     empty_queues,  # noqa: F401 - fixture
+    queue_client,
     services,  # noqa: F401 - fixture
     simulator,  # noqa: F401 - fixture
     tenant_of,
@@ -135,13 +136,51 @@ def test_a_busy_tenant_change_is_retried_later_without_reading_graph(
     assert holder is not None
     simulator.clear_log()
     message = ChangeMessage.create(who, "manual", "full")
-    with pytest.raises(TenantBusyError):
-        process_change_text(limited, message.to_text())
+    changes = queue_client(azurite, CHANGES_QUEUE)
+    # Busy is not a failure: the message goes back on the queue (delayed, as a new delivery)
+    # instead of raising, so a busy tenant never uses up a message's attempts into poison.
+    assert process_change_text(limited, message.to_text()) is None
     assert simulator.request_log == []
+    assert changes.get_queue_properties().approximate_message_count == 1
     limiter.release(holder)
     process_change_text(limited, message.to_text())
     assert simulator.request_log
     assert limiter.try_acquire(who) is not None  # the run freed its slot
+
+
+def test_a_failed_release_strands_the_slot_for_one_lease_only(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage gone at the end of a run: the release fails, and must neither raise nor keep the
+    tenant's slots for the function timeout; the next run gets the slot once the lease ran out."""
+    from azure.core.exceptions import ServiceRequestError
+    from azure.data.tables import TableClient
+
+    limiter = slots(azurite, limit=1, lease_s=1.5, wait_s=10.0)
+    who = tenant()
+    original = TableClient.update_entity
+
+    def unreachable(self: TableClient, entity: object, **kwargs: object) -> object:
+        if isinstance(entity, dict) and entity.get("Holder") == "":
+            raise ServiceRequestError("storage unreachable")
+        return original(self, entity, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(TableClient, "update_entity", unreachable)
+        with limiter.hold(who):
+            pass  # the release in `finally` fails: no exception reaches the caller
+    assert limiter.try_acquire(who) is None  # still leased, for at most one lease
+    with limiter.hold(who) as lease:  # waits for the lease to run out, then takes the slot
+        assert lease.slot == 0
+
+
+def test_a_run_longer_than_its_lease_keeps_the_slot(azurite: Azurite) -> None:
+    limiter = slots(azurite, limit=1, lease_s=0.9, wait_s=0.0)
+    who = tenant()
+    with limiter.hold(who):
+        time.sleep(2.0)  # more than two leases: renewed every third of one
+        assert limiter.try_acquire(who) is None
+    assert limiter.try_acquire(who) is not None
 
 
 @pytest.mark.parametrize(

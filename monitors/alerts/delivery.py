@@ -60,6 +60,13 @@ class PostResult:
     attempts: int
     status: int | None  # the last HTTP status, None when no answer came
     detail: str  # why it failed; safe to log (never the URL)
+    # The request went out and no answer came (read timeout, connection lost after sending):
+    # the receiver may have posted it. Never retried: a second post could be a second card.
+    ambiguous: bool = False
+
+
+class _Ambiguous(Exception):  # control flow inside `post`, never escapes it
+    pass
 
 
 class _Retry(Exception):  # control flow inside `post`, never escapes it
@@ -100,6 +107,8 @@ class WebhookPoster:
                 return PostResult(False, attempt - 1, status, f"budget spent; last: {detail}")
             try:
                 status = self._attempt(url, content, remaining)
+            except _Ambiguous as unanswered:
+                return PostResult(False, attempt, None, str(unanswered), ambiguous=True)
             except _Retry as retry:
                 status, detail = retry.status, retry.detail
                 wait = retry.wait
@@ -143,8 +152,12 @@ class WebhookPoster:
                 headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
                 timeout=timeout,
             )
-        except httpx.TimeoutException as error:
-            raise _Retry(None, f"timeout ({type(error).__name__})", None) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError) as error:
+            # Nothing was sent: trying again cannot post twice.
+            raise _Retry(None, f"timeout or refused ({type(error).__name__})", None) from None
+        except (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError) as error:
+            # Sent, no answer: Teams may answer late and post it anyway (never retried).
+            raise _Ambiguous(f"sent, no answer (timeout: {type(error).__name__})") from None
         except httpx.TransportError as error:
             raise _Retry(None, f"transport error ({type(error).__name__})", None) from None
         status = response.status_code
@@ -201,6 +214,7 @@ class DeliveryStatus(StrEnum):
     ALREADY_SENT = "already_sent"  # a redelivery: the ledger says it went out before
     IN_FLIGHT = "in_flight"  # another delivery holds an unexpired claim
     UNDELIVERED = "undelivered"
+    UNCONFIRMED = "unconfirmed"  # sent, no answer: maybe posted, not posted again
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +254,12 @@ class DeliveryReport:
         return tuple(r for r in self.results if r.status is DeliveryStatus.IN_FLIGHT)
 
     def raise_if_undelivered(self) -> None:
-        if self.undelivered:
-            raise AlertUndeliverable(self.undelivered)
+        """Raise for undelivered alerts, and for alerts another delivery claimed and has not
+        finished: if that claimant died (or could not record its outcome), the queue's next
+        attempt takes the stuck claim over once its lease ran out, instead of dropping it."""
+        waiting = self.undelivered + self.in_flight
+        if waiting:
+            raise AlertUndeliverable(waiting)
 
 
 def deliver_alerts(
@@ -309,11 +327,10 @@ def _deliver_body(
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     claim = ledger.claim(tenant_id, destination.name, key, text, now)
     if not claim.granted:
-        status = (
-            DeliveryStatus.ALREADY_SENT
-            if claim.state is DeliveryState.SENT
-            else DeliveryStatus.IN_FLIGHT
-        )
+        status = {
+            DeliveryState.SENT: DeliveryStatus.ALREADY_SENT,
+            DeliveryState.UNCONFIRMED: DeliveryStatus.UNCONFIRMED,  # maybe posted: not again
+        }.get(claim.state, DeliveryStatus.IN_FLIGHT)
         logger.info(
             "alert %s for %s not posted: %s",
             key,
@@ -323,6 +340,23 @@ def _deliver_body(
         )
         return DeliveryResult(tenant_id, destination.name, key, status)
     result = poster.post(destination.url, body, label=destination.name)
+    if result.ambiguous:
+        ledger.mark_unconfirmed(claim, now, result.detail)
+        logger.warning(
+            "alert %s to %s: %s; not posted again (see `greenscreen alerts replay`)",
+            key,
+            destination.name,
+            result.detail,
+            extra={"tenant_id": tenant_id, "destination": destination.name},
+        )
+        return DeliveryResult(
+            tenant_id,
+            destination.name,
+            key,
+            DeliveryStatus.UNCONFIRMED,
+            result.attempts,
+            result.detail,
+        )
     if result.delivered:
         ledger.mark_sent(claim, now)
         return DeliveryResult(
@@ -360,11 +394,14 @@ def replay_undelivered(
     now: datetime,
     tenant_id: str | None = None,
     limit: int | None = None,
+    unconfirmed: bool = False,
 ) -> ReplayReport:
-    """Post every recorded undelivered message again, to its destination as configured now."""
+    """Post every recorded undelivered message again, to its destination as configured now:
+    undelivered ones, claims stuck `pending` past their lease, and, only when `unconfirmed`,
+    those that went out without an answer (they may be in the channel already)."""
     results: list[DeliveryResult] = []
     skipped: list[tuple[str, str, str]] = []
-    for entry in ledger.undelivered(tenant_id):
+    for entry in list(ledger.replayable(now, tenant_id, unconfirmed=unconfirmed)):
         if limit is not None and len(results) >= limit:
             break
         destination = routing.destination(entry.tenant_id, entry.destination)
@@ -375,6 +412,8 @@ def replay_undelivered(
             skipped.append((entry.tenant_id, entry.key, "the body was too large to keep"))
             continue
         body = json.loads(entry.body)
+        if entry.state is DeliveryState.UNCONFIRMED:
+            ledger.release_unconfirmed(entry, now)
         results.append(
             deliver_body(entry.tenant_id, entry.key, body, destination, ledger, poster, now)
         )

@@ -7,6 +7,12 @@ is never posted again. The residual window: a process that dies after the receiv
 post but before `mark_sent` leaves a pending row, and the alert is posted again once the lease
 expires (at-least-once toward the receiver; the webhook has no idempotency key of its own).
 
+A post whose request went out but whose answer never came (a read timeout: Teams may answer
+after the client gave up) is `unconfirmed`: it may be in the channel already, so it is never
+posted again on its own (at most once); `greenscreen alerts replay` lists it and posts it only
+when asked to. A `pending` claim older than the lease is *stuck* (its claimant died, or storage
+failed before the outcome was written): a redelivery takes it over, and replay lists it.
+
 The row keeps the message body, so `replay_undelivered` can post exactly what failed; it never
 keeps the webhook URL (only the destination's name).
 """
@@ -29,7 +35,9 @@ from monitors.store.keys import format_time, key_part, parse_time
 logger = logging.getLogger(__name__)
 
 DELIVERIES_TABLE: Final = "GreenscreenAlertDeliveries"
-DEFAULT_LEASE: Final = timedelta(minutes=10)
+# Longer than one claim can post (WebhookPoster: 60 s budget, 15 s read timeout), shorter than
+# the queue's retries of one message (5 attempts, 30 s apart), so a later attempt takes over.
+DEFAULT_LEASE: Final = timedelta(minutes=2)
 # A table property holds 32,768 UTF-16 characters; bodies above this are not kept for replay.
 MAX_STORED_BODY: Final = 30_000
 MAX_DETAIL: Final = 500
@@ -39,6 +47,7 @@ class DeliveryState(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     UNDELIVERED = "undelivered"
+    UNCONFIRMED = "unconfirmed"  # sent, no answer: maybe posted; never re-posted on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +83,28 @@ class AlertLedger(Protocol):
 
     def mark_undelivered(self, claim: Claim, now: datetime, detail: str) -> None: ...
 
+    def mark_unconfirmed(self, claim: Claim, now: datetime, detail: str) -> None: ...
+
     def undelivered(self, tenant_id: str | None = None) -> Iterator[LedgerEntry]: ...
+
+    def replayable(
+        self, now: datetime, tenant_id: str | None = None, *, unconfirmed: bool = False
+    ) -> Iterator[LedgerEntry]: ...
+
+    def release_unconfirmed(self, entry: LedgerEntry, now: datetime) -> None: ...
 
 
 def _claimable(entry: LedgerEntry, now: datetime, lease: timedelta) -> bool:
     if entry.state is DeliveryState.UNDELIVERED:
         return True
     return entry.state is DeliveryState.PENDING and entry.updated + lease <= now
+
+
+def _replayable(entry: LedgerEntry, now: datetime, lease: timedelta, unconfirmed: bool) -> bool:
+    """Undelivered, stuck pending (older than the lease), or, when asked, unconfirmed."""
+    if entry.state is DeliveryState.UNCONFIRMED:
+        return unconfirmed
+    return _claimable(entry, now, lease)
 
 
 def _kept_body(body: str) -> str | None:
@@ -127,10 +151,34 @@ class InMemoryAlertLedger:
         )
         self._rows[slot] = (undelivered, version + 1)
 
+    def mark_unconfirmed(self, claim: Claim, now: datetime, detail: str) -> None:
+        slot = (claim.tenant_id, claim.destination, claim.key)
+        entry, version = self._rows[slot]
+        unconfirmed = replace(
+            entry, state=DeliveryState.UNCONFIRMED, updated=now, detail=detail[:MAX_DETAIL]
+        )
+        self._rows[slot] = (unconfirmed, version + 1)
+
     def undelivered(self, tenant_id: str | None = None) -> Iterator[LedgerEntry]:
         for entry, _ in list(self._rows.values()):
             if entry.state is DeliveryState.UNDELIVERED and tenant_id in (None, entry.tenant_id):
                 yield entry
+
+    def replayable(
+        self, now: datetime, tenant_id: str | None = None, *, unconfirmed: bool = False
+    ) -> Iterator[LedgerEntry]:
+        for entry, _ in list(self._rows.values()):
+            if tenant_id in (None, entry.tenant_id) and _replayable(
+                entry, now, self._lease, unconfirmed
+            ):
+                yield entry
+
+    def release_unconfirmed(self, entry: LedgerEntry, now: datetime) -> None:
+        """An operator chose to post an unconfirmed alert again: make it claimable."""
+        slot = (entry.tenant_id, entry.destination, entry.key)
+        current, version = self._rows[slot]
+        if current.state is DeliveryState.UNCONFIRMED:
+            self._rows[slot] = (replace(current, state=DeliveryState.UNDELIVERED), version + 1)
 
     def entries(self) -> tuple[LedgerEntry, ...]:
         return tuple(entry for entry, _ in self._rows.values())
@@ -229,6 +277,49 @@ class TableAlertLedger:
                 claim.destination,
                 extra={"tenant_id": claim.tenant_id},
             )
+
+    def mark_unconfirmed(self, claim: Claim, now: datetime, detail: str) -> None:
+        # Unconditional, like `mark_sent`: the request reached the receiver, whoever holds the
+        # row now must not post it again on its own.
+        self._table.update_entity(
+            {
+                "PartitionKey": key_part(claim.tenant_id),
+                "RowKey": f"{key_part(claim.destination)}|{key_part(claim.key)}",
+                "State": DeliveryState.UNCONFIRMED.value,
+                "Updated": format_time(now),
+                "Detail": detail[:MAX_DETAIL],
+            },
+            mode=UpdateMode.MERGE,
+        )
+
+    def replayable(
+        self, now: datetime, tenant_id: str | None = None, *, unconfirmed: bool = False
+    ) -> Iterator[LedgerEntry]:
+        states = [DeliveryState.UNDELIVERED.value, DeliveryState.PENDING.value]
+        if unconfirmed:
+            states.append(DeliveryState.UNCONFIRMED.value)
+        # Spaces around the parentheses: the SDK finds @parameters by splitting on spaces.
+        query = "( " + " or ".join(f"State eq @s{i}" for i in range(len(states))) + " )"
+        parameters: dict[str, Any] = {f"s{i}": state for i, state in enumerate(states)}
+        if tenant_id is not None:
+            query = "PartitionKey eq @partition and " + query
+            parameters["partition"] = key_part(tenant_id)
+        for entity in self._table.query_entities(query, parameters=parameters):
+            entry = _entry(entity)
+            if _replayable(entry, now, self._lease, unconfirmed):
+                yield entry
+
+    def release_unconfirmed(self, entry: LedgerEntry, now: datetime) -> None:
+        """An operator chose to post an unconfirmed alert again: make it claimable."""
+        self._table.update_entity(
+            {
+                "PartitionKey": key_part(entry.tenant_id),
+                "RowKey": f"{key_part(entry.destination)}|{key_part(entry.key)}",
+                "State": DeliveryState.UNDELIVERED.value,
+                "Updated": format_time(now),
+            },
+            mode=UpdateMode.MERGE,
+        )
 
     def undelivered(self, tenant_id: str | None = None) -> Iterator[LedgerEntry]:
         query = "State eq @state"

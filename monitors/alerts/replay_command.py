@@ -34,13 +34,19 @@ def add_alerts_command(commands: Any) -> argparse.ArgumentParser:
         "replay",
         help="post undelivered alerts again",
         description=(
-            "Post the alerts recorded as undelivered (after their retry budget ran out) to "
-            "their destinations as configured now (GREENSCREEN_ALERT_ROUTES). Exit codes: 0 "
-            "all delivered, 1 some still undelivered or storage unreachable, 2 bad settings."
+            "Post the alerts recorded as undelivered (after their retry budget ran out, or "
+            "claimed and never finished) to their destinations as configured now "
+            "(GREENSCREEN_ALERT_ROUTES). Exit codes: 0 all delivered, 1 some still "
+            "undelivered or storage unreachable, 2 bad settings."
         ),
     )
     replay.add_argument("--tenant", metavar="TENANT", help="only this tenant id")
     replay.add_argument("--limit", type=int, metavar="N", help="at most N messages")
+    replay.add_argument(
+        "--unconfirmed",
+        action="store_true",
+        help="also post alerts that were sent without an answer (they may be posted already)",
+    )
     replay.set_defaults(handler=run_replay)
     return alerts
 
@@ -55,12 +61,21 @@ def run_replay(args: argparse.Namespace) -> int:
         print(f"greenscreen: storage unreachable ({type(error).__name__})", file=sys.stderr)
         return EXIT_UNDELIVERED
     try:
-        return replay_with(delivery, args.tenant, args.limit, sys.stdout)
+        return replay_with(
+            delivery, args.tenant, args.limit, sys.stdout, unconfirmed=args.unconfirmed
+        )
     finally:
         delivery.close()
 
 
-def replay_with(delivery: AlertDelivery, tenant: str | None, limit: int | None, out: TextIO) -> int:
+def replay_with(
+    delivery: AlertDelivery,
+    tenant: str | None,
+    limit: int | None,
+    out: TextIO,
+    *,
+    unconfirmed: bool = False,
+) -> int:
     try:
         report = replay_undelivered(
             delivery.ledger,
@@ -69,6 +84,7 @@ def replay_with(delivery: AlertDelivery, tenant: str | None, limit: int | None, 
             now=datetime.now(UTC),
             tenant_id=tenant,
             limit=limit,
+            unconfirmed=unconfirmed,
         )
     except AzureError as error:
         print(f"greenscreen: storage unreachable ({type(error).__name__})", file=sys.stderr)

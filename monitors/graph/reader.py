@@ -83,7 +83,9 @@ class TenantReader:
 
     async def read(self, only: Collection[str] | None = None) -> dict[str, Any]:
         """The tenant as a snapshot document; `only`: just these collections (a re-read)."""
-        captured_at = self._clock().astimezone(UTC).replace(microsecond=0)
+        # Fractional seconds kept: a full read in the same second as an incremental run must
+        # not look older than it (its verdicts would be dropped as superseded).
+        captured_at = self._clock().astimezone(UTC)
         state = _ReadState()
         semaphore = asyncio.Semaphore(self._concurrency)
 

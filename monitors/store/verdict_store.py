@@ -803,6 +803,57 @@ class VerdictStore:
             metadata = table.update_entity(entity, **_if_match(etag, UpdateMode.REPLACE))
         return str(metadata["etag"])
 
+    def list_operational(self, tenant_id: str, kind: str) -> list[tuple[dict[str, Any], str]]:
+        """Every operations row of one kind in the tenant's partition, with its ETag."""
+        prefix = f"{kind}{SEPARATOR}"
+        return [
+            (dict(entity), str(entity.metadata["etag"]))
+            for entity in self._query(
+                keys.OPERATIONS_TABLE,
+                "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                {"pk": tenant_key(tenant_id), "low": prefix, "high": prefix[:-1] + _ROW_KEY_END},
+            )
+        ]
+
+    def put_operational(self, tenant_id: str, kind: str, name: str, columns: dict[str, Any]) -> str:
+        return self._set_operational(tenant_id, kind, name, columns, None)
+
+    def delete_operational(self, tenant_id: str, kind: str, name: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self._table(keys.OPERATIONS_TABLE).delete_entity(
+                tenant_key(tenant_id), f"{kind}{SEPARATOR}{key_part(name)}"
+            )
+
+    def attach_causes(
+        self, tenant_id: str, transitions: Iterable[Transition], cause_event_ids: Sequence[str]
+    ) -> tuple[Transition, ...]:
+        """Attribute already recorded transitions to change events found later (a directory
+        audit record that arrived after the change notification). Upserts under the same keys,
+        so repeating it is harmless; returns the transitions with their causes now."""
+        tenant = tenant_key(tenant_id)
+        attached = tuple(
+            replace(
+                t,
+                cause_event_ids=tuple(dict.fromkeys((*t.cause_event_ids, *cause_event_ids)))[
+                    :MAX_CAUSES
+                ],
+            )
+            for t in transitions
+        )
+        self._submit_chunks(
+            keys.TRANSITIONS_TABLE,
+            [("upsert", _transition_entity(tenant, t), _REPLACE) for t in attached],
+        )
+        self._submit_chunks(
+            keys.CAUSES_TABLE,
+            [
+                ("upsert", _cause_entity(tenant, cause, t), _REPLACE)
+                for t in attached
+                for cause in t.cause_event_ids
+            ],
+        )
+        return attached
+
     # -- retention --------------------------------------------------------------------------
 
     def purge_expired(self, tenant_id: str, now: datetime | None = None) -> dict[str, int]:
