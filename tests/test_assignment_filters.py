@@ -362,7 +362,11 @@ def test_per_device_readiness_honours_the_filter() -> None:
         (device.device_id, blocker.rule_id, device.readiness)
         for device in readiness
         for blocker in device.blockers
-    } == {(DEVICE_A_ID, "APP-001", Readiness.RED)}
+    } == {
+        (DEVICE_A_ID, "APP-001", Readiness.RED),
+        # The ESP's blocking list leaves the app to the user flow: only where the filter lets it.
+        (DEVICE_A_ID, "ESP-006", Readiness.RED),
+    }
     assert {device.device_id: device.readiness for device in readiness}[
         DEVICE_B_ID
     ] is Readiness.GREEN

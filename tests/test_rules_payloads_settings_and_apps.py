@@ -49,6 +49,8 @@ from tests.tenant_builder import (
     AP_GROUP_ID,
     DEVICE_B_ENTRA_OBJECT_ID,
     DEVICE_ESP_ID,
+    NAME_FILTER_ID,
+    NAME_FILTER_NAME,
     PROFILE_ID,
     REMOVE,
     SCRIPT_ID,
@@ -402,14 +404,15 @@ def test_setting_behind_a_filter_fails_on_the_devices_it_lets_through() -> None:
     configuration = legacy_configuration(
         CFG,
         "windows10GeneralConfiguration",
-        [include_group(AP_GROUP_ID, filter_id=SURFACE_FILTER_ID)],
+        # A device-name filter is decided only at enrollment: the setting may reach any device.
+        [include_group(AP_GROUP_ID, filter_id=NAME_FILTER_ID)],
         authenticationPreferredAzureADTenantDomainName="contoso.com",
     )
     produced = findings(
         cfg_007_no_preferred_tenant_domain_in_device_phase, with_configuration(configuration)
     )
     assert {(f.subject.id, f.status) for f in produced} == {(CFG, Status.FAIL)}
-    assert "Surface devices" in produced[0].message
+    assert NAME_FILTER_NAME in produced[0].message
 
 
 # --- APP-003: store, MSIX and WinGet apps in device context ------------------------------------

@@ -127,12 +127,17 @@ def _check(context: RuleContext, item: ProfileUnderCheck) -> Iterator[Finding]:
     )
     if left_out:
         names = ", ".join(f"'{app.display_name}'" for app in left_out)
+        # The devices at risk: those one of the left-out apps may reach (filters honoured).
+        at_risk: set[str] = set()
+        for app in left_out:
+            applicability = context.targeting.device_phase_applicability(app, item.profile)
+            at_risk |= applicability.device_reach().may_reach
         yield item.finding.failed(
             subject,
             f"ESP '{esp.display_name}' installs only its blocking apps in the technician phase of "
             f"profile '{item.profile.display_name}': {names} wait for the user's first sign-in",
             facts,
-            devices=item.devices,
+            devices=tuple(device for device in item.devices if device in at_risk),
             related=(*related, *(app_subject(app) for app in left_out)),
         )
     elif unsure:
