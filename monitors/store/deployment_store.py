@@ -28,6 +28,7 @@ from monitors.store.keys import (
     time_partition,
 )
 from monitors.store.records import truncate
+from monitors.store.verdict_store import VerdictStore
 
 DEPLOYMENTS_TABLE: Final = "GreenscreenDeployments"
 TRANSACTION_LIMIT: Final = 100
@@ -43,6 +44,11 @@ class DeploymentStore:
         self._service = service
         self.retention_days = retention_days
         self._table = service.get_table_client(DEPLOYMENTS_TABLE)
+
+    @classmethod
+    def beside(cls, store: VerdictStore) -> DeploymentStore:
+        """The deployment table in the same account as a verdict store."""
+        return cls(store._service, retention_days=store.retention_days)
 
     def ensure_table(self) -> None:
         self._service.create_table_if_not_exists(DEPLOYMENTS_TABLE)

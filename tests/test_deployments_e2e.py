@@ -1,0 +1,281 @@
+"""Real deployments against the predictions, end to end through the real Functions handlers.
+
+The Graph simulator serves the Autopilot deployment record over HTTP, Azurite holds the verdict
+history (recorded through the real store: the profile green, then red after an admin's change
+made the ESP block on an app), a loopback Teams webhook receives the cards. Attempts: a failure
+no rule explains (while the profile was green), a failure on that app (predicted, with its
+cause) and a success on the same profile (a predicted red that went green).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from monitors.deployments.accuracy import report
+from monitors.store.deployment_store import DeploymentStore
+from monitors.store.keys import format_time
+from monitors.store.records import ChangeEvent, RunInfo
+from monitors.store.verdict_store import VerdictStore
+from rules.engine import Evaluation
+from rules.findings import Finding, RuleMetadata, Scope, Severity, Status, Subject
+from tests.graphsim import GraphSimulator
+from tests.graphsim.deployments import StatusDetail, autopilot_event, signed_error
+from tests.graphsim.sample_tenants import tiny_tenant
+from tests.test_alert_sender import Receiver
+from tests.test_function_support import (
+    empty_queues,  # noqa: F401 - fixture
+    tenant_of,
+    user_function,
+)
+from tests.test_guardrail_e2e import (
+    ACTOR,
+    deployed,  # noqa: F401 - fixture
+    run_timer,
+    teams,  # noqa: F401 - fixture
+)
+
+PROFILE_ID = "2c3e1f0a-5b7d-4c9e-8f1a-3b5d7e9f1a2c"
+PROFILE = "Contoso - Entra join (pre-provisioning)"
+AGENT_ID = "0f6c2b1e-8d4a-4f3e-9b2c-7a1d5e3f9c8b"
+AGENT = "Contoso Agent"
+APP_ERROR = 0x87D1041C  # "the application was not detected after installation completed"
+VPN_ERROR = 0x80070002
+CHANGE_ID = "7d1f0c3e-2a4b-4c5d-8e6f-9a0b1c2d3e4f"
+ESP_003 = RuleMetadata(
+    id="ESP-003",
+    title="Blocking apps reach the device",
+    severity=Severity.ERROR,
+    rationale="",
+    remediation="",
+    references=(),
+    graph_reads=("deviceAppManagement/mobileApps",),
+    permissions=(),
+)
+
+
+def esp_finding(status: Status) -> Finding:
+    return Finding(
+        rule_id="ESP-003",
+        status=status,
+        severity=Severity.ERROR,
+        subject=Subject("mobileApp", AGENT_ID, AGENT),
+        message=f"{AGENT} is {status.value}",
+        reasons=(),
+        scope=Scope(PROFILE_ID, PROFILE),
+    )
+
+
+def record(
+    store: VerdictStore, tenant: str, at: datetime, status: Status, causes: tuple[str, ...] = ()
+) -> None:
+    store.record_evaluation(
+        tenant,
+        Evaluation(
+            tenant_id=tenant,
+            captured_at=format_time(at),
+            findings=(esp_finding(status),),
+            rules=(ESP_003,),
+            unreadable=(),
+        ),
+        RunInfo(run_id=f"run-{at.timestamp()}", trigger="test", started_at=at),
+        cause_event_ids=causes,
+    )
+
+
+@pytest.fixture
+def simulator() -> Iterator[GraphSimulator]:
+    snapshot = tiny_tenant()
+    snapshot["tenantId"] = str(uuid.uuid4())  # the storage emulator lives for the whole session
+    with GraphSimulator(snapshot, seed=7) as sim:
+        yield sim
+
+
+@pytest.fixture
+def scenario(
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    simulator: GraphSimulator,
+) -> dict[str, Any]:
+    """History: the profile green from `baseline`, red from `turned_red` after ACTOR's change."""
+    tenant = tenant_of(simulator)
+    now = datetime.now(UTC)
+    baseline, turned_red = now - timedelta(hours=3), now - timedelta(hours=2)
+    record(deployed, tenant, baseline, Status.PASS)
+    deployed.record_change_events(
+        tenant,
+        [
+            ChangeEvent(
+                event_id=CHANGE_ID,
+                at=turned_red - timedelta(minutes=1),
+                actor_type="user",
+                actor_id="3f2e1d0c-0000-4000-8000-000000000001",
+                actor_name=ACTOR,
+                activity="Assign MobileApp",
+                resource_type="Win32LobApp",
+                resource_id=AGENT_ID,
+                source="intune-audit",
+            )
+        ],
+    )
+    record(deployed, tenant, turned_red, Status.FAIL, (CHANGE_ID,))
+    # While the profile was green: a VPN client fails. No rule explains it.
+    unexplained = autopilot_event(
+        serial="5CG4410AAA",
+        profile=PROFILE,
+        end=baseline + timedelta(minutes=30),
+        failed_in="deviceSetup",
+    )
+    simulator.add_autopilot_event(
+        unexplained,
+        [
+            StatusDetail(
+                "Contoso VPN", compliance_status="error", error_code=signed_error(VPN_ERROR)
+            ),
+            StatusDetail(AGENT, compliance_status="installed"),
+        ],
+    )
+    # After the change: the blocking app fails on one device, another goes green.
+    explained = autopilot_event(
+        serial="5CG4410BBB", profile=PROFILE, end=now - timedelta(hours=1), failed_in="deviceSetup"
+    )
+    simulator.add_autopilot_event(
+        explained,
+        [StatusDetail(AGENT, compliance_status="error", error_code=signed_error(APP_ERROR))],
+    )
+    green = autopilot_event(serial="5CG4410CCC", profile=PROFILE, end=now - timedelta(minutes=50))
+    simulator.add_autopilot_event(green, [StatusDetail(AGENT)])
+    # A user-driven deployment is not a pre-provisioning attempt: never assessed.
+    simulator.add_autopilot_event(
+        autopilot_event(
+            serial="5CG4410DDD",
+            profile=PROFILE,
+            end=now - timedelta(minutes=40),
+            enrollment_type="azureADJoinedWithAutopilotProfile",
+            failed_in="accountSetup",
+        )
+    )
+    return {
+        "tenant": tenant,
+        "app": AGENT,
+        "turned_red": turned_red,
+        "ids": {
+            "unexplained": unexplained["id"],
+            "explained": explained["id"],
+            "green": green["id"],
+        },
+    }
+
+
+def deployments_of(store: VerdictStore, tenant: str) -> dict[str, dict[str, Any]]:
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    documents = DeploymentStore.beside(store).between(tenant, now - timedelta(days=30), now)
+    return {d["eventId"]: d for d in documents}
+
+
+def card_texts(receiver: Receiver) -> list[str]:
+    return [json.dumps(body, ensure_ascii=False) for body in receiver.bodies]
+
+
+def test_each_attempt_is_judged_by_what_greenscreen_said_at_that_time_and_alerted_once(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    simulator: GraphSimulator,
+    teams: Receiver,  # noqa: F811 - fixture
+) -> None:
+    tenant, ids, app = scenario["tenant"], scenario["ids"], scenario["app"]
+    simulator.clear_log()
+    run_timer("poll_autopilot_deployments")
+
+    stored = deployments_of(deployed, tenant)
+    assert {event_id: stored[event_id]["category"] for event_id in ids.values()} == {
+        ids["unexplained"]: "unexplained",
+        ids["explained"]: "explained",
+        ids["green"]: "false_alarm",
+    }
+    assert len(stored) == 3  # the user-driven attempt is not a pre-provisioning one
+    explaining = [p for p in stored[ids["explained"]]["predictions"] if p["explains"]]
+    assert {p["ruleId"] for p in explaining} >= {"ESP-003"}
+    assert all(p["actor"] == ACTOR for p in explaining)  # after whose change
+    assert all(p["since"] for p in explaining)
+    assert stored[ids["explained"]]["failing"] == [
+        {"name": app, "policyType": "application", "status": "error", "errorCode": "0x87D1041C"}
+    ]
+
+    # Two cards: the predicted failure with its cause, the unexplained one told apart.
+    texts = card_texts(teams)
+    assert len(texts) == 2, texts
+    (predicted,) = [t for t in texts if "5CG4410BBB" in t]
+    assert f"app {app}, error 0x87D1041C" in predicted
+    assert "Greenscreen has reported ESP-003" in predicted or "ESP-003" in predicted
+    assert f"after a change by {ACTOR}" in predicted
+    (blind,) = [t for t in texts if "5CG4410AAA" in t]
+    assert "No Greenscreen rule explains it" in blind
+    assert "0x80070002" in blind
+
+    # Graph cost: one list page, one detail read per failed pre-provisioning attempt.
+    paths = [r.path for r in simulator.request_log]
+    assert paths.count("deviceManagement/autopilotEvents") == 1
+    assert sorted(p for p in paths if p.endswith("/policyStatusDetails")) == sorted(
+        f"deviceManagement/autopilotEvents/{ids[k]}/policyStatusDetails"
+        for k in ("unexplained", "explained")
+    )
+
+    # The overlap window shows the same events again: known by id, so no detail is read again
+    # and no second card is posted.
+    simulator.clear_log()
+    run_timer("poll_autopilot_deployments")
+    assert [r.path for r in simulator.request_log] == ["deviceManagement/autopilotEvents"]
+    assert len(teams.bodies) == 2
+    # Even a poll that lost its cursor (it died before moving it) posts nothing twice.
+    DeploymentStore.beside(deployed)  # same account
+    from monitors.deployments.polling import CURSOR_NAME
+
+    deployed.set_cursor(tenant, CURSOR_NAME, json.dumps({"since": "2026-01-01T00:00:00Z"}))
+    run_timer("poll_autopilot_deployments")
+    assert len(teams.bodies) == 2
+
+
+def test_the_report_counts_the_three_outcomes(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+) -> None:
+    tenant = scenario["tenant"]
+    run_timer("poll_autopilot_deployments")
+    answer = user_function("readiness")(
+        func.HttpRequest(method="GET", url="/api/readiness", params={"tenant": tenant}, body=b"")
+    )
+    assert answer.status_code == 200
+    accuracy = json.loads(answer.get_body())["deployments"]
+    assert accuracy["categories"] == {
+        "explained": 1,
+        "predicted": 0,
+        "unexplained": 1,
+        "false_alarm": 1,
+        "green": 0,
+        "not_covered": 0,
+    }
+    assert accuracy["overall"] == {
+        "truePositives": 1,
+        "falsePositives": 1,
+        "falseNegatives": 1,
+        "precision": 0.5,
+        "recall": 0.5,
+    }
+    by_rule = {r["ruleId"]: r for r in accuracy["rules"]}
+    assert by_rule["ESP-003"]["explained"] == 1
+    assert by_rule["ESP-003"]["falsePositives"] == 1
+    assert accuracy["unexplained"]["count"] == 1
+    traits = {(t["trait"], t["value"]) for t in accuracy["unexplained"]["common"]}
+    assert ("errorCode", "0x80070002") in traits
+    assert ("item", "Contoso VPN") in traits
+    assert ("profile", PROFILE) in traits
+    # The same numbers from the report function over the store.
+    direct = report(DeploymentStore.beside(deployed), tenant, datetime.now(UTC))
+    assert direct["overall"] == accuracy["overall"]
