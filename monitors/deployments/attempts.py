@@ -102,7 +102,13 @@ class Attempt:
 def finished_attempt(event: Mapping[str, Any]) -> Attempt | None:
     """The attempt an event records, or None while it runs (or when it names no time)."""
     state = str(event.get("deploymentState") or "")
-    if state not in SUCCESS_STATES | FAILURE_STATES:
+    device_setup = str(event.get("deviceSetupStatus") or "")
+    finished = SUCCESS_STATES | FAILURE_STATES
+    # A technician's attempt ends with the device phase: a state the model does not list
+    # (field reports name `preProvisioned`) still counts when the device setup has ended.
+    if state not in finished and not (
+        str(event.get("enrollmentType")) in PRE_PROVISIONING_TYPES and device_setup in finished
+    ):
         return None
     try:
         at = event_end(event)
@@ -118,7 +124,7 @@ def finished_attempt(event: Mapping[str, Any]) -> Attempt | None:
         esp_name=str(event.get("windows10EnrollmentCompletionPageConfigurationDisplayName") or ""),
         enrollment_type=str(event.get("enrollmentType") or ""),
         deployment_state=state,
-        device_setup_status=str(event.get("deviceSetupStatus") or ""),
+        device_setup_status=device_setup,
         account_setup_status=str(event.get("accountSetupStatus") or ""),
         duration_s=duration_seconds(event.get("deploymentDuration")),
         failure_details=str(event.get("enrollmentFailureDetails") or "")[:2_000],
