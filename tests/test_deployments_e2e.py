@@ -279,3 +279,32 @@ def test_the_report_counts_the_three_outcomes(
     # The same numbers from the report function over the store.
     direct = report(DeploymentStore.beside(deployed), tenant, datetime.now(UTC))
     assert direct["overall"] == accuracy["overall"]
+
+
+def test_the_history_command_lists_the_attempts_and_the_same_accuracy(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from monitors.cli import main
+
+    tenant, ids = scenario["tenant"], scenario["ids"]
+    run_timer("poll_autopilot_deployments")
+    assert main(["history", "--tenant", tenant, "--deployments", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {item["eventId"]: item["category"] for item in document["items"]} == {
+        ids["unexplained"]: "unexplained",
+        ids["explained"]: "explained",
+        ids["green"]: "false_alarm",
+    }
+    assert (document["overall"]["precision"], document["overall"]["recall"]) == (0.5, 0.5)
+    assert main(["history", "--tenant", tenant, "--deployments"]) == 0
+    table = capsys.readouterr().out
+    assert "precision 50 %, recall 50 % (TP 1, FP 1, FN 1)" in table
+    assert "1 failure(s) no rule explains; in common:" in table
+    assert "Contoso VPN" in table
+    assert main(["history", "--tenant", tenant, "--deployments", "--rule", "ESP-003"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "greenscreen: --rule does not apply to --deployments (use --since/--until)"
+    )
