@@ -308,3 +308,27 @@ def test_the_history_command_lists_the_attempts_and_the_same_accuracy(
     assert capsys.readouterr().err.strip() == (
         "greenscreen: --rule does not apply to --deployments (use --since/--until)"
     )
+
+
+def test_the_tenant_page_shows_the_accuracy_and_the_blind_spots(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+    table_service: Any,
+) -> None:
+    from monitors.dashboard.views import Dashboard
+    from tests.test_dashboard import page, text_of
+
+    run_timer("poll_autopilot_deployments")
+    answer = page(Dashboard.over(table_service), "tenant", tenant=scenario["tenant"])
+    text = text_of(answer.body)
+    assert "Did pre-provisioning go green? (last 30 days)" in text
+    assert (
+        "3 attempts, 2 failed (of 3 Greenscreen had verdicts for). Precision 50 %, recall 50 %"
+        in text
+    )
+    assert (
+        "1 predicted failures, 1 predicted failures that went green, 1 failures no rule explains"
+        in text
+    )
+    assert "item Contoso VPN (1/1)" in text
