@@ -369,7 +369,10 @@ def _act(
     )
     told = len(first) == len(again) == 1 and len(recorded) == len(queued_alerts) == posted == 1
     caused = all(ACTOR in causes.get(e, "") for t in recorded for e in t.cause_event_ids)
-    return 0 if told and caused and new == reposted == 0 else 1
+    from samples.demo_deployments import deployment_step
+
+    deployed = deployment_step(tenant_id, sim, store, webhook.bodies, handler, out)
+    return 0 if told and caused and deployed and new == reposted == 0 else 1
 
 
 def _history(store: VerdictStore, tenant_id: str, since: datetime) -> list[Transition]:

@@ -80,7 +80,21 @@ def test_guardrail_act_records_one_transition_with_its_actor_and_posts_one_card(
     assert ACTOR in event
 
     assert "(dequeue count 2): 0 new transitions," in output
-    assert output.rstrip().endswith("0 cards posted: nothing new recorded, no second alert.")
+    assert "0 cards posted: nothing new recorded, no second alert.\n" in output
+
+    # Then a real pre-provisioning attempt fails on an app Greenscreen reported: one card with
+    # the probable cause, and the report counts it as a predicted failure.
+    (deployment,) = [
+        line for line in output.splitlines() if line.startswith("poll_autopilot_deployments ->")
+    ]
+    assert "Device 5CG4410XQZ failed in device setup: app " in deployment
+    assert ", error 0x87D1041C. Greenscreen has reported APP-001 on " in deployment
+    assert output.rstrip().endswith(
+        "last 30 days: 1 pre-provisioning attempt(s), 1 predicted failure(s), 0 no rule "
+        "explains, 0 predicted failure(s) that went green"
+    )
+    card = json.loads((tmp_path / "deployment-alert-card.json").read_text(encoding="utf-8"))
+    assert "Pre-provisioning failed where Greenscreen predicted it" in json.dumps(card)
 
     # Secrets stay in the settings: neither the clientState nor the webhook URL is printed,
     # and the settings are gone from the environment afterwards.
