@@ -45,8 +45,8 @@ CURSOR_NAME: Final = "autopilot-deployments"
 EVENTS_PATH: Final = "deviceManagement/autopilotEvents"
 VERSION: Final = "beta"  # the resource exists in beta only
 MAX_PAGES: Final = 50  # a poll reads at most 50 pages; the rest waits for the next run
-MAX_DETAIL_READS: Final = 200  # failed attempts whose details one poll reads
-MAX_REMEMBERED: Final = 1_500  # id digests kept in the cursor (under 32 K characters)
+MAX_DETAIL_READS: Final = 1_000  # failed attempts one poll reads details of; the rest waits
+MAX_REMEMBERED: Final = 600  # id digests kept in the cursor (it must stay under 32 K characters)
 FIRST_LOOKBACK: Final = timedelta(days=30)  # how far the first poll of a tenant looks back
 
 Notify = Callable[[str, Sequence[Mapping[str, Any]]], int]
@@ -84,8 +84,12 @@ async def poll_deployments(
     ]
     details_read = 0
     detailed: list[Attempt] = []
-    for attempt in attempts:
-        if attempt.failed and details_read < MAX_DETAIL_READS and is_safe_id(attempt.event_id):
+    deferred: list[Attempt] = []  # failures past this poll's detail budget: the next poll's
+    for attempt in sorted(attempts, key=lambda a: a.at):
+        if attempt.failed and is_safe_id(attempt.event_id):
+            if details_read >= MAX_DETAIL_READS:
+                deferred.append(attempt)
+                continue
             details, cost = await read_details(client, attempt.event_id)
             details_read += 1
             requests += cost
@@ -104,7 +108,7 @@ async def poll_deployments(
         or (d["category"] == "not_covered" and d["deploymentState"] == "failure")
     ]
     alerts = notify(tenant_id, failed) if notify is not None and failed else 0
-    newest = cursor.save(store, tenant_id, events, overlap)
+    newest = cursor.save(store, tenant_id, events, overlap, deferred)
     categories: dict[str, int] = {}
     for document in documents:
         categories[document["category"]] = categories.get(document["category"], 0) + 1
@@ -177,10 +181,17 @@ class DeploymentCursor:
         tenant_id: str,
         events: Iterable[Mapping[str, Any]],
         overlap: timedelta,
+        deferred: Sequence[Attempt] = (),
     ) -> datetime:
-        finished = [e for e in events if finished_attempt(e) is not None]
+        """Remember what was read; deferred attempts stay unseen and hold the cursor back."""
+        waiting = {a.event_id for a in deferred}
+        finished = [
+            e for e in events if finished_attempt(e) is not None and str(e.get("id")) not in waiting
+        ]
         newest = max((event_end(e) for e in finished), default=self.since)
         newest = max(newest, self.since)
+        if deferred:
+            newest = min(newest, min(a.at for a in deferred) + overlap)
         seen = dict(self.remembered)
         for event in finished:
             seen[_digest(str(event.get("id")))] = format_time(event_end(event))
