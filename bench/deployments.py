@@ -1,4 +1,4 @@
-"""`python -m bench.deployments [--write]`: the deployment poll on a month of a 20,000-device tenant.
+"""`python -m bench.deployments [--write]`: the deployment poll, a month of a 20,000-device tenant.
 
 Intune's record of a month of Autopilot deployments of a 20,000-device tenant (every device
 pre-provisioned once in 30 days, plus 10 % user-driven deployments; 4 % of the attempts fail in

@@ -332,3 +332,24 @@ def test_the_tenant_page_shows_the_accuracy_and_the_blind_spots(
         in text
     )
     assert "item Contoso VPN (1/1)" in text
+
+
+def test_failures_past_one_polls_detail_budget_are_read_by_the_next_poll(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitors.deployments import polling
+
+    monkeypatch.setattr(polling, "MAX_DETAIL_READS", 1)
+    tenant, ids = scenario["tenant"], scenario["ids"]
+    run_timer("poll_autopilot_deployments")
+    first = deployments_of(deployed, tenant)
+    assert set(first) == {ids["unexplained"], ids["green"]}  # the older failure, and the success
+    assert len(teams.bodies) == 1
+    run_timer("poll_autopilot_deployments")
+    second = deployments_of(deployed, tenant)
+    assert second[ids["explained"]]["category"] == "explained"
+    assert second[ids["explained"]]["failing"][0]["errorCode"] == "0x87D1041C"
+    assert len(teams.bodies) == 2
