@@ -160,7 +160,8 @@ class DeploymentLog:
         event_id = str(event["id"])
         end = datetime.fromisoformat(str(event["deploymentEndDateTime"]).replace("0Z", "+00:00"))
         with self._lock:
-            self._events = [e for e in self._events if e["id"] != event_id]
+            if event_id in self._details:  # the same event again: Intune updated its record
+                self._events = [e for e in self._events if e["id"] != event_id]
             self._events.append(copy.deepcopy(dict(event)))
             self._details[event_id] = [policy_status_detail(d, event_id, end) for d in details]
         return event_id
@@ -171,8 +172,9 @@ class DeploymentLog:
             self._details[str(event["id"])] = [copy.deepcopy(dict(d)) for d in details]
 
     def events(self) -> list[dict[str, Any]]:
+        """The stored events (never changed in place: an update replaces the whole record)."""
         with self._lock:
-            return copy.deepcopy(self._events)
+            return list(self._events)
 
     def details(self, event_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -220,7 +220,7 @@ class GraphSimulator:
         return self._deployments.add(event, details)
 
     def autopilot_events(self) -> list[dict[str, Any]]:
-        return self._deployments.events()
+        return copy.deepcopy(self._deployments.events())
 
     def autopilot_event_details(self, event_id: str) -> list[dict[str, Any]]:
         return self._deployments.details(event_id)
