@@ -56,14 +56,18 @@ class DeploymentStore:
     def record(self, tenant_id: str, documents: Iterable[Mapping[str, Any]]) -> int:
         """Upsert each attempt document (needs `eventId` and `at`); returns how many."""
         tenant = tenant_key(tenant_id)
-        by_partition: dict[str, list[tuple[str, dict[str, Any], Mapping[str, Any]]]] = {}
+        # One entity per row key (a transaction may not touch a row twice): the last one wins.
+        by_partition: dict[str, dict[str, tuple[str, dict[str, Any], Mapping[str, Any]]]] = {}
         for document in documents:
             entity = _entity(tenant, document)
-            by_partition.setdefault(entity["PartitionKey"], []).append(
-                ("upsert", entity, {"mode": UpdateMode.REPLACE})
+            by_partition.setdefault(entity["PartitionKey"], {})[entity["RowKey"]] = (
+                "upsert",
+                entity,
+                {"mode": UpdateMode.REPLACE},
             )
         written = 0
-        for operations in by_partition.values():
+        for rows in by_partition.values():
+            operations = list(rows.values())
             for start in range(0, len(operations), TRANSACTION_LIMIT):
                 chunk = operations[start : start + TRANSACTION_LIMIT]
                 try:
