@@ -365,16 +365,12 @@ def poll_deployments_all(
     from monitors.deployments.alerting import notifier_from_settings
     from monitors.deployments.polling import poll_deployments
     from monitors.store.deployment_store import DeploymentStore
-    from monitors.store.settings import table_service_from_settings
 
     env = environ if environ is not None else os.environ
     minutes = int(
         _seconds(env, DEPLOYMENT_OVERLAP_SETTING, DEFAULT_DEPLOYMENT_OVERLAP_MINUTES, 1, 1440)
     )
-    deployments = DeploymentStore(
-        table_service_from_settings(env, default_connection=None),
-        retention_days=services.store.retention_days,
-    )
+    deployments = DeploymentStore.beside(services.store)
     deployments.ensure_table()
     notifier = notifier_from_settings(env)
 
@@ -454,12 +450,8 @@ def purge_history_all(services: Services) -> dict[str, Any]:
     """Enforce the retention period (`GREENSCREEN_RETENTION_DAYS`, default 400) per tenant."""
 
     from monitors.store.deployment_store import DEPLOYMENTS_TABLE, DeploymentStore
-    from monitors.store.settings import table_service_from_settings
 
-    deployments = DeploymentStore(
-        table_service_from_settings(default_connection=None),
-        retention_days=services.store.retention_days,
-    )
+    deployments = DeploymentStore.beside(services.store)
 
     def work(tenant: TenantConfig) -> dict[str, int]:
         deleted = services.store.purge_expired(tenant.tenant_id, now=services.clock())
