@@ -353,3 +353,24 @@ def test_failures_past_one_polls_detail_budget_are_read_by_the_next_poll(
     assert second[ids["explained"]]["category"] == "explained"
     assert second[ids["explained"]]["failing"][0]["errorCode"] == "0x87D1041C"
     assert len(teams.bodies) == 2
+
+
+def test_a_verdict_that_turned_red_before_the_polls_window_still_names_its_actor(
+    scenario: dict[str, Any],
+    deployed: VerdictStore,  # noqa: F811 - fixture
+    teams: Receiver,  # noqa: F811 - fixture
+) -> None:
+    """The steady state: the poll reads the last hour, the app turned red two hours ago."""
+    from monitors.deployments.polling import CURSOR_NAME
+
+    tenant, ids = scenario["tenant"], scenario["ids"]
+    since = datetime.now(UTC) - timedelta(minutes=70)  # read from 130 minutes back
+    deployed.set_cursor(tenant, CURSOR_NAME, json.dumps({"since": format_time(since)}))
+    run_timer("poll_autopilot_deployments")
+    stored = deployments_of(deployed, tenant)
+    assert ids["unexplained"] not in stored  # ended before the window
+    (explaining,) = [p for p in stored[ids["explained"]]["predictions"] if p["explains"]]
+    assert explaining["actor"] == ACTOR
+    assert explaining["since"] == format_time(scenario["turned_red"])
+    (card,) = card_texts(teams)
+    assert f"after a change by {ACTOR}" in card

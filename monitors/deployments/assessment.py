@@ -29,6 +29,7 @@ PREDICTING_SEVERITIES: Final = frozenset({"blocker", "error"})
 DEVICE_SUBJECT: Final = "autopilotDevice"
 MAX_TRANSITION_PAGES: Final = 50  # 50,000 transitions since the oldest attempt of a poll
 CAUSE_LOOKBACK: Final = timedelta(days=1)
+MAX_CHANGE_PAGES: Final = 10
 CAUSE_LOOKAHEAD: Final = timedelta(minutes=10)
 
 # Categories of an assessed attempt.
@@ -108,6 +109,9 @@ class HistoryAt:
         for timeline in self._timeline.values():
             timeline.sort(key=lambda t: (t.at, t.seq))
         self._changes = {c.event_id: c for c in changes}
+        self._store: VerdictStore | None = None
+        self._tenant = ""
+        self._looked_up: dict[Key, ChangeEvent | None] = {}
 
     @classmethod
     def load(cls, store: VerdictStore, tenant_id: str, since: datetime) -> HistoryAt:
@@ -126,9 +130,10 @@ class HistoryAt:
         changes: list[ChangeEvent] = []
         if wanted:
             earliest = min(t.at for t in transitions)
-            page_changes = store.changes(tenant_id, since=earliest - CAUSE_LOOKBACK, page_size=1000)
-            changes = [c.event for c in page_changes.items if c.event.event_id in wanted]
-        return cls(current, transitions, changes)
+            changes = _changes_named(store, tenant_id, wanted, earliest - CAUSE_LOOKBACK, None)
+        history = cls(current, transitions, changes)
+        history._store, history._tenant = store, tenant_id
+        return history
 
     def at(self, moment: datetime) -> list[PastVerdict]:
         verdicts: list[PastVerdict] = []
@@ -153,14 +158,65 @@ class HistoryAt:
             return PastVerdict(base, first.from_status, _seen(base, moment))
         if record is None or record.first_seen > moment:
             return None
-        return PastVerdict(record, record.status, record.first_seen)
+        # Unchanged since before the transitions read: it took this status at `last_changed`.
+        return PastVerdict(record, record.status, min(record.last_changed, moment))
 
     def cause(self, verdict: PastVerdict) -> ChangeEvent | None:
         for event_id in reversed(verdict.cause_event_ids):
             found = self._changes.get(event_id)
             if found is not None:
                 return found
-        return None
+        if verdict.cause_event_ids or self._store is None or verdict.since is None:
+            return None
+        # It turned red before the transitions this poll read: find that one transition.
+        key = _key(verdict.record)
+        if key not in self._looked_up:
+            self._looked_up[key] = self._older_cause(verdict.record, verdict.since)
+        return self._looked_up[key]
+
+    def _older_cause(self, record: VerdictRecord, at: datetime) -> ChangeEvent | None:
+        assert self._store is not None
+        page = self._store.history(
+            self._tenant,
+            rule=record.rule_id,
+            subject=record.subject_id,
+            since=at - timedelta(seconds=1),
+            until=at + timedelta(seconds=1),
+            page_size=50,
+        )
+        causes = {
+            c
+            for t in page.items
+            if _key(t.record) == _key(record) and t.to_status is record.status
+            for c in t.cause_event_ids
+        }
+        if not causes:
+            return None
+        found = _changes_named(
+            self._store, self._tenant, causes, at - CAUSE_LOOKBACK, at + CAUSE_LOOKAHEAD
+        )
+        return max(found, key=lambda c: c.at) if found else None
+
+
+def _changes_named(
+    store: VerdictStore,
+    tenant_id: str,
+    wanted: set[str],
+    since: datetime,
+    until: datetime | None,
+) -> list[ChangeEvent]:
+    """The change events with these ids in a time range (a few pages at most)."""
+    found: list[ChangeEvent] = []
+    continuation: str | None = None
+    for _ in range(MAX_CHANGE_PAGES):
+        page = store.changes(
+            tenant_id, since=since, until=until, continuation=continuation, page_size=1000
+        )
+        found.extend(c.event for c in page.items if c.event.event_id in wanted)
+        continuation = page.continuation
+        if continuation is None or len(found) >= len(wanted):
+            break
+    return found
 
 
 def assess(attempt: Attempt, history: HistoryAt) -> Assessment:
