@@ -277,7 +277,7 @@ class Dispatcher:
         recorded = tenant.error_for(path)
         if recorded is not None:
             raise snapshot_error(recorded, path)
-        if self._deployments is not None and path.startswith(AUTOPILOT_EVENTS):
+        if self._deployments is not None and "/".join(segments[:2]) == AUTOPILOT_EVENTS:
             return self._autopilot_events(request, query, segments[2:])
         resolved = tenant.resolve_collection(segments)
         if resolved is None:
