@@ -14,6 +14,7 @@ docs/benchmarks.md is rewritten with `--write`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import time
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import write_section
-from monitors.deployments.polling import MAX_DETAIL_READS
+from monitors.deployments.attempts import finished_attempt
+from monitors.deployments.polling import MAX_DETAIL_READS, read_details, read_events
 from monitors.guardrail import build_services, poll_deployments_all
 from monitors.store.keys import format_time
 from monitors.store.records import RunInfo
@@ -125,21 +127,77 @@ def _poll(services: Any, env: dict[str, str], sim: GraphSimulator) -> tuple[Any,
     return outcome, len(sim.request_log), elapsed
 
 
-def measure() -> str:
+async def _graph_reads(services: Any, tenant: str, since: datetime) -> tuple[int, int, int, int]:
+    """What the poll asks Graph for, no storage: (events, attempts, failed, requests)."""
+    async with services.connect(tenant) as client:
+        events, requests = await read_events(client, since)
+        attempts = [
+            a for a in map(finished_attempt, events) if a is not None and a.pre_provisioning
+        ]
+        failed = [a for a in attempts if a.failed][:MAX_DETAIL_READS]
+        for attempt in failed:
+            requests += (await read_details(client, attempt.event_id))[1]
+    return len(events), len(attempts), len(failed), requests
+
+
+def measure(devices: int = DEVICES, full_poll_devices: int = 2_000) -> str:
+    """Graph reads at `devices`; the whole poll (storage included) at `full_poll_devices`."""
+    graph_row = _measure_graph(devices)
+    global DEVICES
+    DEVICES = full_poll_devices
+    try:
+        return _measure_polls(graph_row, devices)
+    finally:
+        DEVICES = devices
+
+
+def _measure_graph(devices: int) -> list[str]:
+    global DEVICES
+    DEVICES = devices
+    now = datetime.now(UTC)
+    snapshot = tiny_tenant()
+    with running_azurite() as azurite, GraphSimulator(snapshot) as sim:
+        tenant = str(snapshot["tenantId"])
+        services = build_services(_env(azurite, sim, tenant))
+        _month(sim, now - timedelta(days=30), now - timedelta(minutes=20))
+        sim.clear_log()
+        started = time.perf_counter()
+        events, attempts, failed, requests = asyncio.run(
+            _graph_reads(services, tenant, now - timedelta(days=30, hours=1))
+        )
+        elapsed = time.perf_counter() - started
+        assert requests == len(sim.request_log)
+    return [
+        f"Graph reads of a first poll, {devices:,} devices",
+        f"{events:,}",
+        f"{events:,}",
+        f"{attempts:,}",
+        f"{failed:,}",
+        f"{failed:,}",
+        f"{requests:,}",
+        f"{elapsed:.1f}",
+    ]
+
+
+def _env(azurite: Any, sim: GraphSimulator, tenant: str) -> dict[str, str]:
+    return {
+        "GREENSCREEN_STORAGE_CONNECTION": azurite.table_connection,
+        "GREENSCREEN_QUEUES": azurite.queue_connection,
+        "GREENSCREEN_GRAPH_URL": sim.url,
+        "GREENSCREEN_GRAPH_AUTH": "local",
+        "GREENSCREEN_CLIENT_STATE": "bench",
+        "TENANTS": json.dumps([{"tenantId": tenant}]),
+    }
+
+
+def _measure_polls(graph_row: list[str], graph_devices: int) -> str:
     now = datetime.now(UTC)
     start = now - timedelta(days=30)
     snapshot = tiny_tenant()
-    rows: list[list[str]] = []
+    rows: list[list[str]] = [graph_row]
     with running_azurite() as azurite, GraphSimulator(snapshot) as sim:
         tenant = str(snapshot["tenantId"])
-        env = {
-            "GREENSCREEN_STORAGE_CONNECTION": azurite.table_connection,
-            "GREENSCREEN_QUEUES": azurite.queue_connection,
-            "GREENSCREEN_GRAPH_URL": sim.url,
-            "GREENSCREEN_GRAPH_AUTH": "local",
-            "GREENSCREEN_CLIENT_STATE": "bench",
-            "TENANTS": json.dumps([{"tenantId": tenant}]),
-        }
+        env = _env(azurite, sim, tenant)
         services = build_services(env)
         services.store.ensure_tables()
         _history(services, tenant, start - timedelta(days=1), start + timedelta(days=15))
@@ -160,9 +218,9 @@ def measure() -> str:
             )
 
         first = _poll(services, env, sim)
-        row("first poll (30 days back)", *first)
+        row(f"first poll (30 days back), {DEVICES:,} devices", *first)
         second = _poll(services, env, sim)
-        row("next poll (deferred failures)", *second)
+        row("next poll (overlap read again)", *second)
         rng = random.Random(1)
         for n in range(7):  # 15 minutes of a 20,000-device month: ~7 attempts
             failed = n == 0
@@ -190,13 +248,19 @@ def measure() -> str:
         "wall time (s)",
     ]
     lines = [
-        f"A month of Autopilot deployments of a {DEVICES:,}-device tenant: "
-        f"{DEVICES + DEVICES // 10:,} events ({DEVICES:,} pre-provisioning attempts, "
-        f"{failures:,} of them failed in device setup). The first poll of a tenant reads 30 "
-        f"days back; one poll reads the details of at most {MAX_DETAIL_READS:,} failed "
-        "attempts, the rest wait for the next poll (the cursor holds back). Graph simulator and "
-        "Azurite on loopback, 2 shared cores; wall time includes the simulator and Azurite. "
-        "Command: `python -m bench.deployments --write`.",
+        f"A month of Autopilot deployments: every device pre-provisioned once in 30 days, 10 % "
+        f"more user-driven deployments, {FAILURE_RATE:.0%} of the attempts failed in device "
+        f"setup. First row: what the first poll of a {graph_devices:,}-device tenant asks Graph "
+        f"(30 days back: every list page, one detail read per failed pre-provisioning attempt, "
+        f"at most {MAX_DETAIL_READS:,} a poll). The other rows: the whole poll (assessment "
+        f"against the history in Azurite, storing every attempt) on a {DEVICES:,}-device "
+        f"tenant ({failures:,} failed attempts), then the next poll (the overlap window read "
+        "again, nothing new) and a steady-state poll 15 minutes later. The whole poll is not "
+        "run at 20,000 devices here: Azurite's transactions slow down with the partition (see "
+        "Storage above), so storing 20,000 attempts into two month partitions takes minutes "
+        "in the emulator (one transaction of 100 per 100 attempts: 200 transactions in Table "
+        "Storage). Graph simulator and Azurite on loopback, 2 shared cores. Command: "
+        "`python -m bench.deployments --write`.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
