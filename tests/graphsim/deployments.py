@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from monitors.deployments.attempts import event_end
 from tests.graphsim.clock import graph_timestamp
 from tests.graphsim.exchange import GraphError, GraphRequest, GraphResponse, bad_request
 from tests.graphsim.navigation import project
@@ -158,7 +159,7 @@ class DeploymentLog:
 
     def add(self, event: Mapping[str, Any], details: Iterable[StatusDetail] = ()) -> str:
         event_id = str(event["id"])
-        end = datetime.fromisoformat(str(event["deploymentEndDateTime"]).replace("0Z", "+00:00"))
+        end = event_end(event)
         with self._lock:
             if event_id in self._details:  # the same event again: Intune updated its record
                 self._events = [e for e in self._events if e["id"] != event_id]
