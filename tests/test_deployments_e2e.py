@@ -308,6 +308,12 @@ def test_the_history_command_lists_the_attempts_and_the_same_accuracy(
     assert capsys.readouterr().err.strip() == (
         "greenscreen: --rule does not apply to --deployments (use --since/--until)"
     )
+    assert main(["history", "--tenant", tenant, "--deployments", "--since", "yesterday"]) == 2
+    assert "since must be an ISO 8601 date-time" in capsys.readouterr().err
+    assert main(["history", "--tenant", tenant, "--deployments", "--until", "2026\x00"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "greenscreen: --until must not contain control characters"
+    )
 
 
 def test_the_tenant_page_shows_the_accuracy_and_the_blind_spots(
