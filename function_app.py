@@ -300,6 +300,13 @@ def poll_directory_changes(timer: func.TimerRequest) -> None:
         guardrail.poll_directory_all(_services())
 
 
+@app.function_name("poll_autopilot_deployments")
+@app.timer_trigger(arg_name="timer", schedule="%DEPLOYMENT_POLL_SCHEDULE%", run_on_startup=False)
+def poll_autopilot_deployments(timer: func.TimerRequest) -> None:
+    with _invocation("poll_autopilot_deployments", telemetry.TRIGGER_TIMER):
+        guardrail.poll_deployments_all(_services())
+
+
 @app.function_name("reconcile_tenants")
 @app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
 def reconcile_tenants(timer: func.TimerRequest) -> None:

@@ -40,6 +40,9 @@ param pollSchedule string = '0 */5 * * * *'
 @description('NCRONTAB schedule of the Entra delta and directory audit poll (DIRECTORY_POLL_SCHEDULE).')
 param directoryPollSchedule string = '30 */5 * * * *'
 
+@description('NCRONTAB schedule of the Autopilot deployment poll (DEPLOYMENT_POLL_SCHEDULE).')
+param deploymentPollSchedule string = '0 10-59/15 * * * *'
+
 @description('NCRONTAB schedule of the full reconcile (RECONCILE_SCHEDULE).')
 param reconcileSchedule string = '0 0 */6 * * *'
 
@@ -219,6 +222,10 @@ var baseSettings = [
   {
     name: 'DIRECTORY_POLL_SCHEDULE'
     value: directoryPollSchedule
+  }
+  {
+    name: 'DEPLOYMENT_POLL_SCHEDULE'
+    value: deploymentPollSchedule
   }
   {
     name: 'RECONCILE_SCHEDULE'

@@ -418,6 +418,49 @@ def poll_intune_audit_all(services: Services) -> dict[str, Any]:
     return for_each_tenant(services.settings.tenants, work)
 
 
+# How far back each deployment poll re-reads (Intune's latency for autopilotEvents is not
+# documented; an attempt is recorded when it ends, and a record may be updated afterwards).
+DEPLOYMENT_OVERLAP_SETTING: Final = "GREENSCREEN_DEPLOYMENT_OVERLAP_MINUTES"
+DEFAULT_DEPLOYMENT_OVERLAP_MINUTES: Final = 60
+
+
+def poll_deployments_all(
+    services: Services, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Per tenant: read new Autopilot deployment attempts, assess, store, alert failures."""
+    from monitors.deployments.alerting import notifier_from_settings
+    from monitors.deployments.polling import poll_deployments
+    from monitors.store.deployment_store import DeploymentStore
+
+    env = environ if environ is not None else os.environ
+    minutes = int(
+        _seconds(env, DEPLOYMENT_OVERLAP_SETTING, DEFAULT_DEPLOYMENT_OVERLAP_MINUTES, 1, 1440)
+    )
+    deployments = DeploymentStore.beside(services.store)
+    deployments.ensure_table()
+    notifier = notifier_from_settings(env)
+
+    def work(tenant: TenantConfig) -> Any:
+        return _with_client(
+            services,
+            tenant.tenant_id,
+            lambda client: poll_deployments(
+                client,
+                tenant.tenant_id,
+                store=services.store,
+                deployments=deployments,
+                now=services.clock(),
+                overlap=timedelta(minutes=minutes),
+                notify=notifier,
+            ),
+        )
+
+    try:
+        return for_each_tenant(services.settings.tenants, work)
+    finally:
+        notifier.close()
+
+
 def poll_directory_all(services: Services) -> dict[str, Any]:
     from monitors.directory_polling import poll_directory_changes
 
@@ -472,8 +515,14 @@ def maintain_subscriptions_all(services: Services) -> dict[str, Any]:
 def purge_history_all(services: Services) -> dict[str, Any]:
     """Enforce the retention period (`GREENSCREEN_RETENTION_DAYS`, default 400) per tenant."""
 
+    from monitors.store.deployment_store import DEPLOYMENTS_TABLE, DeploymentStore
+
+    deployments = DeploymentStore.beside(services.store)
+
     def work(tenant: TenantConfig) -> dict[str, int]:
-        return services.store.purge_expired(tenant.tenant_id, now=services.clock())
+        deleted = services.store.purge_expired(tenant.tenant_id, now=services.clock())
+        deleted[DEPLOYMENTS_TABLE] = deployments.purge_expired(tenant.tenant_id, services.clock())
+        return deleted
 
     return for_each_tenant(services.settings.tenants, work)
 

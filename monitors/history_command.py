@@ -82,6 +82,15 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
         "--changes", action="store_true", help="list change events instead of transitions"
     )
     history.add_argument("--actor", metavar="WHO", help="with --changes: only this actor")
+    history.add_argument(
+        "--deployments",
+        action="store_true",
+        help=(
+            "list pre-provisioning attempts (Intune's Autopilot record) with what Greenscreen "
+            "said at the time, and the precision and recall of its predictions (default: the "
+            "last 30 days)"
+        ),
+    )
     history.add_argument("--continuation", metavar="TOKEN", help="continue a previous listing")
     history.add_argument(
         "--page-size", metavar="N", default="100", help=f"items per page (1-{MAX_PAGE_SIZE})"
@@ -165,6 +174,8 @@ def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "deployments", False):
+        return _run_deployments(args)
     params = _params(args)
     store = store_from_settings()
     columns, rows, documents, token = _listing(args, params, store)
@@ -287,3 +298,109 @@ def _render(
 def _printable(value: str, limit: int = 60) -> str:
     shown = "".join(char if char.isprintable() else "?" for char in value)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+DEPLOYMENT_COLUMNS = ("at", "device", "profile", "outcome", "category", "failing", "rules")
+RULE_COLUMNS = ("rule", "tp", "fp", "explained", "precision", "recall")
+
+
+def _run_deployments(args: argparse.Namespace) -> int:
+    """`history --deployments`: attempts of the window, then the accuracy report."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitors.deployments.accuracy import WINDOW, accuracy
+    from monitors.store.deployment_store import DeploymentStore
+
+    for option in ("changes", "rule", "subject", "status", "actor", "continuation"):
+        if getattr(args, option, None):
+            raise query_params.QueryError(
+                f"--{option} does not apply to --deployments (use --since/--until)"
+            )
+    given = {
+        name: value
+        for name, value in (("tenant", args.tenant), ("since", args.since), ("until", args.until))
+        if value is not None
+    }
+    for name, value in given.items():
+        if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value):
+            raise query_params.QueryError(f"--{name} must not contain control characters")
+    tenant = query_params.tenant(given.get("tenant"))
+    until = query_params.moment("until", given["until"]) if "until" in given else None
+    until = until or datetime.now(UTC)
+    since = query_params.moment("since", given["since"]) if "since" in given else None
+    since = since or until - WINDOW
+    if since > until:
+        raise query_params.QueryError("--since must not be after --until")
+    if until - since > timedelta(days=400):
+        raise query_params.QueryError("--since and --until may be at most 400 days apart")
+    store = DeploymentStore.beside(store_from_settings())
+    documents = store.between(tenant, since, until)
+    report = {
+        "tenant": tenant,
+        "since": format_time(since),
+        "until": format_time(until),
+        **accuracy(documents),
+        "items": documents,
+    }
+    if args.format == "json":
+        sys.stdout.write(inert_json(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
+        return EXIT_OK
+    rows = [_deployment_row(d) for d in documents]
+    if args.format == "csv":
+        sys.stdout.write(_render("csv", DEPLOYMENT_COLUMNS, rows, [], None))
+        return EXIT_OK
+    overall = report["overall"]
+    lines = [
+        _render("table", DEPLOYMENT_COLUMNS, rows, [], None).rstrip("\n"),
+        "",
+        f"{report['attempts']} pre-provisioning attempts, {report['covered']} covered, "
+        f"{report['failures']} failed; precision {_percent(overall['precision'])}, "
+        f"recall {_percent(overall['recall'])} (TP {overall['truePositives']}, "
+        f"FP {overall['falsePositives']}, FN {overall['falseNegatives']})",
+    ]
+    rule_rows = [
+        {
+            "rule": r["ruleId"],
+            "tp": r["truePositives"],
+            "fp": r["falsePositives"],
+            "explained": r["explained"],
+            "precision": _percent(r["precision"]),
+            "recall": _percent(r["recall"]),
+        }
+        for r in report["rules"]
+    ]
+    if rule_rows:
+        lines += ["", _render("table", RULE_COLUMNS, rule_rows, [], None).rstrip("\n")]
+    unexplained = report["unexplained"]
+    if unexplained["count"]:
+        shared = ", ".join(
+            f"{t['trait']} {t['value']} ({t['count']}/{t['of']})" for t in unexplained["common"]
+        )
+        lines += [
+            "",
+            f"{unexplained['count']} failure(s) no rule explains"
+            + (f"; in common: {_printable(shared, 400)}" if shared else ""),
+        ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _deployment_row(document: dict[str, Any]) -> dict[str, Any]:
+    failing = document.get("failing") or []
+    return {
+        "at": document.get("at", ""),
+        "device": document.get("serialNumber", ""),
+        "profile": document.get("profile", ""),
+        "outcome": "failed" if document.get("deploymentState") == "failure" else "succeeded",
+        "category": document.get("category", ""),
+        "failing": "; ".join(
+            f"{f.get('name')} {f.get('errorCode') or ''}".strip() for f in failing[:2]
+        ),
+        "rules": ", ".join(
+            sorted({str(p.get("ruleId")) for p in document.get("predictions") or ()})
+        ),
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f} %"

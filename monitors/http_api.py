@@ -182,7 +182,16 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         "capturedAt": format_time(state.captured_at) if state.captured_at else None,
         **readiness_summaries(verdicts),
         "verdicts": [_with_basis(verdict.as_json()) for verdict in verdicts],
+        "deployments": deployment_accuracy(tenant, store),
     }
+
+
+def deployment_accuracy(tenant: str, store: VerdictStore) -> dict[str, Any]:
+    """Precision and recall of the predictions over the last 30 days (docs/deployments.md)."""
+    from monitors.deployments.accuracy import report
+    from monitors.store.deployment_store import DeploymentStore
+
+    return report(DeploymentStore.beside(store), tenant, datetime.now(UTC))
 
 
 def readiness_summaries(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:

@@ -477,7 +477,10 @@ def _act(
             flush=True,
         )
         told = told and len(cards) == named == 1
-    return 0 if told and caused else 1
+    from samples.demo_deployments import deployment_step
+
+    deployed = deployment_step(tenant_id, sim, store, webhook.bodies, handler, out)
+    return 0 if told and caused and deployed else 1
 
 
 def _held_copies(alerts: StorageQueue, handler: FindHandler, timeout: float) -> list[Any]:

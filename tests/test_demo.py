@@ -94,7 +94,9 @@ def test_guardrail_act_alerts_a_notified_change_once_with_its_actor_and_a_second
     )
 
     # Fixed (one resolved card), then broken again (a second card): each naming the admin.
-    resumed, paused = output.rstrip().splitlines()[-2:]
+    # The last two such lines (the deployment act follows them).
+    resumed = [line for line in output.splitlines() if line.startswith(f"{ACTOR}: Resume")][-1]
+    paused = [line for line in output.splitlines() if line.startswith(f"{ACTOR}: Pause")][-1]
     assert resumed.startswith(f"{ACTOR}: Resume dynamic membership processing")
     assert "-> 1 card (RESOLVED" in resumed
     assert resumed.endswith("1 naming the admin")
@@ -102,6 +104,20 @@ def test_guardrail_act_alerts_a_notified_change_once_with_its_actor_and_a_second
     assert "-> 1 card (" in paused
     assert "RESOLVED" not in paused
     assert paused.endswith("1 naming the admin")
+
+    # Then a real pre-provisioning attempt fails on an app Greenscreen reported: one card with
+    # the probable cause, and the report counts it as a predicted failure.
+    (deployment,) = [
+        line for line in output.splitlines() if line.startswith("poll_autopilot_deployments ->")
+    ]
+    assert "Device 5CG4410XQZ failed in device setup: app " in deployment
+    assert ", error 0x87D1041C. Greenscreen has reported APP-001 on " in deployment
+    assert output.rstrip().endswith(
+        "last 30 days: 1 pre-provisioning attempt(s), 1 predicted failure(s), 0 no rule "
+        "explains, 0 predicted failure(s) that went green"
+    )
+    card = json.loads((tmp_path / "deployment-alert-card.json").read_text(encoding="utf-8"))
+    assert "Pre-provisioning failed where Greenscreen predicted it" in json.dumps(card)
 
     # Secrets stay in the settings: neither the clientState nor the webhook URL is printed,
     # and the settings are gone from the environment afterwards.

@@ -412,3 +412,66 @@ def test_what_the_simulator_serves_conforms() -> None:
     )
     problems.extend(check_collection(tc.DEVICE_CONFIGURATIONS, single))
     assert problems == []
+
+
+def test_autopilot_deployment_events_the_simulator_serves_conform() -> None:
+    """Events and their policy status details, read over HTTP, in Microsoft's beta models."""
+    from msgraph_beta.generated.models.device_management_autopilot_event import (
+        DeviceManagementAutopilotEvent,
+    )
+    from msgraph_beta.generated.models.device_management_autopilot_policy_status_detail import (
+        DeviceManagementAutopilotPolicyStatusDetail,
+    )
+
+    from tests.graphsim.deployments import (
+        WHITE_GLOVE_HYBRID,
+        StatusDetail,
+        autopilot_event,
+        signed_error,
+    )
+
+    with GraphSimulator(tiny_tenant()) as sim:
+        end = sim.now()
+        failed = autopilot_event(serial="5CG4410AAA", profile="P", end=end, failed_in="deviceSetup")
+        sim.add_autopilot_event(
+            failed,
+            [
+                StatusDetail("Contoso VPN", "application", "error", signed_error(0x87D1041C)),
+                StatusDetail("Baseline", "configurationPolicy", "compliant"),
+                StatusDetail("Store app", "appModel", "notInstalled", signed_error(0x80070002)),
+            ],
+        )
+        sim.add_autopilot_event(
+            autopilot_event(serial="5CG4410BBB", profile="P", end=end),
+        )
+        sim.add_autopilot_event(
+            autopilot_event(
+                serial="5CG4410CCC", profile="H", end=end, enrollment_type=WHITE_GLOVE_HYBRID
+            ),
+        )
+        with graph_client(sim, "beta") as client:
+            events = client.get("deviceManagement/autopilotEvents").json()["value"]
+            details = client.get(
+                f"deviceManagement/autopilotEvents/{failed['id']}/policyStatusDetails"
+            ).json()["value"]
+    assert len(events) == 3
+    assert len(details) == 3
+    problems = [
+        *(
+            problem
+            for index, event in enumerate(events)
+            for problem in check_object(
+                event, DeviceManagementAutopilotEvent, f"autopilotEvents[{index}]"
+            )
+        ),
+        *(
+            problem
+            for index, detail in enumerate(details)
+            for problem in check_object(
+                detail,
+                DeviceManagementAutopilotPolicyStatusDetail,
+                f"policyStatusDetails[{index}]",
+            )
+        ),
+    ]
+    assert problems == []

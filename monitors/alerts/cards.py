@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -773,3 +773,97 @@ def _when(moment: datetime) -> str:
     if moment.tzinfo is None:  # naive times in records are UTC by the store's convention
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- a real deployment failure ------------------------------------------------------------------
+# The card of a failed pre-provisioning attempt (monitors.deployments): what failed, and what
+# Greenscreen had said about that device's profile at the time. Its input is the stored
+# assessment document (docs/deployments.md), so this module needs nothing from the poller.
+
+DEPLOYMENT_FAILURE_KIND: Final = "deployment_failure"
+
+
+def deployment_failure_sentence(document: Mapping[str, Any]) -> str:
+    """ "Device 5CG… failed in device setup: app X, error 0x…; Greenscreen has reported …"."""
+    device = str(document.get("serialNumber") or document.get("deviceName") or "unknown")
+    phase = str(document.get("phase") or "deployment")
+    failing = [f for f in document.get("failing") or () if isinstance(f, Mapping)]
+    what = "; ".join(
+        f"{'policy' if f.get('policyType') == 'configurationPolicy' else 'app'} "
+        f"{f.get('name')}" + (f", error {f.get('errorCode')}" if f.get("errorCode") else "")
+        for f in failing[:3]
+    ) or str(document.get("failureDetails") or "no failing app or policy reported")
+    return f"Device {device} failed in {phase}: {what}. {deployment_verdict_sentence(document)}"
+
+
+def deployment_verdict_sentence(document: Mapping[str, Any]) -> str:
+    """What Greenscreen had said at the time of the attempt, in one sentence."""
+    category = str(document.get("category") or "")
+    predictions = [p for p in document.get("predictions") or () if isinstance(p, Mapping)]
+    profile = str(document.get("profile") or "its profile")
+    if category == "not_covered":
+        return f"Greenscreen had no verdict for profile {profile} at that time."
+    if category == "unexplained":
+        return (
+            f"No Greenscreen rule explains it: profile {profile} was reported ready at that "
+            "time (a blind spot of the catalog)."
+        )
+    if not predictions:
+        return ""
+    first = predictions[0]
+    subject = first.get("subject")
+    name = (
+        str(subject.get("displayName") or subject.get("id") or "")
+        if isinstance(subject, Mapping)
+        else ""
+    )
+    since = str(first.get("since") or "")[:10]
+    text = f"Greenscreen has reported {first.get('ruleId')} on {name}"
+    text += f" since {since}" if since else ""
+    text += f", after a change by {first.get('actor')}" if first.get("actor") else ""
+    if category == "predicted":
+        text += ", but no rule names what failed"
+    others = len(predictions) - 1
+    return text + (f" (and {others} more finding{'s' if others != 1 else ''})." if others else ".")
+
+
+def deployment_failure_card(document: Mapping[str, Any], tenant_label: str) -> dict[str, Any]:
+    """The Adaptive Card of one failed pre-provisioning attempt."""
+    category = str(document.get("category") or "")
+    title = {
+        "explained": "Pre-provisioning failed where Greenscreen predicted it",
+        "predicted": "Pre-provisioning failed on a profile Greenscreen reported",
+        "unexplained": "Pre-provisioning failed: no rule explains it",
+    }.get(category, "Pre-provisioning failed")
+    facts = [
+        ("Tenant", tenant_label),
+        ("Device", str(document.get("serialNumber") or "")),
+        ("Profile", str(document.get("profile") or "")),
+        ("ESP", str(document.get("esp") or "")),
+        ("Ended", str(document.get("at") or "")),
+    ]
+    body: list[dict[str, Any]] = [
+        _text(card_text(title), weight="Bolder", size="Medium", color="Attention"),
+        _text(card_text(deployment_failure_sentence(document))),
+        {
+            "type": "FactSet",
+            "facts": [{"title": t, "value": card_text(v)} for t, v in facts if v],
+        },
+    ]
+    predictions = [p for p in document.get("predictions") or () if isinstance(p, Mapping)]
+    if predictions:
+        body.append(_heading("What Greenscreen said at that time"))
+        body.append(
+            _text(
+                card_text(
+                    _bullets(
+                        f"{p.get('ruleId')} ({p.get('severity')}) on "
+                        f"{(p.get('subject') or {}).get('displayName', '')}"
+                        + (f" since {str(p.get('since'))[:16]}" if p.get("since") else "")
+                        + (f", after a change by {p.get('actor')}" if p.get("actor") else "")
+                        for p in predictions[:5]
+                    )
+                )
+            )
+        )
+    return _card(body, [])

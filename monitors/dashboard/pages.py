@@ -237,7 +237,21 @@ def _tenant(
         "devices": devices,
         "at_risk": page_of(at_risk, _page_number(given.get("devicePage")), DEVICES_PAGE),
         "chart": chart_svg(dashboard.chart(tenant, summary, moment)),
+        "deployments": deployment_section(dashboard, tenant, moment),
     }
+
+
+def deployment_section(dashboard: Dashboard, tenant: str, now: datetime) -> dict[str, Any]:
+    """Real pre-provisioning attempts of the last 30 days against the predictions."""
+    from azure.core.exceptions import AzureError
+
+    from monitors.deployments.accuracy import report
+    from monitors.store.deployment_store import DeploymentStore
+
+    try:
+        return report(DeploymentStore.beside(dashboard.store), tenant, now)
+    except AzureError as error:
+        return {"error": f"the deployment record cannot be read ({type(error).__name__})"}
 
 
 def _timeline(

@@ -22,6 +22,12 @@ from rules.tenant_collections import (
 )
 from tests.graphsim.clock import SimulatorClock, error_date, parse_timestamp
 from tests.graphsim.delta import DELTA_COLLECTIONS, DeltaTracker
+from tests.graphsim.deployments import (
+    AUTOPILOT_EVENTS,
+    AUTOPILOT_EVENTS_PROFILE,
+    DeploymentLog,
+)
+from tests.graphsim.deployments import ORDERABLE as DEPLOYMENT_ORDERABLE
 from tests.graphsim.exchange import (
     GRAPH_VERSIONS,
     JSON_CONTENT_TYPE,
@@ -150,7 +156,9 @@ class Dispatcher:
         instance: str,
         answer_batch: Callable[[GraphRequest, Dispatcher], GraphResponse],
         sleep: Callable[[float], None] = time.sleep,
+        deployments: DeploymentLog | None = None,
     ) -> None:
+        self._deployments = deployments
         self._tenant = tenant
         self._audit_log = audit_log
         self._delta = delta
@@ -269,6 +277,8 @@ class Dispatcher:
         recorded = tenant.error_for(path)
         if recorded is not None:
             raise snapshot_error(recorded, path)
+        if self._deployments is not None and "/".join(segments[:2]) == AUTOPILOT_EVENTS:
+            return self._autopilot_events(request, query, segments[2:])
         resolved = tenant.resolve_collection(segments)
         if resolved is None:
             raise bad_request(
@@ -296,6 +306,29 @@ class Dispatcher:
             context = self._context(request, "Edm.String")
             return GraphResponse(200, {"@odata.context": context, "value": value})
         return self._navigation(request, query, tenant, collection, obj, rest[1:])
+
+    def _autopilot_events(
+        self, request: GraphRequest, query: ODataQuery, rest: list[str]
+    ) -> GraphResponse:
+        assert self._deployments is not None
+
+        def page(
+            request: GraphRequest,
+            query: ODataQuery,
+            path: str,
+            context: str,
+            items: list[dict[str, Any]],
+        ) -> GraphResponse:
+            source = ListSource(
+                path=path,
+                context=context,
+                items=items,
+                render=lambda o: project(o, query.select),
+                orderable=DEPLOYMENT_ORDERABLE,
+            )
+            return self._page(request, query, source, AUTOPILOT_EVENTS_PROFILE)
+
+        return self._deployments.answer(request, query, rest, page, self._context)
 
     def _link_base(self, request: GraphRequest) -> str:
         return f"{self._base_url()}/{request.version}"

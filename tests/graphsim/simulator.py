@@ -28,6 +28,7 @@ from tests.graphsim.audit_trail import (
 from tests.graphsim.batch import BatchAnswerer
 from tests.graphsim.clock import SimulatorClock, graph_timestamp
 from tests.graphsim.delta import DeltaTracker
+from tests.graphsim.deployments import DeploymentLog, StatusDetail
 from tests.graphsim.dispatch import Dispatcher
 from tests.graphsim.exchange import GraphRequest, GraphResponse
 from tests.graphsim.faults import Fault, FaultTable
@@ -85,6 +86,7 @@ class GraphSimulator:
         self._audit_ids = AuditIds(seed)
         self._instance = uuid.UUID(int=seed, version=4).hex[:12]
         self._faults = FaultTable()
+        self._deployments = DeploymentLog()
         self._log = RequestLog()
         self._delta = DeltaTracker(self._clock.now)
         self._subscriptions = SubscriptionService(self._clock.now, validation_timeout_s)
@@ -102,6 +104,7 @@ class GraphSimulator:
             base_url=lambda: self.url,
             instance=self._instance,
             answer_batch=BatchAnswerer(seed),
+            deployments=self._deployments,
         )
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -209,6 +212,18 @@ class GraphSimulator:
     def _audit_log(self, collection: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._audit_logs[collection])
+
+    def add_autopilot_event(
+        self, event: Mapping[str, Any], details: Iterable[StatusDetail] = ()
+    ) -> str:
+        """Record a finished Autopilot deployment (`deviceManagement/autopilotEvents`)."""
+        return self._deployments.add(event, details)
+
+    def autopilot_events(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._deployments.events())
+
+    def autopilot_event_details(self, event_id: str) -> list[dict[str, Any]]:
+        return self._deployments.details(event_id)
 
     def audit_events(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self._audit_log(INTUNE_AUDIT_EVENTS))
