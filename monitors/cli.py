@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -107,8 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser(
         "schema",
-        help="print the JSON Schema of the snapshot file",
-        description="Print the JSON Schema of greenscreen.tenant-snapshot/1.",
+        help="print the JSON Schema of the snapshot file (or of the findings document)",
+        description=(
+            "Print the JSON Schema of greenscreen.tenant-snapshot/1, or with --findings the "
+            "schema of greenscreen.findings/2 (`greenscreen check --format json`)."
+        ),
+    )
+    schema.add_argument(
+        "--findings",
+        action="store_true",
+        help="the findings document of `check --format json` instead of the snapshot file",
     )
     schema.set_defaults(handler=_schema)
     return parser
@@ -209,7 +217,7 @@ def _add_check_command(commands: Any) -> None:
         "--format",
         choices=CHECK_FORMATS,
         default="terminal",
-        help="terminal (default), json (the findings list), junit, sarif, markdown or html",
+        help="terminal (default), json (the findings document), junit, sarif, markdown or html",
     )
     report.add_argument(
         "--out", type=Path, metavar="FILE", help="write the report here (default: stdout)"
@@ -221,6 +229,15 @@ def _add_check_command(commands: Any) -> None:
         help=(
             "lowest severity that makes the check fail (exit 1): blocker, error (default), "
             "warning or info; unknown findings at or above it fail too"
+        ),
+    )
+    report.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help=(
+            "everything: every finding in terminal, markdown and html (default: a bounded "
+            "summary); passing findings one by one in json"
         ),
     )
     report.add_argument(
@@ -466,47 +483,51 @@ def _snapshot_model(document: Mapping[str, Any], source: str) -> TenantSnapshot:
 
 def _check_readiness(
     args: argparse.Namespace,
-    document: Mapping[str, Any],
+    document: dict[str, Any],
     source: str,
     fail_on: Severity,
     settings: OperatorSettings,
 ) -> int:
     from monitors.reports import html_report, json_findings, junit, markdown, sarif, terminal
     from monitors.reports.model import build_report
-    from monitors.reports.output import write_text_atomically
+    from monitors.reports.output import write_chunks_atomically
     from rules.device_readiness import device_readiness
     from rules.engine import evaluate_snapshot
 
     snapshot = _snapshot_model(document, source)
+    document.clear()  # the model holds what the rules need; the raw document is not kept
     evaluation = evaluate_snapshot(snapshot, args.rules, settings)
     wants_devices = args.devices or args.devices_out is not None or args.format == "html"
     devices = device_readiness(snapshot, evaluation.findings, fail_on) if wants_devices else None
     report = build_report(evaluation, snapshot, fail_on, devices)
+    everything: bool = args.everything
     color, width = _terminal_style(args.out)
-    renderers: dict[str, Callable[[], str]] = {
-        "terminal": lambda: terminal.render_terminal(
-            report, color=color, width=width, show_devices=args.devices
+    renderers: dict[str, Callable[[], Iterable[str]]] = {
+        "terminal": lambda: (
+            terminal.render_terminal(
+                report, color=color, width=width, show_devices=args.devices, everything=everything
+            ),
         ),
-        "json": lambda: json_findings.render_report_json(report),
-        "junit": lambda: junit.render_junit(report),
-        "sarif": lambda: sarif.render_sarif(report),
-        "markdown": lambda: markdown.render_markdown(report, show_devices=args.devices),
-        "html": lambda: html_report.render_html(report),
+        # Large documents are written as they are produced, not held as one string.
+        "json": lambda: json_findings.iter_report_json(report, everything=everything),
+        "junit": lambda: (junit.render_junit(report),),
+        "sarif": lambda: (sarif.render_sarif(report),),
+        "markdown": lambda: (
+            markdown.render_markdown(report, show_devices=args.devices, everything=everything),
+        ),
+        "html": lambda: html_report.iter_html(report, everything=everything),
     }
-    # Everything is rendered before anything is written.
-    text = renderers[args.format]()
-    devices_text = (
-        json_findings.render_devices_json(report, devices or ())
-        if args.devices_out is not None
-        else None
-    )
+    chunks = renderers[args.format]()
     if args.out is not None:
-        write_text_atomically(args.out, text)
+        write_chunks_atomically(args.out, chunks)
     else:
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
-    if devices_text is not None:
-        write_text_atomically(args.devices_out, devices_text)
+    if args.devices_out is not None:
+        write_chunks_atomically(
+            args.devices_out, json_findings.iter_devices_json(report, devices or ())
+        )
     if args.store:
         _store_evaluation(evaluation)
     return EXIT_FINDINGS if report.breaching() else EXIT_OK
@@ -630,7 +651,9 @@ def summarize(snapshot: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    json.dump(snapshot_schema(), sys.stdout, indent=2)
+    from monitors.reports.json_findings import findings_schema
+
+    json.dump(findings_schema() if args.findings else snapshot_schema(), sys.stdout, indent=2)
     print()
     return EXIT_OK
 

@@ -53,9 +53,26 @@ def _suite(report: ReadinessReport, section: Section) -> ET.Element:
     ET.SubElement(properties, "property", name="verdict", value=section.readiness.value)
     if section.profile_id is not None:
         ET.SubElement(properties, "property", name="profileId", value=section.profile_id)
+    # What passes is a count: one test case per rule, not one per passing subject.
+    passed = section.passed_by_rule()
     for finding in section.findings:
-        suite.append(_case(report, section, finding))
+        if finding.status is not Status.PASS:
+            suite.append(_case(report, section, finding))
+    for rule_id, count in passed.items():
+        suite.append(_passed_case(report, rule_id, count))
+    suite.set("tests", str(len(suite.findall("testcase"))))
     return suite
+
+
+def _passed_case(report: ReadinessReport, rule_id: str, count: int) -> ET.Element:
+    metadata = report.rules.get(rule_id)
+    title = metadata.title if metadata else rule_id
+    case = ET.Element(
+        "testcase", name=_xml(f"{rule_id}: {title}"), classname=f"greenscreen.{rule_id}"
+    )
+    output = ET.SubElement(case, "system-out")
+    output.text = f"{count} subject(s) pass"
+    return case
 
 
 def _case(report: ReadinessReport, section: Section, finding: Finding) -> ET.Element:
@@ -97,7 +114,7 @@ def _details(report: ReadinessReport, finding: Finding) -> str:
     if finding.related:
         lines.append("objects: " + ", ".join(r.display_name for r in finding.related))
     if finding.devices:
-        lines.append("devices: " + ", ".join(report.device_label(d) for d in finding.devices))
+        lines.append("devices: " + report.device_sample(finding.devices))
     if finding.remediation:
         lines.append(f"fix: {finding.remediation}")
     return _xml("\n".join(lines))

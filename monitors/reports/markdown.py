@@ -9,7 +9,13 @@ from __future__ import annotations
 import html
 import re
 
-from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.model import (
+    FINDINGS_PER_GROUP,
+    ReadinessReport,
+    RuleGroup,
+    Section,
+    breaches,
+)
 from monitors.reports.terminal import blocker_label, device_profile_label
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
@@ -18,6 +24,9 @@ from rules.findings import Finding, Status
 _BADGE = {Readiness.GREEN: "🟩 GREEN", Readiness.RED: "🟥 RED", Readiness.UNKNOWN: "🟨 UNKNOWN"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _MAX_DEVICES_NAMED = 10
+_MAX_REASONS = 8
+_MAX_RELATED = 10
+_MAX_DEVICE_ROWS = 100
 
 
 def md(text: str) -> str:
@@ -26,7 +35,11 @@ def md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
-def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> str:
+def render_markdown(
+    report: ReadinessReport, *, show_devices: bool = False, everything: bool = False
+) -> str:
+    """Bounded by default (the first findings of each rule per profile, the first devices);
+    `everything` (`--all`) lists every one."""
     counts = report.counts()
     lines = [
         "# Pre-provisioning readiness",
@@ -49,15 +62,15 @@ def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> s
     for section in report.sections:
         if section.profile_id is None and not section.findings:
             continue
-        lines += _section(report, section)
+        lines += _section(report, section, everything)
     lines += _manual(report)
     lines += _network(report)
     if show_devices and report.devices is not None:
-        lines += _devices(report)
+        lines += _devices(report, everything)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _section(report: ReadinessReport, section: Section) -> list[str]:
+def _section(report: ReadinessReport, section: Section, everything: bool) -> list[str]:
     title = "Tenant-wide" if section.profile_id is None else f"Profile: {md(section.title)}"
     lines = [f"## {_BADGE[section.readiness]} {title}", ""]
     if section.profile_id is not None:
@@ -66,44 +79,70 @@ def _section(report: ReadinessReport, section: Section) -> list[str]:
             f"Groups: {groups}. Registered devices targeted: {section.targeted_devices}.",
             "",
         ]
-    for finding in section.with_status(Status.FAIL, Status.UNKNOWN):
-        lines += _finding(report, finding)
-    passed = len(section.with_status(Status.PASS))
+    for group in section.rule_groups():
+        lines += _rule_group(report, group, everything)
+    passed = section.passed_by_rule()
     not_applicable = len(section.with_status(Status.NOT_APPLICABLE))
     if passed or not_applicable:
-        lines += [f"✓ {passed} passing, {not_applicable} not applicable.", ""]
+        rules = ", ".join(f"{rule_id} ×{count}" for rule_id, count in passed.items())
+        lines += [
+            f"✓ {sum(passed.values())} passing"
+            + (f" ({rules})" if rules else "")
+            + f", {not_applicable} not applicable.",
+            "",
+        ]
+    return lines
+
+
+def _rule_group(report: ReadinessReport, group: RuleGroup, everything: bool) -> list[str]:
+    worst = group.worst
+    metadata = report.rules.get(group.rule_id)
+    status = "FAIL" if worst.status is Status.FAIL else "UNKNOWN"
+    below = "" if breaches(worst, report.fail_on) else " (below the threshold)"
+    title = md(metadata.title) if metadata else ""
+    lines = [
+        f"### {status} {worst.severity.value.upper()} {group.rule_id}: {title}{below}",
+        "",
+        f"{len(group.findings)} finding(s), {group.devices} device(s).",
+        "",
+    ]
+    shown = group.findings if everything else group.findings[:FINDINGS_PER_GROUP]
+    for finding in shown:
+        lines += _finding(report, finding)
+    if len(shown) < len(group.findings):
+        lines += [
+            f"… and {len(group.findings) - len(shown)} more (`greenscreen check --all`).",
+            "",
+        ]
+    if worst.remediation:
+        lines += [f"**Fix:** {md(worst.remediation)}", ""]
     return lines
 
 
 def _finding(report: ReadinessReport, finding: Finding) -> list[str]:
-    metadata = report.rules.get(finding.rule_id)
-    status = "FAIL" if finding.status is Status.FAIL else "UNKNOWN"
-    below = "" if breaches(finding, report.fail_on) else " (below the threshold)"
-    title = md(metadata.title) if metadata else ""
     lines = [
-        f"### {status} {finding.severity.value.upper()} {finding.rule_id}: {title}{below}",
-        "",
-        f"{md(finding.subject.type)} **{md(finding.subject.display_name)}**: {md(finding.message)}",
-        "",
+        f"- {md(finding.subject.type)} **{md(finding.subject.display_name)}**: "
+        f"{md(finding.message)}" + ("" if finding.status is Status.FAIL else " (unknown)")
     ]
-    lines += [f"- {md(reason)}" for reason in finding.reasons]
-    if finding.reasons:
-        lines.append("")
+    reasons = finding.reasons[:_MAX_REASONS]
+    lines += [f"  - {md(reason)}" for reason in reasons]
+    if len(finding.reasons) > len(reasons):
+        lines.append(f"  - … {len(finding.reasons) - len(reasons)} more")
     if finding.related:
-        related = ", ".join(f"{md(r.type)} {md(r.display_name)}" for r in finding.related)
-        lines += [f"Objects: {related}", ""]
+        related = ", ".join(
+            f"{md(r.type)} {md(r.display_name)}" for r in finding.related[:_MAX_RELATED]
+        )
+        more = len(finding.related) - _MAX_RELATED
+        lines.append(f"  - objects: {related}" + (f" and {more} more" if more > 0 else ""))
     if finding.devices:
         named = [md(report.device_label(d)) for d in finding.devices[:_MAX_DEVICES_NAMED]]
         more = len(finding.devices) - len(named)
-        lines += [
-            f"Devices ({len(finding.devices)}): "
+        lines.append(
+            f"  - devices ({len(finding.devices)}): "
             + ", ".join(named)
-            + (f" and {more} more" if more else ""),
-            "",
-        ]
-    if finding.remediation:
-        lines += [f"**Fix:** {md(finding.remediation)}", ""]
-    return lines
+            + (f" and {more} more" if more else "")
+        )
+    return [*lines, ""]
 
 
 def _manual(report: ReadinessReport) -> list[str]:
@@ -145,16 +184,19 @@ def _network(report: ReadinessReport) -> list[str]:
     return [*lines, ""]
 
 
-def _devices(report: ReadinessReport) -> list[str]:
+def _devices(report: ReadinessReport, everything: bool) -> list[str]:
     devices = [d for section in report.profiles for d in section.devices]
     devices += report.devices_without_profile
+    shown = devices if everything else devices[:_MAX_DEVICE_ROWS]
     lines = [
         f"## Devices ({len(devices)})",
         "",
         "| verdict | serial | name | group tag | profile | assignment | groups | blockers |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [_device_row(device) for device in devices]
+    lines += [_device_row(device) for device in shown]
+    if len(shown) < len(devices):
+        lines += ["", f"… and {len(devices) - len(shown)} more devices (`--all`, `--devices-out`)."]
     return [*lines, ""]
 
 

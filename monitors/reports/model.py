@@ -8,6 +8,7 @@ tenant-wide ones (a tenant-wide blocker stops every profile), never another prof
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,14 @@ _STATUS_ORDER = {
     Status.NOT_APPLICABLE: 4,
 }
 TENANT_WIDE_TITLE = "Tenant-wide"
+# A finding names at most this many of its devices in a bounded report; the count is always
+# there, and every device is listed once, in per-device readiness.
+DEVICE_SAMPLE = 10
+# Findings shown per rule and profile in a bounded report (terminal, markdown, html); `--all`
+# shows every one.
+FINDINGS_PER_GROUP = 20
+NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
+QUIET = (Status.PASS, Status.NOT_APPLICABLE)
 
 
 def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
@@ -45,6 +54,64 @@ def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
 def breaches(finding: Finding, fail_on: Severity) -> bool:
     """Failing or unknown at or above the threshold: what makes `check` exit 1."""
     return finding.status in (Status.FAIL, Status.UNKNOWN) and finding.severity.at_least(fail_on)
+
+
+def distinct_devices(findings: Iterable[Finding]) -> int:
+    """How many distinct devices the findings name (findings of one profile share one tuple)."""
+    seen: set[int] = set()
+    devices: set[str] = set()
+    for finding in findings:
+        shared = finding.devices
+        if not shared or id(shared) in seen:
+            continue
+        seen.add(id(shared))
+        devices.update(shared)
+    return len(devices)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """The failing and unknown findings of one rule (in one section, or across the tenant)."""
+
+    rule_id: str
+    findings: tuple[Finding, ...]  # report order: failing first, worst severity first
+    devices: int  # distinct devices the findings name
+    profiles: int  # distinct scopes the findings were evaluated for (tenant-wide counts one)
+
+    @property
+    def worst(self) -> Finding:
+        return self.findings[0]
+
+
+def rule_groups(findings: Iterable[Finding]) -> tuple[RuleGroup, ...]:
+    """Not-green findings grouped per rule, the rule of the worst finding first."""
+    grouped: dict[str, list[Finding]] = {}
+    for finding in sorted((f for f in findings if f.status in NOT_GREEN), key=finding_order):
+        grouped.setdefault(finding.rule_id, []).append(finding)
+    return tuple(
+        RuleGroup(
+            rule_id=rule_id,
+            findings=tuple(members),
+            devices=distinct_devices(members),
+            profiles=len({f.scope.profile_id if f.scope else None for f in members}),
+        )
+        for rule_id, members in grouped.items()
+    )
+
+
+def quiet_counts(findings: Iterable[Finding]) -> list[tuple[str, str | None, Status, int]]:
+    """(rule id, scope profile id, pass or not applicable, count): what passes is a count."""
+    counted = Counter(
+        (f.rule_id, f.scope.profile_id if f.scope else None, f.status)
+        for f in findings
+        if f.status in QUIET
+    )
+    return [
+        (rule_id, scope, status, count)
+        for (rule_id, scope, status), count in sorted(
+            counted.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2].value)
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +139,16 @@ class Section:
         return tuple(f for f in self.findings if f.status in statuses)
 
     def counts(self) -> dict[Status, int]:
-        return {status: len(self.with_status(status)) for status in Status}
+        counted = Counter(f.status for f in self.findings)
+        return {status: counted.get(status, 0) for status in Status}
+
+    def rule_groups(self) -> tuple[RuleGroup, ...]:
+        return rule_groups(self.findings)
+
+    def passed_by_rule(self) -> dict[str, int]:
+        return dict(
+            sorted(Counter(f.rule_id for f in self.findings if f.status is Status.PASS).items())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +180,18 @@ class ReadinessReport:
         return tuple(f for f in self.findings if breaches(f, self.fail_on))
 
     def counts(self) -> dict[Status, int]:
-        return {status: sum(1 for f in self.findings if f.status is status) for status in Status}
+        counted = Counter(f.status for f in self.findings)
+        return {status: counted.get(status, 0) for status in Status}
+
+    def rule_groups(self) -> tuple[RuleGroup, ...]:
+        """Every failing or unknown finding of the tenant, grouped per rule, worst first."""
+        return rule_groups(self.findings)
+
+    def device_sample(self, device_ids: Sequence[str], limit: int = DEVICE_SAMPLE) -> str:
+        """'N: a, b, c and M more': a bounded naming of a finding's devices."""
+        named = [self.device_label(device_id) for device_id in device_ids[:limit]]
+        more = len(device_ids) - len(named)
+        return f"{len(device_ids)}: " + ", ".join(named) + (f" and {more} more" if more else "")
 
     def device_label(self, device_id: str) -> str:
         return self.device_labels.get(device_id, device_id)

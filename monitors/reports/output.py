@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -22,6 +23,11 @@ def check_writable_destination(path: Path) -> None:
 
 def write_text_atomically(path: Path, text: str) -> None:
     """The file is either the whole new report or left as it was: never half-written."""
+    write_chunks_atomically(path, (text,))
+
+
+def write_chunks_atomically(path: Path, chunks: Iterable[str]) -> None:
+    """`write_text_atomically` for a report written as it is produced (a large tenant's)."""
     check_writable_destination(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
@@ -30,7 +36,8 @@ def write_text_atomically(path: Path, text: str) -> None:
         raise ReportOutputError(f"{path}: cannot be written ({error.strerror})") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+            for chunk in chunks:
+                stream.write(chunk)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

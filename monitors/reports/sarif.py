@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from monitors.reports.model import ReadinessReport
+from monitors.reports.model import DEVICE_SAMPLE, ReadinessReport
 from rules.findings import Finding, RuleMetadata, Severity, Status, Subject
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -110,7 +110,9 @@ def _result(report: ReadinessReport, finding: Finding, rule_index: int) -> dict[
             "severity": finding.severity.value,
             "reasons": list(finding.reasons),
             "remediation": finding.remediation,
-            "devices": [report.device_label(device) for device in finding.devices],
+            # A bounded sample; every device is listed once, in per-device readiness.
+            "deviceCount": len(finding.devices),
+            "devices": [report.device_label(device) for device in finding.devices[:DEVICE_SAMPLE]],
             "scope": scope.as_json() if scope else None,
         },
     }
