@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 from monitors.reports.model import ReadinessReport, Section
 from rules.findings import Finding, Status
@@ -21,13 +22,17 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def render_junit(report: ReadinessReport) -> str:
+# Failing or unknown test cases per rule and suite; the rest are one case (`--all`: every one).
+CASES_PER_RULE = 50
+
+
+def render_junit(report: ReadinessReport, *, everything: bool = False) -> str:
     suites = ET.Element("testsuites", name=f"greenscreen {report.tenant_id}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for section in report.sections:
         if section.profile_id is None and not section.findings:
             continue
-        suite = _suite(report, section)
+        suite = _suite(report, section, everything)
         suites.append(suite)
         for name in totals:
             totals[name] += int(suite.get(name, "0"))
@@ -37,7 +42,7 @@ def render_junit(report: ReadinessReport) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _suite(report: ReadinessReport, section: Section) -> ET.Element:
+def _suite(report: ReadinessReport, section: Section, everything: bool) -> ET.Element:
     counts = section.counts()
     suite = ET.Element(
         "testsuite",
@@ -53,15 +58,50 @@ def _suite(report: ReadinessReport, section: Section) -> ET.Element:
     ET.SubElement(properties, "property", name="verdict", value=section.readiness.value)
     if section.profile_id is not None:
         ET.SubElement(properties, "property", name="profileId", value=section.profile_id)
-    # What passes is a count: one test case per rule, not one per passing subject.
+    # What passes is a count: one test case per rule, not one per passing subject. Failing and
+    # unknown subjects: the first CASES_PER_RULE of each rule, then one case for the rest.
     passed = section.passed_by_rule()
+    shown: Counter[tuple[str, Status]] = Counter()
+    rest: dict[tuple[str, Status], list[Finding]] = {}
     for finding in section.findings:
-        if finding.status is not Status.PASS:
+        if finding.status is Status.PASS:
+            continue
+        key = (finding.rule_id, finding.status)
+        if (
+            everything
+            or finding.status not in (Status.FAIL, Status.UNKNOWN)
+            or (shown[key] < CASES_PER_RULE)
+        ):
+            shown[key] += 1
             suite.append(_case(report, section, finding))
+        else:
+            rest.setdefault(key, []).append(finding)
+    for (rule_id, status), findings in rest.items():
+        suite.append(_rest_case(rule_id, status, findings))
     for rule_id, count in passed.items():
         suite.append(_passed_case(report, rule_id, count))
-    suite.set("tests", str(len(suite.findall("testcase"))))
+    cases = suite.findall("testcase")
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(sum(1 for case in cases if case.find("failure") is not None)))
+    suite.set("errors", str(sum(1 for case in cases if case.find("error") is not None)))
     return suite
+
+
+def _rest_case(rule_id: str, status: Status, findings: list[Finding]) -> ET.Element:
+    """The failing (or unknown) subjects of a rule past the first CASES_PER_RULE, as one case."""
+    worst = max(findings, key=lambda finding: finding.severity.rank)
+    case = ET.Element(
+        "testcase",
+        name=_xml(f"{rule_id}: {len(findings)} more subject(s)"),
+        classname=f"greenscreen.{rule_id}",
+    )
+    names = ", ".join(finding.subject.display_name for finding in findings[:20])
+    more = f" and {len(findings) - 20} more" if len(findings) > 20 else ""
+    text = f"{len(findings)} more {status.value} subject(s): {names}{more}"
+    tag = "failure" if status is Status.FAIL else "error"
+    element = ET.SubElement(case, tag, message=_xml(text[:500]), type=worst.severity.value)
+    element.text = _xml(text + "\nevery one: greenscreen check --all --format junit")
+    return case
 
 
 def _passed_case(report: ReadinessReport, rule_id: str, count: int) -> ET.Element:

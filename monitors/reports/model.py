@@ -41,10 +41,13 @@ NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
 QUIET = (Status.PASS, Status.NOT_APPLICABLE)
 
 
+_NEGATIVE_RANK = {severity: -severity.rank for severity in Severity}
+
+
 def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
     return (
         _STATUS_ORDER[finding.status],
-        -finding.severity.rank,
+        _NEGATIVE_RANK[finding.severity],
         finding.rule_id,
         finding.subject.display_name.casefold(),
         finding.subject.id,
@@ -213,21 +216,28 @@ def build_report(
     fail_on: Severity,
     devices: Sequence[DeviceReadiness] | None = None,
 ) -> ReadinessReport:
-    tenant_wide = tuple(
-        sorted((f for f in evaluation.findings if f.scope is None), key=finding_order)
-    )
-    tenant_verdicts = [(f.status, f.severity) for f in tenant_wide]
+    tenant_wide_findings: list[Finding] = []
     by_profile: dict[str, list[Finding]] = {}
     for finding in evaluation.findings:
-        if finding.scope is not None:
+        if finding.scope is None:
+            tenant_wide_findings.append(finding)
+        else:
             by_profile.setdefault(finding.scope.profile_id, []).append(finding)
+    tenant_wide = _in_report_order(tenant_wide_findings)
+    tenant_readiness = _own_readiness(tenant_wide, fail_on)
+    devices_by_profile: dict[str | None, list[DeviceReadiness]] = {}
+    for device in devices or ():
+        devices_by_profile.setdefault(device.profile_id, []).append(device)
 
     sections: list[Section] = []
     placed: set[str] = set()
+    # Every finding counts, including those scoped to profiles without pre-provisioning: the
+    # overall verdict is GREEN exactly when `check` exits 0.
+    overall = tenant_readiness
     for profile_id, title, groups, targeted in _profiles_to_show(snapshot, evaluation.findings):
-        scoped = tuple(sorted(by_profile.get(profile_id, ()), key=finding_order))
-        verdicts = [*tenant_verdicts, *((f.status, f.severity) for f in scoped)]
-        own_devices = tuple(d for d in devices or () if d.profile_id == profile_id)
+        scoped = _in_report_order(by_profile.get(profile_id, ()))
+        own = _own_readiness(scoped, fail_on)
+        overall = _worse(overall, own)
         placed.add(profile_id)
         sections.append(
             Section(
@@ -235,8 +245,9 @@ def build_report(
                 title=title,
                 groups=groups,
                 findings=scoped,
-                readiness=readiness_of(verdicts, fail_on),
-                devices=_worst_first(own_devices),
+                # A profile's verdict counts its own findings and the tenant-wide ones.
+                readiness=_worse(tenant_readiness, own),
+                devices=_worst_first(tuple(devices_by_profile.get(profile_id, ()))),
                 targeted_devices=targeted,
             )
         )
@@ -245,11 +256,8 @@ def build_report(
         title=TENANT_WIDE_TITLE,
         groups=(),
         findings=tenant_wide,
-        readiness=readiness_of(tenant_verdicts, fail_on),
+        readiness=tenant_readiness,
     )
-    # Every finding counts, including those scoped to profiles without pre-provisioning: the
-    # overall verdict is GREEN exactly when `check` exits 0.
-    overall = readiness_of([(f.status, f.severity) for f in evaluation.findings], fail_on)
     labels = {
         device.id: device.serial_number or device.display_name or device.id
         for device in snapshot.autopilot_devices or ()
@@ -271,6 +279,34 @@ def build_report(
         device_labels=labels,
         network=bench_endpoints(snapshot),
     )
+
+
+def _in_report_order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Not green first in `finding_order`; then what passes, by rule in the order rules said it
+    (the many passing verdicts are counted, not read one by one: no per-subject sort key)."""
+    loud: list[Finding] = []
+    quiet: list[Finding] = []
+    for finding in findings:
+        (quiet if finding.status in QUIET else loud).append(finding)
+    loud.sort(key=finding_order)
+    quiet.sort(key=_quiet_order)
+    return (*loud, *quiet)
+
+
+def _quiet_order(finding: Finding) -> tuple[int, str]:
+    return _STATUS_ORDER[finding.status], finding.rule_id
+
+
+_WORSE = {Readiness.RED: 2, Readiness.UNKNOWN: 1, Readiness.GREEN: 0}
+
+
+def _worse(one: Readiness, other: Readiness) -> Readiness:
+    return one if _WORSE[one] >= _WORSE[other] else other
+
+
+def _own_readiness(ordered: Sequence[Finding], fail_on: Severity) -> Readiness:
+    """`readiness_of` for findings in `finding_order`: only the not-green ones can count."""
+    return readiness_of(((f.status, f.severity) for f in ordered if f.status in NOT_GREEN), fail_on)
 
 
 def _profiles_to_show(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from typing import Any
 
 from monitors.reports.model import DEVICE_SAMPLE, ReadinessReport
@@ -24,7 +25,24 @@ _LEVEL = {
 }
 
 
-def render_sarif(report: ReadinessReport) -> str:
+# Results per rule and profile; the rest are counted in the run's properties (`--all`: every
+# one). Code-scanning services cap a run's results (GitHub: 25,000 per run).
+RESULTS_PER_RULE = 50
+
+
+def render_sarif(report: ReadinessReport, *, everything: bool = False) -> str:
+    reported = [
+        finding
+        for finding in report.findings
+        if finding.status in (Status.FAIL, Status.UNKNOWN, Status.MANUAL)
+    ]
+    shown: Counter[tuple[str, str]] = Counter()
+    kept = []
+    for finding in reported:
+        key = (finding.rule_id, finding.scope.profile_id if finding.scope else "")
+        shown[key] += 1
+        if everything or shown[key] <= RESULTS_PER_RULE:
+            kept.append(finding)
     rule_ids = list(report.rules)
     for finding in report.findings:
         if finding.rule_id not in report.rules and finding.rule_id not in rule_ids:
@@ -52,12 +70,11 @@ def render_sarif(report: ReadinessReport) -> str:
                     "verdict": report.readiness.value,
                     "failOn": report.fail_on.value,
                     "unreadableCollections": list(report.unreadable),
+                    # Failing and unknown verdicts left out past RESULTS_PER_RULE per rule and
+                    # profile (the exit code still counts them; `--all` lists every one).
+                    "resultsOmitted": len(reported) - len(kept),
                 },
-                "results": [
-                    _result(report, finding, index[finding.rule_id])
-                    for finding in report.findings
-                    if finding.status in (Status.FAIL, Status.UNKNOWN, Status.MANUAL)
-                ],
+                "results": [_result(report, finding, index[finding.rule_id]) for finding in kept],
             }
         ],
     }

@@ -194,7 +194,8 @@ def _manual_summary(console: Console, report: ReadinessReport) -> None:
         return
     console.print(
         Text(
-            f"To check by hand ({len(manual)}): Greenscreen cannot see these; --all lists the steps",
+            f"To check by hand ({len(manual)}): Greenscreen cannot see these; "
+            "--all lists the steps",
             style="bold",
         )
     )
