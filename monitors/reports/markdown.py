@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 
 from monitors.reports.model import (
     FINDINGS_PER_GROUP,
@@ -16,7 +17,7 @@ from monitors.reports.model import (
     Section,
     breaches,
 )
-from monitors.reports.terminal import blocker_label, device_profile_label
+from monitors.reports.terminal import device_profile_label, short_blocker
 from monitors.what_if import WhatIfChange, WhatIfResult
 from rules.device_readiness import DeviceReadiness, Readiness
 from rules.findings import Finding, Status
@@ -202,7 +203,9 @@ def _devices(report: ReadinessReport, everything: bool) -> list[str]:
 
 def _device_row(device: DeviceReadiness) -> str:
     groups = ", ".join(md(g.display_name) + ("" if g.certain else "?") for g in device.groups)
-    blockers = "; ".join(md(blocker_label(b.rule_id, b.message)) for b in device.blockers)
+    # A finding by its rule id (its text is in the profile's section); a device fact in full.
+    named = Counter(short_blocker(b.rule_id, b.message) for b in device.blockers)
+    blockers = "; ".join(md(n) + (f" ×{c}" if c > 1 else "") for n, c in named.items())
     cells = [
         _BADGE[device.readiness],
         md(device.serial_number or ""),
