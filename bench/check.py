@@ -48,6 +48,7 @@ MIB = 2**20
 class Run:
     report_format: str
     wall_s: float
+    cpu_s: float
     peak_rss_mib: float
     exit_code: int
     size_bytes: int
@@ -80,7 +81,8 @@ def run_check(snapshot: Path, report_format: str, out: Path, *extra: str) -> Run
         raise SystemExit(f"check --format {report_format} failed: {stderr[-2000:]}")
     size = out.stat().st_size
     lines = out.read_text(encoding="utf-8").count("\n") if report_format == "terminal" else 0
-    return Run(report_format, wall, usage.ru_maxrss / 1024, process.returncode, size, lines)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(report_format, wall, cpu, usage.ru_maxrss / 1024, process.returncode, size, lines)
 
 
 def open_in_chromium(page: Path, profile: Path) -> tuple[float, float, float] | None:
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         for report_format in FORMATS:
             run = run_check(snapshot, report_format, work / f"report.{report_format}")
             print(
-                f"{report_format}: {run.wall_s:.1f} s, {run.peak_rss_mib:.0f} MiB, "
+                f"{report_format}: {run.wall_s:.1f} s, {run.cpu_s:.1f} s CPU, "
+                f"{run.peak_rss_mib:.0f} MiB, "
                 f"{run.size_bytes / MIB:.1f} MiB",
                 file=sys.stderr,
                 flush=True,
@@ -178,8 +181,8 @@ def render(
         "`greenscreen check --snapshot FILE --format F --out OUT` in a process of its own "
         "(wall time and that process's peak RSS from `os.wait4`).",
         "",
-        "| format | wall (s) | peak RSS (MiB) | output | exit |",
-        "|---|---:|---:|---:|---:|",
+        "| format | wall (s) | CPU (s) | peak RSS (MiB) | output | exit |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for run in [*runs, everything]:
         name = run.report_format + (" --all" if run is everything else "")
@@ -189,11 +192,13 @@ def render(
             else f"{run.size_bytes / MIB:,.1f} MiB"
         )
         lines.append(
-            f"| {name} | {run.wall_s:.1f} | {run.peak_rss_mib:,.0f} | {size} | {run.exit_code} |"
+            f"| {name} | {run.wall_s:.1f} | {run.cpu_s:.1f} | {run.peak_rss_mib:,.0f} | {size} "
+            f"| {run.exit_code} |"
         )
     lines += ["", "| goal (20k tenant) | measured | goal |", "|---|---|---|"]
     lines.append(
-        f"| `check`, terminal report, wall | {terminal.wall_s:.1f} s | ≤ 5 s: "
+        f"| `check`, terminal report, wall | {terminal.wall_s:.1f} s ({terminal.cpu_s:.1f} s CPU) "
+        "| ≤ 5 s: "
         f"{_mark(terminal.wall_s <= 5)} |"
     )
     lines.append(
