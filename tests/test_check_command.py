@@ -354,3 +354,26 @@ def test_command_exits_1_on_the_sample_and_2_on_a_bad_file(tmp_path: Path) -> No
     assert broken.stdout == ""
     assert broken.stderr.count("\n") == 1
     assert "Traceback" not in broken.stderr
+
+
+def test_all_lists_passing_findings_in_json_and_every_finding_in_the_terminal(
+    tmp_path: Path,
+) -> None:
+    bounded, everything = tmp_path / "bounded.json", tmp_path / "all.json"
+    assert main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--out", str(bounded)])
+    assert main(
+        ["check", "--snapshot", str(SAMPLE), "--format", "json", "--all", "--out", str(everything)]
+    )
+    short = json.loads(bounded.read_text(encoding="utf-8"))
+    full = json.loads(everything.read_text(encoding="utf-8"))
+
+    assert (short["complete"], full["complete"]) == (False, True)
+    assert len(full["findings"]) == sum(full["counts"].values())
+    assert "pass" in {f["status"] for f in full["findings"]}
+    assert "pass" not in {f["status"] for f in short["findings"]}
+
+    terminal = tmp_path / "all.txt"
+    assert main(["check", "--snapshot", str(SAMPLE), "--all", "--out", str(terminal)])
+    text = terminal.read_text(encoding="utf-8")
+    not_green = [f for f in short["findings"] if f["status"] in ("fail", "unknown")]
+    assert text.count("\n  ✗ ") + text.count("\n  ? ") == len(not_green)

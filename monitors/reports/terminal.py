@@ -34,8 +34,8 @@ _MAX_DEVICES_NAMED = 5
 _MAX_REASONS = 8
 # The default report is one screen: this many profiles and rules, a few examples each.
 _SUMMARY_PROFILES = 8
-_SUMMARY_RULES = 6
-_SUMMARY_EXAMPLES = 2
+_SUMMARY_RULES = 8
+_SUMMARY_EXAMPLES = 1
 _SUMMARY_DEVICES = 50
 
 
