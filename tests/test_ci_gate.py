@@ -420,7 +420,14 @@ def test_a_suppressed_failure_is_shown_with_its_reason_and_does_not_fail_the_gat
     text = out.read_text(encoding="utf-8")
     assert code == 0
     if report_format == "json":
-        (suppressed,) = [f for f in json.loads(text)["findings"] if "suppressed" in f]
+        import jsonschema
+
+        from monitors.reports.json_findings import findings_schema
+
+        document = json.loads(text)
+        schema = findings_schema()
+        jsonschema.validators.validator_for(schema)(schema).validate(document)
+        (suppressed,) = [f for f in document["findings"] if "suppressed" in f]
         assert suppressed["ruleId"] == "TST-001"
         assert suppressed["suppressed"]["reason"] == "vendor fix scheduled for the January build"
     elif report_format == "junit":
