@@ -600,12 +600,8 @@ def _check_readiness(
         # Large documents are written as they are produced, not held as one string.
         "json": lambda: json_findings.iter_report_json(report, everything=everything),
         "junit": lambda: (junit.render_junit(report, everything=everything),),
-        "sarif": lambda: (
-            sarif.render_sarif(
-                report,
-                _sarif_artifact(args, report.tenant_id, report.findings),
-                everything=everything,
-            ),
+        "sarif": lambda: sarif.iter_sarif(
+            report, _sarif_artifact(args, report.tenant_id, report.findings), everything=everything
         ),
         "markdown": lambda: (
             markdown.render_markdown(report, show_devices=args.devices, everything=everything),
@@ -698,9 +694,12 @@ def _sarif_artifact(
 ) -> SarifArtifact:
     """What SARIF results point at: the snapshot file checked, or the live tenant's pseudo-path."""
     from monitors.reports.sarif import live_tenant_artifact, snapshot_artifact, subject_ids
+    from rules.findings import Status
 
     if args.snapshot is not None:
-        return snapshot_artifact(args.snapshot, subject_ids(findings))
+        # Only results get a line: what is not green (passes are most of a large tenant).
+        reported = (f for f in findings if f.status not in (Status.PASS, Status.NOT_APPLICABLE))
+        return snapshot_artifact(args.snapshot, subject_ids(reported))
     return live_tenant_artifact(tenant_id)
 
 

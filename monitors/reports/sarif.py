@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,14 @@ def subject_ids(findings: Iterable[Finding]) -> set[str]:
 def render_sarif(
     report: ReadinessReport, artifact: SarifArtifact | None = None, *, everything: bool = False
 ) -> str:
+    return "".join(iter_sarif(report, artifact, everything=everything))
+
+
+def iter_sarif(
+    report: ReadinessReport, artifact: SarifArtifact | None = None, *, everything: bool = False
+) -> Iterator[str]:
+    """The SARIF document in pieces: the run without its results, then one result at a time
+    (a bounded run of a large tenant is still tens of MB; it is never held as one string)."""
     artifact = artifact or live_tenant_artifact(report.tenant_id)
     rule_ids = list(report.rules)
     for finding in report.findings:
@@ -151,13 +159,22 @@ def render_sarif(
                     "omittedResults": len(reported) - len(kept),
                 },
                 "artifacts": [{"location": {"uri": artifact.uri}}],
-                "results": [
-                    _result(report, finding, index[finding.rule_id], artifact) for finding in kept
-                ],
+                # Last key of the last run: the results are written in its place below.
+                "results": [],
             }
         ],
     }
-    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    before, marker, after = text.rpartition('"results": []')
+    if not marker:  # pragma: no cover - the document above always ends with its results
+        raise AssertionError("SARIF document without results")
+    yield inert_json(before) + '"results": ['
+    for position, finding in enumerate(kept):
+        result = _result(report, finding, index[finding.rule_id], artifact)
+        yield ("\n" if position == 0 else ",\n") + inert_json(
+            json.dumps(result, ensure_ascii=False)
+        )
+    yield ("\n      " if kept else "") + "]" + inert_json(after) + "\n"
 
 
 def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:

@@ -232,7 +232,9 @@ def _manual_summary(console: Console, report: ReadinessReport) -> None:
         )
     )
     per_rule = Counter(finding.rule_id for finding in manual)
-    for rule_id, count in per_rule.items():
+    # One screen: the first few, the rest named by id.
+    items = list(per_rule.items())
+    for rule_id, count in items[:_SUMMARY_RULES]:
         head = Text("  ☐ MANUAL ", style="bold blue")
         head.append(f"{rule_id} ", style="bold")
         metadata = report.rules.get(rule_id)
@@ -240,6 +242,9 @@ def _manual_summary(console: Console, report: ReadinessReport) -> None:
         if count > 1:
             head.append(f" (×{count})")
         console.print(head)
+    if len(items) > _SUMMARY_RULES:
+        rest = [rule_id for rule_id, _ in items[_SUMMARY_RULES:]]
+        console.print(Text(f"  ... and {len(rest)} more: {', '.join(rest)} (--all)", "dim"))
     console.print()
 
 
