@@ -42,6 +42,7 @@ demo: setup
 bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.check
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.guardrail
 	$(BIN)/python -m bench.attribution

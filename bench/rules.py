@@ -4,8 +4,9 @@ The tenant is `samples.synthetic.generate_tenant()` with its defaults (20,000 de
 apps, 5,000 groups, ...). Reported separately: building the snapshot model from the document,
 evaluating every catalog rule (the shared targeting view is built lazily by the first rules that
 need it, so it is counted there), and per-device readiness. CPU time is `time.process_time`
-(one core: the engine is single-threaded); peak memory is tracemalloc's, in a second pass so
-that tracing does not inflate the CPU numbers.
+(one core: the engine is single-threaded), with the cyclic garbage collector paused as
+`greenscreen check` pauses it; peak memory is tracemalloc's, in a second pass so that tracing
+does not inflate the CPU numbers.
 
 Each phase runs under a CPU budget (a profiling timer interrupts it), so the benchmark always
 finishes in about two minutes; a phase that runs out is reported as "more than" its budget, not
@@ -151,17 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     document = generate_tenant()
     generated_in = time.process_time() - generation_start
 
-    model, snapshot = timed("snapshot model (from_document)", 600, lambda: _model(document))
+    # As `greenscreen check` runs them: the cyclic collector paused (rules/engine.py).
+    with collector_paused():
+        model, snapshot = timed("snapshot model (from_document)", 600, lambda: _model(document))
     if snapshot is None:
         raise SystemExit("building the model did not finish")
     print(f"model built in {model.cpu_seconds:.2f} s CPU", file=sys.stderr, flush=True)
     rules_phase, findings, per_rule = evaluate_rules(snapshot, args.rule_budget)
     print(f"rules: {rules_phase.cpu_text()} s CPU", file=sys.stderr, flush=True)
-    devices_phase, devices = timed(
-        "per-device readiness",
-        args.device_budget,
-        lambda: device_readiness(snapshot, findings),
-    )
+    with collector_paused():
+        devices_phase, devices = timed(
+            "per-device readiness",
+            args.device_budget,
+            lambda: device_readiness(snapshot, findings),
+        )
     if devices is not None:
         devices_phase.detail = f"{len(devices):,} devices"
 
@@ -206,11 +210,11 @@ def render(
     rules_peak: tuple[float, bool, float],
     wall: float,
 ) -> str:
-    rule_phase = phases[1]
+    together = sum(phase.cpu_seconds for phase in phases)
+    met = all(phase.finished for phase in phases) and together <= GOAL_SECONDS
     verdict = (
-        f"goal (< {GOAL_SECONDS:.0f} s CPU for rule evaluation) met"
-        if rule_phase.finished and rule_phase.cpu_seconds < GOAL_SECONDS
-        else f"goal (< {GOAL_SECONDS:.0f} s CPU for rule evaluation) **not met**"
+        f"Model, rule evaluation and per-device readiness together: {together:.2f} s CPU; goal "
+        f"(≤ {GOAL_SECONDS:.0f} s together) " + ("met" if met else "**not met**")
     )
     lines = [
         BEGIN,

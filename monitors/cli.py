@@ -115,8 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser(
         "schema",
-        help="print the JSON Schema of the snapshot file",
-        description="Print the JSON Schema of greenscreen.tenant-snapshot/1.",
+        help="print the JSON Schema of the snapshot file (or of the findings document)",
+        description=(
+            "Print the JSON Schema of greenscreen.tenant-snapshot/1, or with --findings the "
+            "schema of greenscreen.findings/2 (`greenscreen check --format json`)."
+        ),
+    )
+    schema.add_argument(
+        "--findings",
+        action="store_true",
+        help="the findings document of `check --format json` instead of the snapshot file",
     )
     schema.set_defaults(handler=_schema)
     return parser
@@ -226,7 +234,7 @@ def _add_check_command(commands: Any) -> None:
         "--format",
         choices=CHECK_FORMATS,
         default="terminal",
-        help="terminal (default), json (the findings list), junit, sarif, markdown or html",
+        help="terminal (default), json (the findings document), junit, sarif, markdown or html",
     )
     report.add_argument(
         "--out",
@@ -250,6 +258,15 @@ def _add_check_command(commands: Any) -> None:
         help=(
             "JSON list of accepted findings ({rule, subject, tenant, reason, owner, expires}): "
             "shown as suppressed, not counted against --fail-on; expired entries do not apply"
+        ),
+    )
+    report.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help=(
+            "everything: every finding in terminal, markdown and html (default: a bounded "
+            "summary); passing findings one by one in json"
         ),
     )
     report.add_argument(
@@ -444,6 +461,16 @@ def _progress_reporter(stream: TextIO) -> _PlainProgress:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from rules.engine import collector_paused
+
+    # One short-lived process holding millions of long-lived objects (the snapshot, its model,
+    # the verdicts) that form no cycles to free: automatic collections would walk all of them
+    # again and again for nothing (half of a large tenant's CPU). Reference counting frees the rest.
+    with collector_paused():
+        return _check_paused(args)
+
+
+def _check_paused(args: argparse.Namespace) -> int:
     from monitors.tenant_changes import load_change_document
 
     fail_on = Severity(args.fail_on)
@@ -533,7 +560,7 @@ def _snapshot_model(document: Mapping[str, Any], source: str) -> TenantSnapshot:
 
 def _check_readiness(
     args: argparse.Namespace,
-    document: Mapping[str, Any],
+    document: dict[str, Any],
     source: str,
     fail_on: Severity,
     settings: OperatorSettings,
@@ -547,6 +574,7 @@ def _check_readiness(
     from rules.engine import evaluate_snapshot
 
     snapshot = _snapshot_model(document, source)
+    document.clear()  # the model holds what the rules need; the raw document is not kept
     evaluation = evaluate_snapshot(snapshot, args.rules, settings)
     now = datetime.now(UTC)
     wants_devices = args.devices or args.devices_out is not None or args.format == "html"
@@ -561,29 +589,32 @@ def _check_readiness(
         )
         devices = device_readiness(snapshot, counted, fail_on)
     report = build_report(evaluation, snapshot, fail_on, devices, suppressions, now)
+    everything: bool = args.everything
     color, width = _terminal_style(args.out)
-    renderers: dict[str, Callable[[], str]] = {
-        "terminal": lambda: terminal.render_terminal(
-            report, color=color, width=width, show_devices=args.devices
+    renderers: dict[str, Callable[[], Iterable[str]]] = {
+        "terminal": lambda: (
+            terminal.render_terminal(
+                report, color=color, width=width, show_devices=args.devices, everything=everything
+            ),
         ),
-        "json": lambda: json_findings.render_report_json(report),
-        "junit": lambda: junit.render_junit(report),
-        "sarif": lambda: sarif.render_sarif(
-            report, _sarif_artifact(args, report.tenant_id, report.findings)
+        # Large documents are written as they are produced, not held as one string.
+        "json": lambda: json_findings.iter_report_json(report, everything=everything),
+        "junit": lambda: (junit.render_junit(report, everything=everything),),
+        "sarif": lambda: sarif.iter_sarif(
+            report, _sarif_artifact(args, report.tenant_id, report.findings), everything=everything
         ),
-        "markdown": lambda: markdown.render_markdown(report, show_devices=args.devices),
-        "html": lambda: html_report.render_html(report),
+        "markdown": lambda: (
+            markdown.render_markdown(report, show_devices=args.devices, everything=everything),
+        ),
+        "html": lambda: html_report.iter_html(report, everything=everything),
     }
-    # Everything is rendered before anything is written.
-    text = renderers[args.format]()
-    devices_text = (
-        json_findings.render_devices_json(report, devices or ())
-        if args.devices_out is not None
-        else None
-    )
-    _emit(args.out, args.format, text)
-    if devices_text is not None:
-        _emit(args.devices_out, "device readiness json", devices_text)
+    _emit(args.out, args.format, renderers[args.format]())
+    if args.devices_out is not None:
+        _emit(
+            args.devices_out,
+            "device readiness json",
+            json_findings.iter_devices_json(report, devices or ()),
+        )
     if args.store:
         _store_evaluation(evaluation)
     return EXIT_FINDINGS if report.breaching() else EXIT_OK
@@ -643,15 +674,18 @@ def _check_what_if(
     return EXIT_FINDINGS if result.breaking() else EXIT_OK
 
 
-def _emit(out: Path | None, report_format: str, text: str) -> None:
-    """Write the report to `out` (and say so on stderr), or to stdout."""
-    from monitors.reports.output import describe_written, write_text_atomically
+def _emit(out: Path | None, report_format: str, text: str | Iterable[str]) -> None:
+    """Write the report to `out` (and say so on stderr), or to stdout; a report given in
+    pieces is written as it is produced (to `out` still atomically: whole or not at all)."""
+    from monitors.reports.output import describe_written, write_chunks_atomically
 
+    chunks = (text,) if isinstance(text, str) else text
     if out is None:
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
         return
-    size = write_text_atomically(out, text)
+    size = write_chunks_atomically(out, chunks)
     print(_one_line(describe_written(out, report_format, size)), file=sys.stderr)
 
 
@@ -660,9 +694,12 @@ def _sarif_artifact(
 ) -> SarifArtifact:
     """What SARIF results point at: the snapshot file checked, or the live tenant's pseudo-path."""
     from monitors.reports.sarif import live_tenant_artifact, snapshot_artifact, subject_ids
+    from rules.findings import Status
 
     if args.snapshot is not None:
-        return snapshot_artifact(args.snapshot, subject_ids(findings))
+        # Only results get a line: what is not green (passes are most of a large tenant).
+        reported = (f for f in findings if f.status not in (Status.PASS, Status.NOT_APPLICABLE))
+        return snapshot_artifact(args.snapshot, subject_ids(reported))
     return live_tenant_artifact(tenant_id)
 
 
@@ -734,7 +771,9 @@ def summarize(snapshot: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    json.dump(snapshot_schema(), sys.stdout, indent=2)
+    from monitors.reports.json_findings import findings_schema
+
+    json.dump(findings_schema() if args.findings else snapshot_schema(), sys.stdout, indent=2)
     print()
     return EXIT_OK
 

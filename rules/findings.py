@@ -141,13 +141,29 @@ def _sorted_ids(devices: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(devices))
 
 
+# A rule passes the same tuple of a profile's devices to every finding of that profile: remember
+# its sorted form by identity (the entry keeps the tuple alive, so its id stays its own) instead
+# of building a frozenset of thousands of ids for each finding.
+_SORTED_TUPLES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_SORTED_TUPLES_MAX = 4096
+
+
 def _device_ids(devices: tuple[str, ...] | list[str] | frozenset[str]) -> tuple[str, ...]:
     """Sorted, without duplicates; one device (every per-device rule) needs neither."""
     if isinstance(devices, frozenset):
         return _sorted_ids(devices)
     if len(devices) <= 1:
         return tuple(devices)
-    return _sorted_ids(frozenset(devices))
+    if not isinstance(devices, tuple):
+        return _sorted_ids(frozenset(devices))
+    known = _SORTED_TUPLES.get(id(devices))
+    if known is not None and known[0] is devices:
+        return known[1]
+    result = _sorted_ids(frozenset(devices))
+    if len(_SORTED_TUPLES) >= _SORTED_TUPLES_MAX:
+        _SORTED_TUPLES.clear()
+    _SORTED_TUPLES[id(devices)] = (devices, result)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

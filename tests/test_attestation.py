@@ -286,8 +286,8 @@ def test_the_command_line_can_attest_both_mdm_facts(
     path.write_text(json.dumps(document), encoding="utf-8")
 
     def statuses(*extra: str) -> dict[str, str]:
-        main(["check", "--snapshot", str(path), "--format", "json", *extra])
-        findings = json.loads(capsys.readouterr().out)
+        main(["check", "--snapshot", str(path), "--format", "json", "--all", *extra])
+        findings = json.loads(capsys.readouterr().out)["findings"]
         return {f["ruleId"]: f["status"] for f in findings if f["ruleId"] in ("ENR-001", "ENR-003")}
 
     assert statuses() == {"ENR-001": "unknown", "ENR-003": "unknown"}

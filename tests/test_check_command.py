@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from monitors.cli import main
@@ -59,16 +60,24 @@ def test_sample_tenant_fails_the_check_in_every_format(
     assert {status for status, _ in sample_outputs.values()} == {1}
 
 
-def test_json_output_is_a_list_of_contract_findings(
-    sample_outputs: dict[str, tuple[int, str]],
+def test_json_output_is_the_findings_document(
+    sample_outputs: dict[str, tuple[int, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    findings = json.loads(sample_outputs["json"][1])
+    document = json.loads(sample_outputs["json"][1])
+    assert main(["schema", "--findings"]) == 0
+    schema = json.loads(capsys.readouterr().out)
 
-    assert isinstance(findings, list)
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+    findings = document["findings"]
     assert findings
-    assert all(set(finding) >= CONTRACT_KEYS for finding in findings)
+    assert all(set(finding) == CONTRACT_KEYS for finding in findings)
+    assert {f["status"] for f in findings} <= {"fail", "unknown", "manual"}
+    profiles = {profile["id"]: profile["displayName"] for profile in document["profiles"]}
     paused = [f for f in findings if f["ruleId"] == "GRP-002" and f["status"] == "fail"]
-    assert [f["scope"]["profile"]["displayName"] for f in paused] == [SALES_PROFILE]
+    assert [profiles[f["scope"]] for f in paused] == [SALES_PROFILE]
+    # Every verdict is either listed or counted, once.
+    counted = sum(entry["count"] for entry in document["quiet"])
+    assert counted + len(findings) == sum(document["counts"].values())
 
 
 def test_junit_output_parses_with_a_suite_per_profile(
@@ -123,7 +132,7 @@ def test_json_goes_to_stdout_without_out(capsys: pytest.CaptureFixture[str]) -> 
     status = main(["check", "--snapshot", str(SAMPLE), "--format", "json"])
 
     assert status == 1
-    assert isinstance(json.loads(capsys.readouterr().out), list)
+    assert json.loads(capsys.readouterr().out)["format"] == "greenscreen.findings/2"
 
 
 # --- exit codes -------------------------------------------------------------------------------
@@ -258,7 +267,7 @@ def test_existing_report_is_left_untouched_when_the_check_cannot_run(
 # --- devices ---------------------------------------------------------------------------------
 
 
-def test_devices_out_writes_device_readiness_and_keeps_json_a_plain_list(
+def test_devices_out_writes_device_readiness_apart_from_the_findings(
     healthy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     devices_out = tmp_path / "devices.json"
@@ -278,7 +287,7 @@ def test_devices_out_writes_device_readiness_and_keeps_json_a_plain_list(
     )
 
     assert code == 1
-    assert isinstance(json.loads(capsys.readouterr().out), list)
+    assert "devices" not in json.loads(capsys.readouterr().out)
     document: dict[str, Any] = json.loads(devices_out.read_text(encoding="utf-8"))
     by_id = {device["id"]: device for device in document["devices"]}
     assert by_id[DEVICE_A_ID]["readiness"] == "red"
@@ -340,8 +349,31 @@ def test_command_exits_1_on_the_sample_and_2_on_a_bad_file(tmp_path: Path) -> No
     )
 
     assert sample.returncode == 1
-    assert isinstance(json.loads(sample.stdout), list)
+    assert json.loads(sample.stdout)["format"] == "greenscreen.findings/2"
     assert broken.returncode == 2
     assert broken.stdout == ""
     assert broken.stderr.count("\n") == 1
     assert "Traceback" not in broken.stderr
+
+
+def test_all_lists_passing_findings_in_json_and_every_finding_in_the_terminal(
+    tmp_path: Path,
+) -> None:
+    bounded, everything = tmp_path / "bounded.json", tmp_path / "all.json"
+    assert main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--out", str(bounded)])
+    assert main(
+        ["check", "--snapshot", str(SAMPLE), "--format", "json", "--all", "--out", str(everything)]
+    )
+    short = json.loads(bounded.read_text(encoding="utf-8"))
+    full = json.loads(everything.read_text(encoding="utf-8"))
+
+    assert (short["complete"], full["complete"]) == (False, True)
+    assert len(full["findings"]) == sum(full["counts"].values())
+    assert "pass" in {f["status"] for f in full["findings"]}
+    assert "pass" not in {f["status"] for f in short["findings"]}
+
+    terminal = tmp_path / "all.txt"
+    assert main(["check", "--snapshot", str(SAMPLE), "--all", "--out", str(terminal)])
+    text = terminal.read_text(encoding="utf-8")
+    not_green = [f for f in short["findings"] if f["status"] in ("fail", "unknown")]
+    assert text.count("\n  ✗ ") + text.count("\n  ? ") == len(not_green)

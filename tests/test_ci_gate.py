@@ -65,9 +65,10 @@ def junit_counts(text: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def sample_findings(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every finding of the sample, passes included (`--all`)."""
     out = tmp_path_factory.mktemp("findings") / "findings.json"
-    main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--out", str(out)])
-    findings: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))
+    main(["check", "--snapshot", str(SAMPLE), "--format", "json", "--all", "--out", str(out)])
+    findings: list[dict[str, Any]] = json.loads(out.read_text(encoding="utf-8"))["findings"]
     return findings
 
 
@@ -95,11 +96,19 @@ def test_junit_failures_and_errors_are_exactly_what_fails_the_gate(
         ]
     )
 
-    counts = junit_counts(out.read_text(encoding="utf-8"))
+    text = out.read_text(encoding="utf-8")
+    counts = junit_counts(text)
     failing = [f for f in sample_findings if f["severity"] in at_least]
     assert counts["failures"] == sum(1 for f in failing if f["status"] == "fail")
     assert counts["errors"] == sum(1 for f in failing if f["status"] == "unknown")
-    assert counts["tests"] == len(sample_findings)
+    # One case per finding that does not pass; what passes is one case per rule and profile.
+    passing_rules = {(f["ruleId"], f["scope"]) for f in sample_findings if f["status"] == "pass"}
+    not_passing = [f for f in sample_findings if f["status"] != "pass"]
+    assert counts["tests"] == len(not_passing) + len(passing_rules)
+    gate = ET.fromstring(text).iter("property")  # noqa: S314 - our own output
+    assert sum(int(p.get("value", "0")) for p in gate if p.get("name") == "gateFindings") == (
+        counts["failures"] + counts["errors"]
+    )
     assert (counts["failures"] + counts["errors"] > 0) == (code == 1)
     capsys.readouterr()
 
@@ -411,7 +420,14 @@ def test_a_suppressed_failure_is_shown_with_its_reason_and_does_not_fail_the_gat
     text = out.read_text(encoding="utf-8")
     assert code == 0
     if report_format == "json":
-        (suppressed,) = [f for f in json.loads(text) if "suppressed" in f]
+        import jsonschema
+
+        from monitors.reports.json_findings import findings_schema
+
+        document = json.loads(text)
+        schema = findings_schema()
+        jsonschema.validators.validator_for(schema)(schema).validate(document)
+        (suppressed,) = [f for f in document["findings"] if "suppressed" in f]
         assert suppressed["ruleId"] == "TST-001"
         assert suppressed["suppressed"]["reason"] == "vendor fix scheduled for the January build"
     elif report_format == "junit":
@@ -662,7 +678,8 @@ def test_sarif_stays_within_what_code_scanning_accepts_on_a_large_tenant() -> No
     rules = [Rule(warning, many_warnings), Rule(blocker, one_blocker)]
     report = build_report(evaluate_snapshot(snapshot, rules), snapshot, Severity.ERROR)
 
-    document = json.loads(render_sarif(report))
+    # Under --all only GitHub's cap bounds the run.
+    document = json.loads(render_sarif(report, everything=True))
 
     results = assert_code_scanning_accepts(document)
     run = document["runs"][0]
@@ -672,3 +689,105 @@ def test_sarif_stays_within_what_code_scanning_accepts_on_a_large_tenant() -> No
     assert len(results[0]["relatedLocations"]) == 100
     assert results[1]["properties"]["deviceCount"] == 300
     assert len(results[1]["properties"]["devices"]) == MAX_DEVICES
+
+
+# --- bounded reports keep the gate's guarantees --------------------------------------------------
+
+
+def bounded_report(everything_suppressed_after: int) -> Any:
+    """One blocker rule failing on 180 subjects (a suppression for the last 60 of them), and one
+    warning rule failing on 120 (below --fail-on error)."""
+    from monitors.reports.model import build_report
+    from monitors.suppressions import parse_suppressions
+    from rules.engine import Rule, evaluate_snapshot
+    from rules.findings import FindingBuilder, Subject
+    from tests.test_reports import fake_metadata
+
+    blocker = fake_metadata("TST-001", Severity.BLOCKER)
+    warning = fake_metadata("TST-002", Severity.WARNING)
+
+    def failing(metadata: Any, count: int) -> Any:
+        def check(context: Any) -> Any:
+            builder = FindingBuilder(metadata)
+            for n in range(count):
+                subject = Subject("group", f"{metadata.id}-{n:03d}", f"subject {n:03d}")
+                yield builder.failed(subject, "fails", ("r",))
+
+        return check
+
+    snapshot = healthy_tenant().snapshot()
+    rules = [Rule(blocker, failing(blocker, 180)), Rule(warning, failing(warning, 120))]
+    suppressions = parse_suppressions(
+        [
+            entry(FUTURE, rule="TST-001", subject=f"TST-001-{n:03d}")
+            for n in range(everything_suppressed_after, 180)
+        ],
+        "suppressions.json",
+    )
+    evaluation = evaluate_snapshot(snapshot, rules)
+    return build_report(evaluation, snapshot, Severity.ERROR, None, suppressions)
+
+
+@pytest.mark.parametrize("everything", [False, True])
+def test_bounded_junit_counts_follow_the_gate_and_keep_suppressed_cases(everything: bool) -> None:
+    from monitors.reports.junit import CASES_PER_RULE, render_junit
+
+    report = bounded_report(120)
+    root = ET.fromstring(render_junit(report, everything=everything))  # noqa: S314 - our own
+    cases = list(root.iter("testcase"))
+    failures = [c for c in cases if c.find("failure") is not None]
+    skipped = [c.find("skipped") for c in cases if c.find("skipped") is not None]
+    suppressed = [
+        s for s in skipped if s is not None and s.get("message", "").startswith("suppressed:")
+    ]
+    below = [
+        s for s in skipped if s is not None and s.get("message", "").startswith("below --fail")
+    ]
+    gate = sum(
+        int(p.get("value", "0")) for p in root.iter("property") if p.get("name") == "gateFindings"
+    )
+
+    assert gate == 120  # the 120 unsuppressed blocker failures, bounded or not
+    assert root.get("errors") == "0"
+    if everything:
+        assert len(failures) == 120
+        assert (len(suppressed), len(below)) == (60, 120)
+    else:
+        # 50 cases and one for the other 70; suppressed and below the threshold are never failures
+        assert len(failures) == CASES_PER_RULE + 1
+        assert "70 more" in (failures[-1].get("name") or "")
+        assert (len(suppressed), len(below)) == (CASES_PER_RULE + 1, CASES_PER_RULE + 1)
+    assert int(root.get("failures", "-1")) == len(failures)
+
+
+def test_bounded_sarif_keeps_suppressed_results_and_counts_what_it_left_out() -> None:
+    from monitors.reports.sarif import RESULTS_PER_RULE, render_sarif
+
+    report = bounded_report(120)
+    document = json.loads(render_sarif(report))
+
+    results = assert_code_scanning_accepts(document)
+    gates = [r["properties"]["gate"] for r in results]
+    assert gates[:RESULTS_PER_RULE] == ["fails"] * RESULTS_PER_RULE  # gate-failing first
+    assert gates.count("suppressed") == RESULTS_PER_RULE
+    assert all("suppressions" in r for r in results if r["properties"]["gate"] == "suppressed")
+    assert gates.count("below threshold") == RESULTS_PER_RULE
+    assert document["runs"][0]["properties"]["omittedResults"] == 300 - 3 * RESULTS_PER_RULE
+    assert "resultsOmitted" not in document["runs"][0]["properties"]
+
+
+def test_bounded_markdown_html_and_terminal_show_suppressed_findings_past_the_bound() -> None:
+    from monitors.reports.html_report import render_html
+    from monitors.reports.markdown import render_markdown
+    from monitors.reports.terminal import render_terminal
+
+    # Only the last 20 of TST-001's 180 findings are suppressed: all past the first 20 shown.
+    report = bounded_report(160)
+    markdown = render_markdown(report)
+    html_text = render_html(report)
+    terminal_text = render_terminal(report)
+
+    assert markdown.count("(suppressed: vendor fix scheduled") == 20
+    assert html_text.count('<span class="badge below">suppressed</span>') == 20
+    assert "20 suppressed" in terminal_text
+    assert "(suppressed: vendor fix scheduled" in terminal_text

@@ -417,12 +417,13 @@ def test_check_reads_a_live_tenant_through_graph(
             sample_tenant["tenantId"],
             "--format",
             "json",
+            "--all",
             "--out",
             str(out),
         ]
     )
     assert status == 1  # the sample's deliberate problems
-    findings = json.loads(out.read_text(encoding="utf-8"))
+    findings = read_findings(out)
     failing = {
         (f["ruleId"], f["subject"]["displayName"]) for f in findings if f["status"] == "fail"
     }
@@ -451,11 +452,12 @@ def test_check_of_a_live_tenant_with_an_unreadable_collection_is_not_green(
             sample_tenant["tenantId"],
             "--format",
             "json",
+            "--all",
             "--out",
             str(out),
         ]
     )
-    findings = json.loads(out.read_text(encoding="utf-8"))
+    findings = read_findings(out)
     esp = [f for f in findings if f["ruleId"].startswith("ESP-00")]
     assert esp
     assert all(f["status"] != "pass" for f in esp), [(f["ruleId"], f["status"]) for f in esp]
@@ -465,10 +467,20 @@ def test_check_of_a_live_tenant_with_an_unreadable_collection_is_not_green(
 # --- Graph as it behaves in the field (docs/graph-simulator.md, "How real Graph behaves") ------
 
 
+def read_findings(path: Path) -> list[dict[str, Any]]:
+    """The findings of a `greenscreen.findings/2` document, reasons as text."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    texts = document["texts"]
+    findings: list[dict[str, Any]] = document["findings"]
+    for finding in findings:
+        finding["reasons"] = [texts[index] for index in finding["reasons"]]
+    return findings
+
+
 def _check_findings(tmp_path: Path, name: str, *source: str) -> dict[tuple[str, str], str]:
     out = tmp_path / f"{name}.json"
-    greenscreen(["check", *source, "--format", "json", "--out", str(out)])
-    findings = json.loads(out.read_text(encoding="utf-8"))
+    greenscreen(["check", *source, "--format", "json", "--all", "--out", str(out)])
+    findings = read_findings(out)
     return {(f["ruleId"], f["subject"]["id"]): f["status"] for f in findings}
 
 
@@ -629,11 +641,12 @@ def test_device_whose_group_targeting_moved_fails_dev_001_without_an_intended_pr
             sample_tenant["tenantId"],
             "--format",
             "json",
+            "--all",
             "--out",
             str(out),
         ]
     )
-    findings = json.loads(out.read_text(encoding="utf-8"))
+    findings = read_findings(out)
     (verdict,) = [f for f in findings if f["ruleId"] == "DEV-001" and f["subject"]["id"] == device]
     assert verdict["status"] == "fail"
     assert any("group targeting gives profile" in reason for reason in verdict["reasons"])

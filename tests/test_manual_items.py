@@ -108,7 +108,7 @@ def test_markdown_and_html_show_manual_items_and_the_network(
 
 def test_json_junit_and_sarif_carry_manual_status(healthy_snapshot: Path, tmp_path: Path) -> None:
     _, document = _check(healthy_snapshot, tmp_path, "json")
-    statuses = {f["ruleId"]: f["status"] for f in json.loads(document)}
+    statuses = {f["ruleId"]: f["status"] for f in json.loads(document)["findings"]}
     assert {rule for rule, status in statuses.items() if status == "manual"} == MANUAL_ITEMS
     _, junit = _check(healthy_snapshot, tmp_path, "junit")
     root = ET.fromstring(junit)  # noqa: S314 - our own output
@@ -157,7 +157,8 @@ def test_manual_items_never_fail_check_even_at_the_lowest_threshold(
         ]
     )
     assert status == 0
-    assert "manual" in {f["status"] for f in json.loads(out.read_text(encoding="utf-8"))}
+    findings = json.loads(out.read_text(encoding="utf-8"))["findings"]
+    assert "manual" in {f["status"] for f in findings}
 
 
 def test_a_manual_item_that_disappears_is_forgotten_like_a_pass() -> None:

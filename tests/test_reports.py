@@ -7,11 +7,13 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
+import jsonschema
+
 from monitors.reports.html_report import render_html
-from monitors.reports.json_findings import render_report_json
+from monitors.reports.json_findings import findings_schema, render_report_json
 from monitors.reports.junit import render_junit
 from monitors.reports.markdown import render_markdown
-from monitors.reports.model import ReadinessReport, build_report
+from monitors.reports.model import DEVICE_SAMPLE, ReadinessReport, build_report
 from monitors.reports.sarif import render_sarif
 from monitors.reports.terminal import render_terminal
 from rules.context import RuleContext, profile_subject
@@ -22,7 +24,19 @@ from rules.snapshot_model import TenantSnapshot
 from rules.tenant_collections import GROUPS
 from tests.tenant_builder import AP_GROUP_ID, DEVICE_A_ID, PROFILE_NAME, healthy_tenant
 
-CONTRACT_KEYS = {"ruleId", "status", "severity", "subject", "scope", "message", "remediation"}
+# A finding of the findings contract greenscreen.findings/2 (monitors/schemas/findings.schema.json).
+CONTRACT_KEYS = {
+    "ruleId",
+    "status",
+    "severity",
+    "subject",
+    "scope",
+    "message",
+    "reasons",
+    "deviceCount",
+    "devices",
+    "related",
+}
 
 
 def fake_metadata(rule_id: str, severity: Severity) -> RuleMetadata:
@@ -137,15 +151,83 @@ def test_a_profiles_devices_are_listed_under_it() -> None:
 # --- renderings -----------------------------------------------------------------------------
 
 
-def test_json_is_the_findings_contract() -> None:
+def validate_findings(document: object) -> None:
+    schema = findings_schema()
+    jsonschema.validators.validator_for(schema)(schema).validate(document)
+
+
+def test_json_lists_what_is_not_green_and_counts_what_passes() -> None:
     report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
 
-    findings = json.loads(render_report_json(report))
+    document = json.loads(render_report_json(report))
 
-    assert isinstance(findings, list)
-    assert len(findings) == len(report.findings)
-    assert all(set(finding) >= CONTRACT_KEYS for finding in findings)
-    assert {f["status"] for f in findings} == {"pass", "fail", "unknown", "not_applicable"}
+    validate_findings(document)
+    assert document["format"] == "greenscreen.findings/2"
+    findings = document["findings"]
+    assert all(set(finding) == CONTRACT_KEYS for finding in findings)
+    assert sorted((f["ruleId"], f["status"]) for f in findings) == [
+        ("TST-002", "fail"),
+        ("TST-003", "unknown"),
+        ("TST-005", "fail"),
+    ]
+    profile_id = report.profiles[0].profile_id
+    assert document["quiet"] == [
+        {"ruleId": "TST-001", "scope": profile_id, "status": "pass", "count": 1},
+        {"ruleId": "TST-004", "scope": None, "status": "not_applicable", "count": 1},
+    ]
+    assert document["counts"] == {
+        "pass": 1,
+        "fail": 2,
+        "unknown": 1,
+        "not_applicable": 1,
+        "manual": 0,
+    }
+    (failing,) = [f for f in findings if f["ruleId"] == "TST-002"]
+    assert failing["scope"] == profile_id
+    assert [document["texts"][i] for i in failing["reasons"]] == ["a reason"]
+    assert failing["deviceCount"] == 1
+    assert failing["devices"] == [DEVICE_A_ID]
+    assert {rule["id"]: rule["remediation"] for rule in document["rules"]}["TST-002"] == (
+        "fix TST-002 in the admin center"
+    )
+
+
+def test_json_with_everything_lists_passing_findings_too() -> None:
+    report = report_for(healthy_tenant().snapshot(), MIXED_RULES)
+
+    document = json.loads(render_report_json(report, everything=True))
+
+    validate_findings(document)
+    assert document["complete"] is True
+    assert {f["status"] for f in document["findings"]} == {
+        "pass",
+        "fail",
+        "unknown",
+        "not_applicable",
+    }
+    assert len(document["findings"]) == len(report.findings)
+
+
+def test_json_names_a_sample_of_devices_and_related_objects_once() -> None:
+    snapshot = healthy_tenant().snapshot()
+    devices = tuple(f"device-{n:03}" for n in range(40))
+    shared = Subject("mobileApp", "app-1", "Shared app")
+    metadata = fake_metadata("TST-010", Severity.ERROR)
+
+    def evaluate(context: RuleContext) -> Iterator[Finding]:
+        builder = FindingBuilder(metadata)
+        for n in range(3):
+            subject = Subject("group", f"g{n}", f"Group {n}")
+            yield builder.failed(subject, "fails", devices=devices, related=(shared,))
+
+    report = report_for(snapshot, [Rule(metadata, evaluate)])
+    document = json.loads(render_report_json(report))
+
+    validate_findings(document)
+    assert [f["deviceCount"] for f in document["findings"]] == [40, 40, 40]
+    assert all(f["devices"] == list(devices[:DEVICE_SAMPLE]) for f in document["findings"])
+    assert all(f["related"] == ["mobileApp/app-1"] for f in document["findings"])
+    assert document["objects"] == {"mobileApp/app-1": shared.as_json()}
 
 
 def test_junit_has_a_suite_per_profile_and_never_shows_unknown_as_passed() -> None:

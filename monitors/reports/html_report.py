@@ -9,12 +9,19 @@ of tenant-provided text is escaped: a display name is untrusted input.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
-from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.model import (
+    ReadinessReport,
+    RuleGroup,
+    Section,
+    breaches,
+)
 from monitors.reports.safe_text import printable
 from monitors.reports.terminal import device_profile_label, expired_note, suppression_note
-from rules.device_readiness import DeviceReadiness, Readiness
+from rules.device_readiness import Readiness
 from rules.findings import Finding, Status
 
 _PANEL_TEXT = {
@@ -63,11 +70,72 @@ button { font: inherit; margin: 0 8px 0 0; }
 @media print { details { break-inside: avoid; } }
 """
 
-# Opens or closes every <details> at once; the report works without it.
+# Small inline script, no external assets; the report reads without it except the device
+# tables, which it pages and searches (the devices are data in the page, not 20,000 rows).
 _SCRIPT = """
 function setAll(open) {
   document.querySelectorAll("details").forEach(function (d) { d.open = open; });
 }
+function filterRows(input) {
+  var q = input.value.toLowerCase();
+  var table = document.getElementById(input.getAttribute("data-target"));
+  Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+    row.hidden = q !== "" && row.textContent.toLowerCase().indexOf(q) < 0;
+  });
+}
+var deviceData = null;
+var VERDICTS = ["red", "unknown", "green"];
+function deviceTable(box) {
+  if (deviceData === null) {
+    deviceData = JSON.parse(document.getElementById("device-data").textContent);
+  }
+  var texts = deviceData.texts, section = Number(box.getAttribute("data-section"));
+  var all = deviceData.rows.filter(function (r) { return r[4] === section; });
+  var state = { page: 0, rows: all };
+  var input = box.querySelector("input"), pager = box.querySelector(".pager");
+  var body = box.querySelector("tbody"), size = 50;
+  function cell(tr, text, badge) {
+    var td = document.createElement("td");
+    if (badge) {
+      var span = document.createElement("span");
+      span.className = "badge " + badge; span.textContent = text; td.appendChild(span);
+    } else { td.textContent = text; }
+    tr.appendChild(td);
+  }
+  function draw() {
+    body.textContent = "";
+    var start = state.page * size, rows = state.rows.slice(start, start + size);
+    rows.forEach(function (r) {
+      var tr = document.createElement("tr"), v = VERDICTS[r[0]];
+      cell(tr, v.toUpperCase(), v); cell(tr, r[1]); cell(tr, r[2]); cell(tr, r[3]);
+      cell(tr, texts[r[5]]); cell(tr, texts[r[6]]); cell(tr, texts[r[7]]); cell(tr, texts[r[8]]);
+      body.appendChild(tr);
+    });
+    var last = Math.min(start + size, state.rows.length);
+    pager.querySelector("span").textContent = state.rows.length
+      ? (start + 1) + "-" + last + " of " + state.rows.length : "none";
+  }
+  input.addEventListener("input", function () {
+    var q = input.value.toLowerCase();
+    state.rows = q === "" ? all : all.filter(function (r) {
+      return [r[1], r[2], r[3], texts[r[5]], texts[r[7]], texts[r[8]]].join(" ")
+        .toLowerCase().indexOf(q) >= 0;
+    });
+    state.page = 0; draw();
+  });
+  pager.querySelector(".prev").addEventListener("click", function () {
+    if (state.page > 0) { state.page -= 1; draw(); }
+  });
+  pager.querySelector(".next").addEventListener("click", function () {
+    if ((state.page + 1) * size < state.rows.length) { state.page += 1; draw(); }
+  });
+  draw();
+}
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll(".devices").forEach(deviceTable);
+  // When the page was ready to read, for the benchmark (ms since navigation started).
+  document.documentElement.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
+});
 """
 
 
@@ -75,48 +143,89 @@ def e(text: object) -> str:
     return html.escape(printable(str(text)), quote=True)
 
 
-def render_html(report: ReadinessReport) -> str:
+def render_html(report: ReadinessReport, *, everything: bool = False) -> str:
+    return "".join(iter_html(report, everything=everything))
+
+
+def iter_html(report: ReadinessReport, *, everything: bool = False) -> Iterator[str]:
+    """The page in pieces, written as it is produced. Bounded by default: each rule shows its
+    first findings per profile; `everything` (`--all`) shows every one."""
     counts = report.counts()
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Pre-provisioning readiness: {e(report.tenant_id)}</title>",
-        f"<style>{_STYLE}</style>",
-        f"<script>{_SCRIPT}</script>",
-        "</head><body>",
-        f'<header class="verdict-{report.readiness.value}">',
-        f"<h1>Pre-provisioning readiness: {report.readiness.value.upper()}</h1>",
-        f"<p>Tenant <strong>{e(report.tenant_id)}</strong>, captured {e(report.captured_at)}</p>",
-        f"<p>{counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
-        f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable, "
-        f"{counts[Status.MANUAL]} to check by hand "
-        f"({len(report.rules)} rules; red at {e(report.fail_on.value)} and above)</p>",
-        "</header><main>",
-        '<p><button type="button" onclick="setAll(true)">Expand all</button>'
-        '<button type="button" onclick="setAll(false)">Collapse all</button></p>',
-    ]
+    yield "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>Pre-provisioning readiness: {e(report.tenant_id)}</title>",
+            f"<style>{_STYLE}</style>",
+            f"<script>{_SCRIPT}</script>",
+            "</head><body>",
+            f'<header class="verdict-{report.readiness.value}">',
+            f"<h1>Pre-provisioning readiness: {report.readiness.value.upper()}</h1>",
+            f"<p>Tenant <strong>{e(report.tenant_id)}</strong>, captured "
+            f"{e(report.captured_at)}</p>",
+            f"<p>{counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown, "
+            f"{counts[Status.PASS]} passing, {counts[Status.NOT_APPLICABLE]} not applicable, "
+            f"{counts[Status.MANUAL]} to check by hand "
+            f"({len(report.rules)} rules; red at {e(report.fail_on.value)} and above)</p>",
+            "</header><main>",
+            '<p><button type="button" onclick="setAll(true)">Expand all</button>'
+            '<button type="button" onclick="setAll(false)">Collapse all</button></p>',
+        ]
+    )
     if report.unreadable:
-        parts.append(
+        yield (
             '<p class="muted">Could not be read (the rules that need it are unknown, never '
             "green): " + ", ".join(f"<code>{e(path)}</code>" for path in report.unreadable) + "</p>"
         )
-    parts += [
+    yield "".join(
         f"<p>Expired suppression, not applied: {e(expired_note(expired))}</p>"
         for expired in report.expired_suppressions
-    ]
-    for section in report.profiles:
-        parts.append(_panel(report, section))
-    parts.append(_panel(report, report.tenant_wide))
-    parts.append(_manual(report))
-    parts.append(_network(report))
-    parts.append(_devices_without_profile(report))
-    parts.append(_rules_list(report))
-    parts.append("</main></body></html>\n")
-    return "\n".join(parts)
+    )
+    yield _summary(report)
+    sections = {section.profile_id: index for index, section in enumerate(report.profiles)}
+    for index, section in enumerate(report.profiles):
+        yield _panel(report, section, index, everything)
+    yield _panel(report, report.tenant_wide, -1, everything)
+    yield _manual(report)
+    yield _network(report)
+    yield _devices_without_profile(report)
+    yield _rules_list(report)
+    if report.devices is not None:
+        yield from _device_data(report, sections)
+    yield "</main></body></html>\n"
 
 
-def _panel(report: ReadinessReport, section: Section) -> str:
+def _summary(report: ReadinessReport) -> str:
+    """Summary first: each profile's verdict, then the failing and unknown rules."""
+    rows = "".join(
+        f'<tr><td><span class="badge {s.readiness.value}">{s.readiness.value.upper()}</span></td>'
+        f"<td>{e(s.title)}</td><td>{s.targeted_devices}</td>"
+        f"<td>{c[Status.FAIL]}</td><td>{c[Status.UNKNOWN]}</td></tr>"
+        for s in (*report.profiles, report.tenant_wide)
+        for c in (s.counts(),)
+    )
+    groups = report.rule_groups()
+    rule_rows = "".join(
+        f'<tr><td><span class="badge {g.worst.status.value}">'
+        f"{e(g.worst.status.value.upper())}</span></td>"
+        f"<td>{e(g.worst.severity.value)}</td><td>{e(g.rule_id)}</td>"
+        f"<td>{e(report.rules[g.rule_id].title if g.rule_id in report.rules else '')}</td>"
+        f"<td>{len(g.findings)}</td><td>{g.profiles}</td><td>{g.devices}</td></tr>"
+        for g in groups
+    )
+    return (
+        '<section class="panel"><div class="body"><h2>Summary</h2>'
+        "<table><thead><tr><th>verdict</th><th>profile</th><th>devices targeted</th>"
+        f"<th>failing</th><th>unknown</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<h3>Failing and unknown, by rule ({len(groups)})</h3>"
+        "<table><thead><tr><th>worst</th><th>severity</th><th>rule</th><th>compliant state</th>"
+        "<th>findings</th><th>scopes</th><th>devices</th></tr></thead>"
+        f"<tbody>{rule_rows}</tbody></table></div></section>"
+    )
+
+
+def _panel(report: ReadinessReport, section: Section, index: int, everything: bool) -> str:
     if section.profile_id is None:
         heading = "Tenant-wide checks"
         detail = "Tenant-wide findings count towards every profile's verdict."
@@ -134,60 +243,42 @@ def _panel(report: ReadinessReport, section: Section) -> str:
         f"<p>{_PANEL_TEXT[section.readiness]}</p></div>",
         f'<div class="body"><p class="muted">{detail}</p>',
     ]
-    parts += [_finding(report, f) for f in section.with_status(Status.FAIL, Status.UNKNOWN)]
-    parts.append(_quiet_findings(report, section))
+    parts += [
+        _rule_group(report, group, f"g{index + 1}-{position}", everything)
+        for position, group in enumerate(section.rule_groups())
+    ]
+    parts.append(_quiet_findings(section))
     if section.profile_id is not None:
         parts.append(
-            _device_table(
-                report, section.devices, f"Devices that get this profile ({len(section.devices)})"
-            )
+            _device_table(report, index, f"Devices that get this profile ({len(section.devices)})")
         )
     parts.append("</div></section>")
     return "\n".join(parts)
 
 
-def _finding(report: ReadinessReport, finding: Finding) -> str:
-    metadata = report.rules.get(finding.rule_id)
+def _rule_group(report: ReadinessReport, group: RuleGroup, anchor: str, everything: bool) -> str:
+    worst = group.worst
+    metadata = report.rules.get(group.rule_id)
     title = e(metadata.title) if metadata else ""
-    status = finding.status.value
-    label = "FAIL" if finding.status is Status.FAIL else "UNKNOWN (not green)"
-    below = (
-        ""
-        if breaches(finding, report.fail_on)
-        else ' <span class="badge below">below threshold</span>'
-    )
-    suppression = report.suppression_of(finding)
-    if suppression is not None:
-        below = (
-            ' <span class="badge below">suppressed</span> '
-            f'<span class="muted">{e(suppression_note(suppression))}</span>'
-        )
+    status = worst.status.value
+    label = "FAIL" if worst.status is Status.FAIL else "UNKNOWN (not green)"
+    below = ""
+    suppressed = sum(1 for f in group.findings if report.suppression_of(f) is not None)
+    if suppressed == len(group.findings):
+        below = ' <span class="badge below">suppressed</span>'
+    elif not any(report.fails_gate(f) for f in group.findings):
+        below = ' <span class="badge below">below threshold</span>'
+    elif suppressed:
+        below = f' <span class="badge below">{suppressed} suppressed</span>'
+    shown = report.shown_findings(group.findings, everything)
     parts = [
         f'<details class="finding {status}">',
         f'<summary><span class="badge {status}">{label}</span> '
-        f"<strong>{e(finding.severity.value.upper())} {e(finding.rule_id)}</strong> {title}"
-        f" — {e(finding.subject.display_name)}{below}</summary>",
-        f"<p>{e(finding.subject.type)} <strong>{e(finding.subject.display_name)}</strong> "
-        f'<span class="muted">({e(finding.subject.id)})</span>: {e(finding.message)}</p>',
+        f"<strong>{e(worst.severity.value.upper())} {e(group.rule_id)}</strong> {title}"
+        f" — {len(group.findings)} finding(s), {group.devices} device(s){below}</summary>",
     ]
-    if finding.reasons:
-        parts.append("<p>Why:</p><ul>" + _items(finding.reasons) + "</ul>")
-    if finding.related:
-        parts.append(
-            "<p>Objects: "
-            + ", ".join(
-                f"{e(r.type)} <strong>{e(r.display_name)}</strong>" for r in finding.related
-            )
-            + "</p>"
-        )
-    if finding.devices:
-        parts.append(
-            f"<p>Devices ({len(finding.devices)}): "
-            + ", ".join(e(report.device_label(d)) for d in finding.devices)
-            + "</p>"
-        )
-    if finding.remediation:
-        parts.append(f'<p class="fix"><strong>Fix:</strong> {e(finding.remediation)}</p>')
+    if worst.remediation:
+        parts.append(f'<p class="fix"><strong>Fix:</strong> {e(worst.remediation)}</p>')
     if metadata and metadata.references:
         parts.append(
             '<p class="muted">References: '
@@ -195,61 +286,150 @@ def _finding(report: ReadinessReport, finding: Finding) -> str:
             + ", ".join(f"<code>{e(url)}</code>" for url in metadata.references)
             + "</p>"
         )
+    if len(shown) > 10:
+        parts.append(
+            f'<p><input type="search" placeholder="Filter these findings" '
+            f'data-target="{anchor}" oninput="filterRows(this)"></p>'
+        )
+    rows = "".join(_finding_row(report, finding) for finding in shown)
+    parts.append(
+        f'<table id="{anchor}"><thead><tr><th>verdict</th><th>subject</th><th>what and why</th>'
+        f"<th>devices</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    if len(shown) < len(group.findings):
+        parts.append(
+            f'<p class="muted">{len(group.findings) - len(shown)} more finding(s) of this rule '
+            "here: <code>greenscreen check --all --format html</code> shows every one, "
+            "<code>--format json</code> lists them for a pipeline.</p>"
+        )
     parts.append("</details>")
     return "\n".join(parts)
 
 
-def _quiet_findings(report: ReadinessReport, section: Section) -> str:
-    quiet = section.with_status(Status.PASS, Status.NOT_APPLICABLE)
-    if not quiet:
+def _finding_row(report: ReadinessReport, finding: Finding) -> str:
+    status = finding.status.value
+    below = "" if breaches(finding, report.fail_on) else " (below threshold)"
+    suppression = report.suppression_of(finding)
+    if suppression is not None:
+        below = (
+            ' <span class="badge below">suppressed</span> '
+            f'<span class="muted">{e(suppression_note(suppression))}</span>'
+        )
+    cells = [
+        f'<span class="badge {status}">{e(status.upper())}</span> '
+        f"{e(finding.severity.value)}{below}",
+        f"{e(finding.subject.type)} <strong>{e(finding.subject.display_name)}</strong> "
+        f'<span class="muted">({e(finding.subject.id)})</span>',
+    ]
+    what = [e(finding.message)]
+    if finding.reasons:
+        reasons = finding.reasons[:_MAX_REASONS]
+        more = len(finding.reasons) - len(reasons)
+        what.append(
+            "<ul>" + _items(reasons) + (f"<li>... {more} more</li>" if more else "") + "</ul>"
+        )
+    if finding.related:
+        related = finding.related[:_MAX_RELATED]
+        more = len(finding.related) - len(related)
+        what.append(
+            "Objects: "
+            + ", ".join(f"{e(r.type)} <strong>{e(r.display_name)}</strong>" for r in related)
+            + (f" and {more} more" if more else "")
+        )
+    cells.append("<br>".join(what))
+    cells.append(e(report.device_sample(finding.devices)) if finding.devices else "")
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+_MAX_REASONS = 8
+_MAX_RELATED = 10
+
+
+def _quiet_findings(section: Section) -> str:
+    """What passes is a count per rule; not-applicable verdicts are counted beside it."""
+    passed = section.passed_by_rule()
+    not_applicable = section.with_status(Status.NOT_APPLICABLE)
+    if not passed and not not_applicable:
         return ""
     rows = "".join(
-        f'<tr><td><span class="badge {f.status.value}">{e(f.status.value.replace("_", " "))}'
-        f"</span></td><td>{e(f.rule_id)}</td><td>{e(f.subject.display_name)}</td>"
-        f"<td>{e(f.message)}</td></tr>"
-        for f in quiet
+        f'<tr><td><span class="badge pass">pass</span></td><td>{e(rule_id)}</td>'
+        f"<td>{count}</td><td></td></tr>"
+        for rule_id, count in passed.items()
+    ) + "".join(
+        f'<tr><td><span class="badge not_applicable">not applicable</span></td>'
+        f"<td>{e(f.rule_id)}</td><td>1</td><td>{e(f.message)}</td></tr>"
+        for f in not_applicable
     )
     return (
-        f"<details><summary>{len(section.with_status(Status.PASS))} passing, "
-        f"{len(section.with_status(Status.NOT_APPLICABLE))} not applicable</summary>"
-        "<table><tr><th>verdict</th><th>rule</th><th>subject</th><th>message</th></tr>"
+        f"<details><summary>{sum(passed.values())} passing, "
+        f"{len(not_applicable)} not applicable</summary>"
+        "<table><tr><th>verdict</th><th>rule</th><th>subjects</th><th>message</th></tr>"
         f"{rows}</table></details>"
     )
 
 
-def _device_table(report: ReadinessReport, devices: Sequence[DeviceReadiness], caption: str) -> str:
+def _device_table(report: ReadinessReport, section_index: int, caption: str) -> str:
+    """A paged, searchable device table, drawn by the page's script from its device data."""
     if report.devices is None:
         return ""
-    if not devices:
-        return f'<p class="muted">{e(caption)}: none.</p>'
-    rows = "".join(_device_row(device) for device in devices)
     return (
-        f"<details open><summary>{e(caption)}</summary><table>"
-        "<tr><th>verdict</th><th>serial</th><th>name</th><th>group tag</th><th>profile</th>"
-        "<th>assignment</th><th>groups</th><th>blockers</th></tr>"
-        f"{rows}</table></details>"
+        f'<details open><summary>{e(caption)}</summary><div class="devices" '
+        f'data-section="{section_index}"><p><input type="search" placeholder="Search serial, '
+        'name, tag, profile, blockers"> <span class="pager"><button type="button" '
+        'class="prev">&lt; previous</button><span></span> <button type="button" class="next">'
+        "next &gt;</button></span></p><table><thead><tr><th>verdict</th><th>serial</th>"
+        "<th>name</th><th>group tag</th><th>profile</th><th>assignment</th><th>groups</th>"
+        "<th>blockers</th></tr></thead><tbody></tbody></table><noscript>The device list needs "
+        "JavaScript; <code>greenscreen check --devices-out FILE</code> writes it as JSON."
+        "</noscript></div></details>"
     )
 
 
-def _device_row(device: DeviceReadiness) -> str:
-    groups = ", ".join(
-        e(g.display_name) + ("" if g.certain else " (maybe)") + (" (paused)" if g.paused else "")
-        for g in device.groups
+_VERDICT_CODE = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
+
+
+def _device_data(report: ReadinessReport, sections: dict[str | None, int]) -> Iterator[str]:
+    """Every device once, as data: repeated texts (profile, groups, blockers) are interned."""
+    texts: dict[str, int] = {}
+
+    def text(value: str) -> int:
+        return texts.setdefault(value, len(texts))
+
+    rows = []
+    ordered = [d for section in report.profiles for d in section.devices]
+    for device in (*ordered, *report.devices_without_profile):
+        groups = ", ".join(
+            g.display_name + ("" if g.certain else " (maybe)") + (" (paused)" if g.paused else "")
+            for g in device.groups
+        )
+        # A rule once with its count (a device can fail one rule for dozens of payloads).
+        named = Counter(
+            (b.rule_id or b.message) + ("" if b.status is Status.FAIL else " (unknown)")
+            for b in device.blockers
+        )
+        blockers = "; ".join(n + (f" ×{c}" if c > 1 else "") for n, c in named.items())
+        certainty = "" if device.profile_certainty.value == "certain" else " (uncertain)"
+        rows.append(
+            [
+                _VERDICT_CODE[device.readiness],
+                device.serial_number or "",
+                device.display_name,
+                device.group_tag or "",
+                sections.get(device.profile_id, -2) if device.profile_id else -2,
+                text(device_profile_label(device) + certainty),
+                text(device.assignment_status or ""),
+                text(groups),
+                text(blockers),
+            ]
+        )
+    # `printable` on the JSON text reaches only inside its strings (json.dumps escapes C0 and
+    # writes no line breaks here): tenant text is drawn with the same `?`s as the rest of the page.
+    data = printable(
+        json.dumps({"texts": list(texts), "rows": rows}, ensure_ascii=False, separators=(",", ":"))
     )
-    blockers = "<br>".join(
-        f"{e(b.rule_id) + ': ' if b.rule_id else ''}{e(b.message)}"
-        + ("" if b.status is Status.FAIL else " (unknown)")
-        for b in device.blockers
-    )
-    certainty = "" if device.profile_certainty.value == "certain" else " (uncertain)"
-    return (
-        f'<tr><td><span class="badge {device.readiness.value}">'
-        f"{device.readiness.value.upper()}</span></td>"
-        f"<td>{e(device.serial_number or '')}</td><td>{e(device.display_name)}</td>"
-        f"<td>{e(device.group_tag or '')}</td>"
-        f"<td>{e(device_profile_label(device))}{certainty}</td>"
-        f"<td>{e(device.assignment_status or '')}</td><td>{groups}</td><td>{blockers}</td></tr>"
-    )
+    # Inert inside the page: no "</script>", no markup, whatever the tenant's text says.
+    safe = data.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    yield f'<script type="application/json" id="device-data">{safe}</script>\n'
 
 
 def _manual(report: ReadinessReport) -> str:
@@ -311,7 +491,7 @@ def _devices_without_profile(report: ReadinessReport) -> str:
         "<h2>Devices without a pre-provisioning profile</h2>"
         '<p class="muted">No profile targets them, the profile they get does not allow '
         "pre-provisioning, or which profile they get cannot be told.</p>"
-        + _device_table(report, devices, f"Devices ({len(devices)})")
+        + _device_table(report, -2, f"Devices ({len(devices)})")
         + "</div></section>"
     )
 

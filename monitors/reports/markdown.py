@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 
-from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.model import (
+    ReadinessReport,
+    RuleGroup,
+    Section,
+    breaches,
+)
 from monitors.reports.safe_text import one_line
 from monitors.reports.terminal import (
-    blocker_label,
     device_profile_label,
     expired_note,
+    short_blocker,
     suppression_note,
 )
 from monitors.what_if import WhatIfChange, WhatIfResult
@@ -24,6 +30,9 @@ from rules.findings import Finding, Status
 _BADGE = {Readiness.GREEN: "🟩 GREEN", Readiness.RED: "🟥 RED", Readiness.UNKNOWN: "🟨 UNKNOWN"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _MAX_DEVICES_NAMED = 10
+_MAX_REASONS = 8
+_MAX_RELATED = 10
+_MAX_DEVICE_ROWS = 100
 
 
 def md(text: str) -> str:
@@ -32,7 +41,11 @@ def md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
-def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> str:
+def render_markdown(
+    report: ReadinessReport, *, show_devices: bool = False, everything: bool = False
+) -> str:
+    """Bounded by default (the first findings of each rule per profile, the first devices);
+    `everything` (`--all`) lists every one."""
     counts = report.counts()
     lines = [
         "# Pre-provisioning readiness",
@@ -61,15 +74,15 @@ def render_markdown(report: ReadinessReport, *, show_devices: bool = False) -> s
     for section in report.sections:
         if section.profile_id is None and not section.findings:
             continue
-        lines += _section(report, section)
+        lines += _section(report, section, everything)
     lines += _manual(report)
     lines += _network(report)
     if show_devices and report.devices is not None:
-        lines += _devices(report)
+        lines += _devices(report, everything)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _section(report: ReadinessReport, section: Section) -> list[str]:
+def _section(report: ReadinessReport, section: Section, everything: bool) -> list[str]:
     title = "Tenant-wide" if section.profile_id is None else f"Profile: {md(section.title)}"
     lines = [f"## {_BADGE[section.readiness]} {title}", ""]
     if section.profile_id is not None:
@@ -78,47 +91,84 @@ def _section(report: ReadinessReport, section: Section) -> list[str]:
             f"Groups: {groups}. Registered devices targeted: {section.targeted_devices}.",
             "",
         ]
-    for finding in section.with_status(Status.FAIL, Status.UNKNOWN):
-        lines += _finding(report, finding)
-    passed = len(section.with_status(Status.PASS))
+    for group in section.rule_groups():
+        lines += _rule_group(report, group, everything)
+    passed = section.passed_by_rule()
     not_applicable = len(section.with_status(Status.NOT_APPLICABLE))
     if passed or not_applicable:
-        lines += [f"✓ {passed} passing, {not_applicable} not applicable.", ""]
+        rules = ", ".join(f"{rule_id} ×{count}" for rule_id, count in passed.items())
+        lines += [
+            f"✓ {sum(passed.values())} passing"
+            + (f" ({rules})" if rules else "")
+            + f", {not_applicable} not applicable.",
+            "",
+        ]
+    return lines
+
+
+def _rule_group(report: ReadinessReport, group: RuleGroup, everything: bool) -> list[str]:
+    worst = group.worst
+    metadata = report.rules.get(group.rule_id)
+    status = "FAIL" if worst.status is Status.FAIL else "UNKNOWN"
+    suppressed = [f for f in group.findings if report.suppression_of(f) is not None]
+    if len(suppressed) == len(group.findings):
+        below = " (suppressed)"
+    elif not any(report.fails_gate(f) for f in group.findings):
+        below = " (below the threshold)"
+    else:
+        below = ""
+    title = md(metadata.title) if metadata else ""
+    lines = [
+        f"### {status} {worst.severity.value.upper()} {group.rule_id}: {title}{below}",
+        "",
+        f"{len(group.findings)} finding(s), {group.devices} device(s)"
+        + (f", {len(suppressed)} suppressed (shown, not counted)." if suppressed else "."),
+        "",
+    ]
+    shown = report.shown_findings(group.findings, everything)
+    for finding in shown:
+        lines += _finding(report, finding)
+    if len(shown) < len(group.findings):
+        lines += [
+            f"… and {len(group.findings) - len(shown)} more (`greenscreen check --all`).",
+            "",
+        ]
+    if worst.remediation:
+        lines += [f"**Fix:** {md(worst.remediation)}", ""]
     return lines
 
 
 def _finding(report: ReadinessReport, finding: Finding) -> list[str]:
-    metadata = report.rules.get(finding.rule_id)
-    status = "FAIL" if finding.status is Status.FAIL else "UNKNOWN"
     suppression = report.suppression_of(finding)
-    below = "" if breaches(finding, report.fail_on) else " (below the threshold)"
     if suppression is not None:
-        below = f" (suppressed: {md(suppression_note(suppression))})"
-    title = md(metadata.title) if metadata else ""
+        note = f" (suppressed: {md(suppression_note(suppression))})"
+    elif not breaches(finding, report.fail_on):
+        note = " (below the threshold)"
+    else:
+        note = ""
     lines = [
-        f"### {status} {finding.severity.value.upper()} {finding.rule_id}: {title}{below}",
-        "",
-        f"{md(finding.subject.type)} **{md(finding.subject.display_name)}**: {md(finding.message)}",
-        "",
+        f"- {md(finding.subject.type)} **{md(finding.subject.display_name)}**: "
+        f"{md(finding.message)}" + ("" if finding.status is Status.FAIL else " (unknown)") + note
     ]
-    lines += [f"- {md(reason)}" for reason in finding.reasons]
-    if finding.reasons:
-        lines.append("")
+    reasons = finding.reasons[:_MAX_REASONS]
+    lines += [f"  - {md(reason)}" for reason in reasons]
+    if len(finding.reasons) > len(reasons):
+        lines.append(f"  - … {len(finding.reasons) - len(reasons)} more")
     if finding.related:
-        related = ", ".join(f"{md(r.type)} {md(r.display_name)}" for r in finding.related)
-        lines += [f"Objects: {related}", ""]
+        related = ", ".join(
+            f"{md(r.type)} {md(r.display_name)}" for r in finding.related[:_MAX_RELATED]
+        )
+        more = len(finding.related) - _MAX_RELATED
+        lines.append(f"  - objects: {related}" + (f" and {more} more" if more > 0 else ""))
     if finding.devices:
         named = [md(report.device_label(d)) for d in finding.devices[:_MAX_DEVICES_NAMED]]
         more = len(finding.devices) - len(named)
-        lines += [
-            f"Devices ({len(finding.devices)}): "
+        lines.append(
+            f"  - devices ({len(finding.devices)}): "
             + ", ".join(named)
-            + (f" and {more} more" if more else ""),
-            "",
-        ]
-    if finding.remediation:
-        lines += [f"**Fix:** {md(finding.remediation)}", ""]
-    return lines
+            + (f" and {more} more" if more else "")
+        )
+    return [*lines, ""]
 
 
 def _manual(report: ReadinessReport) -> list[str]:
@@ -160,22 +210,27 @@ def _network(report: ReadinessReport) -> list[str]:
     return [*lines, ""]
 
 
-def _devices(report: ReadinessReport) -> list[str]:
+def _devices(report: ReadinessReport, everything: bool) -> list[str]:
     devices = [d for section in report.profiles for d in section.devices]
     devices += report.devices_without_profile
+    shown = devices if everything else devices[:_MAX_DEVICE_ROWS]
     lines = [
         f"## Devices ({len(devices)})",
         "",
         "| verdict | serial | name | group tag | profile | assignment | groups | blockers |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [_device_row(device) for device in devices]
+    lines += [_device_row(device) for device in shown]
+    if len(shown) < len(devices):
+        lines += ["", f"… and {len(devices) - len(shown)} more devices (`--all`, `--devices-out`)."]
     return [*lines, ""]
 
 
 def _device_row(device: DeviceReadiness) -> str:
     groups = ", ".join(md(g.display_name) + ("" if g.certain else "?") for g in device.groups)
-    blockers = "; ".join(md(blocker_label(b.rule_id, b.message)) for b in device.blockers)
+    # A finding by its rule id (its text is in the profile's section); a device fact in full.
+    named = Counter(short_blocker(b.rule_id, b.message) for b in device.blockers)
+    blockers = "; ".join(md(n) + (f" ×{c}" if c > 1 else "") for n, c in named.items())
     cells = [
         _BADGE[device.readiness],
         md(device.serial_number or ""),

@@ -8,6 +8,7 @@ tenant-wide ones (a tenant-wide blocker stops every profile), never another prof
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,12 +33,23 @@ _STATUS_ORDER = {
     Status.NOT_APPLICABLE: 4,
 }
 TENANT_WIDE_TITLE = "Tenant-wide"
+# A finding names at most this many of its devices in a bounded report; the count is always
+# there, and every device is listed once, in per-device readiness.
+DEVICE_SAMPLE = 10
+# Findings shown per rule and profile in a bounded report (terminal, markdown, html); `--all`
+# shows every one.
+FINDINGS_PER_GROUP = 20
+NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
+QUIET = (Status.PASS, Status.NOT_APPLICABLE)
+
+
+_NEGATIVE_RANK = {severity: -severity.rank for severity in Severity}
 
 
 def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
     return (
         _STATUS_ORDER[finding.status],
-        -finding.severity.rank,
+        _NEGATIVE_RANK[finding.severity],
         finding.rule_id,
         finding.subject.display_name.casefold(),
         finding.subject.id,
@@ -47,6 +59,64 @@ def finding_order(finding: Finding) -> tuple[int, int, str, str, str]:
 def breaches(finding: Finding, fail_on: Severity) -> bool:
     """Failing or unknown at or above the threshold: what makes `check` exit 1."""
     return finding.status in (Status.FAIL, Status.UNKNOWN) and finding.severity.at_least(fail_on)
+
+
+def distinct_devices(findings: Iterable[Finding]) -> int:
+    """How many distinct devices the findings name (findings of one profile share one tuple)."""
+    seen: set[int] = set()
+    devices: set[str] = set()
+    for finding in findings:
+        shared = finding.devices
+        if not shared or id(shared) in seen:
+            continue
+        seen.add(id(shared))
+        devices.update(shared)
+    return len(devices)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """The failing and unknown findings of one rule (in one section, or across the tenant)."""
+
+    rule_id: str
+    findings: tuple[Finding, ...]  # report order: failing first, worst severity first
+    devices: int  # distinct devices the findings name
+    profiles: int  # distinct scopes the findings were evaluated for (tenant-wide counts one)
+
+    @property
+    def worst(self) -> Finding:
+        return self.findings[0]
+
+
+def rule_groups(findings: Iterable[Finding]) -> tuple[RuleGroup, ...]:
+    """Not-green findings grouped per rule, the rule of the worst finding first."""
+    grouped: dict[str, list[Finding]] = {}
+    for finding in sorted((f for f in findings if f.status in NOT_GREEN), key=finding_order):
+        grouped.setdefault(finding.rule_id, []).append(finding)
+    return tuple(
+        RuleGroup(
+            rule_id=rule_id,
+            findings=tuple(members),
+            devices=distinct_devices(members),
+            profiles=len({f.scope.profile_id if f.scope else None for f in members}),
+        )
+        for rule_id, members in grouped.items()
+    )
+
+
+def quiet_counts(findings: Iterable[Finding]) -> list[tuple[str, str | None, Status, int]]:
+    """(rule id, scope profile id, pass or not applicable, count): what passes is a count."""
+    counted = Counter(
+        (f.rule_id, f.scope.profile_id if f.scope else None, f.status)
+        for f in findings
+        if f.status in QUIET
+    )
+    return [
+        (rule_id, scope, status, count)
+        for (rule_id, scope, status), count in sorted(
+            counted.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2].value)
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +144,16 @@ class Section:
         return tuple(f for f in self.findings if f.status in statuses)
 
     def counts(self) -> dict[Status, int]:
-        return {status: len(self.with_status(status)) for status in Status}
+        counted = Counter(f.status for f in self.findings)
+        return {status: counted.get(status, 0) for status in Status}
+
+    def rule_groups(self) -> tuple[RuleGroup, ...]:
+        return rule_groups(self.findings)
+
+    def passed_by_rule(self) -> dict[str, int]:
+        return dict(
+            sorted(Counter(f.rule_id for f in self.findings if f.status is Status.PASS).items())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +199,36 @@ class ReadinessReport:
         return tuple(f for f in self.findings if self.fails_gate(f))
 
     def counts(self) -> dict[Status, int]:
-        return {status: sum(1 for f in self.findings if f.status is status) for status in Status}
+        counted = Counter(f.status for f in self.findings)
+        return {status: counted.get(status, 0) for status in Status}
+
+    def rule_groups(self) -> tuple[RuleGroup, ...]:
+        """Every failing or unknown finding of the tenant, grouped per rule, worst first."""
+        return rule_groups(self.findings)
+
+    def device_sample(self, device_ids: Sequence[str], limit: int = DEVICE_SAMPLE) -> str:
+        """'N: a, b, c and M more': a bounded naming of a finding's devices."""
+        named = [self.device_label(device_id) for device_id in device_ids[:limit]]
+        more = len(device_ids) - len(named)
+        return f"{len(device_ids)}: " + ", ".join(named) + (f" and {more} more" if more else "")
+
+    def shown_findings(
+        self, findings: Sequence[Finding], everything: bool = False
+    ) -> tuple[Finding, ...]:
+        """A rule group's findings as a bounded report lists them: the first FINDINGS_PER_GROUP,
+        then up to as many suppressed ones besides, so a suppressed verdict stays visible however
+        many others the rule has; `everything` (`--all`): every one."""
+        if everything:
+            return tuple(findings)
+        shown = tuple(findings[:FINDINGS_PER_GROUP])
+        room = FINDINGS_PER_GROUP - sum(1 for f in shown if self.suppression_of(f) is not None)
+        extra: list[Finding] = []
+        for finding in findings[FINDINGS_PER_GROUP:]:
+            if len(extra) >= room:
+                break
+            if self.suppression_of(finding) is not None:
+                extra.append(finding)
+        return (*shown, *extra)
 
     def device_label(self, device_id: str) -> str:
         return self.device_labels.get(device_id, device_id)
@@ -148,31 +256,24 @@ def build_report(
     suppressed = suppressed_verdicts(
         evaluation.findings, suppressions, evaluation.tenant_id, moment
     )
-
-    def counted(findings: Iterable[Finding]) -> list[tuple[Status, Severity]]:
-        # A suppressed verdict is shown, never counted against --fail-on.
-        return [
-            (f.status, f.severity)
-            for f in findings
-            if f.status not in (Status.FAIL, Status.UNKNOWN)
-            or (f.rule_id, f.subject.id) not in suppressed
-        ]
-
-    tenant_wide = tuple(
-        sorted((f for f in evaluation.findings if f.scope is None), key=finding_order)
-    )
-    tenant_verdicts = counted(tenant_wide)
+    tenant_wide_findings: list[Finding] = []
     by_profile: dict[str, list[Finding]] = {}
     for finding in evaluation.findings:
-        if finding.scope is not None:
+        if finding.scope is None:
+            tenant_wide_findings.append(finding)
+        else:
             by_profile.setdefault(finding.scope.profile_id, []).append(finding)
+    tenant_wide = _in_report_order(tenant_wide_findings)
+    tenant_readiness = _own_readiness(tenant_wide, fail_on, suppressed)
+    devices_by_profile: dict[str | None, list[DeviceReadiness]] = {}
+    for device in devices or ():
+        devices_by_profile.setdefault(device.profile_id, []).append(device)
 
     sections: list[Section] = []
     placed: set[str] = set()
     for profile_id, title, groups, targeted in _profiles_to_show(snapshot, evaluation.findings):
-        scoped = tuple(sorted(by_profile.get(profile_id, ()), key=finding_order))
-        verdicts = [*tenant_verdicts, *counted(scoped)]
-        own_devices = tuple(d for d in devices or () if d.profile_id == profile_id)
+        scoped = _in_report_order(by_profile.get(profile_id, ()))
+        own = _own_readiness(scoped, fail_on, suppressed)
         placed.add(profile_id)
         sections.append(
             Section(
@@ -180,8 +281,9 @@ def build_report(
                 title=title,
                 groups=groups,
                 findings=scoped,
-                readiness=readiness_of(verdicts, fail_on),
-                devices=_worst_first(own_devices),
+                # A profile's verdict counts its own findings and the tenant-wide ones.
+                readiness=_worse(tenant_readiness, own),
+                devices=_worst_first(tuple(devices_by_profile.get(profile_id, ()))),
                 targeted_devices=targeted,
             )
         )
@@ -190,11 +292,12 @@ def build_report(
         title=TENANT_WIDE_TITLE,
         groups=(),
         findings=tenant_wide,
-        readiness=readiness_of(tenant_verdicts, fail_on),
+        readiness=tenant_readiness,
     )
     # Every finding counts, including those scoped to profiles without pre-provisioning: the
-    # overall verdict is GREEN exactly when `check` exits 0.
-    overall = readiness_of(counted(evaluation.findings), fail_on)
+    # overall verdict is GREEN exactly when `check` exits 0. A suppressed verdict is shown, never
+    # counted against --fail-on.
+    overall = _own_readiness(evaluation.findings, fail_on, suppressed)
     labels = {
         device.id: device.serial_number or device.display_name or device.id
         for device in snapshot.autopilot_devices or ()
@@ -238,6 +341,46 @@ def suppressed_verdicts(
         if match is not None:
             silenced[key] = match
     return silenced
+
+
+def _in_report_order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Not green first in `finding_order`; then what passes, by rule in the order rules said it
+    (the many passing verdicts are counted, not read one by one: no per-subject sort key)."""
+    loud: list[Finding] = []
+    quiet: list[Finding] = []
+    for finding in findings:
+        (quiet if finding.status in QUIET else loud).append(finding)
+    loud.sort(key=finding_order)
+    quiet.sort(key=_quiet_order)
+    return (*loud, *quiet)
+
+
+def _quiet_order(finding: Finding) -> tuple[int, str]:
+    return _STATUS_ORDER[finding.status], finding.rule_id
+
+
+_WORSE = {Readiness.RED: 2, Readiness.UNKNOWN: 1, Readiness.GREEN: 0}
+
+
+def _worse(one: Readiness, other: Readiness) -> Readiness:
+    return one if _WORSE[one] >= _WORSE[other] else other
+
+
+def _own_readiness(
+    findings: Iterable[Finding],
+    fail_on: Severity,
+    suppressed: Mapping[tuple[str, str], Suppression],
+) -> Readiness:
+    """`readiness_of` over the not-green findings (the only ones that can count); a suppressed
+    verdict is shown, never counted against --fail-on."""
+    return readiness_of(
+        (
+            (f.status, f.severity)
+            for f in findings
+            if f.status in NOT_GREEN and (f.rule_id, f.subject.id) not in suppressed
+        ),
+        fail_on,
+    )
 
 
 def _profiles_to_show(

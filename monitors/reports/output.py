@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -23,6 +24,12 @@ def check_writable_destination(path: Path) -> None:
 
 def write_text_atomically(path: Path, text: str) -> int:
     """The file is either the whole new report or left as it was: never half-written.
+    Returns the number of bytes written."""
+    return write_chunks_atomically(path, (text,))
+
+
+def write_chunks_atomically(path: Path, chunks: Iterable[str]) -> int:
+    """`write_text_atomically` for a report written as it is produced (a large tenant's).
 
     The temporary file `mkstemp` makes is private (0600); before it replaces the destination it
     gets the mode a plain `open()` would give (0666 less the umask, so 0644 under the usual 022),
@@ -30,15 +37,18 @@ def write_text_atomically(path: Path, text: str) -> int:
     """
     check_writable_destination(path)
     directory = path.parent if str(path.parent) else Path(".")
-    data = text.encode("utf-8")
     mode = _mode_for(path)
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as error:
         raise ReportOutputError(f"{path}: cannot be written ({error.strerror})") from None
     try:
+        size = 0
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            for chunk in chunks:
+                data = chunk.encode("utf-8")
+                stream.write(data)
+                size += len(data)
             stream.flush()
             set_mode(stream.fileno(), mode)
             os.fsync(stream.fileno())
@@ -49,7 +59,7 @@ def write_text_atomically(path: Path, text: str) -> int:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return len(data)
+    return size
 
 
 def set_mode(descriptor: int, mode: int) -> None:

@@ -12,10 +12,13 @@ live a stable per-tenant pseudo-path `greenscreen/tenants/<tenant id>.json`. The
 `partialFingerprints` key (rule, subject, profile) is what tracks an alert across runs.
 
 GitHub rejects a run of more than 25,000 results and keeps only the top 5,000 (by severity), and
-shows at most 100 locations of a result. A run therefore holds at most `MAX_RESULTS` results,
-those that fail the gate first (worst severity first), then unknown and the rest; how many were
-left out is `properties.omittedResults`. A result lists at most `MAX_RELATED` related objects
-and `MAX_DEVICES` devices (with `deviceCount`). The other formats always list everything.
+shows at most 100 locations of a result. Results are ordered gate-failing first (worst severity
+first), then the rest; by default each (rule, profile, gate outcome) keeps its first
+`RESULTS_PER_RULE` results (`--all`: every one), so a suppressed or below-threshold verdict keeps
+its own share and stays visible; whatever the option, a run holds at most `MAX_RESULTS`.
+How many were left out, by either bound, is `properties.omittedResults`; the exit code counts
+them all. A result lists at most `MAX_RELATED` related objects and `MAX_DEVICES` devices (with
+`deviceCount`).
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitors.reports.model import ReadinessReport, finding_order
+from monitors.reports.model import DEVICE_SAMPLE, ReadinessReport, finding_order
 from monitors.reports.safe_text import inert_json
 from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
@@ -37,7 +41,10 @@ from rules.findings import Finding, RuleMetadata, Severity, Status, Subject
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 MAX_RESULTS = 5000
 MAX_RELATED = 100
-MAX_DEVICES = 50
+MAX_DEVICES = DEVICE_SAMPLE
+# Results per rule, profile and gate outcome (fails, suppressed, below threshold, manual) unless
+# `--all`; a suppressed or below-threshold verdict keeps its own share, so it stays visible.
+RESULTS_PER_RULE = 50
 _LEVEL = {
     Severity.BLOCKER: "error",
     Severity.ERROR: "error",
@@ -98,7 +105,17 @@ def subject_ids(findings: Iterable[Finding]) -> set[str]:
     return {finding.subject.id for finding in findings}
 
 
-def render_sarif(report: ReadinessReport, artifact: SarifArtifact | None = None) -> str:
+def render_sarif(
+    report: ReadinessReport, artifact: SarifArtifact | None = None, *, everything: bool = False
+) -> str:
+    return "".join(iter_sarif(report, artifact, everything=everything))
+
+
+def iter_sarif(
+    report: ReadinessReport, artifact: SarifArtifact | None = None, *, everything: bool = False
+) -> Iterator[str]:
+    """The SARIF document in pieces: the run without its results, then one result at a time
+    (a bounded run of a large tenant is still tens of MB; it is never held as one string)."""
     artifact = artifact or live_tenant_artifact(report.tenant_id)
     rule_ids = list(report.rules)
     for finding in report.findings:
@@ -113,6 +130,7 @@ def render_sarif(report: ReadinessReport, artifact: SarifArtifact | None = None)
         ),
         key=lambda finding: (not report.fails_gate(finding), finding_order(finding)),
     )
+    kept = _bounded(report, reported, everything)
     document = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -136,17 +154,27 @@ def render_sarif(report: ReadinessReport, artifact: SarifArtifact | None = None)
                     "failOn": report.fail_on.value,
                     "unreadableCollections": list(report.unreadable),
                     "expiredSuppressions": [s.as_json() for s in report.expired_suppressions],
-                    "omittedResults": max(0, len(reported) - MAX_RESULTS),
+                    # Results left out: past RESULTS_PER_RULE per rule, profile and gate outcome
+                    # (not under `--all`), then past MAX_RESULTS. The exit code still counts them.
+                    "omittedResults": len(reported) - len(kept),
                 },
                 "artifacts": [{"location": {"uri": artifact.uri}}],
-                "results": [
-                    _result(report, finding, index[finding.rule_id], artifact)
-                    for finding in reported[:MAX_RESULTS]
-                ],
+                # Last key of the last run: the results are written in its place below.
+                "results": [],
             }
         ],
     }
-    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    before, marker, after = text.rpartition('"results": []')
+    if not marker:  # pragma: no cover - the document above always ends with its results
+        raise AssertionError("SARIF document without results")
+    yield inert_json(before) + '"results": ['
+    for position, finding in enumerate(kept):
+        result = _result(report, finding, index[finding.rule_id], artifact)
+        yield ("\n" if position == 0 else ",\n") + inert_json(
+            json.dumps(result, ensure_ascii=False)
+        )
+    yield ("\n      " if kept else "") + "]" + inert_json(after) + "\n"
 
 
 def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:
@@ -198,6 +226,7 @@ def _result(
             "gate": _gate(report, finding),
             "reasons": list(finding.reasons),
             "remediation": finding.remediation,
+            # A bounded sample; every device is listed once, in per-device readiness.
             "deviceCount": len(finding.devices),
             "devices": [report.device_label(device) for device in finding.devices[:MAX_DEVICES]],
             "scope": scope.as_json() if scope else None,
@@ -212,6 +241,27 @@ def _result(
             for position, subject in enumerate(finding.related[:MAX_RELATED], start=1)
         ]
     return result
+
+
+def _bounded(report: ReadinessReport, reported: list[Finding], everything: bool) -> list[Finding]:
+    """`reported` (gate-failing first) bounded per rule, profile and gate outcome, then to
+    MAX_RESULTS: what fails the gate is the last to be left out."""
+    if everything:
+        return reported[:MAX_RESULTS]
+    shown: Counter[tuple[str, str, str]] = Counter()
+    kept: list[Finding] = []
+    for finding in reported:
+        key = (
+            finding.rule_id,
+            finding.scope.profile_id if finding.scope else "",
+            _gate(report, finding),
+        )
+        shown[key] += 1
+        if shown[key] <= RESULTS_PER_RULE:
+            kept.append(finding)
+            if len(kept) == MAX_RESULTS:
+                break
+    return kept
 
 
 def _gate(report: ReadinessReport, finding: Finding) -> str:

@@ -15,7 +15,12 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from monitors.reports.model import ReadinessReport, Section, breaches
+from monitors.reports.model import (
+    ReadinessReport,
+    RuleGroup,
+    Section,
+    breaches,
+)
 from monitors.reports.safe_text import printable
 from monitors.suppressions import Suppression
 from monitors.what_if import WhatIfChange, WhatIfResult
@@ -30,6 +35,11 @@ _BADGE_STYLE = {
 _SEVERITY_STYLE = {"blocker": "bold red", "error": "red", "warning": "yellow", "info": "cyan"}
 _MAX_DEVICES_NAMED = 5
 _MAX_REASONS = 8
+# The default report is one screen: this many profiles and rules, a few examples each.
+_SUMMARY_PROFILES = 8
+_SUMMARY_RULES = 8
+_SUMMARY_EXAMPLES = 1
+_SUMMARY_DEVICES = 50
 
 
 class InertConsole(Console):
@@ -65,20 +75,177 @@ def console_for(stream: IO[str], *, color: bool, width: int | None) -> Console:
 
 
 def render_terminal(
-    report: ReadinessReport, *, color: bool = False, width: int = 140, show_devices: bool = False
+    report: ReadinessReport,
+    *,
+    color: bool = False,
+    width: int = 140,
+    show_devices: bool = False,
+    everything: bool = False,
 ) -> str:
+    """One screen of summary; `everything` (`--all`) lists every failing and unknown finding."""
     buffer = io.StringIO()
     console = console_for(buffer, color=color, width=width)
     _header(console, report)
-    for section in report.sections:
-        if section.profile_id is None and not section.findings:
-            continue
-        _section(console, report, section)
-    _manual(console, report)
+    if everything:
+        for section in report.sections:
+            if section.profile_id is None and not section.findings:
+                continue
+            _section(console, report, section)
+        _manual(console, report)
+    else:
+        _summary(console, report)
+        _manual_summary(console, report)
     _network(console, report)
     if show_devices and report.devices is not None:
-        _devices(console, report)
+        _devices(console, report, None if everything else _SUMMARY_DEVICES)
+    if not everything:
+        console.print(
+            Text(
+                "every finding: --all; the report to share: --format html --out FILE; "
+                "for a pipeline: --format json",
+                style="dim",
+            )
+        )
     return buffer.getvalue()
+
+
+def _summary(console: Console, report: ReadinessReport) -> None:
+    """Profiles worst first, then the failing and unknown rules with an example or two."""
+    order = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
+    profiles = sorted(report.profiles, key=lambda s: order[s.readiness])
+    tally = Counter(section.readiness for section in profiles)
+    console.print(
+        Text(
+            f"Profiles ({len(profiles)}): {tally[Readiness.RED]} red, "
+            f"{tally[Readiness.UNKNOWN]} unknown, {tally[Readiness.GREEN]} green",
+            style="bold",
+        )
+    )
+    for section in profiles[:_SUMMARY_PROFILES]:
+        _profile_line(console, section)
+    if len(profiles) > _SUMMARY_PROFILES:
+        console.print(
+            Text(f"  ... and {len(profiles) - _SUMMARY_PROFILES} more profiles (--all)", "dim")
+        )
+    if report.tenant_wide.findings:
+        _profile_line(console, report.tenant_wide)
+    console.print()
+    groups = report.rule_groups()
+    findings = sum(len(group.findings) for group in groups)
+    console.print(
+        Text(
+            f"Failing and unknown: {findings} finding(s) of {len(groups)} rule(s), worst first",
+            style="bold",
+        )
+    )
+    for group in groups[:_SUMMARY_RULES]:
+        _rule_group(console, report, group)
+    if len(groups) > _SUMMARY_RULES:
+        rest = groups[_SUMMARY_RULES:]
+        console.print(
+            Text(
+                f"  ... and {len(rest)} more rule(s): "
+                + ", ".join(group.rule_id for group in rest[:12])
+                + (", ..." if len(rest) > 12 else "")
+                + " (--all)",
+                style="dim",
+            )
+        )
+    counts = report.counts()
+    passing = Text("  ✓ ", style="green")
+    passing.append(
+        f"{counts[Status.PASS]} passing verdicts of "
+        f"{len({f.rule_id for f in report.findings if f.status is Status.PASS})} rules, "
+        f"{counts[Status.NOT_APPLICABLE]} not applicable"
+    )
+    console.print(passing)
+    console.print()
+
+
+def _profile_line(console: Console, section: Section) -> None:
+    line = Text("  ")
+    line.append_text(verdict_badge(section.readiness))
+    line.append(" ")
+    if section.profile_id is None:
+        line.append("Tenant-wide", style="bold")
+    else:
+        line.append(section.title, style="bold")
+        names = [group.display_name for group in section.groups[:3]]
+        more = len(section.groups) - len(names)
+        groups = ", ".join(names) + (f" and {more} more" if more else "") or "no groups"
+        line.append(f"  (groups: {groups}; {section.targeted_devices} registered device(s))")
+    counts = section.counts()
+    line.append(f"  {counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown", "dim")
+    console.print(line)
+
+
+def _rule_group(console: Console, report: ReadinessReport, group: RuleGroup) -> None:
+    worst = group.worst
+    mark = "✗" if worst.status is Status.FAIL else "?"
+    head = Text(f"  {mark} ")
+    label = "FAIL" if worst.status is Status.FAIL else "UNKNOWN"
+    head.append(f"{label} {worst.severity.value.upper()}", _SEVERITY_STYLE[worst.severity])
+    head.append(f" {group.rule_id} ", style="bold")
+    metadata = report.rules.get(group.rule_id)
+    if metadata is not None:
+        head.append(metadata.title)
+    suppressed = [f for f in group.findings if report.suppression_of(f) is not None]
+    if len(suppressed) == len(group.findings):
+        head.append(" (suppressed)", style="dim")
+    elif not any(report.fails_gate(f) for f in group.findings):
+        head.append(f" (below --fail-on {report.fail_on.value})", style="dim")
+    head.append(
+        f"  [{len(group.findings)} finding(s), {group.profiles} scope(s), "
+        f"{group.devices} device(s)"
+        + (f", {len(suppressed)} suppressed" if suppressed else "")
+        + "]",
+        style="dim",
+    )
+    console.print(head)
+    examples = list(group.findings[:_SUMMARY_EXAMPLES])
+    if suppressed and not any(f in examples for f in suppressed[:1]):
+        examples.append(suppressed[0])  # a suppressed verdict stays visible in the summary
+    for finding in examples:
+        subject = finding.subject
+        where = f" [{finding.scope.profile_name}]" if finding.scope else ""
+        line = Text(f"      {subject.type} '{subject.display_name}'{where}: {finding.message}")
+        suppression = report.suppression_of(finding)
+        if suppression is not None:
+            line.append(f" (suppressed: {suppression_note(suppression)})", style="dim")
+        console.print(line)
+    if worst.remediation:
+        fix = Text("      fix: ", style="bold")
+        fix.append(worst.remediation, style="")
+        console.print(fix)
+
+
+def _manual_summary(console: Console, report: ReadinessReport) -> None:
+    """Manual items, one line per catalog entry; `--all` lists their steps."""
+    manual = report.manual()
+    if not manual:
+        return
+    console.print(
+        Text(
+            f"To check by hand ({len(manual)}): Greenscreen cannot see these; "
+            "--all lists the steps",
+            style="bold",
+        )
+    )
+    per_rule = Counter(finding.rule_id for finding in manual)
+    # One screen: the first few, the rest named by id.
+    items = list(per_rule.items())
+    for rule_id, count in items[:_SUMMARY_RULES]:
+        head = Text("  ☐ MANUAL ", style="bold blue")
+        head.append(f"{rule_id} ", style="bold")
+        metadata = report.rules.get(rule_id)
+        head.append(metadata.title if metadata else "")
+        if count > 1:
+            head.append(f" (×{count})")
+        console.print(head)
+    if len(items) > _SUMMARY_RULES:
+        rest = [rule_id for rule_id, _ in items[_SUMMARY_RULES:]]
+        console.print(Text(f"  ... and {len(rest)} more: {', '.join(rest)} (--all)", "dim"))
+    console.print()
 
 
 def verdict_badge(readiness: Readiness) -> Text:
@@ -220,11 +387,13 @@ def _passed_summary(console: Console, section: Section) -> None:
     console.print(text)
 
 
-def _devices(console: Console, report: ReadinessReport) -> None:
+def _devices(console: Console, report: ReadinessReport, limit: int | None) -> None:
     devices = report.devices or ()
     console.print(Text(f"Devices ({len(devices)} registered)", style="bold"))
+    ordered = _ordered(report)
+    shown = ordered if limit is None else ordered[:limit]
     # Lines, not a table: eight columns of tenant text do not fit a terminal.
-    for device in _ordered(report):
+    for device in shown:
         line = Text("  ")
         line.append_text(verdict_badge(device.readiness))
         line.append(f" {device.serial_number or '(no serial)'}", style="bold")
@@ -242,6 +411,12 @@ def _devices(console: Console, report: ReadinessReport) -> None:
         if device.blockers:
             blockers = "; ".join(short_blocker(b.rule_id, b.message) for b in device.blockers)
             console.print(Text(f"            blockers: {blockers}", style="red"))
+    if len(shown) < len(ordered):
+        console.print(
+            Text(
+                f"  ... and {len(ordered) - len(shown)} more devices (--all, --devices-out)", "dim"
+            )
+        )
     console.print(
         Text("blockers name rules (see the findings above) and device facts", style="dim")
     )
