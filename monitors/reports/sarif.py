@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,39 +131,25 @@ def iter_sarif(
         key=lambda finding: (not report.fails_gate(finding), finding_order(finding)),
     )
     kept = _bounded(report, reported, everything)
-    document = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "greenscreen",
-                        "informationUri": "https://learn.microsoft.com/autopilot/pre-provision",
-                        "rules": [
-                            _descriptor(rule_id, report.rules.get(rule_id)) for rule_id in rule_ids
-                        ],
-                    }
-                },
-                "invocations": [{"executionSuccessful": True}],
-                "automationDetails": {"id": f"greenscreen/{report.tenant_id}/"},
-                "properties": {
-                    "tenantId": report.tenant_id,
-                    "capturedAt": report.captured_at,
-                    "verdict": report.readiness.value,
-                    "failOn": report.fail_on.value,
-                    "unreadableCollections": list(report.unreadable),
-                    "expiredSuppressions": [s.as_json() for s in report.expired_suppressions],
-                    # Results left out: past RESULTS_PER_RULE per rule, profile and gate outcome
-                    # (not under `--all`), then past MAX_RESULTS. The exit code still counts them.
-                    "omittedResults": len(reported) - len(kept),
-                },
-                "artifacts": [{"location": {"uri": artifact.uri}}],
-                # Last key of the last run: the results are written in its place below.
-                "results": [],
-            }
-        ],
-    }
+    # The results are the run's last key: they are written in its place below, one at a time.
+    document = _sarif_document(
+        rule_ids,
+        report.rules,
+        f"greenscreen/{report.tenant_id}/",
+        {
+            "tenantId": report.tenant_id,
+            "capturedAt": report.captured_at,
+            "verdict": report.readiness.value,
+            "failOn": report.fail_on.value,
+            "unreadableCollections": list(report.unreadable),
+            "expiredSuppressions": [s.as_json() for s in report.expired_suppressions],
+            # Results left out: past RESULTS_PER_RULE per rule, profile and gate outcome
+            # (not under `--all`), then past MAX_RESULTS. The exit code still counts them.
+            "omittedResults": len(reported) - len(kept),
+        },
+        artifact,
+        [],
+    )
     text = json.dumps(document, indent=2, ensure_ascii=False)
     before, marker, after = text.rpartition('"results": []')
     if not marker:  # pragma: no cover - the document above always ends with its results
@@ -175,6 +161,37 @@ def iter_sarif(
             json.dumps(result, ensure_ascii=False)
         )
     yield ("\n      " if kept else "") + "]" + inert_json(after) + "\n"
+
+
+def _sarif_document(
+    rule_ids: Sequence[str],
+    rules: Mapping[str, RuleMetadata],
+    automation_id: str,
+    properties: dict[str, Any],
+    artifact: SarifArtifact,
+    results: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One SARIF log of one run; `results` is the run's last key."""
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "greenscreen",
+                        "informationUri": "https://learn.microsoft.com/autopilot/pre-provision",
+                        "rules": [_descriptor(rule_id, rules.get(rule_id)) for rule_id in rule_ids],
+                    }
+                },
+                "invocations": [{"executionSuccessful": True}],
+                "automationDetails": {"id": automation_id},
+                "properties": properties,
+                "artifacts": [{"location": {"uri": artifact.uri}}],
+                "results": results,
+            }
+        ],
+    }
 
 
 def _descriptor(rule_id: str, metadata: RuleMetadata | None) -> dict[str, Any]:
@@ -310,40 +327,26 @@ def render_what_if_sarif(result: WhatIfResult, artifact: SarifArtifact | None = 
             rule_ids.append(change.rule_id)
     index = {rule_id: position for position, rule_id in enumerate(rule_ids)}
     reported = sorted(result.newly_failing, key=lambda change: not result.fails_gate(change))
-    document = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "greenscreen",
-                        "informationUri": "https://learn.microsoft.com/autopilot/pre-provision",
-                        "rules": [
-                            _descriptor(rule_id, result.rules.get(rule_id)) for rule_id in rule_ids
-                        ],
-                    }
-                },
-                "invocations": [{"executionSuccessful": True}],
-                "automationDetails": {"id": f"greenscreen-what-if/{result.tenant_id}/"},
-                "properties": {
-                    "tenantId": result.tenant_id,
-                    "capturedAt": result.captured_at,
-                    "changeFile": result.source,
-                    "description": result.description,
-                    "failOn": result.fail_on.value,
-                    "resolved": len(result.resolved),
-                    "unchanged": result.unchanged,
-                    "omittedResults": max(0, len(reported) - MAX_RESULTS),
-                },
-                "artifacts": [{"location": {"uri": artifact.uri}}],
-                "results": [
-                    _what_if_result(result, change, index[change.rule_id], artifact)
-                    for change in reported[:MAX_RESULTS]
-                ],
-            }
+    document = _sarif_document(
+        rule_ids,
+        result.rules,
+        f"greenscreen-what-if/{result.tenant_id}/",
+        {
+            "tenantId": result.tenant_id,
+            "capturedAt": result.captured_at,
+            "changeFile": result.source,
+            "description": result.description,
+            "failOn": result.fail_on.value,
+            "resolved": len(result.resolved),
+            "unchanged": result.unchanged,
+            "omittedResults": max(0, len(reported) - MAX_RESULTS),
+        },
+        artifact,
+        [
+            _what_if_result(result, change, index[change.rule_id], artifact)
+            for change in reported[:MAX_RESULTS]
         ],
-    }
+    )
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
