@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  greenscreen schema > tenant-snapshot.schema.json\n"
             "  greenscreen rules explain ENR-005\n"
             "  greenscreen network --snapshot contoso.json --format csv --out allow-list.csv\n"
+            "  greenscreen import --from intunecd backup/ --out contoso.json\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     from monitors.dashboard.command import add_serve_command
 
     add_serve_command(commands)
+    from monitors.intune_export import add_import_command
+
+    add_import_command(commands)
 
     summary = commands.add_parser(
         "summary",

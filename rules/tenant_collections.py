@@ -22,6 +22,9 @@ MDM_POLICIES: Final = "policies/mobileDeviceManagementPolicies"
 # A singleton in Graph; the snapshot stores it as a one-element list like every other path.
 DEVICE_REGISTRATION_POLICY: Final = "policies/deviceRegistrationPolicy"
 CONDITIONAL_ACCESS_POLICIES: Final = "identity/conditionalAccess/policies"
+# The error code a snapshot imported from a backup records for data the backup does not hold
+# (status 0: nothing was asked of Graph).
+NOT_IN_EXPORT: Final = "notInExport"
 
 ALL_COLLECTIONS: Final[tuple[str, ...]] = (
     AUTOPILOT_PROFILES,

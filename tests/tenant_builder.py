@@ -659,11 +659,19 @@ class TenantBuilder:
         return self
 
     def unreadable(
-        self, collection: str, *, status: int = 403, message: str = "Forbidden"
+        self,
+        collection: str,
+        *,
+        status: int = 403,
+        message: str = "Forbidden",
+        code: str | None = None,
     ) -> TenantBuilder:
         """The collection could not be read: absent from collections, present in errors."""
         self._document["collections"].pop(collection, None)
-        self._document.setdefault("errors", {})[collection] = {"status": status, "message": message}
+        error: dict[str, Any] = {"status": status, "message": message}
+        if code is not None:
+            error["code"] = code
+        self._document.setdefault("errors", {})[collection] = error
         return self
 
     def navigation_unreadable(

@@ -16,13 +16,22 @@ from monitors.reports.markdown import render_markdown
 from monitors.reports.model import DEVICE_SAMPLE, ReadinessReport, build_report
 from monitors.reports.sarif import render_sarif
 from monitors.reports.terminal import render_terminal
+from rules.checks.profiles_and_esp import prf_006_no_exclusions_with_all_devices
 from rules.context import RuleContext, profile_subject
 from rules.device_readiness import Readiness, device_readiness
 from rules.engine import Rule, evaluate_snapshot
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Status, Subject
 from rules.snapshot_model import TenantSnapshot
-from rules.tenant_collections import GROUPS
-from tests.tenant_builder import AP_GROUP_ID, DEVICE_A_ID, PROFILE_NAME, healthy_tenant
+from rules.tenant_collections import AUTOPILOT_PROFILES, GROUPS
+from tests.tenant_builder import (
+    AP_GROUP_ID,
+    DEVICE_A_ID,
+    PROFILE_NAME,
+    all_devices,
+    autopilot_profile,
+    exclude_group,
+    healthy_tenant,
+)
 
 # A finding of the findings contract greenscreen.findings/2 (monitors/schemas/findings.schema.json).
 CONTRACT_KEYS = {
@@ -137,6 +146,64 @@ def test_a_tenant_wide_failure_turns_every_profile_red() -> None:
 
     assert [section.readiness for section in report.profiles] == [Readiness.RED]
     assert report.profiles[0].findings == ()
+
+
+KIOSK_ID = "kiosk-profile"
+
+
+def _with_kiosk(*assignments: dict[str, object]) -> TenantSnapshot:
+    """The healthy tenant plus a profile that does not allow pre-provisioning."""
+    kiosk = autopilot_profile(
+        KIOSK_ID, "Kiosk", assignments=list(assignments), preprovisioning=False
+    )
+    return healthy_tenant().add(AUTOPILOT_PROFILES, kiosk).snapshot()
+
+
+def test_a_profile_without_pre_provisioning_is_not_used_and_a_red_verdict_names_its_failure() -> (
+    None
+):
+    # PRF-006 judges every profile, so the kiosk profile is shown; the tenant-wide blocker stops
+    # every pre-provisioning profile, but not a profile no device is pre-provisioned with.
+    prf_006 = Rule.from_module(prf_006_no_exclusions_with_all_devices)
+    report = report_for(_with_kiosk(), [prf_006, fake_rule("TST-009", Status.FAIL)])
+    sections = {section.title: section for section in report.profiles}
+
+    kiosk = sections["Kiosk"]
+    assert (kiosk.preprovisioning, kiosk.judged) == (False, False)
+    assert kiosk.readiness is Readiness.GREEN  # its own findings: nothing failing
+    assert kiosk.red_by == ()
+    preprovisioning = sections[PROFILE_NAME]
+    assert preprovisioning.readiness is Readiness.RED
+    assert preprovisioning.red_by == ("TST-009 (tenant-wide)",)
+
+    text = render_terminal(report)
+    assert "Profiles (2): 1 red, 0 unknown, 0 green, 1 not used for pre-provisioning" in text
+    (kiosk_line,) = [line for line in text.splitlines() if "Kiosk" in line]
+    assert "UNUSED" in kiosk_line
+    assert "RED" not in kiosk_line
+    assert "not used for pre-provisioning" in kiosk_line
+    red_lines = [line for line in text.splitlines() if " RED " in line and "overall" not in line]
+    assert red_lines
+    assert all("red by TST-009" in line for line in red_lines)
+    markdown = render_markdown(report)
+    assert "## ⬜ NOT USED Profile: Kiosk" in markdown
+    assert "Verdict: red by TST-009 \\(tenant-wide\\)." in markdown
+    html_text = render_html(report)
+    assert '<span class="badge not_applicable">NOT USED</span></td><td>Kiosk' in html_text
+    assert "NOT USED · Kiosk" in html_text
+
+
+def test_a_profile_without_pre_provisioning_that_fails_itself_is_red_by_its_own_failure() -> None:
+    # All devices with an excluded group: PRF-006 fails the kiosk profile itself.
+    snapshot = _with_kiosk(all_devices(), exclude_group(AP_GROUP_ID))
+    prf_006 = Rule.from_module(prf_006_no_exclusions_with_all_devices)
+    report = report_for(snapshot, [prf_006, fake_rule("TST-009", Status.FAIL)])
+    kiosk = next(section for section in report.profiles if section.title == "Kiosk")
+
+    assert (kiosk.preprovisioning, kiosk.judged) == (False, True)
+    assert kiosk.readiness is Readiness.RED
+    assert kiosk.red_by == ("PRF-006",)  # its own; the tenant-wide failure is not its verdict
+    assert "Kiosk" in render_terminal(report, everything=True)
 
 
 def test_a_profiles_devices_are_listed_under_it() -> None:

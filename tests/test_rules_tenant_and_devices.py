@@ -21,6 +21,7 @@ from rules.checks.tenant_and_devices import (
     dev_007_group_tag_matches_a_group,
     dev_008_not_a_virtual_machine,
     enr_001_mdm_user_scope,
+    enr_002_default_mdm_urls,
     enr_003_single_mdm_configuration,
     enr_007_windows_enrollment_not_blocked,
     grp_001_device_group_selects_autopilot_devices,
@@ -43,6 +44,7 @@ from rules.tenant_collections import (
     GROUPS,
     MDM_POLICIES,
     MOBILE_APPS,
+    NOT_IN_EXPORT,
 )
 from samples import build_sample
 from tests.tenant_builder import (
@@ -292,6 +294,39 @@ def test_unreadable_mdm_policy_without_attestation_is_unknown() -> None:
     (finding,) = findings(enr_001_mdm_user_scope, tenant)
     assert (finding.subject.id, finding.status) == (TENANT_ID, UNKNOWN)
     assert any("delegated" in reason for reason in finding.reasons)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [enr_001_mdm_user_scope, enr_002_default_mdm_urls, enr_003_single_mdm_configuration],
+    ids=lambda module: module.METADATA.id,
+)
+@pytest.mark.parametrize(
+    ("error", "says", "never"),
+    [
+        # An imported backup: the policies are simply not in it. Nothing was refused.
+        (
+            {"status": 0, "message": "not in the IntuneCD export", "code": NOT_IN_EXPORT},
+            "not in the backup the snapshot was imported from",
+            "delegated",
+        ),
+        # A live read refused: the policies are served to delegated callers only.
+        ({"status": 403, "message": "Forbidden"}, "delegated", "backup"),
+        # A live read that failed otherwise: neither a backup nor a refusal.
+        ({"status": 503, "message": "Service Unavailable"}, "Graph answered 503", "delegated"),
+    ],
+    ids=["not-in-export", "refused", "failed"],
+)
+def test_unknown_mdm_policies_say_why_from_the_recorded_error(
+    module: ModuleType, error: dict[str, Any], says: str, never: str
+) -> None:
+    tenant = healthy_tenant().unreadable(MDM_POLICIES, **error)
+
+    (finding,) = findings(module, tenant)
+    assert finding.status is UNKNOWN
+    assert says in finding.message
+    assert never not in finding.message
+    assert not [reason for reason in finding.reasons if never in reason]
 
 
 @pytest.mark.parametrize(

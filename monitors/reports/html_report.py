@@ -30,6 +30,21 @@ _PANEL_TEXT = {
     Readiness.UNKNOWN: "Not known to be ready: some checks could not be evaluated (not green)",
 }
 
+_NOT_USED_TEXT = "Not judged: the profile does not allow pre-provisioning"
+
+
+def _section_badge(section: Section) -> str:
+    if not section.judged:
+        return '<span class="badge not_applicable">NOT USED</span>'
+    value = section.readiness.value
+    return f'<span class="badge {value}">{value.upper()}</span>'
+
+
+def _note(section: Section, limit: int, style: str = "muted") -> str:
+    note = section.verdict_note(limit=limit)
+    return f' <span class="{style}">({e(note)})</span>' if note else ""
+
+
 _STYLE = """
 :root { --green:#107c10; --red:#c50f1f; --amber:#8a6100; --ink:#1b1b1b; --muted:#5c5c5c; }
 * { box-sizing: border-box; }
@@ -41,6 +56,7 @@ header p { margin: 2px 0; }
 .verdict-green { background: var(--green); }
 .verdict-red { background: var(--red); }
 .verdict-unknown { background: var(--amber); }
+.verdict-not-used { background: #767676; }
 main { padding: 16px 32px 48px; max-width: 1200px; }
 .panel { background: #fff; margin: 20px 0; border-radius: 6px; overflow: hidden;
   box-shadow: 0 1px 3px rgba(0,0,0,.15); }
@@ -199,8 +215,8 @@ def iter_html(report: ReadinessReport, *, everything: bool = False) -> Iterator[
 def _summary(report: ReadinessReport) -> str:
     """Summary first: each profile's verdict, then the failing and unknown rules."""
     rows = "".join(
-        f'<tr><td><span class="badge {s.readiness.value}">{s.readiness.value.upper()}</span></td>'
-        f"<td>{e(s.title)}</td><td>{s.targeted_devices}</td>"
+        f"<tr><td>{_section_badge(s)}</td>"
+        f"<td>{e(s.title)}{_note(s, 3)}</td><td>{s.targeted_devices}</td>"
         f"<td>{c[Status.FAIL]}</td><td>{c[Status.UNKNOWN]}</td></tr>"
         for s in (*report.profiles, report.tenant_wide)
         for c in (s.counts(),)
@@ -236,11 +252,13 @@ def _panel(report: ReadinessReport, section: Section, index: int, everything: bo
             f"Autopilot device groups: {groups}. "
             f"Registered devices targeted: {section.targeted_devices}."
         )
+    verdict = section.readiness.value if section.judged else "not-used"
+    panel_text = _PANEL_TEXT[section.readiness] if section.judged else _NOT_USED_TEXT
     parts = [
-        f'<section class="panel" data-verdict="{section.readiness.value}">',
-        f'<div class="screen verdict-{section.readiness.value}">',
-        f"<h2>{section.readiness.value.upper()} · {heading}</h2>",
-        f"<p>{_PANEL_TEXT[section.readiness]}</p></div>",
+        f'<section class="panel" data-verdict="{verdict}">',
+        f'<div class="screen verdict-{verdict}">',
+        f"<h2>{verdict.replace('-', ' ').upper()} · {heading}</h2>",
+        f"<p>{panel_text}{_note(section, len(section.red_by), 'note')}</p></div>",
         f'<div class="body"><p class="muted">{detail}</p>',
     ]
     parts += [

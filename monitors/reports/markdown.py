@@ -84,7 +84,11 @@ def render_markdown(
 
 def _section(report: ReadinessReport, section: Section, everything: bool) -> list[str]:
     title = "Tenant-wide" if section.profile_id is None else f"Profile: {md(section.title)}"
-    lines = [f"## {_BADGE[section.readiness]} {title}", ""]
+    badge = _BADGE[section.readiness] if section.judged else "⬜ NOT USED"
+    lines = [f"## {badge} {title}", ""]
+    note = section.verdict_note(limit=len(section.red_by))
+    if note:
+        lines += [f"Verdict: {md(note)}.", ""]
     if section.profile_id is not None:
         groups = ", ".join(md(group.display_name) for group in section.groups) or "none"
         lines += [

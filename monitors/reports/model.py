@@ -2,8 +2,11 @@
 
 Findings are grouped by the pre-provisioning profile they were evaluated for (their scope);
 findings without a scope are tenant-wide. Within a group: failing first (worst severity first),
-then unknown, then pass and not applicable. A profile's verdict counts its own findings and the
-tenant-wide ones (a tenant-wide blocker stops every profile), never another profile's.
+then unknown, then pass and not applicable. A pre-provisioning profile's verdict counts its own
+findings and the tenant-wide ones (a tenant-wide blocker stops every profile), never another
+profile's. A profile that does not allow pre-provisioning (shown because a rule judged it) is not
+used for pre-provisioning: its verdict is its own findings' alone, and with none failing or
+unknown it is not judged at all. A RED verdict always names the failing findings behind it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ _STATUS_ORDER = {
     Status.NOT_APPLICABLE: 4,
 }
 TENANT_WIDE_TITLE = "Tenant-wide"
+NOT_USED = "not used for pre-provisioning"
 # A finding names at most this many of its devices in a bounded report; the count is always
 # there, and every device is listed once, in per-device readiness.
 DEVICE_SAMPLE = 10
@@ -139,6 +143,26 @@ class Section:
     devices: tuple[DeviceReadiness, ...] = ()
     # Registered devices the profile certainly targets.
     targeted_devices: int = 0
+    # False for a profile that does not allow pre-provisioning: its verdict is its own.
+    preprovisioning: bool = True
+    # When RED: the failing rules that make it so, worst first ("PRF-011 (tenant-wide)").
+    red_by: tuple[str, ...] = ()
+
+    @property
+    def judged(self) -> bool:
+        """False for a profile not used for pre-provisioning with nothing failing or unknown."""
+        return self.preprovisioning or self.readiness is not Readiness.GREEN
+
+    def verdict_note(self, limit: int = 3) -> str:
+        """What the verdict rests on, when the counts alone do not say it ('' otherwise)."""
+        notes = []
+        if not self.preprovisioning:
+            notes.append(NOT_USED if not self.judged else f"{NOT_USED}; its own findings only")
+        if self.readiness is Readiness.RED:
+            named = ", ".join(self.red_by[:limit])
+            more = len(self.red_by) - limit
+            notes.append(f"red by {named}" + (f" and {more} more" if more > 0 else ""))
+        return "; ".join(notes)
 
     def with_status(self, *statuses: Status) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status in statuses)
@@ -269,22 +293,30 @@ def build_report(
     for device in devices or ():
         devices_by_profile.setdefault(device.profile_id, []).append(device)
 
+    tenant_red_by = _red_by(tenant_wide, fail_on, suppressed, " (tenant-wide)")
     sections: list[Section] = []
     placed: set[str] = set()
-    for profile_id, title, groups, targeted in _profiles_to_show(snapshot, evaluation.findings):
+    for shown in _profiles_to_show(snapshot, evaluation.findings):
+        profile_id, title, groups, targeted, preprovisioning = shown
         scoped = _in_report_order(by_profile.get(profile_id, ()))
         own = _own_readiness(scoped, fail_on, suppressed)
+        own_red_by = _red_by(scoped, fail_on, suppressed)
         placed.add(profile_id)
+        # A pre-provisioning profile's verdict counts its own findings and the tenant-wide ones;
+        # a profile not used for pre-provisioning is judged by its own alone.
+        readiness = _worse(tenant_readiness, own) if preprovisioning else own
+        red_by = (*own_red_by, *tenant_red_by) if preprovisioning else own_red_by
         sections.append(
             Section(
                 profile_id=profile_id,
                 title=title,
                 groups=groups,
                 findings=scoped,
-                # A profile's verdict counts its own findings and the tenant-wide ones.
-                readiness=_worse(tenant_readiness, own),
+                readiness=readiness,
                 devices=_worst_first(tuple(devices_by_profile.get(profile_id, ()))),
                 targeted_devices=targeted,
+                preprovisioning=preprovisioning,
+                red_by=red_by if readiness is Readiness.RED else (),
             )
         )
     tenant_section = Section(
@@ -293,6 +325,9 @@ def build_report(
         groups=(),
         findings=tenant_wide,
         readiness=tenant_readiness,
+        red_by=_red_by(tenant_wide, fail_on, suppressed)
+        if tenant_readiness is Readiness.RED
+        else (),
     )
     # Every finding counts, including those scoped to profiles without pre-provisioning: the
     # overall verdict is GREEN exactly when `check` exits 0. A suppressed verdict is shown, never
@@ -383,12 +418,31 @@ def _own_readiness(
     )
 
 
+def _red_by(
+    findings: Iterable[Finding],
+    fail_on: Severity,
+    suppressed: Mapping[tuple[str, str], Suppression],
+    suffix: str = "",
+) -> tuple[str, ...]:
+    """The rules failing at or above `fail_on` (not suppressed), once each, in report order."""
+    rules: dict[str, None] = {}
+    for finding in findings:
+        if (
+            finding.status is Status.FAIL
+            and finding.severity.at_least(fail_on)
+            and (finding.rule_id, finding.subject.id) not in suppressed
+        ):
+            rules.setdefault(finding.rule_id + suffix, None)
+    return tuple(rules)
+
+
 def _profiles_to_show(
     snapshot: TenantSnapshot, findings: Iterable[Finding]
-) -> list[tuple[str, str, tuple[GroupRef, ...], int]]:
-    """Every pre-provisioning profile (oldest first), then any other profile a finding names."""
+) -> list[tuple[str, str, tuple[GroupRef, ...], int, bool]]:
+    """Every pre-provisioning profile (oldest first), then any other profile a finding names
+    (flagged when the snapshot says it does not allow pre-provisioning)."""
     targeting = tenant_targeting(snapshot)
-    shown: list[tuple[str, str, tuple[GroupRef, ...], int]] = []
+    shown: list[tuple[str, str, tuple[GroupRef, ...], int, bool]] = []
     seen: set[str] = set()
     profiles = sorted(
         targeting.preprovisioning_profiles() or (),
@@ -401,8 +455,15 @@ def _profiles_to_show(
             for group_id in sorted(profile_targeting.ap_device_group_ids)
             for group in (snapshot.group(group_id),)
         )
-        shown.append((profile.id, profile.display_name, groups, len(profile_targeting.device_ids)))
+        shown.append(
+            (profile.id, profile.display_name, groups, len(profile_targeting.device_ids), True)
+        )
         seen.add(profile.id)
+    not_preprovisioning = {
+        profile.id
+        for profile in snapshot.autopilot_profiles or ()
+        if not profile.preprovisioning_allowed
+    }
     for finding in findings:
         scope = finding.scope
         if scope is None or scope.profile_id in seen:
@@ -411,7 +472,8 @@ def _profiles_to_show(
             GroupRef(group_id, name)
             for group_id, name in zip(scope.group_ids, scope.group_names, strict=False)
         )
-        shown.append((scope.profile_id, scope.profile_name, groups, 0))
+        preprovisioning = scope.profile_id not in not_preprovisioning
+        shown.append((scope.profile_id, scope.profile_name, groups, 0, preprovisioning))
         seen.add(scope.profile_id)
     return shown
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from monitors.reports.model import (
+    NOT_USED,
     ReadinessReport,
     RuleGroup,
     Section,
@@ -112,12 +113,14 @@ def render_terminal(
 def _summary(console: Console, report: ReadinessReport) -> None:
     """Profiles worst first, then the failing and unknown rules with an example or two."""
     order = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
-    profiles = sorted(report.profiles, key=lambda s: order[s.readiness])
-    tally = Counter(section.readiness for section in profiles)
+    profiles = sorted(report.profiles, key=lambda s: (not s.judged, order[s.readiness]))
+    tally = Counter(section.readiness for section in profiles if section.judged)
+    not_used = sum(1 for section in profiles if not section.judged)
     console.print(
         Text(
             f"Profiles ({len(profiles)}): {tally[Readiness.RED]} red, "
-            f"{tally[Readiness.UNKNOWN]} unknown, {tally[Readiness.GREEN]} green",
+            f"{tally[Readiness.UNKNOWN]} unknown, {tally[Readiness.GREEN]} green"
+            + (f", {not_used} {NOT_USED}" if not_used else ""),
             style="bold",
         )
     )
@@ -164,7 +167,7 @@ def _summary(console: Console, report: ReadinessReport) -> None:
 
 def _profile_line(console: Console, section: Section) -> None:
     line = Text("  ")
-    line.append_text(verdict_badge(section.readiness))
+    line.append_text(section_badge(section))
     line.append(" ")
     if section.profile_id is None:
         line.append("Tenant-wide", style="bold")
@@ -176,6 +179,9 @@ def _profile_line(console: Console, section: Section) -> None:
         line.append(f"  (groups: {groups}; {section.targeted_devices} registered device(s))")
     counts = section.counts()
     line.append(f"  {counts[Status.FAIL]} failing, {counts[Status.UNKNOWN]} unknown", "dim")
+    note = section.verdict_note()
+    if note:
+        line.append(f"  ({note})")
     console.print(line)
 
 
@@ -252,6 +258,13 @@ def verdict_badge(readiness: Readiness) -> Text:
     return Text(f" {readiness.value.upper():^7} ", style=_BADGE_STYLE[readiness])
 
 
+def section_badge(section: Section) -> Text:
+    """The section's verdict, or a plain 'UNUSED' for a profile not used for pre-provisioning."""
+    if not section.judged:
+        return Text(f" {'UNUSED':^7} ", style="dim")
+    return verdict_badge(section.readiness)
+
+
 def _header(console: Console, report: ReadinessReport) -> None:
     counts = report.counts()
     title = Text("Greenscreen pre-provisioning readiness", style="bold")
@@ -281,7 +294,7 @@ def _header(console: Console, report: ReadinessReport) -> None:
 
 
 def _section(console: Console, report: ReadinessReport, section: Section) -> None:
-    line = verdict_badge(section.readiness)
+    line = section_badge(section)
     line.append(" ")
     if section.profile_id is None:
         line.append("Tenant-wide", style="bold")
@@ -289,6 +302,9 @@ def _section(console: Console, report: ReadinessReport, section: Section) -> Non
         line.append(section.title, style="bold")
         groups = ", ".join(group.display_name for group in section.groups) or "no groups"
         line.append(f"  (groups: {groups}; {section.targeted_devices} registered device(s))")
+    note = section.verdict_note(limit=len(section.red_by))
+    if note:
+        line.append(f"  ({note})")
     console.print(line)
     for finding in section.with_status(Status.FAIL, Status.UNKNOWN):
         _finding(console, report, finding)

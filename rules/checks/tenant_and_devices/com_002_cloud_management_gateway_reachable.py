@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from rules.assignments import TargetKind
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
 from rules.network_endpoints import COMANAGEMENT_AUTOPILOT, Endpoint, merged_endpoints
@@ -57,6 +58,23 @@ def cmg_host(configuration: EnrollmentConfiguration) -> str | None:
 def installs_client(configuration: EnrollmentConfiguration) -> bool | None:
     value = configuration.raw.get("installConfigurationManagerAgent")
     return value if isinstance(value, bool) else None
+
+
+def is_assigned(configuration: EnrollmentConfiguration) -> bool | None:
+    """Whether the settings reach anyone: a default (priority 0) or an include assignment.
+
+    Co-management settings install the client only on the devices and users they are assigned
+    to; unassigned settings install it nowhere. None when the assignments could not be read.
+    """
+    if configuration.priority == 0:
+        return True
+    if configuration.assignments is None:
+        return None
+    return any(
+        assignment.target_kind
+        in (TargetKind.GROUP_INCLUDE, TargetKind.ALL_DEVICES, TargetKind.ALL_LICENSED_USERS)
+        for assignment in configuration.assignments
+    )
 
 
 def comanagement_configurations(
@@ -110,6 +128,15 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
             f"installConfigurationManagerAgent is {installs}",
             f"command line: {arguments}" if arguments else "no client command line",
         )
+        assigned = is_assigned(configuration)
+        if assigned is False:
+            yield finding.not_applicable(
+                subject,
+                f"co-management settings '{name}' are assigned to nobody: they install the "
+                "Configuration Manager client on no device",
+                (*facts, "no include assignment"),
+            )
+            continue
         if installs is False:
             yield finding.not_applicable(
                 subject,
@@ -119,7 +146,13 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
             )
             continue
         host = cmg_host(configuration)
-        if installs is None:
+        if assigned is None:
+            yield finding.unknown(
+                subject,
+                f"cannot tell whether co-management settings '{name}' are assigned to anyone",
+                (*facts, "the assignments could not be read"),
+            )
+        elif installs is None:
             yield finding.unknown(
                 subject,
                 f"cannot tell whether co-management settings '{name}' install the "

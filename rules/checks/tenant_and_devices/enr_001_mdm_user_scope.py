@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
-from rules.tenant_collections import MDM_POLICIES
+from rules.tenant_collections import MDM_POLICIES, NOT_IN_EXPORT
 from rules.tenant_objects import MdmPolicy
 
 METADATA = RuleMetadata(
@@ -112,16 +113,50 @@ def _included_groups(policy: MdmPolicy) -> str:
     return f"included groups: {names}"
 
 
+@dataclass(frozen=True, slots=True)
+class MdmUnread:
+    """Why the MDM policies are not in the snapshot, from the error the snapshot records."""
+
+    # Completes "cannot read the MDM ...: ".
+    why: str
+    # One reason line for the finding.
+    reason: str
+    # Graph refused the read: a delegated token (or an attested value) would answer it.
+    refused: bool = False
+
+
+def mdm_unread(context: RuleContext) -> MdmUnread:
+    """The recorded error decides the wording: a backup that does not hold the policies, a
+    refusal (Graph serves them to delegated callers only), or another failed read."""
+    error = context.snapshot.collection_error(MDM_POLICIES)
+    if error is None:
+        return MdmUnread("not in the snapshot", f"{MDM_POLICIES} is not in the snapshot")
+    if error.code == NOT_IN_EXPORT:
+        return MdmUnread(
+            "not in the backup the snapshot was imported from",
+            "Intune backups do not hold the MDM enrollment settings "
+            f"({MDM_POLICIES}): check the tenant itself, or attest the value",
+        )
+    if error.status in (401, 403):
+        return MdmUnread(
+            "Graph serves the MDM policies to delegated callers only",
+            "Graph serves mobileDeviceManagementPolicies to delegated callers only; an app-only "
+            "identity cannot read it",
+            refused=True,
+        )
+    return MdmUnread(
+        f"Graph answered {error.status}",
+        f"reading {MDM_POLICIES} failed ({error.status} {error.message})",
+    )
+
+
 def _attested_or_unknown(
     context: RuleContext, finding: FindingBuilder, unreadable: tuple[str, ...]
 ) -> Finding:
     settings = context.settings
     attested = settings.attested_mdm_user_scope
-    why = (
-        *unreadable,
-        "Graph serves mobileDeviceManagementPolicies to delegated callers only; an app-only "
-        "identity cannot read it",
-    )
+    cause = mdm_unread(context)
+    why = (*unreadable, cause.reason)
     if attested is None:
         if settings.mdm_attestation_lapsed:
             return finding.unknown(
@@ -131,7 +166,8 @@ def _attested_or_unknown(
             )
         return finding.unknown(
             context.tenant_subject,
-            "cannot read the MDM user scope: it needs a delegated token or an attested value",
+            "cannot read the MDM user scope: "
+            + ("it needs a delegated token or an attested value" if cause.refused else cause.why),
             why,
         )
     scope = attested.casefold()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
-from rules.checks.tenant_and_devices.enr_001_mdm_user_scope import intune_policy
+from rules.checks.tenant_and_devices.enr_001_mdm_user_scope import intune_policy, mdm_unread
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
 from rules.tenant_collections import MDM_POLICIES
@@ -48,10 +48,11 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
     finding = FindingBuilder(METADATA)
     unreadable = context.unreadable(MDM_POLICIES)
     if unreadable:
+        cause = mdm_unread(context)
         yield finding.unknown(
             context.tenant_subject,
-            "cannot read the MDM URLs: Graph serves them to delegated callers only",
-            unreadable,
+            f"cannot read the MDM URLs: {cause.why}",
+            (*unreadable, cause.reason),
         )
         return
     policy = intune_policy(context.snapshot.mdm_policies or ())

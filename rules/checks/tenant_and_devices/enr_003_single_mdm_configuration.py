@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rules.checks.tenant_and_devices.enr_001_mdm_user_scope import mdm_unread
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Subject
 from rules.tenant_collections import MDM_POLICIES
@@ -77,14 +78,15 @@ def _attested_or_unknown(
     """The operator's attestation stands in for the delegated-only read: whether an MDM
     application other than Intune is active, next to Intune's attested scope."""
     settings = context.settings
-    why = (*unreadable, "Graph serves mobileDeviceManagementPolicies to delegated callers only")
+    cause = mdm_unread(context)
+    why = (*unreadable, cause.reason)
     others = settings.attested_other_mdm_apps
     intune = settings.attested_mdm_user_scope
     if others is None or intune is None:
         lapsed = (settings.mdm_attestation_lapsed,) if settings.mdm_attestation_lapsed else ()
         return finding.unknown(
             context.tenant_subject,
-            "cannot count the MDM configurations: they could not be read"
+            f"cannot count the MDM configurations: {cause.why}"
             + (", and their attestation no longer holds" if lapsed else ""),
             (*why, *lapsed),
         )

@@ -64,6 +64,19 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
                     ),
                     devices=prediction.members,
                 )
+            elif group.membership_rule_processing_state is None:
+                # Unknown is never green: a snapshot without the state (a backup that did not
+                # keep it) cannot tell a paused group from a running one.
+                yield finding.unknown(
+                    subject,
+                    f"cannot tell whether dynamic membership processing of "
+                    f"'{group.display_name}' is on",
+                    (
+                        f"group '{group.display_name}' is an Autopilot device group of profile "
+                        f"'{profile.display_name}'",
+                        "membershipRuleProcessingState was not read",
+                    ),
+                )
             else:
                 state = group.membership_rule_processing_state
                 yield finding.passed(
