@@ -37,7 +37,13 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Final
 
-from rules.assignment_filters import FilterSplit, parse_filter_rule, split_devices
+from rules.assignment_filters import (
+    FilterSplit,
+    HardwareKind,
+    hardware_kinds,
+    parse_filter_rule,
+    split_hardware_kinds,
+)
 from rules.assignments import Assignment, FilterType, TargetKind
 from rules.membership_prediction import (
     DEVICE_MEMBER_TYPE,
@@ -405,6 +411,8 @@ class TenantTargeting:
         self._labels: dict[str, str] = {}
         self._profile_pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...] | None = None
         self._filter_splits: dict[tuple[str, str], FilterSplit | None] = {}
+        # The registered devices by hardware kind, for filters (built on first use).
+        self._hardware: tuple[HardwareKind, ...] | None = None
         self._filtered_coverages: dict[
             tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
         ] = {}
@@ -895,12 +903,11 @@ class TenantTargeting:
             target = self.profile_targeting(profile)
             possible = target.possible_device_ids
             ids = possible if possible is not None else target.device_ids
-            devices = (
-                device
-                for device_id in ids
-                if (device := self._snapshot.autopilot_device(device_id))
+            if self._hardware is None:
+                self._hardware = hardware_kinds(self._snapshot.autopilot_devices or ())
+            split = split_hardware_kinds(
+                parse_filter_rule(found.rule), profile, self._hardware, ids
             )
-            split = split_devices(parse_filter_rule(found.rule), profile, devices)
         self._filter_splits[key] = split
         return split
 

@@ -11,6 +11,12 @@ from collections.abc import Sequence
 from functools import cache
 
 from rules.applicability import tenant_targeting
+from rules.assignment_filters import (
+    device_filter_facts,
+    evaluate_filter,
+    parse_filter_rule,
+    profile_facts,
+)
 from rules.device_readiness import (
     NOT_GREEN,
     DeviceBlocker,
@@ -22,6 +28,7 @@ from rules.device_readiness import (
 )
 from rules.engine import evaluate_snapshot
 from rules.findings import Finding, Severity, Status
+from rules.membership_rules import Unknown, UnsupportedRule
 from rules.snapshot_model import TenantSnapshot
 from samples.synthetic import generate_tenant
 
@@ -88,3 +95,37 @@ def test_device_blockers_and_readiness_match_their_definition() -> None:
             assert answer.readiness is readiness_of(
                 ((blocker.status, blocker.severity) for blocker in expected), fail_on
             )
+
+
+def test_filter_splits_match_evaluating_every_device() -> None:
+    snapshot = small_tenant()
+    targeting = tenant_targeting(snapshot)
+    checked = 0
+    for profile in snapshot.autopilot_profiles or ():
+        target = targeting.profile_targeting(profile)
+        possible = target.possible_device_ids
+        ids = possible if possible is not None else target.device_ids
+        for found in snapshot.assignment_filters or ():
+            split = targeting.filter_split(found.id, profile)
+            assert split is not None
+            parsed = parse_filter_rule(found.rule)
+            answers: dict[str, object] = {}
+            for device in snapshot.autopilot_devices or ():
+                if device.id in ids and not isinstance(parsed, UnsupportedRule):
+                    facts = device_filter_facts(device, profile)
+                    answers[device.id] = evaluate_filter(parsed, facts)
+            if split.for_profile is not None:
+                assert not isinstance(parsed, UnsupportedRule)
+                assert evaluate_filter(parsed, profile_facts(profile)) is split.for_profile
+                continue
+            if isinstance(parsed, UnsupportedRule) or not parsed.device_dependent:
+                assert split.undecided == ids & {d.id for d in snapshot.autopilot_devices or ()}
+                continue
+            checked += 1
+            assert split.matched == {i for i, answer in answers.items() if answer is True}
+            assert split.unmatched == {i for i, answer in answers.items() if answer is False}
+            undecided = {i: a for i, a in answers.items() if isinstance(a, Unknown)}
+            assert split.undecided == set(undecided)
+            reasons = {answer.reason for answer in undecided.values()}
+            assert (split.unknown_reason in reasons) if undecided else split.unknown_reason is None
+    assert checked > 0  # some filters needed the devices themselves
