@@ -45,6 +45,7 @@ from rules.assignment_filters import (
     split_hardware_kinds,
 )
 from rules.assignments import Assignment, FilterType, TargetKind
+from rules.fast_init import fast_init
 from rules.membership_prediction import (
     DEVICE_MEMBER_TYPE,
     GROUP_MEMBER_TYPE,
@@ -106,6 +107,7 @@ class Certainty(Enum):
     UNKNOWN = "unknown"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FilterCondition:
     filter_id: str
@@ -115,6 +117,7 @@ class FilterCondition:
     rule: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UserTargeting:
     """The payload is (also) targeted at users: applied after sign-in, not in the device phase.
@@ -128,6 +131,7 @@ class UserTargeting:
     devices_with_assigned_user: frozenset[str]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceReach:
     """Which of the profile's registered devices a payload reaches in the device phase.
@@ -184,6 +188,7 @@ def name_devices(
     return f"{len(ids)} of {whole} {total} device(s) ({', '.join(names)}{more})"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DevicePhaseApplicability:
     payload_id: str
@@ -240,6 +245,7 @@ class ProfileTargeting:
         return self._possible
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EffectiveProfile:
     autopilot_device_id: str
@@ -270,6 +276,7 @@ class EffectiveEsp:
 # --- coverage: which of a profile's devices a set of targets reaches -------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Coverage:
     # Every device of the profile, present and future (All devices, an AP device group of the

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from rules.applicability import Certainty, EffectiveProfile, TenantTargeting, tenant_targeting
+from rules.fast_init import fast_init
 from rules.findings import Finding, Severity, Status
 from rules.snapshot_model import TenantSnapshot
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
@@ -52,6 +53,7 @@ def readiness_of(verdicts: Iterable[tuple[Status, Severity]], fail_on: Severity)
     return Readiness.UNKNOWN if unknown else Readiness.GREEN
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceBlocker:
     """A failing or unknown verdict that concerns the device."""
@@ -74,6 +76,7 @@ class DeviceBlocker:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GroupHolding:
     """A group referenced by an Autopilot profile's assignments, predicted to hold the device."""
@@ -93,6 +96,7 @@ class GroupHolding:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceReadiness:
     device_id: str

@@ -11,6 +11,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from rules.fast_init import fast_init
+
 
 class Status(StrEnum):
     PASS = "pass"  # noqa: S105 - a verdict, not a password
@@ -66,6 +68,7 @@ class RuleMetadata:
     kind: RuleKind = RuleKind.RULE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Subject:
     """The object a finding is about."""
@@ -78,6 +81,7 @@ class Subject:
         return {"type": self.type, "id": self.id, "displayName": self.display_name}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Scope:
     """The pre-provisioning profile (and its Autopilot device groups) a verdict was made for."""
@@ -97,6 +101,7 @@ class Scope:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
