@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import jsonschema
+import jsonschema_rs
 
 from monitors.reports.output import new_file_mode, set_mode
 from rules.tenant_collections import ALL_COLLECTIONS
@@ -117,6 +118,22 @@ def _validator() -> jsonschema.protocols.Validator:
     return validator_class(schema)
 
 
+@cache
+def _compiled_validator() -> jsonschema_rs.Validator:
+    # Formats are annotations in draft 2020-12, as for `jsonschema` without a format checker.
+    return jsonschema_rs.validator_for(snapshot_schema(), validate_formats=False)
+
+
+def _schema_accepts(document: Any) -> bool:
+    """The compiled validator's answer, about a hundred times quicker than `jsonschema` on a
+    large tenant. Only a yes is taken from it: a no, or any trouble converting the document
+    (an integer beyond 64 bits), goes to `jsonschema`, which finds and names the problem."""
+    try:
+        return _compiled_validator().is_valid(document)
+    except (ValueError, OverflowError, TypeError):
+        return False
+
+
 def load_snapshot(path: Path | str) -> dict[str, Any]:
     """Read and validate a snapshot file; raise `SnapshotFileError` naming file and JSON path."""
     path = Path(path)
@@ -154,9 +171,10 @@ def first_problem(document: Any) -> str | None:
     if document.get("format") != SNAPSHOT_FORMAT:
         found = document.get("format")
         return f"$.format: expected {SNAPSHOT_FORMAT!r}, found {_short(found)}"
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
-    if errors:
-        return _describe(errors[0])
+    if not _schema_accepts(document):
+        errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
+        if errors:
+            return _describe(errors[0])
     return next(_semantic_problems(document), None)
 
 
