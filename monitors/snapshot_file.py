@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
@@ -92,15 +93,22 @@ def _no_constant(name: str) -> Any:
 
 
 def _depth_exceeds(document: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > limit:
-                return True
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    # Level by level: the children of a whole level are gathered in C (`chain`), and only the
+    # containers among them are kept, one cheap type test per value.
+    level = [document] if type(document) in _CONTAINERS else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        children = chain.from_iterable(
+            value.values() if type(value) is dict else value for value in level
+        )
+        level = [child for child in children if type(child) in _CONTAINERS]
+        depth += 1
     return False
+
+
+_CONTAINERS: Final = frozenset({dict, list})
 
 
 @cache
