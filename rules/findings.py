@@ -155,11 +155,14 @@ _SORTED_TUPLES_MAX = 4096
 
 def _device_ids(devices: tuple[str, ...] | list[str] | frozenset[str]) -> tuple[str, ...]:
     """Sorted, without duplicates; one device (every per-device rule) needs neither."""
-    if isinstance(devices, frozenset):
+    if isinstance(devices, tuple):
+        if len(devices) <= 1:
+            return tuple(devices)
+    elif isinstance(devices, frozenset):
         return _sorted_ids(devices)
-    if len(devices) <= 1:
+    elif len(devices) <= 1:
         return tuple(devices)
-    if not isinstance(devices, tuple):
+    else:
         return _sorted_ids(frozenset(devices))
     known = _SORTED_TUPLES.get(id(devices))
     if known is not None and known[0] is devices:
@@ -190,17 +193,20 @@ class FindingBuilder:
         related: tuple[Subject, ...] | list[Subject],
         scope: Scope | None,
     ) -> Finding:
+        metadata = self.metadata
+        extra = self.extra_reasons
+        # Positional, in field order: this runs for every finding of a large tenant.
         return Finding(
-            rule_id=self.metadata.id,
-            status=status,
-            severity=severity or self.metadata.severity,
-            subject=subject,
-            message=message,
-            reasons=self.extra_reasons + tuple(reasons),
-            scope=scope if scope is not None else self.scope,
-            devices=_device_ids(devices),
-            related=tuple(related),
-            remediation=self.metadata.remediation,
+            metadata.id,
+            status,
+            severity or metadata.severity,
+            subject,
+            message,
+            extra + tuple(reasons) if extra else tuple(reasons),
+            scope if scope is not None else self.scope,
+            _device_ids(devices),
+            tuple(related),
+            metadata.remediation,
         )
 
     def passed(
