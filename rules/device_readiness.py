@@ -187,11 +187,10 @@ class _BlockersByDevice:
                 self._groups_of.setdefault(device_id, []).append(positions)
         self._runs: dict[tuple[int, ...], _Run] = {}
 
-    def run(self, device_id: str) -> _Run:
-        """The device's blockers in report order, with their positions (shared: do not modify)."""
-        groups = self._groups_of.get(device_id)
-        if not groups:
-            return _EMPTY_RUN
+    def blockers(self, device_id: str, facts: Sequence[DeviceBlocker]) -> tuple[DeviceBlocker, ...]:
+        """The device's blockers and its facts in report order; a fact goes after every blocker
+        ordered with it, and facts ordered alike keep their order."""
+        groups = self._groups_of.get(device_id) or ()
         large = [group for group in groups if len(group) >= _LARGE_GROUP]
         key = tuple(id(group) for group in large)
         base = self._runs.get(key)
@@ -199,23 +198,37 @@ class _BlockersByDevice:
             positions = sorted(position for group in large for position in group)
             base = _Run(positions, [self._blockers[position] for position in positions])
             self._runs[key] = base
-        if len(large) == len(groups):
-            return base
-        small = [position for group in groups if len(group) < _LARGE_GROUP for position in group]
-        small.sort()
-        return base.merged(small, self._blockers)
-
-    def with_facts(self, run: _Run, facts: Sequence[DeviceBlocker]) -> list[DeviceBlocker]:
-        """The run with the device's facts slotted in, each after every blocker ordered with it."""
-        blockers = list(run.blockers)
-        if not facts:
-            return blockers
-        ordered = sorted(facts, key=_blocker_order)  # stable: facts keep their order among equals
-        for inserted, fact in enumerate(ordered):
+        own = base.positions
+        # (index in the shared run, position or bound, facts before blockers, blocker)
+        inserts: list[tuple[int, int, int, DeviceBlocker]] = []
+        everything = self._blockers
+        for group in groups:
+            if len(group) < _LARGE_GROUP:
+                for position in group:
+                    index = bisect_right(own, position)
+                    inserts.append((index, position, 1, everything[position]))
+        for fact in sorted(facts, key=_blocker_order):  # stable: alike facts keep their order
             # Positions below `bound` hold exactly the blockers ordered at or before the fact.
             bound = bisect_right(self._orders, _blocker_order(fact))
-            blockers.insert(bisect_left(run.positions, bound) + inserted, fact)
-        return blockers
+            inserts.append((bisect_left(own, bound), bound, 0, fact))
+        if not inserts:
+            return tuple(base.blockers)
+        # Stable on the first three: facts ordered alike keep their order.
+        inserts.sort(key=_insert_order)
+        shared = base.blockers
+        merged: list[DeviceBlocker] = []
+        start = 0
+        for index, _, _, blocker in inserts:
+            if index > start:
+                merged += shared[start:index]
+                start = index
+            merged.append(blocker)
+        merged += shared[start:]
+        return tuple(merged)
+
+
+def _insert_order(insert: tuple[int, int, int, DeviceBlocker]) -> tuple[int, int, int]:
+    return insert[0], insert[1], insert[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,25 +236,7 @@ class _Run:
     positions: list[int]  # ascending
     blockers: list[DeviceBlocker]  # the blocker at each position
 
-    def merged(self, positions: list[int], everything: Sequence[DeviceBlocker]) -> _Run:
-        """This run with the ascending `positions` merged in."""
-        own, blockers = self.positions, self.blockers
-        merged_positions: list[int] = []
-        merged_blockers: list[DeviceBlocker] = []
-        start = 0
-        for position in positions:
-            end = bisect_right(own, position, start)
-            merged_positions += own[start:end]
-            merged_blockers += blockers[start:end]
-            merged_positions.append(position)
-            merged_blockers.append(everything[position])
-            start = end
-        merged_positions += own[start:]
-        merged_blockers += blockers[start:]
-        return _Run(merged_positions, merged_blockers)
 
-
-_EMPTY_RUN = _Run([], [])
 _LARGE_GROUP = 16
 
 
@@ -291,7 +286,7 @@ def _readiness(
     effective = targeting.effective_profile(device)
     profile = effective.profile
     # The findings' blockers are already in order; slot the few device facts in.
-    blockers = by_device.with_facts(by_device.run(device.id), _device_facts(device, effective))
+    blockers = by_device.blockers(device.id, _device_facts(device, effective))
     readiness = _readiness_of_ordered(blockers, fail_on)
     return DeviceReadiness(
         device_id=device.id,
@@ -306,7 +301,7 @@ def _readiness(
         assignment_status=device.profile_assignment_status,
         assigned_profile_name=_assigned_profile_name(device),
         groups=tuple(holdings.get(device.id, ())),
-        blockers=tuple(blockers),
+        blockers=blockers,
         readiness=readiness,
     )
 
