@@ -417,6 +417,8 @@ class TenantTargeting:
         self._effective_profiles: dict[int, tuple[AutopilotDevice, EffectiveProfile]] = {}
         self._labels: dict[str, str] = {}
         self._profile_pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...] | None = None
+        # Profiles that might target any device, and device id -> profiles that (might) target it.
+        self._concerning: tuple[list[int], dict[str, list[int]]] | None = None
         self._filter_splits: dict[tuple[str, str], FilterSplit | None] = {}
         # The registered devices by hardware kind, for filters (built on first use).
         self._hardware: tuple[HardwareKind, ...] | None = None
@@ -1052,7 +1054,8 @@ class TenantTargeting:
         holding: list[AutopilotProfile] = []
         undecided: list[AutopilotProfile] = []
         reasons: list[str] = []
-        for profile, targeting in pairs:
+        for index in self._profiles_concerning(device.id, pairs):
+            profile, targeting = pairs[index]
             if device.id in targeting.device_ids:
                 holding.append(profile)
                 reasons.append(f"profile '{profile.display_name}' targets the device")
@@ -1085,6 +1088,30 @@ class TenantTargeting:
             undecided=could_change,
             reasons=tuple(reasons),
         )
+
+    def _profiles_concerning(
+        self, device_id: str, pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...]
+    ) -> list[int]:
+        """Indexes, in profile order, of the profiles that target or might target the device.
+
+        Inverted once (device -> profiles), so each device looks at its own few profiles
+        instead of every profile of the tenant.
+        """
+        if self._concerning is None:
+            every: list[int] = []
+            by_device: dict[str, list[int]] = {}
+            for index, (_, targeting) in enumerate(pairs):
+                if targeting.undetermined_device_ids is None:
+                    every.append(index)
+                    continue
+                for member in targeting.device_ids | targeting.undetermined_device_ids:
+                    by_device.setdefault(member, []).append(index)
+            self._concerning = (every, by_device)
+        every, by_device = self._concerning
+        own = by_device.get(device_id, [])
+        if not every:
+            return own
+        return sorted({*every, *own})
 
     def effective_esp(self, profile: AutopilotProfile) -> EffectiveEsp:
         """The profile's device-phase ESP: the highest-priority one that applies, else default."""

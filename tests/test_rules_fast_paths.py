@@ -8,9 +8,11 @@ nested and dynamic groups), so a speed-up can never change an answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
-from rules.applicability import tenant_targeting
+from rules.applicability import Certainty, EffectiveProfile, TenantTargeting, tenant_targeting
 from rules.assignment_filters import (
     device_filter_facts,
     evaluate_filter,
@@ -30,25 +32,28 @@ from rules.engine import evaluate_snapshot
 from rules.findings import Finding, Severity, Status
 from rules.membership_rules import Unknown, UnsupportedRule
 from rules.snapshot_model import TenantSnapshot
+from rules.tenant_objects import AutopilotDevice, AutopilotProfile
 from samples.synthetic import generate_tenant
+
+
+def small_document() -> dict[str, Any]:
+    return generate_tenant(
+        apps=120,
+        device_configurations=80,
+        settings_policies=30,
+        scripts=20,
+        enrollment_configurations=12,
+        profiles=6,
+        groups=300,
+        devices=900,
+        filters=8,
+        seed=7,
+    )
 
 
 @cache
 def small_tenant() -> TenantSnapshot:
-    return TenantSnapshot.from_document(
-        generate_tenant(
-            apps=120,
-            device_configurations=80,
-            settings_policies=30,
-            scripts=20,
-            enrollment_configurations=12,
-            profiles=6,
-            groups=300,
-            devices=900,
-            filters=8,
-            seed=7,
-        )
-    )
+    return TenantSnapshot.from_document(small_document())
 
 
 def plain_blockers(
@@ -129,3 +134,80 @@ def test_filter_splits_match_evaluating_every_device() -> None:
             reasons = {answer.reason for answer in undecided.values()}
             assert (split.unknown_reason in reasons) if undecided else split.unknown_reason is None
     assert checked > 0  # some filters needed the devices themselves
+
+
+def plain_effective_profile(
+    targeting: TenantTargeting, device: AutopilotDevice
+) -> EffectiveProfile:
+    """Of the profiles targeting the device, the oldest; every profile looked at in turn."""
+    holding: list[AutopilotProfile] = []
+    undecided: list[AutopilotProfile] = []
+    reasons: list[str] = []
+    for profile in targeting.snapshot.autopilot_profiles or ():
+        target = targeting.profile_targeting(profile)
+        if device.id in target.device_ids:
+            holding.append(profile)
+            reasons.append(f"profile '{profile.display_name}' targets the device")
+        elif target.undetermined_device_ids is None or device.id in target.undetermined_device_ids:
+            undecided.append(profile)
+            reasons.append(
+                f"profile '{profile.display_name}' might target the device: {target.unknown_reason}"
+            )
+    holding.sort(
+        key=lambda p: (p.created is None, p.created or datetime.max.replace(tzinfo=UTC), p.id)
+    )
+    winner = holding[0] if holding else None
+    if len(holding) > 1 and winner is not None:
+        reasons.append(
+            f"{len(holding)} profiles target the device; the oldest, '{winner.display_name}', wins"
+        )
+    if winner is None and not undecided:
+        reasons.append("no profile targets the device")
+    could_change = tuple(
+        p
+        for p in undecided
+        if winner is None
+        or p.created is None
+        or winner.created is None
+        or p.created < winner.created
+    )
+    return EffectiveProfile(
+        autopilot_device_id=device.id,
+        profile=winner if not could_change else None,
+        certainty=Certainty.UNKNOWN if could_change else Certainty.CERTAIN,
+        competing=tuple(holding[1:]),
+        undecided=could_change,
+        reasons=tuple(reasons),
+    )
+
+
+def test_effective_profiles_match_looking_at_every_profile() -> None:
+    document = small_document()
+    # One profile whose devices cannot be predicted (a group with unreadable members), so some
+    # answers are undecided, and one that targets everything.
+    profiles = document["collections"]["deviceManagement/windowsAutopilotDeploymentProfiles"]
+    groups = document["collections"]["groups"]
+    unreadable = next(group for group in groups if "members" in group)
+    del unreadable["members"]
+    document.setdefault("errors", {})[f"groups/{unreadable['id']}/members"] = {
+        "status": 403,
+        "message": "denied",
+    }
+    profiles[1]["assignments"].append(
+        {
+            "id": "u",
+            "target": {
+                "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                "groupId": unreadable["id"],
+            },
+        }
+    )
+    profiles[0]["assignments"].append(
+        {"id": "all", "target": {"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}}
+    )
+    snapshot = TenantSnapshot.from_document(document)
+    targeting = tenant_targeting(snapshot)
+    answers = [targeting.effective_profile(d) for d in snapshot.autopilot_devices or ()]
+    assert {a.certainty for a in answers} == {Certainty.CERTAIN, Certainty.UNKNOWN}
+    for device, answer in zip(snapshot.autopilot_devices or (), answers, strict=True):
+        assert answer == plain_effective_profile(targeting, device), device.id
