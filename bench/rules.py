@@ -17,6 +17,7 @@ markers; the rest of that file is left alone.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -249,7 +250,14 @@ def render(
         f"| {rule_id} | {seconds:.2f}{'' if done else ' (stopped)'} |"
         for rule_id, seconds, done in slowest
     ]
-    lines += ["", f"Benchmark wall time {wall:.0f} s. Command: `python -m bench.rules`.", END]
+    load = os.getloadavg()
+    lines += [
+        "",
+        f"Load average {load[0]:.1f} (5 min {load[1]:.1f}) on {os.cpu_count()} cores at the end: "
+        "CPU times grow with the load (other processes share the caches and the cores). "
+        f"Benchmark wall time {wall:.0f} s. Command: `python -m bench.rules`.",
+        END,
+    ]
     return "\n".join(lines)
 
 
