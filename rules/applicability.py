@@ -646,14 +646,13 @@ class TenantTargeting:
     def _device_phase_applicability(
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
-        name = f"'{payload.display_name}'"
         target = self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
                 profile.id,
                 Applicability.UNKNOWN,
-                (f"assignments of {name} could not be read",),
+                (f"assignments of '{payload.display_name}' could not be read",),
                 _coverage=(_UNBOUNDED, _NOTHING, target.device_ids),
             )
         if not payload.assignments:
@@ -661,7 +660,7 @@ class TenantTargeting:
                 payload.id,
                 profile.id,
                 Applicability.DOES_NOT_APPLY,
-                (f"{name} is not assigned",),
+                (f"'{payload.display_name}' is not assigned",),
                 _coverage=(_NOTHING, _NOTHING, target.device_ids),
             )
         is_app = isinstance(payload, MobileApp)
@@ -697,13 +696,18 @@ class TenantTargeting:
                 unfiltered.append(coverage)
 
         exclude = _union(exclusions)
-        evaluated: list[_Coverage] = []
         undecided_filter = False
-        for coverage, _condition, assignment in filtered:
-            narrowed, sure = self._filtered_coverage(coverage, assignment, profile, target, reasons)
-            evaluated.append(narrowed)
-            undecided_filter = undecided_filter or not sure
-        include = _union([*unfiltered, *evaluated])
+        if filtered:
+            evaluated: list[_Coverage] = []
+            for coverage, _condition, assignment in filtered:
+                narrowed, sure = self._filtered_coverage(
+                    coverage, assignment, profile, target, reasons
+                )
+                evaluated.append(narrowed)
+                undecided_filter = undecided_filter or not sure
+            include = _union([*unfiltered, *evaluated])
+        else:
+            include = _union(unfiltered)  # the usual payload: no filter
         verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
         if verdict is not Applicability.APPLIES and undecided_filter:
