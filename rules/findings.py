@@ -153,13 +153,31 @@ _SORTED_TUPLES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 _SORTED_TUPLES_MAX = 4096
 
 
+# The same for the frozensets a profile's findings share, by identity first: the content-keyed
+# cache above keeps the first equal set it saw as its key, so once an earlier evaluation's set is
+# the key (a long-lived process evaluates again and again), every lookup with the new, equal set
+# would compare thousands of ids; by identity that comparison happens once per set.
+_SORTED_SETS: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _sorted_set(devices: frozenset[str]) -> tuple[str, ...]:
+    known = _SORTED_SETS.get(id(devices))
+    if known is not None and known[0] is devices:
+        return known[1]
+    result = _sorted_ids(devices)
+    if len(_SORTED_SETS) >= _SORTED_TUPLES_MAX:
+        _SORTED_SETS.clear()
+    _SORTED_SETS[id(devices)] = (devices, result)
+    return result
+
+
 def _device_ids(devices: tuple[str, ...] | list[str] | frozenset[str]) -> tuple[str, ...]:
     """Sorted, without duplicates; one device (every per-device rule) needs neither."""
     if isinstance(devices, tuple):
         if len(devices) <= 1:
             return tuple(devices)
     elif isinstance(devices, frozenset):
-        return _sorted_ids(devices)
+        return _sorted_set(devices)
     elif len(devices) <= 1:
         return tuple(devices)
     else:

@@ -29,7 +29,7 @@ from rules.device_readiness import (
     readiness_of,
 )
 from rules.engine import evaluate_snapshot
-from rules.findings import Finding, Severity, Status
+from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity, Status, Subject
 from rules.membership_rules import Unknown, UnsupportedRule
 from rules.snapshot_model import TenantSnapshot
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile
@@ -49,6 +49,18 @@ def small_document() -> dict[str, Any]:
         filters=8,
         seed=7,
     )
+
+
+METADATA_FOR_TEST = RuleMetadata(
+    id="TST-001",
+    title="t",
+    severity=Severity.ERROR,
+    rationale="r",
+    remediation="fix it",
+    references=(),
+    graph_reads=(),
+    permissions=(),
+)
 
 
 @cache
@@ -211,3 +223,29 @@ def test_effective_profiles_match_looking_at_every_profile() -> None:
     assert {a.certainty for a in answers} == {Certainty.CERTAIN, Certainty.UNKNOWN}
     for device, answer in zip(snapshot.autopilot_devices or (), answers, strict=True):
         assert answer == plain_effective_profile(targeting, device), device.id
+
+
+class CountingSet(frozenset[str]):
+    """A device set that counts how often it is compared element by element."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountingSet.comparisons += 1
+        return frozenset.__eq__(self, other)
+
+    __hash__ = frozenset.__hash__
+
+
+def test_a_later_evaluations_device_set_is_compared_with_an_earlier_one_at_most_once() -> None:
+    ids = [f"device-{index:05}" for index in range(2000)]
+    builder = FindingBuilder(METADATA_FOR_TEST)
+    subject = Subject("group", "g", "G")
+    earlier = CountingSet(ids)
+    assert builder.passed(subject, "m", devices=earlier).devices == tuple(sorted(ids))
+    # The next evaluation (a long-lived process) builds an equal set of its own.
+    later = CountingSet(ids)
+    CountingSet.comparisons = 0
+    found = [builder.passed(subject, "m", devices=later) for _ in range(50)]
+    assert all(finding.devices == tuple(sorted(ids)) for finding in found)
+    assert CountingSet.comparisons <= 1
