@@ -39,7 +39,7 @@ def fast_init(cls: type[_T]) -> type[_T]:
         body.append("self.__post_init__()")
     source = f"def __init__(self, {', '.join(parameters)}):\n    " + "\n    ".join(body) + "\n"
     exec(source, namespace)  # noqa: S102 - generated from the class's own field names
-    init = namespace["__init__"]
+    init = namespace.pop("__init__")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     setattr(cls, "__init__", init)  # noqa: B010 - replacing the method is the point
