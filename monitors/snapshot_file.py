@@ -14,10 +14,12 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
 import jsonschema
+import jsonschema_rs
 
 from monitors.reports.output import new_file_mode, set_mode
 from rules.tenant_collections import ALL_COLLECTIONS
@@ -91,15 +93,22 @@ def _no_constant(name: str) -> Any:
 
 
 def _depth_exceeds(document: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > limit:
-                return True
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    # Level by level: the children of a whole level are gathered in C (`chain`), and only the
+    # containers among them are kept, one cheap type test per value.
+    level = [document] if type(document) in _CONTAINERS else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        children = chain.from_iterable(
+            value.values() if type(value) is dict else value for value in level
+        )
+        level = [child for child in children if type(child) in _CONTAINERS]
+        depth += 1
     return False
+
+
+_CONTAINERS: Final = frozenset({dict, list})
 
 
 @cache
@@ -115,6 +124,22 @@ def _validator() -> jsonschema.protocols.Validator:
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     return validator_class(schema)
+
+
+@cache
+def _compiled_validator() -> jsonschema_rs.Validator:
+    # Formats are annotations in draft 2020-12, as for `jsonschema` without a format checker.
+    return jsonschema_rs.validator_for(snapshot_schema(), validate_formats=False)
+
+
+def _schema_accepts(document: Any) -> bool:
+    """The compiled validator's answer, about a hundred times quicker than `jsonschema` on a
+    large tenant. Only a yes is taken from it: a no, or any trouble converting the document
+    (an integer beyond 64 bits), goes to `jsonschema`, which finds and names the problem."""
+    try:
+        return _compiled_validator().is_valid(document)
+    except (ValueError, OverflowError, TypeError):
+        return False
 
 
 def load_snapshot(path: Path | str) -> dict[str, Any]:
@@ -154,9 +179,10 @@ def first_problem(document: Any) -> str | None:
     if document.get("format") != SNAPSHOT_FORMAT:
         found = document.get("format")
         return f"$.format: expected {SNAPSHOT_FORMAT!r}, found {_short(found)}"
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
-    if errors:
-        return _describe(errors[0])
+    if not _schema_accepts(document):
+        errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.path)))
+        if errors:
+            return _describe(errors[0])
     return next(_semantic_problems(document), None)
 
 

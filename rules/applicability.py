@@ -37,8 +37,15 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Final
 
-from rules.assignment_filters import FilterSplit, parse_filter_rule, split_devices
+from rules.assignment_filters import (
+    FilterSplit,
+    HardwareKind,
+    hardware_kinds,
+    parse_filter_rule,
+    split_hardware_kinds,
+)
 from rules.assignments import Assignment, FilterType, TargetKind
+from rules.fast_init import fast_init
 from rules.membership_prediction import (
     DEVICE_MEMBER_TYPE,
     GROUP_MEMBER_TYPE,
@@ -100,6 +107,7 @@ class Certainty(Enum):
     UNKNOWN = "unknown"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FilterCondition:
     filter_id: str
@@ -109,6 +117,7 @@ class FilterCondition:
     rule: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UserTargeting:
     """The payload is (also) targeted at users: applied after sign-in, not in the device phase.
@@ -122,6 +131,7 @@ class UserTargeting:
     devices_with_assigned_user: frozenset[str]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceReach:
     """Which of the profile's registered devices a payload reaches in the device phase.
@@ -178,6 +188,7 @@ def name_devices(
     return f"{len(ids)} of {whole} {total} device(s) ({', '.join(names)}{more})"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DevicePhaseApplicability:
     payload_id: str
@@ -234,6 +245,7 @@ class ProfileTargeting:
         return self._possible
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EffectiveProfile:
     autopilot_device_id: str
@@ -264,6 +276,7 @@ class EffectiveEsp:
 # --- coverage: which of a profile's devices a set of targets reaches -------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Coverage:
     # Every device of the profile, present and future (All devices, an AP device group of the
@@ -404,7 +417,11 @@ class TenantTargeting:
         self._effective_profiles: dict[int, tuple[AutopilotDevice, EffectiveProfile]] = {}
         self._labels: dict[str, str] = {}
         self._profile_pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...] | None = None
+        # Profiles that might target any device, and device id -> profiles that (might) target it.
+        self._concerning: tuple[list[int], dict[str, list[int]]] | None = None
         self._filter_splits: dict[tuple[str, str], FilterSplit | None] = {}
+        # The registered devices by hardware kind, for filters (built on first use).
+        self._hardware: tuple[HardwareKind, ...] | None = None
         self._filtered_coverages: dict[
             tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
         ] = {}
@@ -629,14 +646,13 @@ class TenantTargeting:
     def _device_phase_applicability(
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
-        name = f"'{payload.display_name}'"
         target = self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
                 profile.id,
                 Applicability.UNKNOWN,
-                (f"assignments of {name} could not be read",),
+                (f"assignments of '{payload.display_name}' could not be read",),
                 _coverage=(_UNBOUNDED, _NOTHING, target.device_ids),
             )
         if not payload.assignments:
@@ -644,7 +660,7 @@ class TenantTargeting:
                 payload.id,
                 profile.id,
                 Applicability.DOES_NOT_APPLY,
-                (f"{name} is not assigned",),
+                (f"'{payload.display_name}' is not assigned",),
                 _coverage=(_NOTHING, _NOTHING, target.device_ids),
             )
         is_app = isinstance(payload, MobileApp)
@@ -680,13 +696,18 @@ class TenantTargeting:
                 unfiltered.append(coverage)
 
         exclude = _union(exclusions)
-        evaluated: list[_Coverage] = []
         undecided_filter = False
-        for coverage, _condition, assignment in filtered:
-            narrowed, sure = self._filtered_coverage(coverage, assignment, profile, target, reasons)
-            evaluated.append(narrowed)
-            undecided_filter = undecided_filter or not sure
-        include = _union([*unfiltered, *evaluated])
+        if filtered:
+            evaluated: list[_Coverage] = []
+            for coverage, _condition, assignment in filtered:
+                narrowed, sure = self._filtered_coverage(
+                    coverage, assignment, profile, target, reasons
+                )
+                evaluated.append(narrowed)
+                undecided_filter = undecided_filter or not sure
+            include = _union([*unfiltered, *evaluated])
+        else:
+            include = _union(unfiltered)  # the usual payload: no filter
         verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
         if verdict is not Applicability.APPLIES and undecided_filter:
@@ -895,12 +916,11 @@ class TenantTargeting:
             target = self.profile_targeting(profile)
             possible = target.possible_device_ids
             ids = possible if possible is not None else target.device_ids
-            devices = (
-                device
-                for device_id in ids
-                if (device := self._snapshot.autopilot_device(device_id))
+            if self._hardware is None:
+                self._hardware = hardware_kinds(self._snapshot.autopilot_devices or ())
+            split = split_hardware_kinds(
+                parse_filter_rule(found.rule), profile, self._hardware, ids
             )
-            split = split_devices(parse_filter_rule(found.rule), profile, devices)
         self._filter_splits[key] = split
         return split
 
@@ -1038,7 +1058,8 @@ class TenantTargeting:
         holding: list[AutopilotProfile] = []
         undecided: list[AutopilotProfile] = []
         reasons: list[str] = []
-        for profile, targeting in pairs:
+        for index in self._profiles_concerning(device.id, pairs):
+            profile, targeting = pairs[index]
             if device.id in targeting.device_ids:
                 holding.append(profile)
                 reasons.append(f"profile '{profile.display_name}' targets the device")
@@ -1071,6 +1092,30 @@ class TenantTargeting:
             undecided=could_change,
             reasons=tuple(reasons),
         )
+
+    def _profiles_concerning(
+        self, device_id: str, pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...]
+    ) -> list[int]:
+        """Indexes, in profile order, of the profiles that target or might target the device.
+
+        Inverted once (device -> profiles), so each device looks at its own few profiles
+        instead of every profile of the tenant.
+        """
+        if self._concerning is None:
+            every: list[int] = []
+            by_device: dict[str, list[int]] = {}
+            for index, (_, targeting) in enumerate(pairs):
+                if targeting.undetermined_device_ids is None:
+                    every.append(index)
+                    continue
+                for member in targeting.device_ids | targeting.undetermined_device_ids:
+                    by_device.setdefault(member, []).append(index)
+            self._concerning = (every, by_device)
+        every, by_device = self._concerning
+        own = by_device.get(device_id, [])
+        if not every:
+            return own
+        return sorted({*every, *own})
 
     def effective_esp(self, profile: AutopilotProfile) -> EffectiveEsp:
         """The profile's device-phase ESP: the highest-priority one that applies, else default."""

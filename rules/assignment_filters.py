@@ -180,32 +180,70 @@ def split_devices(
     devices: Iterable[AutopilotDevice],
 ) -> FilterSplit:
     """Evaluate the filter for the profile, then per device when the devices differ."""
+    kinds = hardware_kinds(devices)
+    return split_hardware_kinds(parsed, profile, kinds, None)
+
+
+# Devices of one hardware kind (model, manufacturer): one of them, and the ids of all of them.
+HardwareKind = tuple[AutopilotDevice, frozenset[str]]
+
+
+def hardware_kinds(devices: Iterable[AutopilotDevice]) -> tuple[HardwareKind, ...]:
+    """The devices grouped by what a filter can tell apart before enrollment, in order of first
+    appearance: thousands of devices share a few models."""
+    kinds: dict[tuple[str | None, str | None], tuple[AutopilotDevice, list[str]]] = {}
+    for device in devices:
+        key = (device.model, device.manufacturer)
+        entry = kinds.get(key)
+        if entry is None:
+            kinds[key] = (device, [device.id])
+        else:
+            entry[1].append(device.id)
+    return tuple((device, frozenset(ids)) for device, ids in kinds.values())
+
+
+def split_hardware_kinds(
+    parsed: ParsedFilter | UnsupportedRule,
+    profile: AutopilotProfile,
+    kinds: Iterable[HardwareKind],
+    within: frozenset[str] | None,
+) -> FilterSplit:
+    """`split_devices` for the devices of `kinds` that are in `within` (None: all of them).
+
+    The filter is evaluated once per hardware kind and the answer applied to its devices with
+    set operations, never device by device.
+    """
+    kinds = tuple((device, ids if within is None else ids & within) for device, ids in kinds)
     if isinstance(parsed, UnsupportedRule):
-        ids = frozenset(device.id for device in devices)
-        return FilterSplit(None, frozenset(), frozenset(), ids, parsed.reason)
+        return FilterSplit(None, frozenset(), frozenset(), _all_ids(kinds), parsed.reason)
     answer = evaluate_filter(parsed, profile_facts(profile))
     if isinstance(answer, bool):
         return FilterSplit(answer, frozenset(), frozenset(), frozenset(), None)
     if not parsed.device_dependent:
-        ids = frozenset(device.id for device in devices)
-        return FilterSplit(None, frozenset(), frozenset(), ids, answer.reason)
-    matched: list[str] = []
-    unmatched: list[str] = []
-    undecided: list[str] = []
+        return FilterSplit(None, frozenset(), frozenset(), _all_ids(kinds), answer.reason)
+    matched: list[frozenset[str]] = []
+    unmatched: list[frozenset[str]] = []
+    undecided: list[frozenset[str]] = []
     reason: str | None = None
-    # Thousands of devices share a few models: evaluate each hardware kind once.
-    answers: dict[tuple[str | None, str | None], Truth] = {}
-    for device in devices:
-        key = (device.model, device.manufacturer)
-        result = answers.get(key)
-        if result is None:
-            result = evaluate_filter(parsed, device_filter_facts(device, profile))
-            answers[key] = result
+    for device, ids in kinds:
+        if not ids:
+            continue
+        result = evaluate_filter(parsed, device_filter_facts(device, profile))
         if result is True:
-            matched.append(device.id)
+            matched.append(ids)
         elif result is False:
-            unmatched.append(device.id)
+            unmatched.append(ids)
         else:
-            undecided.append(device.id)
+            undecided.append(ids)
             reason = reason or result.reason
-    return FilterSplit(None, frozenset(matched), frozenset(unmatched), frozenset(undecided), reason)
+    return FilterSplit(
+        None,
+        frozenset().union(*matched),
+        frozenset().union(*unmatched),
+        frozenset().union(*undecided),
+        reason,
+    )
+
+
+def _all_ids(kinds: Iterable[HardwareKind]) -> frozenset[str]:
+    return frozenset().union(*(ids for _, ids in kinds))

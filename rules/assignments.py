@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from rules.fast_init import fast_init
 from rules.graph_json import (
     freeze_json,
     odata_type_of,
@@ -43,6 +44,7 @@ _TARGET_KINDS: dict[str, TargetKind] = {
 _FILTER_TYPES: dict[str, FilterType] = {kind.value: kind for kind in FilterType}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """One assignment of a payload (or an Autopilot profile) to a target."""

@@ -10,13 +10,14 @@ green.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from rules.applicability import Certainty, EffectiveProfile, TenantTargeting, tenant_targeting
+from rules.fast_init import fast_init
 from rules.findings import Finding, Severity, Status
 from rules.snapshot_model import TenantSnapshot
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
@@ -52,6 +53,7 @@ def readiness_of(verdicts: Iterable[tuple[Status, Severity]], fail_on: Severity)
     return Readiness.UNKNOWN if unknown else Readiness.GREEN
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceBlocker:
     """A failing or unknown verdict that concerns the device."""
@@ -74,6 +76,7 @@ class DeviceBlocker:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GroupHolding:
     """A group referenced by an Autopilot profile's assignments, predicted to hold the device."""
@@ -93,6 +96,7 @@ class GroupHolding:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceReadiness:
     device_id: str
@@ -143,7 +147,7 @@ def device_readiness(
     by_device = _not_green_findings_by_device(findings)
     holdings = _profile_group_holdings(snapshot, targeting)
     return tuple(
-        _readiness(device, targeting, by_device.blockers(device.id), holdings, fail_on)
+        _readiness(device, targeting, by_device, holdings, fail_on)
         for device in snapshot.autopilot_devices or ()
     )
 
@@ -152,64 +156,85 @@ class _BlockersByDevice:
     """Blockers per device, in report order, from findings that share their device tuples.
 
     Findings of one profile share one device tuple naming thousands of devices, so the blockers
-    are grouped per tuple (sorted once) and each device's list is put together from the few
-    groups naming it, instead of appending every blocker to every device it names.
+    are put in report order once and grouped per tuple by their positions in that order. A
+    device's list is the merge of the few groups naming it: the large groups (a profile's
+    findings) are merged once per combination and shared, the device's own few blockers are
+    slotted in by position with C-level bisection and slicing, not a key call per comparison.
     """
 
     def __init__(self, findings: Sequence[Finding]) -> None:
-        pairs = [(_finding_blocker(f), f) for f in findings if f.status in NOT_GREEN]
-        pairs.sort(key=lambda pair: _blocker_order(pair[0]))
-        # Position of each blocker in report order (blockers are distinct objects).
-        self._position = {id(blocker): index for index, (blocker, _) in enumerate(pairs)}
-        self._keep = pairs  # keeps the blockers alive, so their ids stay theirs
-        grouped: dict[int, tuple[tuple[str, ...], list[DeviceBlocker]]] = {}
-        for blocker, finding in pairs:
-            devices = finding.devices
+        not_green = [f for f in findings if f.status in NOT_GREEN]
+        unsorted = [_finding_blocker(f) for f in not_green]
+        unsorted_orders = [_blocker_order(blocker) for blocker in unsorted]
+        ranking = sorted(range(len(unsorted)), key=unsorted_orders.__getitem__)  # stable
+        self._blockers = [unsorted[index] for index in ranking]
+        # The report order of every blocker, ascending: where a device fact slots in.
+        self._orders = [unsorted_orders[index] for index in ranking]
+        grouped: dict[int, tuple[tuple[str, ...], list[int]]] = {}
+        for position, index in enumerate(ranking):
+            devices = not_green[index].devices
             if not devices:
                 continue
             entry = grouped.get(id(devices))
             if entry is None:
-                entry = (devices, [])
+                entry = (devices, [])  # the entry keeps the tuple alive, so its id stays its own
                 grouped[id(devices)] = entry
-            entry[1].append(blocker)
-        self._groups_of: dict[str, list[list[DeviceBlocker]]] = {}
-        self._merged: dict[tuple[int, ...], list[DeviceBlocker]] = {}
-        for devices, blockers in grouped.values():
+            entry[1].append(position)
+        self._groups_of: dict[str, list[list[int]]] = {}
+        for devices, positions in grouped.values():
             # A tuple naming a device twice still lists the blocker twice for it.
             for device_id in devices:
-                self._groups_of.setdefault(device_id, []).append(blockers)
+                self._groups_of.setdefault(device_id, []).append(positions)
+        self._runs: dict[tuple[int, ...], _Run] = {}
 
-    def blockers(self, device_id: str) -> list[DeviceBlocker]:
-        groups = self._groups_of.get(device_id)
-        if not groups:
-            return []
-        if len(groups) == 1:
-            return list(groups[0])
-        # Devices of one profile share the same large groups: merge each combination once, then
-        # slot in the few blockers of the device's own findings.
+    def blockers(self, device_id: str, facts: Sequence[DeviceBlocker]) -> tuple[DeviceBlocker, ...]:
+        """The device's blockers and its facts in report order; a fact goes after every blocker
+        ordered with it, and facts ordered alike keep their order."""
+        groups = self._groups_of.get(device_id) or ()
         large = [group for group in groups if len(group) >= _LARGE_GROUP]
-        small = [group for group in groups if len(group) < _LARGE_GROUP]
         key = tuple(id(group) for group in large)
-        base = self._merged.get(key)
+        base = self._runs.get(key)
         if base is None:
-            base = self._merge(large)
-            self._merged[key] = base
-        merged = list(base)
-        position = self._position_of
-        for group in small:
-            for blocker in group:
-                insort(merged, blocker, key=position)
-        return merged
+            positions = sorted(position for group in large for position in group)
+            base = _Run(positions, [self._blockers[position] for position in positions])
+            self._runs[key] = base
+        own = base.positions
+        # (index in the shared run, position or bound, facts before blockers, blocker)
+        inserts: list[tuple[int, int, int, DeviceBlocker]] = []
+        everything = self._blockers
+        for group in groups:
+            if len(group) < _LARGE_GROUP:
+                for position in group:
+                    index = bisect_right(own, position)
+                    inserts.append((index, position, 1, everything[position]))
+        for fact in sorted(facts, key=_blocker_order):  # stable: alike facts keep their order
+            # Positions below `bound` hold exactly the blockers ordered at or before the fact.
+            bound = bisect_right(self._orders, _blocker_order(fact))
+            inserts.append((bisect_left(own, bound), bound, 0, fact))
+        if not inserts:
+            return tuple(base.blockers)
+        # Stable on the first three: facts ordered alike keep their order.
+        inserts.sort(key=_insert_order)
+        shared = base.blockers
+        merged: list[DeviceBlocker] = []
+        start = 0
+        for index, _, _, blocker in inserts:
+            if index > start:
+                merged += shared[start:index]
+                start = index
+            merged.append(blocker)
+        merged += shared[start:]
+        return tuple(merged)
 
-    def _position_of(self, blocker: DeviceBlocker) -> int:
-        return self._position[id(blocker)]
 
-    def _merge(self, groups: list[list[DeviceBlocker]]) -> list[DeviceBlocker]:
-        if len(groups) == 1:
-            return groups[0]
-        merged = [blocker for group in groups for blocker in group]
-        merged.sort(key=self._position_of)
-        return merged
+def _insert_order(insert: tuple[int, int, int, DeviceBlocker]) -> tuple[int, int, int]:
+    return insert[0], insert[1], insert[2]
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    positions: list[int]  # ascending
+    blockers: list[DeviceBlocker]  # the blocker at each position
 
 
 _LARGE_GROUP = 16
@@ -254,15 +279,14 @@ def _profile_group_holdings(
 def _readiness(
     device: AutopilotDevice,
     targeting: TenantTargeting,
-    finding_blockers: Sequence[DeviceBlocker],
+    by_device: _BlockersByDevice,
     holdings: Mapping[str, list[GroupHolding]],
     fail_on: Severity,
 ) -> DeviceReadiness:
     effective = targeting.effective_profile(device)
     profile = effective.profile
-    blockers = list(finding_blockers)  # already in order; slot the few device facts in
-    for fact in _device_facts(device, effective):
-        insort(blockers, fact, key=_blocker_order)
+    # The findings' blockers are already in order; slot the few device facts in.
+    blockers = by_device.blockers(device.id, _device_facts(device, effective))
     readiness = _readiness_of_ordered(blockers, fail_on)
     return DeviceReadiness(
         device_id=device.id,
@@ -277,7 +301,7 @@ def _readiness(
         assignment_status=device.profile_assignment_status,
         assigned_profile_name=_assigned_profile_name(device),
         groups=tuple(holdings.get(device.id, ())),
-        blockers=tuple(blockers),
+        blockers=blockers,
         readiness=readiness,
     )
 

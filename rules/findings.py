@@ -11,6 +11,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from rules.fast_init import fast_init
+
 
 class Status(StrEnum):
     PASS = "pass"  # noqa: S105 - a verdict, not a password
@@ -66,6 +68,7 @@ class RuleMetadata:
     kind: RuleKind = RuleKind.RULE
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Subject:
     """The object a finding is about."""
@@ -78,6 +81,7 @@ class Subject:
         return {"type": self.type, "id": self.id, "displayName": self.display_name}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Scope:
     """The pre-provisioning profile (and its Autopilot device groups) a verdict was made for."""
@@ -97,6 +101,7 @@ class Scope:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
@@ -148,13 +153,34 @@ _SORTED_TUPLES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 _SORTED_TUPLES_MAX = 4096
 
 
+# The same for the frozensets a profile's findings share, by identity first: the content-keyed
+# cache above keeps the first equal set it saw as its key, so once an earlier evaluation's set is
+# the key (a long-lived process evaluates again and again), every lookup with the new, equal set
+# would compare thousands of ids; by identity that comparison happens once per set.
+_SORTED_SETS: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
+
+
+def _sorted_set(devices: frozenset[str]) -> tuple[str, ...]:
+    known = _SORTED_SETS.get(id(devices))
+    if known is not None and known[0] is devices:
+        return known[1]
+    result = _sorted_ids(devices)
+    if len(_SORTED_SETS) >= _SORTED_TUPLES_MAX:
+        _SORTED_SETS.clear()
+    _SORTED_SETS[id(devices)] = (devices, result)
+    return result
+
+
 def _device_ids(devices: tuple[str, ...] | list[str] | frozenset[str]) -> tuple[str, ...]:
     """Sorted, without duplicates; one device (every per-device rule) needs neither."""
-    if isinstance(devices, frozenset):
-        return _sorted_ids(devices)
-    if len(devices) <= 1:
+    if isinstance(devices, tuple):
+        if len(devices) <= 1:
+            return tuple(devices)
+    elif isinstance(devices, frozenset):
+        return _sorted_set(devices)
+    elif len(devices) <= 1:
         return tuple(devices)
-    if not isinstance(devices, tuple):
+    else:
         return _sorted_ids(frozenset(devices))
     known = _SORTED_TUPLES.get(id(devices))
     if known is not None and known[0] is devices:
@@ -185,17 +211,20 @@ class FindingBuilder:
         related: tuple[Subject, ...] | list[Subject],
         scope: Scope | None,
     ) -> Finding:
+        metadata = self.metadata
+        extra = self.extra_reasons
+        # Positional, in field order: this runs for every finding of a large tenant.
         return Finding(
-            rule_id=self.metadata.id,
-            status=status,
-            severity=severity or self.metadata.severity,
-            subject=subject,
-            message=message,
-            reasons=self.extra_reasons + tuple(reasons),
-            scope=scope if scope is not None else self.scope,
-            devices=_device_ids(devices),
-            related=tuple(related),
-            remediation=self.metadata.remediation,
+            metadata.id,
+            status,
+            severity or metadata.severity,
+            subject,
+            message,
+            extra + tuple(reasons) if extra else tuple(reasons),
+            scope if scope is not None else self.scope,
+            _device_ids(devices),
+            tuple(related),
+            metadata.remediation,
         )
 
     def passed(

@@ -17,8 +17,29 @@ class SnapshotModelError(ValueError):
     """The snapshot document is structurally impossible (not merely missing optional data)."""
 
 
+# What `json.load` makes of JSON scalars: kept as they are, with no further checks.
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze_json(value: Any) -> Any:
-    """A read-only copy of a JSON value: objects become mapping proxies, arrays tuples."""
+    """A read-only copy of a JSON value: objects become mapping proxies, arrays tuples.
+
+    Called for every object of a tenant (a hundred thousand on a large one), so the types
+    `json.load` produces are told apart by exact type first; any other mapping or sequence
+    takes the general path.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return MappingProxyType(
+            {
+                key: item if type(item) in _SCALARS else freeze_json(item)
+                for key, item in value.items()
+            }
+        )
+    if kind is list or kind is tuple:
+        return tuple(item if type(item) in _SCALARS else freeze_json(item) for item in value)
     if isinstance(value, Mapping):
         return MappingProxyType({key: freeze_json(item) for key, item in value.items()})
     if isinstance(value, list | tuple):
@@ -99,6 +120,8 @@ def same_odata_type(actual: str | None, expected: str) -> bool:
 
 
 def required_mapping(value: object, where: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # what `json.load` makes; skips the abstract-class check
+        return value
     if not isinstance(value, Mapping):
         raise SnapshotModelError(f"{where} must be a JSON object, not {type(value).__name__}")
     return value

@@ -386,12 +386,14 @@ def _predict_dynamic(group: Group, join: AutopilotDeviceJoin) -> MembershipPredi
     first_unknown: Unknown | None = None
     bound = physical_id_bound(parsed)
     candidates: Iterable[str] = join.facts
+    # When the bound is the whole rule, its (immutable, shared) device set is the answer.
+    exact: frozenset[str] | None = None
     if bound is not None:
         # Devices carrying none of the bound's physical ids cannot match: skip them. When the
         # bound is the whole rule, carrying one is matching: nothing is left to evaluate.
         candidates = join.carrying(bound)
         if bound.exact:
-            members.update(candidates)
+            exact = candidates
             candidates = ()
     for device_id in candidates:
         facts = join.facts[device_id]
@@ -415,10 +417,11 @@ def _predict_dynamic(group: Group, join: AutopilotDeviceJoin) -> MembershipPredi
     universal = holds_every_autopilot_device(parsed)
     if universal:
         reasons.append("membership rule holds every Autopilot device")
-    reasons.append(f"membership rule holds {len(members)} Autopilot device(s)")
+    held = exact if exact is not None else frozenset(members)
+    reasons.append(f"membership rule holds {len(held)} Autopilot device(s)")
     return MembershipPrediction(
         group_id=group.id,
-        members=frozenset(members),
+        members=held,
         undetermined=frozenset(undetermined),
         unknown_reason=unknown_reason,
         paused=paused,

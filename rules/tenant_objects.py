@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Final, Protocol
 
 from rules.assignments import Assignment, parse_assignments
+from rules.fast_init import fast_init
 from rules.graph_json import (
     freeze_json,
     odata_type_of,
@@ -57,6 +58,7 @@ class AssignedPayload(Protocol):
     def assignments(self) -> tuple[Assignment, ...] | None: ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ObjectReference:
     """A reference inlined on another object (`deploymentProfile`, `includedGroups[]`)."""
@@ -66,6 +68,7 @@ class ObjectReference:
     odata_type: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AutopilotProfile:
     id: str
@@ -83,6 +86,7 @@ class AutopilotProfile:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AutopilotDevice:
     id: str
@@ -103,12 +107,14 @@ class AutopilotDevice:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GroupMember:
     id: str
     odata_type: str | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Group:
     id: str
@@ -130,6 +136,7 @@ class Group:
         return (self.membership_rule_processing_state or "").casefold() == "paused"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EntraDevice:
     id: str
@@ -144,6 +151,7 @@ class EntraDevice:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AppRelationship:
     """A dependency or supersedence edge (`mobileAppDependency` / `mobileAppSupersedence`)."""
@@ -158,6 +166,7 @@ class AppRelationship:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MobileApp:
     id: str
@@ -171,6 +180,7 @@ class MobileApp:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceConfiguration:
     id: str
@@ -180,6 +190,7 @@ class DeviceConfiguration:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SettingsCatalogPolicy:
     id: str
@@ -195,6 +206,7 @@ class SettingsCatalogPolicy:
     template_family: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PlatformScript:
     id: str
@@ -204,6 +216,7 @@ class PlatformScript:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CompliancePolicy:
     id: str
@@ -223,6 +236,7 @@ class EnrollmentConfigurationKind(Enum):
     OTHER = "other"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EnrollmentConfiguration:
     id: str
@@ -235,6 +249,7 @@ class EnrollmentConfiguration:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AssignmentFilter:
     id: str
@@ -245,6 +260,7 @@ class AssignmentFilter:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DomainJoinConnector:
     id: str
@@ -255,6 +271,7 @@ class DomainJoinConnector:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MdmPolicy:
     id: str
@@ -268,6 +285,7 @@ class MdmPolicy:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeviceRegistrationPolicy:
     id: str
@@ -277,6 +295,7 @@ class DeviceRegistrationPolicy:
     raw: Mapping[str, Any] = field(repr=False)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConditionalAccessPolicy:
     id: str

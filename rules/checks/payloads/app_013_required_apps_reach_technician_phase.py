@@ -56,7 +56,23 @@ def _targets_all_users_only(app: MobileApp) -> bool:
     return bool(required) and all(a.target_kind is TargetKind.ALL_LICENSED_USERS for a in required)
 
 
-def _app_finding(view: ProfileView, app: MobileApp) -> Finding | None:
+# A profile's devices without an assigned user, by the set of those with one (the same set for
+# every user-targeted app of the profile): one difference per profile, and one shared set that
+# every finding's device list is sorted from once.
+_WithoutUser = dict[int, tuple[frozenset[str], frozenset[str]]]
+
+
+def _without_user(
+    view: ProfileView, with_user: frozenset[str], known: _WithoutUser
+) -> frozenset[str]:
+    entry = known.get(id(with_user))
+    if entry is None or entry[0] is not with_user:
+        entry = (with_user, view.devices - with_user)
+        known[id(with_user)] = entry
+    return entry[1]
+
+
+def _app_finding(view: ProfileView, app: MobileApp, known: _WithoutUser) -> Finding | None:
     applicability = view.applicability(app)
     user_targeting = applicability.user_targeting
     if applicability.verdict is not Applicability.DOES_NOT_APPLY or user_targeting is None:
@@ -66,7 +82,7 @@ def _app_finding(view: ProfileView, app: MobileApp) -> Finding | None:
     context = install_context(app)
     targets = ", ".join(user_targeting.targets)
     reasons = (f"required for users only: {targets}", context.reason, *applicability.reasons)
-    without_user = view.devices - user_targeting.devices_with_assigned_user
+    without_user = _without_user(view, user_targeting.devices_with_assigned_user, known)
     name, profile = app.display_name, view.profile.display_name
     if view.context.snapshot.autopilot_devices is None:
         return view.finding.unknown(
@@ -124,7 +140,8 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
         if app_type(app) in WINDOWS_INSTALLED_TYPES
     ]
     for view in profile_views(context, METADATA):
+        known: _WithoutUser = {}
         for app in apps:
-            finding = _app_finding(view, app)
+            finding = _app_finding(view, app, known)
             if finding is not None:
                 yield finding

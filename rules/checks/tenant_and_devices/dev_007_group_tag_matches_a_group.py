@@ -13,6 +13,7 @@ from rules.checks.tenant_and_devices.preprovisioning_devices import (
 )
 from rules.context import RuleContext
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity
+from rules.membership_prediction import MembershipPrediction
 from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES, DEVICES, GROUPS
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile, Group
 
@@ -72,18 +73,21 @@ def evaluate(context: RuleContext) -> Iterator[Finding]:
         for profile in profiles
         for device_id in context.targeting.profile_targeting(profile).device_ids
     }
+    # The same for every device: looked up once.
+    predictions = [context.targeting.membership(group) for group in tag_groups]
     for device in context.snapshot.autopilot_devices or ():
         if not device.entra_device_id or (
             context.snapshot.entra_device_by_device_id(device.entra_device_id) is None
         ):
             continue  # in no group at all: DEV-005 reports the missing Entra object
-        yield from _verdict(context, device, tag_groups, reached, expectation, finding)
+        yield from _verdict(context, device, tag_groups, predictions, reached, expectation, finding)
 
 
 def _verdict(
     context: RuleContext,
     device: AutopilotDevice,
     tag_groups: tuple[Group, ...],
+    predictions: list[MembershipPrediction],
     reached: set[str],
     expectation: str,
     finding: FindingBuilder,
@@ -93,7 +97,6 @@ def _verdict(
     tag_fact = f"group tag is '{tag}'" if tag else "the device has no group tag"
     subject = device_subject(device)
     devices = (device.id,)
-    predictions = [context.targeting.membership(group) for group in tag_groups]
     holding = [g for g, p in zip(tag_groups, predictions, strict=True) if device.id in p.members]
     if holding:
         yield finding.passed(

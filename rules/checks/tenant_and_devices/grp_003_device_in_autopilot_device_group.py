@@ -12,6 +12,7 @@ from rules.checks.tenant_and_devices.preprovisioning_devices import (
 )
 from rules.context import RuleContext, profile_subject
 from rules.findings import Finding, FindingBuilder, RuleMetadata, Severity
+from rules.snapshot_model import TenantSnapshot
 from rules.tenant_collections import AUTOPILOT_DEVICES, AUTOPILOT_PROFILES, DEVICES, GROUPS
 from rules.tenant_objects import AutopilotDevice, AutopilotProfile, ObjectReference
 
@@ -139,9 +140,25 @@ def _verdict(
 
 
 def _holding_groups(context: RuleContext, group_ids: frozenset[str], device_id: str) -> list[str]:
-    names = []
-    for group_id in sorted(group_ids):
-        group = context.snapshot.group(group_id)
-        if group is not None and device_id in context.targeting.membership(group).members:
-            names.append(f"'{group.display_name}'")
-    return names
+    return [name for name, members in _named_members(context, group_ids) if device_id in members]
+
+
+# The groups' names and members, in group id order: asked for every device of a profile.
+_NamedMembers = tuple[tuple[str, frozenset[str]], ...]
+
+
+def _named_members(context: RuleContext, group_ids: frozenset[str]) -> _NamedMembers:
+    cache = context.snapshot.derived_view(_new_named_members_cache)
+    named = cache.get(group_ids)
+    if named is None:
+        named = tuple(
+            (f"'{group.display_name}'", context.targeting.membership(group).members)
+            for group_id in sorted(group_ids)
+            if (group := context.snapshot.group(group_id)) is not None
+        )
+        cache[group_ids] = named
+    return named
+
+
+def _new_named_members_cache(snapshot: TenantSnapshot) -> dict[frozenset[str], _NamedMembers]:
+    return {}
