@@ -1,0 +1,653 @@
+"""The readiness summary: what the dashboard shows, written once per evaluation.
+
+At evaluation time every finding is in memory; the dashboard's tenant page, profile view and
+all-tenants overview read this summary instead of the tenant's whole state partition.
+
+Table `GreenscreenReadinessSummary`, partition = the tenant:
+
+- one entity per rule, `rule|<rule>`: when the rule was last evaluated (`EvaluatedAt`, the
+  snapshot time the verdict store keeps in the head's `RuleEvaluated`), the run, per profile
+  (scope; "" is tenant-wide) the count of each status, of blocking failures and unknowns, and
+  the worst `PER_SCOPE` failing/unknown findings with their reasons (split over properties of
+  at most `PROPERTY_CHARS` characters: 64 KiB per property, 1 MiB per entity). An evaluation
+  of some rules (a change re-evaluates only the rules that read what changed) replaces those
+  rules' entities and leaves the others: the summary is the union, rule by rule, exactly as
+  the store keeps its verdicts.
+- `devices|head` (and its `devices|<generation>|...` pages): per-device readiness, written by
+  evaluations of every rule (a full read, `greenscreen check --store`), see `write_devices`.
+
+Every rule entity is written under `If-Match` of the ETag read (or created only if absent),
+and never over an entity of a newer `EvaluatedAt`: a writer that lost a race, or evaluated an
+older snapshot, cannot overwrite a newer summary. A reader trusts the summary only when every
+rule the store's head names carries exactly the head's `RuleEvaluated` time; otherwise (no
+summary yet, data written by an older version, a writer that died between commit and
+summary) the dashboard falls back to scanning the state partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from monitors.store.keys import digest, format_time, key_part, parse_time, tenant_key
+from rules.applicability import Certainty
+from rules.device_readiness import (
+    DeviceBlocker,
+    DeviceReadiness,
+    GroupHolding,
+    Readiness,
+)
+from rules.engine import Evaluation
+from rules.findings import Finding, Severity, Status
+
+if TYPE_CHECKING:
+    from monitors.store.records import RecordResult
+    from monitors.store.verdict_store import VerdictStore
+    from rules.snapshot_model import TenantSnapshot
+
+log = logging.getLogger(__name__)
+
+SUMMARY_TABLE: Final = "GreenscreenReadinessSummary"
+FORMAT: Final = 1  # the layout of these entities; a reader ignores any other
+PER_SCOPE: Final = 25  # failing/unknown findings kept per rule and profile
+PROPERTY_CHARS: Final = 30_000  # one string property: 64 KiB of UTF-16, with room to spare
+ENTITY_CHARS: Final = 420_000  # JSON text kept in one entity (1 MiB, UTF-16)
+MAX_MESSAGE: Final = 600
+MAX_REASONS: Final = 4
+MAX_REASON: Final = 400
+MAX_DEVICE_BLOCKERS: Final = 12
+RISK_CHUNK: Final = 500  # at-risk devices per stored page
+MAX_ATTEMPTS: Final = 8
+RULE_PREFIX: Final = "rule|"
+DEVICES_HEAD: Final = "devices|head"
+THRESHOLD: Final = Severity.ERROR
+_NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
+_WORST = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.MANUAL: 2, Status.PASS: 3}
+_READINESS_ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _finding_rank(finding: Finding) -> tuple[int, int, str, str]:
+    return (
+        0 if finding.status is Status.FAIL else 1,
+        -finding.severity.rank,
+        finding.subject.display_name.lower(),
+        finding.subject.id,
+    )
+
+
+def _compact(finding: Finding) -> dict[str, Any]:
+    return {
+        "s": finding.status.value,
+        "v": finding.severity.value,
+        "t": finding.subject.type,
+        "i": finding.subject.id,
+        "n": _cut(finding.subject.display_name, 200),
+        "p": finding.scope.profile_id if finding.scope else "",
+        "pn": _cut(finding.scope.profile_name, 200) if finding.scope else "",
+        "m": _cut(finding.message, MAX_MESSAGE),
+        "r": [_cut(r, MAX_REASON) for r in finding.reasons[:MAX_REASONS]]
+        + ([f"… {len(finding.reasons) - MAX_REASONS} more"] if len(finding.reasons) > 4 else []),
+    }
+
+
+def rule_entity(
+    tenant: str, rule_id: str, findings: Iterable[Finding], evaluated_at: str, run_id: str
+) -> dict[str, Any]:
+    """The summary entity of one rule's findings (one verdict per scope and subject, the worst,
+    as the verdict store keeps them)."""
+    worst: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        key = (finding.scope.profile_id if finding.scope else "", finding.subject.type)
+        slot = (*key, finding.subject.id)
+        kept = worst.get(slot)
+        if kept is None or (_WORST.get(finding.status, 4), -finding.severity.rank) < (
+            _WORST.get(kept.status, 4),
+            -kept.severity.rank,
+        ):
+            worst[slot] = finding
+    counts: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    not_green: dict[str, list[Finding]] = {}
+    for (scope, _, _), finding in worst.items():
+        by_status = counts.setdefault(scope, {})
+        by_status[finding.status.value] = by_status.get(finding.status.value, 0) + 1
+        if finding.scope is not None:
+            names[scope] = _cut(finding.scope.profile_name, 200)
+        if finding.status in _NOT_GREEN:
+            if finding.severity.at_least(THRESHOLD):
+                blocking = "blocking_" + finding.status.value
+                by_status[blocking] = by_status.get(blocking, 0) + 1
+            not_green.setdefault(scope, []).append(finding)
+    kept_findings: list[dict[str, Any]] = []
+    used = 0
+    # Round by round over the profiles, so one profile's findings cannot crowd out another's.
+    ranked = {scope: sorted(items, key=_finding_rank) for scope, items in not_green.items()}
+    for position in range(PER_SCOPE):
+        for scope in sorted(ranked):
+            items = ranked[scope]
+            if position >= len(items):
+                continue
+            compact = _compact(items[position])
+            size = len(json.dumps(compact, ensure_ascii=False))
+            if used + size > ENTITY_CHARS:
+                break
+            kept_findings.append(compact)
+            used += size
+    entity: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": RULE_PREFIX + key_part(rule_id),
+        "Format": FORMAT,
+        "Rule": rule_id,
+        "EvaluatedAt": evaluated_at,
+        "RunId": run_id,
+        "Counts": json.dumps(counts, sort_keys=True),
+        "Names": json.dumps(names, sort_keys=True, ensure_ascii=False),
+    }
+    entity.update(_split("F", json.dumps(kept_findings, ensure_ascii=False)))
+    return entity
+
+
+def _split(prefix: str, text: str) -> dict[str, Any]:
+    parts = [text[i : i + PROPERTY_CHARS] for i in range(0, len(text), PROPERTY_CHARS)] or [""]
+    columns: dict[str, Any] = {f"{prefix}{i:02d}": part for i, part in enumerate(parts)}
+    columns[f"{prefix}Parts"] = len(parts)
+    return columns
+
+
+def _joined(entity: Mapping[str, Any], prefix: str) -> str:
+    parts = int(entity.get(f"{prefix}Parts", 0))
+    return "".join(str(entity.get(f"{prefix}{i:02d}", "")) for i in range(parts))
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryWrite:
+    """What one evaluation did to the summary."""
+
+    written: tuple[str, ...] = ()  # rules whose entity was written
+    refused: tuple[str, ...] = ()  # rules with a newer summary already: left as they are
+    devices: bool = False  # per-device readiness written
+
+
+_TABLES_MADE: set[int] = set()
+
+
+def _table(service: TableServiceClient, *, create: bool) -> TableClient:
+    if create and id(service) not in _TABLES_MADE:
+        service.create_table_if_not_exists(SUMMARY_TABLE)
+        _TABLES_MADE.add(id(service))
+    return service.get_table_client(SUMMARY_TABLE)
+
+
+def write_summary(
+    service: TableServiceClient,
+    evaluation: Evaluation,
+    run_id: str,
+    *,
+    devices: Sequence[DeviceReadiness] | None = None,
+) -> SummaryWrite:
+    """Write the summary of an evaluation the store has committed (one entity per rule).
+
+    `devices`: the per-device readiness of an evaluation of every rule, written beside it.
+    """
+    tenant = tenant_key(evaluation.tenant_id)
+    evaluated_at = format_time(parse_time(evaluation.captured_at))
+    table = _table(service, create=True)
+    by_rule: dict[str, list[Finding]] = {rule.id: [] for rule in evaluation.rules}
+    for finding in evaluation.findings:
+        by_rule.setdefault(finding.rule_id, []).append(finding)
+    written, refused = [], []
+    for rule_id, findings in by_rule.items():
+        entity = rule_entity(tenant, rule_id, findings, evaluated_at, run_id)
+        if _write_unless_newer(table, entity, evaluated_at):
+            written.append(rule_id)
+        else:
+            refused.append(rule_id)
+    wrote_devices = False
+    if devices is not None:
+        wrote_devices = write_devices(service, tenant, devices, evaluated_at, run_id)
+    return SummaryWrite(tuple(written), tuple(refused), wrote_devices)
+
+
+def _write_unless_newer(table: TableClient, entity: dict[str, Any], evaluated_at: str) -> bool:
+    """Compare-and-set: False when the stored entity is of a newer evaluation."""
+    mine = parse_time(evaluated_at)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            current = table.get_entity(
+                entity["PartitionKey"], entity["RowKey"], select=["EvaluatedAt"]
+            )
+        except ResourceNotFoundError:
+            try:
+                table.create_entity(entity)
+                return True
+            except ResourceExistsError:
+                continue  # another writer created it first: compare with theirs
+        if parse_time(str(current["EvaluatedAt"])) > mine:
+            return False
+        try:
+            table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=current.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except ResourceModifiedError:
+            continue  # changed since we read it: compare again
+        except ResourceNotFoundError:
+            continue
+    log.warning("summary of %s not written: other writers kept changing it", entity["Rule"])
+    return False
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFinding:
+    rule_id: str
+    status: str
+    severity: str
+    subject_type: str
+    subject_id: str
+    subject_name: str
+    scope_id: str
+    scope_name: str
+    message: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSummary:
+    """A tenant's summary, as fresh as the store's committed head."""
+
+    # scope ("" tenant-wide) -> status (and "blocking_fail"/"blocking_unknown") -> count
+    counts: Mapping[str, Mapping[str, int]]
+    names: Mapping[str, str]
+    findings: tuple[StoredFinding, ...]  # the kept failing/unknown ones (see `PER_SCOPE`)
+    evaluated_at: Mapping[str, str]  # rule -> its evaluation time
+
+
+def read_summary(
+    service: TableServiceClient,
+    tenant_id: str,
+    rule_evaluated: Mapping[str, str] | None,
+    *,
+    with_findings: bool = True,
+) -> StoredSummary | None:
+    """The tenant's summary when it matches the head's `RuleEvaluated`; None otherwise.
+
+    One partition query of at most one entity per rule (the findings left out for the
+    overview). None when the head names no rule times, an entity is missing, of another
+    format, or of another evaluation than the one committed.
+    """
+    try:
+        return _read_summary(service, tenant_id, rule_evaluated, with_findings)
+    except (ValueError, KeyError, TypeError) as error:  # not of this format: as if absent
+        log.warning("readiness summary unreadable: %s", type(error).__name__)
+        return None
+
+
+def _read_summary(
+    service: TableServiceClient,
+    tenant_id: str,
+    rule_evaluated: Mapping[str, str] | None,
+    with_findings: bool,
+) -> StoredSummary | None:
+    if not rule_evaluated:
+        return None
+    tenant = tenant_key(tenant_id)
+    table = _table(service, create=False)
+    select = (
+        None if with_findings else ["RowKey", "Format", "Rule", "EvaluatedAt", "Counts", "Names"]
+    )
+    entities: dict[str, Mapping[str, Any]] = {}
+    try:
+        for entity in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": RULE_PREFIX, "high": "rule}"},
+            select=select,
+        ):
+            if int(entity.get("Format", 0)) == FORMAT:
+                entities[str(entity["Rule"])] = entity
+    except ResourceNotFoundError:
+        return None
+    for rule_id, at in rule_evaluated.items():
+        kept = entities.get(rule_id)
+        if kept is None or parse_time(str(kept["EvaluatedAt"])) != parse_time(at):
+            return None
+    counts: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    findings: list[StoredFinding] = []
+    for rule_id in rule_evaluated:
+        kept = entities[rule_id]
+        for scope, by_status in json.loads(kept["Counts"]).items():
+            into = counts.setdefault(scope, {})
+            for status, number in by_status.items():
+                into[status] = into.get(status, 0) + int(number)
+        names.update(json.loads(kept.get("Names") or "{}"))
+        if with_findings:
+            findings.extend(
+                StoredFinding(
+                    rule_id=rule_id,
+                    status=str(f["s"]),
+                    severity=str(f["v"]),
+                    subject_type=str(f["t"]),
+                    subject_id=str(f["i"]),
+                    subject_name=str(f["n"]),
+                    scope_id=str(f["p"]),
+                    scope_name=str(f["pn"]),
+                    message=str(f["m"]),
+                    reasons=tuple(str(r) for r in f["r"]),
+                )
+                for f in json.loads(_joined(kept, "F") or "[]")
+            )
+    return StoredSummary(counts, names, tuple(findings), dict(rule_evaluated))
+
+
+# -- per-device readiness ---------------------------------------------------------------------
+
+
+def _device_json(device: DeviceReadiness, blockers: int = MAX_DEVICE_BLOCKERS) -> dict[str, Any]:
+    return {
+        "id": device.device_id,
+        "sn": device.serial_number,
+        "n": _cut(device.display_name, 200),
+        "gt": device.group_tag,
+        "p": device.profile_id,
+        "pn": device.profile_name,
+        "c": device.profile_certainty.value,
+        "cp": list(device.competing_profiles[:10]),
+        "pr": [_cut(r, MAX_REASON) for r in device.profile_reasons[:MAX_REASONS]],
+        "as": device.assignment_status,
+        "ap": device.assigned_profile_name,
+        "g": [
+            [g.group_id, _cut(g.display_name, 200), g.certain, g.paused] for g in device.groups[:20]
+        ],
+        "b": [
+            [
+                b.status.value,
+                b.severity.value,
+                _cut(b.message, MAX_MESSAGE),
+                b.rule_id,
+                b.profile_id,
+            ]
+            for b in device.blockers[:blockers]
+        ],
+        "bn": len(device.blockers),
+        "r": device.readiness.value,
+    }
+
+
+def device_from_json(document: Mapping[str, Any]) -> DeviceReadiness:
+    blockers = [
+        DeviceBlocker(Status(s), Severity(v), str(m), r, p) for s, v, m, r, p in document["b"]
+    ]
+    hidden = int(document.get("bn", len(blockers))) - len(blockers)
+    if hidden > 0:
+        blockers.append(
+            DeviceBlocker(
+                Status(blockers[-1].status), Severity.INFO, f"… and {hidden} more blockers"
+            )
+        )
+    return DeviceReadiness(
+        device_id=str(document["id"]),
+        serial_number=document.get("sn"),
+        display_name=str(document.get("n") or ""),
+        group_tag=document.get("gt"),
+        profile_id=document.get("p"),
+        profile_name=document.get("pn"),
+        profile_certainty=Certainty(document.get("c", "unknown")),
+        competing_profiles=tuple(document.get("cp", ())),
+        profile_reasons=tuple(document.get("pr", ())),
+        assignment_status=document.get("as"),
+        assigned_profile_name=document.get("ap"),
+        groups=tuple(
+            GroupHolding(str(i), str(n), bool(c), bool(p)) for i, n, c, p in document["g"]
+        ),
+        blockers=tuple(blockers),
+        readiness=Readiness(document["r"]),
+    )
+
+
+def serial_bucket(serial: str, buckets: int) -> int:
+    hashed = hashlib.sha256(serial.strip().lower().encode()).digest()
+    return int.from_bytes(hashed[:4], "big") % buckets
+
+
+def _risk_key(device: DeviceReadiness) -> tuple[int, str, str]:
+    return (_READINESS_ORDER[device.readiness], device.serial_number or "", device.device_id)
+
+
+def write_devices(
+    service: TableServiceClient,
+    tenant: str,
+    devices: Sequence[DeviceReadiness],
+    evaluated_at: str,
+    run_id: str,
+) -> bool:
+    """Per-device readiness of an evaluation of every rule: lookup by serial number in one
+    point read (hash buckets) and the devices at risk in pages (all, and per profile).
+
+    The pages are written under a new generation, then the head names it (If-Match, never
+    over a newer evaluation), then older generations are deleted: a reader following the
+    head never sees half of one.
+    """
+    table = _table(service, create=True)
+    generation = digest(run_id, uuid.uuid4().hex, length=12)
+    at_risk = sorted((d for d in devices if d.readiness is not Readiness.GREEN), key=_risk_key)
+    per_profile: dict[str, list[DeviceReadiness]] = {"*": at_risk}
+    for device in at_risk:
+        per_profile.setdefault(device.profile_id or "", []).append(device)
+    pages: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for profile, listed in per_profile.items():
+        chunks = [listed[i : i + RISK_CHUNK] for i in range(0, len(listed), RISK_CHUNK)]
+        pages[profile] = len(chunks)
+        for number, chunk in enumerate(chunks):
+            text = json.dumps([_device_json(d, 1) for d in chunk], ensure_ascii=False)
+            rows.append(
+                {
+                    "RowKey": f"devices|{generation}|risk|{key_part(profile)}|{number:05d}",
+                    **_split("D", text),
+                }
+            )
+    with_serial = [d for d in devices if d.serial_number]
+    documents = {
+        d.serial_number.strip().lower(): _device_json(d) for d in with_serial if d.serial_number
+    }
+    total_chars = sum(len(json.dumps(doc, ensure_ascii=False)) for doc in documents.values())
+    buckets = max(1, -(-total_chars * 2 // ENTITY_CHARS))
+    grouped: list[dict[str, Any]] = [{} for _ in range(buckets)]
+    for serial, document in documents.items():
+        grouped[serial_bucket(serial, buckets)][serial] = document
+    for number, bucket in enumerate(grouped):
+        text = json.dumps(bucket, ensure_ascii=False)
+        if len(text) > ENTITY_CHARS:  # a bucket far above its share: keep the verdicts only
+            text = json.dumps({s: {**d, "b": d["b"][:1], "g": []} for s, d in bucket.items()})
+        rows.append({"RowKey": f"devices|{generation}|serial|{number:05d}", **_split("D", text)})
+    for row in rows:
+        table.upsert_entity({"PartitionKey": tenant, **row}, mode=UpdateMode.REPLACE)
+    head = {
+        "PartitionKey": tenant,
+        "RowKey": DEVICES_HEAD,
+        "Format": FORMAT,
+        "EvaluatedAt": evaluated_at,
+        "RunId": run_id,
+        "Generation": generation,
+        "Devices": len(devices),
+        "Buckets": buckets,
+        "Pages": json.dumps(pages, sort_keys=True),
+        "AtRisk": json.dumps({p: len(v) for p, v in per_profile.items()}, sort_keys=True),
+    }
+    previous = _head_generation(table, tenant)
+    if not _write_unless_newer(table, {**head, "Rule": DEVICES_HEAD}, evaluated_at):
+        _delete_generation(table, tenant, generation)
+        return False
+    if previous and previous != generation:
+        _delete_generation(table, tenant, previous)
+    return True
+
+
+def _head_generation(table: TableClient, tenant: str) -> str | None:
+    try:
+        return str(table.get_entity(tenant, DEVICES_HEAD, select=["Generation"])["Generation"])
+    except ResourceNotFoundError:
+        return None
+
+
+def _delete_generation(table: TableClient, tenant: str, generation: str) -> None:
+    prefix = f"devices|{generation}|"
+    for entity in table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+        parameters={"pk": tenant, "low": prefix, "high": prefix[:-1] + "}"},
+        select=["PartitionKey", "RowKey"],
+    ):
+        table.delete_entity(tenant, str(entity["RowKey"]))  # a missing one is no error
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDevices:
+    """The head of a tenant's stored per-device readiness."""
+
+    tenant: str
+    generation: str
+    evaluated_at: datetime
+    devices: int
+    buckets: int
+    pages: Mapping[str, int]
+    at_risk: Mapping[str, int] = field(default_factory=dict)  # "*" all, "" no profile
+
+
+def read_devices_head(
+    service: TableServiceClient, tenant_id: str, rule_evaluated: Mapping[str, str] | None
+) -> StoredDevices | None:
+    """The stored per-device readiness when it is of the committed evaluation of every rule:
+    its time equals every rule's `RuleEvaluated` (a later evaluation of some rules makes it
+    stale until the next evaluation of all of them)."""
+    if not rule_evaluated:
+        return None
+    tenant = tenant_key(tenant_id)
+    try:
+        head = _table(service, create=False).get_entity(tenant, DEVICES_HEAD)
+    except ResourceNotFoundError:
+        return None
+    try:
+        if int(head.get("Format", 0)) != FORMAT:
+            return None
+        at = parse_time(str(head["EvaluatedAt"]))
+        if any(parse_time(t) != at for t in rule_evaluated.values()):
+            return None
+        return StoredDevices(
+            tenant,
+            str(head["Generation"]),
+            at,
+            int(head["Devices"]),
+            max(1, int(head["Buckets"])),
+            {k: int(v) for k, v in json.loads(head["Pages"]).items()},
+            {k: int(v) for k, v in json.loads(head["AtRisk"]).items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        log.warning("stored device readiness unreadable: %s", type(error).__name__)
+        return None
+
+
+def read_device(
+    service: TableServiceClient, head: StoredDevices, serial: str
+) -> DeviceReadiness | None:
+    """One device by serial number: one point read of its bucket."""
+    key = serial.strip().lower()
+    number = serial_bucket(key, head.buckets)
+    try:
+        entity = _table(service, create=False).get_entity(
+            head.tenant, f"devices|{head.generation}|serial|{number:05d}"
+        )
+    except ResourceNotFoundError:
+        return None
+    document = json.loads(_joined(entity, "D") or "{}").get(key)
+    return device_from_json(document) if document is not None else None
+
+
+def read_at_risk(
+    service: TableServiceClient, head: StoredDevices, profile: str | None, start: int, size: int
+) -> list[DeviceReadiness]:
+    """Devices at risk `start`..`start+size` (all, or of one profile): at most two reads."""
+    profile_key = "*" if profile is None else profile
+    chunks = head.pages.get(profile_key, 0)
+    found: list[DeviceReadiness] = []
+    first, last = start // RISK_CHUNK, (start + size - 1) // RISK_CHUNK
+    for number in range(first, min(last, chunks - 1) + 1):
+        try:
+            entity = _table(service, create=False).get_entity(
+                head.tenant, f"devices|{head.generation}|risk|{key_part(profile_key)}|{number:05d}"
+            )
+        except ResourceNotFoundError:
+            return []  # replaced by a newer generation meanwhile: the next view reads that
+        listed = json.loads(_joined(entity, "D") or "[]")
+        offset = number * RISK_CHUNK
+        for index, document in enumerate(listed):
+            if start <= offset + index < start + size:
+                found.append(device_from_json(document))
+    return found
+
+
+# -- the evaluation paths' one call -----------------------------------------------------------
+
+
+def summarize_recorded(
+    store: VerdictStore,
+    evaluation: Evaluation,
+    result: RecordResult,
+    snapshot: TenantSnapshot | None = None,
+) -> SummaryWrite | None:
+    """After `VerdictStore.record_evaluation`: write the readiness summary of a committed run.
+
+    With the snapshot of an evaluation of every rule, per-device readiness is written too.
+    Never raises for storage: the verdicts are recorded, and without a matching summary the
+    dashboard scans them instead (logged).
+    """
+    from azure.core.exceptions import AzureError
+
+    from rules.catalog import all_rules
+    from rules.device_readiness import device_readiness
+    from rules.tenant_collections import ALL_COLLECTIONS as ALL
+
+    if result.outcome != "committed":
+        return None
+    devices = None
+    # A full read: every rule that reads Graph (the manual entries read nothing, block nothing).
+    reading = {r.metadata.id for r in all_rules() if set(r.metadata.graph_reads) & set(ALL)}
+    every_rule = reading <= {r.id for r in evaluation.rules}
+    try:
+        if snapshot is not None and every_rule:
+            devices = device_readiness(snapshot, evaluation.findings, THRESHOLD)
+        # The summary lives in the store's account, beside the verdicts it summarizes.
+        service: TableServiceClient = store._service
+        return write_summary(service, evaluation, result.run_id, devices=devices)
+    except AzureError as error:
+        log.warning("readiness summary not written: %s", type(error).__name__)
+        return None
