@@ -279,7 +279,7 @@ async def process_change(
             log.warning(
                 "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
             )
-    summarize_recorded(store, evaluation, result, snapshot)  # what the dashboard reads
+    summarize_recorded(store, evaluation, result, snapshot, touched)  # the dashboard reads it
     if failure is not None:
         log.warning(
             "change %s: Graph failed (%s); %d rules recorded as unknown, the change is retried",

@@ -31,7 +31,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -228,7 +228,7 @@ def write_summary(
             refused.append(rule_id)
     wrote_devices = False
     if devices is not None:
-        wrote_devices = write_devices(service, tenant, devices, evaluated_at, run_id)
+        wrote_devices = write_devices(service, tenant, devices, evaluation, run_id)
     return SummaryWrite(tuple(written), tuple(refused), wrote_devices)
 
 
@@ -443,11 +443,35 @@ def _risk_key(device: DeviceReadiness) -> tuple[int, str, str]:
     return (_READINESS_ORDER[device.readiness], device.serial_number or "", device.device_id)
 
 
+def device_prints(evaluation: Evaluation) -> dict[str, str]:
+    """Per rule, a fingerprint of what per-device readiness takes from its findings (the
+    failing/unknown ones naming devices: status, severity, message, profile, the devices)."""
+    tuples: dict[int, str] = {}
+    parts: dict[str, list[str]] = {rule.id: [] for rule in evaluation.rules}
+    for finding in evaluation.findings:
+        if finding.status not in _NOT_GREEN or not finding.devices:
+            continue
+        named = tuples.get(id(finding.devices))
+        if named is None:
+            named = hashlib.sha256("\n".join(finding.devices).encode()).hexdigest()
+            tuples[id(finding.devices)] = named
+        profile = finding.scope.profile_id if finding.scope else ""
+        parts.setdefault(finding.rule_id, []).append(
+            "\x00".join(
+                (finding.status.value, finding.severity.value, finding.message, profile, named)
+            )
+        )
+    return {
+        rule: hashlib.sha256("\x01".join(sorted(items)).encode()).hexdigest()[:32]
+        for rule, items in parts.items()
+    }
+
+
 def write_devices(
     service: TableServiceClient,
     tenant: str,
     devices: Sequence[DeviceReadiness],
-    evaluated_at: str,
+    evaluation: Evaluation,
     run_id: str,
 ) -> bool:
     """Per-device readiness of an evaluation of every rule: lookup by serial number in one
@@ -458,6 +482,7 @@ def write_devices(
     head never sees half of one.
     """
     table = _table(service, create=True)
+    evaluated_at = format_time(parse_time(evaluation.captured_at))
     generation = digest(run_id, uuid.uuid4().hex, length=12)
     at_risk = sorted((d for d in devices if d.readiness is not Readiness.GREEN), key=_risk_key)
     per_profile: dict[str, list[DeviceReadiness]] = {"*": at_risk}
@@ -503,6 +528,9 @@ def write_devices(
         "Buckets": buckets,
         "Pages": json.dumps(pages, sort_keys=True),
         "AtRisk": json.dumps({p: len(v) for p, v in per_profile.items()}, sort_keys=True),
+        # The rule evaluations it stands for (rule -> snapshot time) and their fingerprints.
+        "Stamp": json.dumps({rule.id: evaluated_at for rule in evaluation.rules}, sort_keys=True),
+        "Prints": json.dumps(device_prints(evaluation), sort_keys=True),
     }
     previous = _head_generation(table, tenant)
     if not _write_unless_newer(table, {**head, "Rule": DEVICES_HEAD}, evaluated_at):
@@ -560,8 +588,10 @@ def read_devices_head(
         if int(head.get("Format", 0)) != FORMAT:
             return None
         at = parse_time(str(head["EvaluatedAt"]))
-        if any(parse_time(t) != at for t in rule_evaluated.values()):
-            return None
+        stamp = json.loads(head.get("Stamp") or "{}")
+        for rule, evaluated in rule_evaluated.items():
+            if rule not in stamp or parse_time(str(stamp[rule])) != parse_time(evaluated):
+                return None
         return StoredDevices(
             tenant,
             str(head["Generation"]),
@@ -615,6 +645,55 @@ def read_at_risk(
     return found
 
 
+def restamp_devices(
+    service: TableServiceClient, evaluation: Evaluation, touched: Iterable[str]
+) -> bool:
+    """After an evaluation of some rules: the stored per-device readiness stands for it too
+    when nothing it takes from changed: the change touched none of the collections targeting
+    reads, and every evaluated rule's fingerprint (`device_prints`) is the stored one. Then
+    those rules' times are added to its stamp (If-Match); otherwise it is left, stale, and
+    the dashboard computes per-device readiness from the mirror until the next full read."""
+    from rules import tenant_collections as tc
+
+    targeting = {
+        tc.AUTOPILOT_DEVICES,
+        tc.AUTOPILOT_PROFILES,
+        tc.ENROLLMENT_CONFIGURATIONS,
+        tc.ASSIGNMENT_FILTERS,
+        tc.GROUPS,
+        tc.DEVICES,
+    }
+    if set(touched) & targeting:
+        return False
+    tenant = tenant_key(evaluation.tenant_id)
+    evaluated_at = format_time(parse_time(evaluation.captured_at))
+    prints = device_prints(evaluation)
+    table = _table(service, create=False)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            head = table.get_entity(tenant, DEVICES_HEAD, select=["Stamp", "Prints"])
+        except ResourceNotFoundError:
+            return False
+        stamp = json.loads(head.get("Stamp") or "{}")
+        stored = json.loads(head.get("Prints") or "{}")
+        if any(stored.get(rule) != value for rule, value in prints.items()):
+            return False
+        for rule in prints:
+            if rule not in stamp or parse_time(str(stamp[rule])) <= parse_time(evaluated_at):
+                stamp[rule] = evaluated_at
+        try:
+            table.update_entity(
+                {"PartitionKey": tenant, "RowKey": DEVICES_HEAD, "Stamp": json.dumps(stamp)},
+                mode=UpdateMode.MERGE,
+                etag=head.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+            return True
+        except ResourceModifiedError:
+            continue
+    return False
+
+
 # -- the evaluation paths' one call -----------------------------------------------------------
 
 
@@ -623,10 +702,13 @@ def summarize_recorded(
     evaluation: Evaluation,
     result: RecordResult,
     snapshot: TenantSnapshot | None = None,
+    touched: Iterable[str] | None = None,
 ) -> SummaryWrite | None:
     """After `VerdictStore.record_evaluation`: write the readiness summary of a committed run.
 
-    With the snapshot of an evaluation of every rule, per-device readiness is written too.
+    With the snapshot of an evaluation of every rule, per-device readiness is written too; an
+    evaluation of some rules (with the collections its change `touched`) re-stamps it when
+    nothing per-device readiness takes from changed (`restamp_devices`).
     Never raises for storage: the verdicts are recorded, and without a matching summary the
     dashboard scans them instead (logged).
     """
@@ -647,7 +729,10 @@ def summarize_recorded(
             devices = device_readiness(snapshot, evaluation.findings, THRESHOLD)
         # The summary lives in the store's account, beside the verdicts it summarizes.
         service: TableServiceClient = store._service
-        return write_summary(service, evaluation, result.run_id, devices=devices)
+        written = write_summary(service, evaluation, result.run_id, devices=devices)
+        if devices is None and touched is not None:
+            written = replace(written, devices=restamp_devices(service, evaluation, touched))
+        return written
     except AzureError as error:
         log.warning("readiness summary not written: %s", type(error).__name__)
         return None
