@@ -44,6 +44,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from monitors.store.keys import digest, format_time, key_part, parse_time, tenant_key
+from monitors.store.records import MAX_MESSAGE, MAX_NAME, truncate, truncate_reasons
 from rules.applicability import Certainty
 from rules.device_readiness import (
     DeviceBlocker,
@@ -66,7 +67,8 @@ FORMAT: Final = 1  # the layout of these entities; a reader ignores any other
 PER_SCOPE: Final = 25  # failing/unknown findings kept per rule and profile
 PROPERTY_CHARS: Final = 30_000  # one string property: 64 KiB of UTF-16, with room to spare
 ENTITY_CHARS: Final = 420_000  # JSON text kept in one entity (1 MiB, UTF-16)
-MAX_MESSAGE: Final = 600
+FINDING_CHARS: Final = 4_000  # one kept finding, at most (longer reason chains are cut)
+MAX_DEVICE_MESSAGE: Final = 600
 MAX_REASONS: Final = 4
 MAX_REASON: Final = 400
 MAX_DEVICE_BLOCKERS: Final = 12
@@ -96,18 +98,20 @@ def _finding_rank(finding: Finding) -> tuple[int, int, str, str]:
     )
 
 
-def _compact(finding: Finding) -> dict[str, Any]:
+def _compact(finding: Finding, extra: int) -> dict[str, Any]:
+    """The finding as the verdict store words it (the same bounds and the same note when
+    several findings share a subject), so the summary shows what a scan would."""
+    message = finding.message if not extra else f"{finding.message} (+{extra} more findings)"
     return {
         "s": finding.status.value,
         "v": finding.severity.value,
         "t": finding.subject.type,
         "i": finding.subject.id,
-        "n": _cut(finding.subject.display_name, 200),
+        "n": truncate(finding.subject.display_name, MAX_NAME),
         "p": finding.scope.profile_id if finding.scope else "",
-        "pn": _cut(finding.scope.profile_name, 200) if finding.scope else "",
-        "m": _cut(finding.message, MAX_MESSAGE),
-        "r": [_cut(r, MAX_REASON) for r in finding.reasons[:MAX_REASONS]]
-        + ([f"… {len(finding.reasons) - MAX_REASONS} more"] if len(finding.reasons) > 4 else []),
+        "pn": truncate(finding.scope.profile_name, MAX_NAME) if finding.scope else "",
+        "m": truncate(message, MAX_MESSAGE),
+        "r": list(truncate_reasons(finding.reasons)),
     }
 
 
@@ -117,9 +121,11 @@ def rule_entity(
     """The summary entity of one rule's findings (one verdict per scope and subject, the worst,
     as the verdict store keeps them)."""
     worst: dict[tuple[str, str, str], Finding] = {}
+    shared: dict[tuple[str, str, str], int] = {}
     for finding in findings:
         key = (finding.scope.profile_id if finding.scope else "", finding.subject.type)
         slot = (*key, finding.subject.id)
+        shared[slot] = shared.get(slot, -1) + 1
         kept = worst.get(slot)
         if kept is None or (_WORST.get(finding.status, 4), -finding.severity.rank) < (
             _WORST.get(kept.status, 4),
@@ -128,8 +134,9 @@ def rule_entity(
             worst[slot] = finding
     counts: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
-    not_green: dict[str, list[Finding]] = {}
-    for (scope, _, _), finding in worst.items():
+    not_green: dict[str, list[tuple[Finding, int]]] = {}
+    for slot, finding in worst.items():
+        scope = slot[0]
         by_status = counts.setdefault(scope, {})
         by_status[finding.status.value] = by_status.get(finding.status.value, 0) + 1
         if finding.scope is not None:
@@ -138,18 +145,25 @@ def rule_entity(
             if finding.severity.at_least(THRESHOLD):
                 blocking = "blocking_" + finding.status.value
                 by_status[blocking] = by_status.get(blocking, 0) + 1
-            not_green.setdefault(scope, []).append(finding)
+            not_green.setdefault(scope, []).append((finding, shared[slot]))
     kept_findings: list[dict[str, Any]] = []
     used = 0
     # Round by round over the profiles, so one profile's findings cannot crowd out another's.
-    ranked = {scope: sorted(items, key=_finding_rank) for scope, items in not_green.items()}
+    ranked = {
+        scope: sorted(items, key=lambda pair: _finding_rank(pair[0]))
+        for scope, items in not_green.items()
+    }
     for position in range(PER_SCOPE):
         for scope in sorted(ranked):
             items = ranked[scope]
             if position >= len(items):
                 continue
-            compact = _compact(items[position])
+            compact = _compact(*items[position])
             size = len(json.dumps(compact, ensure_ascii=False))
+            while size > FINDING_CHARS and compact["r"]:  # a very long reason chain: its head
+                compact["r"] = compact["r"][:-1]
+                compact["r"][-1:] = [_cut(r, MAX_REASON) for r in compact["r"][-1:]]
+                size = len(json.dumps(compact, ensure_ascii=False))
             if used + size > ENTITY_CHARS:
                 break
             kept_findings.append(compact)
@@ -392,7 +406,7 @@ def _device_json(device: DeviceReadiness, blockers: int = MAX_DEVICE_BLOCKERS) -
             [
                 b.status.value,
                 b.severity.value,
-                _cut(b.message, MAX_MESSAGE),
+                _cut(b.message, MAX_DEVICE_MESSAGE),
                 b.rule_id,
                 b.profile_id,
             ]
