@@ -417,6 +417,8 @@ def test_a_newer_device_readiness_replaces_the_pages_of_the_older(
     first = [_device(i, Readiness.RED, "p") for i in range(10)]
     second = [_device(i, Readiness.GREEN, "p") for i in range(10)]
     summaries.write_devices(table_service, tenant, first, evaluation(tenant, T2, [], (meta,)), "a")
+    old_head = summaries.read_devices_head(table_service, tenant, {meta.id: T2})
+    assert old_head is not None
     assert not summaries.write_devices(
         table_service, tenant, second, evaluation(tenant, T1, [], (meta,)), "b"
     )  # older: refused
@@ -435,5 +437,37 @@ def test_a_newer_device_readiness_replaces_the_pages_of_the_older(
         if str(e["RowKey"]) != summaries.DEVICES_HEAD
     }
     assert generations == {head.generation}  # the older generations are gone
+    with pytest.raises(summaries.GenerationGone):  # a reader holding the old head reads again
+        summaries.read_device(table_service, old_head, "SN00001")
+    found = summaries.read_device(table_service, head, "SN00001")
+    assert found is not None
+    assert found.readiness is Readiness.GREEN
     stamp = json.loads(table.get_entity(tenant_key(tenant), summaries.DEVICES_HEAD)["Stamp"])
     assert stamp == {meta.id: format_time(parse_time(T3))}
+
+
+def test_rules_recorded_without_a_summary_are_rebuilt_at_the_next_evaluation(
+    table_service: TableServiceClient,
+) -> None:
+    tenant = str(uuid.uuid4())
+    store = VerdictStore(table_service)
+    first, second = rule_metadata("PRF-001"), rule_metadata("GRP-002")
+    both = evaluation(
+        tenant,
+        T1,
+        [finding("app-1", Status.FAIL, "PRF-001"), finding("group-1", Status.UNKNOWN, "GRP-002")],
+        (first, second),
+    )
+    store.record_evaluation(tenant, both, run_info())  # by a version that wrote no summary
+    board = Dashboard.over(table_service)
+    assert board.summary(tenant).source == "scan"
+    one = evaluation(tenant, T2, [finding("app-1", Status.PASS, "PRF-001")], (first,))
+    written = summaries.summarize_recorded(
+        store, one, store.record_evaluation(tenant, one, run_info())
+    )
+    assert written is not None
+    assert written.repaired == ("GRP-002",)
+    summary = board.summary(tenant)
+    assert summary.source == "summary"
+    assert comparable(summary) == comparable(scanned(table_service, tenant))
+    assert (summary.readiness, summary.unknown, summary.failing) == (Readiness.UNKNOWN, 1, 0)

@@ -30,7 +30,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -43,8 +43,22 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
-from monitors.store.keys import digest, format_time, key_part, parse_time, tenant_key
-from monitors.store.records import MAX_MESSAGE, MAX_NAME, truncate, truncate_reasons
+from monitors.store.keys import (
+    HEAD_ROW_KEY,
+    STATE_TABLE,
+    digest,
+    format_time,
+    key_part,
+    parse_time,
+    tenant_key,
+)
+from monitors.store.records import (
+    MAX_MESSAGE,
+    MAX_NAME,
+    VerdictRecord,
+    truncate,
+    truncate_reasons,
+)
 from rules.applicability import Certainty
 from rules.device_readiness import (
     DeviceBlocker,
@@ -78,6 +92,7 @@ RULE_PREFIX: Final = "rule|"
 DEVICES_HEAD: Final = "devices|head"
 THRESHOLD: Final = Severity.ERROR
 _NOT_GREEN = (Status.FAIL, Status.UNKNOWN)
+_NOT_GREEN_VALUES = frozenset(status.value for status in _NOT_GREEN)
 _WORST = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.MANUAL: 2, Status.PASS: 3}
 _READINESS_ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
 
@@ -115,6 +130,18 @@ def _compact(finding: Finding, extra: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """One verdict of a rule (per profile and subject), as the summary keeps it."""
+
+    scope: str
+    scope_name: str
+    status: str
+    severity: Severity
+    compact: Callable[[], dict[str, Any]]  # only the kept ones are made
+    rank: tuple[int, int, str, str]
+
+
 def rule_entity(
     tenant: str, rule_id: str, findings: Iterable[Finding], evaluated_at: str, run_id: str
 ) -> dict[str, Any]:
@@ -132,33 +159,90 @@ def rule_entity(
             -kept.severity.rank,
         ):
             worst[slot] = finding
+    verdicts = [
+        _Verdict(
+            slot[0],
+            finding.scope.profile_name if finding.scope else "",
+            finding.status.value,
+            finding.severity,
+            lambda f=finding, n=shared[slot]: _compact(f, n),  # type: ignore[misc]
+            _finding_rank(finding),
+        )
+        for slot, finding in worst.items()
+    ]
+    return _entity_of(tenant, rule_id, verdicts, evaluated_at, run_id)
+
+
+def rule_entity_of_records(
+    tenant: str, rule_id: str, records: Iterable[VerdictRecord], evaluated_at: str, run_id: str
+) -> dict[str, Any]:
+    """The summary entity of one rule's recorded verdicts (the repair after a missed write)."""
+    verdicts = []
+    for record in records:
+        severity = _severity_of(record.severity)
+        verdicts.append(
+            _Verdict(
+                record.scope_id,
+                record.scope_name,
+                record.status.value,
+                severity,
+                lambda r=record: {  # type: ignore[misc]
+                    "s": r.status.value,
+                    "v": r.severity,
+                    "t": r.subject_type,
+                    "i": r.subject_id,
+                    "n": r.subject_name,
+                    "p": r.scope_id,
+                    "pn": r.scope_name,
+                    "m": r.message,
+                    "r": list(r.reasons),
+                },
+                (
+                    0 if record.status.value == Status.FAIL.value else 1,
+                    -severity.rank,
+                    record.subject_name.lower(),
+                    record.subject_id,
+                ),
+            )
+        )
+    return _entity_of(tenant, rule_id, verdicts, evaluated_at, run_id)
+
+
+def _severity_of(text: str) -> Severity:
+    try:
+        return Severity(text)
+    except ValueError:
+        return Severity.BLOCKER  # an unreadable severity never makes anything greener
+
+
+def _entity_of(
+    tenant: str, rule_id: str, verdicts: Iterable[_Verdict], evaluated_at: str, run_id: str
+) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
-    not_green: dict[str, list[tuple[Finding, int]]] = {}
-    for slot, finding in worst.items():
-        scope = slot[0]
-        by_status = counts.setdefault(scope, {})
-        by_status[finding.status.value] = by_status.get(finding.status.value, 0) + 1
-        if finding.scope is not None:
-            names[scope] = _cut(finding.scope.profile_name, 200)
-        if finding.status in _NOT_GREEN:
-            if finding.severity.at_least(THRESHOLD):
-                blocking = "blocking_" + finding.status.value
+    not_green: dict[str, list[_Verdict]] = {}
+    for verdict in verdicts:
+        by_status = counts.setdefault(verdict.scope, {})
+        by_status[verdict.status] = by_status.get(verdict.status, 0) + 1
+        if verdict.scope:
+            names[verdict.scope] = truncate(verdict.scope_name, MAX_NAME)
+        if verdict.status in _NOT_GREEN_VALUES:
+            if verdict.severity.at_least(THRESHOLD):
+                blocking = "blocking_" + verdict.status
                 by_status[blocking] = by_status.get(blocking, 0) + 1
-            not_green.setdefault(scope, []).append((finding, shared[slot]))
+            not_green.setdefault(verdict.scope, []).append(verdict)
     kept_findings: list[dict[str, Any]] = []
     used = 0
     # Round by round over the profiles, so one profile's findings cannot crowd out another's.
     ranked = {
-        scope: sorted(items, key=lambda pair: _finding_rank(pair[0]))
-        for scope, items in not_green.items()
+        scope: sorted(items, key=lambda v: v.rank)[:PER_SCOPE] for scope, items in not_green.items()
     }
     for position in range(PER_SCOPE):
         for scope in sorted(ranked):
             items = ranked[scope]
             if position >= len(items):
                 continue
-            compact = _compact(*items[position])
+            compact = items[position].compact()
             size = len(json.dumps(compact, ensure_ascii=False))
             while size > FINDING_CHARS and compact["r"]:  # a very long reason chain: its head
                 compact["r"] = compact["r"][:-1]
@@ -203,7 +287,8 @@ class SummaryWrite:
 
     written: tuple[str, ...] = ()  # rules whose entity was written
     refused: tuple[str, ...] = ()  # rules with a newer summary already: left as they are
-    devices: bool = False  # per-device readiness written
+    devices: bool = False  # per-device readiness written (or re-stamped)
+    repaired: tuple[str, ...] = ()  # other rules' entities rebuilt from the recorded verdicts
 
 
 _TABLES_MADE: set[int] = set()
@@ -276,6 +361,65 @@ def _write_unless_newer(table: TableClient, entity: dict[str, Any], evaluated_at
             continue
     log.warning("summary of %s not written: other writers kept changing it", entity["Rule"])
     return False
+
+
+def repair_summary(
+    store: VerdictStore, service: TableServiceClient, tenant_id: str, skip: Iterable[str]
+) -> tuple[str, ...]:
+    """Rebuild, from the recorded verdicts, the entities of rules the store's head names whose
+    entity is missing or of another evaluation (state recorded by a version that wrote no
+    summary, or a writer that died between the store's commit and its summary write).
+
+    One point read and one small query when nothing is missing; otherwise one scan of the
+    state partition, once: afterwards every rule has its entity and the next writers keep it.
+    """
+    tenant = tenant_key(tenant_id)
+    try:
+        head = service.get_table_client(STATE_TABLE).get_entity(
+            tenant, HEAD_ROW_KEY, select=["RuleEvaluated"]
+        )
+    except ResourceNotFoundError:
+        return ()
+    skipped = set(skip)
+    try:
+        named = json.loads(head.get("RuleEvaluated") or "{}")
+        wanted = {str(rule): str(at) for rule, at in named.items() if rule not in skipped}
+        for at in wanted.values():
+            parse_time(at)
+    except (ValueError, TypeError, AttributeError):
+        return ()  # a head this version cannot read: the dashboard scans instead
+    table = _table(service, create=True)
+    stored = {
+        str(e["Rule"]): str(e["EvaluatedAt"])
+        for e in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": RULE_PREFIX, "high": "rule}"},
+            select=["Rule", "EvaluatedAt", "Format"],
+        )
+        if int(e.get("Format", 0)) == FORMAT
+    }
+    missing = {
+        rule: at
+        for rule, at in wanted.items()
+        if rule not in stored or parse_time(stored[rule]) != parse_time(at)
+    }
+    if not missing:
+        return ()
+    log.info("readiness summary: rebuilding %d rules from the recorded verdicts", len(missing))
+    state = store.current_state(tenant)
+    records: dict[str, list[VerdictRecord]] = {rule: [] for rule in missing}
+    for verdict in state.verdicts:
+        if verdict.record.rule_id in records:
+            records[verdict.record.rule_id].append(verdict.record)
+    repaired = []
+    for rule, at in missing.items():
+        evaluated_at = format_time(parse_time(at))
+        entity = rule_entity_of_records(
+            tenant, rule, records[rule], evaluated_at, state.last_run_id or ""
+        )
+        if _write_unless_newer(table, entity, evaluated_at):
+            repaired.append(rule)
+    return tuple(repaired)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -572,6 +716,10 @@ def _delete_generation(table: TableClient, tenant: str, generation: str) -> None
         table.delete_entity(tenant, str(entity["RowKey"]))  # a missing one is no error
 
 
+class GenerationGone(LookupError):
+    """The per-device readiness read was replaced by a newer one meanwhile: read the head again."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDevices:
     """The head of a tenant's stored per-device readiness."""
@@ -631,7 +779,7 @@ def read_device(
             head.tenant, f"devices|{head.generation}|serial|{number:05d}"
         )
     except ResourceNotFoundError:
-        return None
+        raise GenerationGone(head.generation) from None
     document = json.loads(_joined(entity, "D") or "{}").get(key)
     return device_from_json(document) if document is not None else None
 
@@ -650,7 +798,7 @@ def read_at_risk(
                 head.tenant, f"devices|{head.generation}|risk|{key_part(profile_key)}|{number:05d}"
             )
         except ResourceNotFoundError:
-            return []  # replaced by a newer generation meanwhile: the next view reads that
+            raise GenerationGone(head.generation) from None
         listed = json.loads(_joined(entity, "D") or "[]")
         offset = number * RISK_CHUNK
         for index, document in enumerate(listed):
@@ -722,7 +870,8 @@ def summarize_recorded(
 
     With the snapshot of an evaluation of every rule, per-device readiness is written too; an
     evaluation of some rules (with the collections its change `touched`) re-stamps it when
-    nothing per-device readiness takes from changed (`restamp_devices`).
+    nothing per-device readiness takes from changed (`restamp_devices`). Rules the store's head
+    names without a matching entity are rebuilt from the recorded verdicts (`repair_summary`).
     Never raises for storage: the verdicts are recorded, and without a matching summary the
     dashboard scans them instead (logged).
     """
@@ -734,6 +883,7 @@ def summarize_recorded(
 
     if result.outcome != "committed":
         return None
+    result_tenant = evaluation.tenant_id
     devices = None
     # A full read: every rule that reads Graph (the manual entries read nothing, block nothing).
     reading = {r.metadata.id for r in all_rules() if set(r.metadata.graph_reads) & set(ALL)}
@@ -746,7 +896,8 @@ def summarize_recorded(
         written = write_summary(service, evaluation, result.run_id, devices=devices)
         if devices is None and touched is not None:
             written = replace(written, devices=restamp_devices(service, evaluation, touched))
-        return written
+        evaluated = [rule.id for rule in evaluation.rules]
+        return replace(written, repaired=repair_summary(store, service, result_tenant, evaluated))
     except AzureError as error:
         log.warning("readiness summary not written: %s", type(error).__name__)
         return None

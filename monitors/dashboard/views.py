@@ -449,9 +449,14 @@ class Dashboard:
         return replace(summary, profiles=profiles), index
 
     def device(self, tenant_id: str, serial: str) -> tuple[DeviceIndex, DeviceReadiness | None]:
-        index = self.devices(tenant_id)
-        if index.stored is not None:
-            return index, summaries.read_device(self._service, index.stored, serial)
+        for _ in range(2):
+            index = self.devices(tenant_id)
+            if index.stored is None:
+                break
+            try:
+                return index, summaries.read_device(self._service, index.stored, serial)
+            except summaries.GenerationGone:
+                continue  # a newer per-device readiness replaced it meanwhile: read that
         return index, index.by_serial.get(serial.strip().lower())
 
     def at_risk_page(self, index: DeviceIndex, profile: str | None, page: int) -> Paged:
@@ -463,7 +468,14 @@ class Dashboard:
         pages = max(1, -(-total // DEVICES_PAGE))
         page = min(max(page, 1), pages)
         start = (page - 1) * DEVICES_PAGE
-        items = summaries.read_at_risk(self._service, index.stored, profile, start, DEVICES_PAGE)
+        try:
+            items = summaries.read_at_risk(
+                self._service, index.stored, profile, start, DEVICES_PAGE
+            )
+        except summaries.GenerationGone:
+            # Replaced by a newer evaluation's since the page began: its counts and its devices
+            # would not match; show the page on the next view.
+            items = []
         return Paged(tuple(items), page, pages, total)
 
     # -- history ----------------------------------------------------------------------------
