@@ -224,7 +224,9 @@ def table(results: list[Measured], command: str) -> str:
         lines.append(f"| {label} | " + " | ".join(f"{m.warm[key]:.3f}" for m in results) + " |")
     lines += [
         "",
-        "Written at evaluation time (the paused-group evaluation: the summary and per-device readiness, as `summarize_recorded` writes them after the store commits), and what is stored:",
+        "Written at evaluation time (the paused-group evaluation: the summary and per-device "
+        "readiness, as `summarize_recorded` writes them after the store commits), and what is "
+        "stored:",
         "",
         "| | " + " | ".join(_devices(m) for m in results) + " |",
         rule,
