@@ -41,7 +41,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from monitors.store.keys import (
     HEAD_ROW_KEY,
@@ -88,6 +88,8 @@ MAX_REASON: Final = 400
 MAX_DEVICE_BLOCKERS: Final = 12
 RISK_CHUNK: Final = 500  # at-risk devices per stored page
 MAX_ATTEMPTS: Final = 8
+TRANSACTION_OPERATIONS: Final = 100  # a table transaction: 100 operations, 4 MiB
+TRANSACTION_CHARS: Final = 1_500_000  # of UTF-16 text per transaction, with room to spare
 RULE_PREFIX: Final = "rule|"
 DEVICES_HEAD: Final = "devices|head"
 THRESHOLD: Final = Severity.ERROR
@@ -318,17 +320,75 @@ def write_summary(
     by_rule: dict[str, list[Finding]] = {rule.id: [] for rule in evaluation.rules}
     for finding in evaluation.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
-    written, refused = [], []
-    for rule_id, findings in by_rule.items():
-        entity = rule_entity(tenant, rule_id, findings, evaluated_at, run_id)
-        if _write_unless_newer(table, entity, evaluated_at):
-            written.append(rule_id)
-        else:
-            refused.append(rule_id)
+    entities = [
+        rule_entity(tenant, rule_id, findings, evaluated_at, run_id)
+        for rule_id, findings in by_rule.items()
+    ]
+    written, refused = _write_rules(table, tenant, entities, evaluated_at)
     wrote_devices = False
     if devices is not None:
         wrote_devices = write_devices(service, tenant, devices, evaluation, run_id)
     return SummaryWrite(tuple(written), tuple(refused), wrote_devices)
+
+
+def _write_rules(
+    table: TableClient, tenant: str, entities: Sequence[dict[str, Any]], evaluated_at: str
+) -> tuple[list[str], list[str]]:
+    """Compare-and-set every rule entity, in few requests: one query for the stored times and
+    ETags, then table transactions of creates and `If-Match` replaces (one partition). A
+    transaction that meets a concurrent write fails whole and is redone entity by entity."""
+    mine = parse_time(evaluated_at)
+    current = {
+        str(e["RowKey"]): (parse_time(str(e["EvaluatedAt"])), str(e.metadata["etag"]))
+        for e in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": RULE_PREFIX, "high": "rule}"},
+            select=["RowKey", "EvaluatedAt"],
+        )
+    }
+    written: list[str] = []
+    refused: list[str] = []
+    chunk: list[tuple[Any, ...]] = []
+    chunk_chars = 0
+
+    def submit() -> None:
+        nonlocal chunk, chunk_chars
+        if not chunk:
+            return
+        try:
+            table.submit_transaction(chunk)
+            written.extend(str(op[1]["Rule"]) for op in chunk)
+        except TableTransactionError:
+            for op in chunk:  # someone else wrote meanwhile: one by one, comparing again
+                target = written if _write_unless_newer(table, op[1], evaluated_at) else refused
+                target.append(str(op[1]["Rule"]))
+        chunk, chunk_chars = [], 0
+
+    for entity in entities:
+        found = current.get(entity["RowKey"])
+        if found is not None and found[0] > mine:
+            refused.append(str(entity["Rule"]))
+            continue
+        operation: tuple[Any, ...] = (
+            ("create", entity)
+            if found is None
+            else (
+                "update",
+                entity,
+                {
+                    "mode": UpdateMode.REPLACE,
+                    "etag": found[1],
+                    "match_condition": MatchConditions.IfNotModified,
+                },
+            )
+        )
+        size = sum(len(v) for v in entity.values() if isinstance(v, str))
+        if len(chunk) == TRANSACTION_OPERATIONS or chunk_chars + size > TRANSACTION_CHARS:
+            submit()
+        chunk.append(operation)
+        chunk_chars += size
+    submit()
+    return written, refused
 
 
 def _write_unless_newer(table: TableClient, entity: dict[str, Any], evaluated_at: str) -> bool:
@@ -673,8 +733,19 @@ def write_devices(
         if len(text) > ENTITY_CHARS:  # a bucket far above its share: keep the verdicts only
             text = json.dumps({s: {**d, "b": d["b"][:1], "g": []} for s, d in bucket.items()})
         rows.append({"RowKey": f"devices|{generation}|serial|{number:05d}", **_split("D", text)})
-    for row in rows:
-        table.upsert_entity({"PartitionKey": tenant, **row}, mode=UpdateMode.REPLACE)
+    batch: list[tuple[Any, ...]] = []
+    batch_chars = 0
+    for row in rows:  # new keys of a new generation: plain upserts, in transactions
+        size = sum(len(v) for v in row.values() if isinstance(v, str))
+        if batch and (
+            len(batch) == TRANSACTION_OPERATIONS or batch_chars + size > TRANSACTION_CHARS
+        ):
+            table.submit_transaction(batch)
+            batch, batch_chars = [], 0
+        batch.append(("upsert", {"PartitionKey": tenant, **row}, {"mode": UpdateMode.REPLACE}))
+        batch_chars += size
+    if batch:
+        table.submit_transaction(batch)
     head = {
         "PartitionKey": tenant,
         "RowKey": DEVICES_HEAD,
