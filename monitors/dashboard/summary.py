@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from azure.core import MatchConditions
@@ -77,16 +78,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SUMMARY_TABLE: Final = "GreenscreenReadinessSummary"
-FORMAT: Final = 1  # the layout of these entities; a reader ignores any other
+FORMAT: Final = 2  # the layout of these entities; a reader ignores any other
 PER_SCOPE: Final = 25  # failing/unknown findings kept per rule and profile
 PROPERTY_CHARS: Final = 30_000  # one string property: 64 KiB of UTF-16, with room to spare
 ENTITY_CHARS: Final = 420_000  # JSON text kept in one entity (1 MiB, UTF-16)
 FINDING_CHARS: Final = 4_000  # one kept finding, at most (longer reason chains are cut)
-MAX_DEVICE_MESSAGE: Final = 600
+MAX_DEVICE_MESSAGE: Final = 300
 MAX_REASONS: Final = 4
 MAX_REASON: Final = 400
-MAX_DEVICE_BLOCKERS: Final = 12
+MAX_DEVICE_BLOCKERS: Final = 6
 RISK_CHUNK: Final = 500  # at-risk devices per stored page
+BUCKET_CHARS: Final = 60_000  # JSON text of one bucket of devices by serial, about
 MAX_ATTEMPTS: Final = 8
 TRANSACTION_OPERATIONS: Final = 100  # a table transaction: 100 operations, 4 MiB
 TRANSACTION_CHARS: Final = 1_500_000  # of UTF-16 text per transaction, with room to spare
@@ -132,18 +134,6 @@ def _compact(finding: Finding, extra: int) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    """One verdict of a rule (per profile and subject), as the summary keeps it."""
-
-    scope: str
-    scope_name: str
-    status: str
-    severity: Severity
-    compact: Callable[[], dict[str, Any]]  # only the kept ones are made
-    rank: tuple[int, int, str, str]
-
-
 def rule_entity(
     tenant: str, rule_id: str, findings: Iterable[Finding], evaluated_at: str, run_id: str
 ) -> dict[str, Any]:
@@ -152,62 +142,72 @@ def rule_entity(
     worst: dict[tuple[str, str, str], Finding] = {}
     shared: dict[tuple[str, str, str], int] = {}
     for finding in findings:
-        key = (finding.scope.profile_id if finding.scope else "", finding.subject.type)
-        slot = (*key, finding.subject.id)
-        shared[slot] = shared.get(slot, -1) + 1
+        slot = (
+            finding.scope.profile_id if finding.scope else "",
+            finding.subject.type,
+            finding.subject.id,
+        )
         kept = worst.get(slot)
-        if kept is None or (_WORST.get(finding.status, 4), -finding.severity.rank) < (
+        if kept is None:
+            worst[slot] = finding
+            continue
+        shared[slot] = shared.get(slot, 0) + 1
+        if (_WORST.get(finding.status, 4), -finding.severity.rank) < (
             _WORST.get(kept.status, 4),
             -kept.severity.rank,
         ):
             worst[slot] = finding
-    verdicts = [
-        _Verdict(
-            slot[0],
+    tally = _Tally()
+    for slot, finding in worst.items():
+        scope = slot[0]
+        not_green = tally.count(
+            scope,
             finding.scope.profile_name if finding.scope else "",
             finding.status.value,
             finding.severity,
-            lambda f=finding, n=shared[slot]: _compact(f, n),  # type: ignore[misc]
-            _finding_rank(finding),
         )
-        for slot, finding in worst.items()
-    ]
-    return _entity_of(tenant, rule_id, verdicts, evaluated_at, run_id)
+        if not_green:
+            tally.add(
+                _Verdict(
+                    scope,
+                    partial(_compact, finding, shared.get(slot, 0)),
+                    _finding_rank(finding),
+                )
+            )
+    return tally.entity(tenant, rule_id, evaluated_at, run_id)
 
 
 def rule_entity_of_records(
     tenant: str, rule_id: str, records: Iterable[VerdictRecord], evaluated_at: str, run_id: str
 ) -> dict[str, Any]:
     """The summary entity of one rule's recorded verdicts (the repair after a missed write)."""
-    verdicts = []
+    tally = _Tally()
     for record in records:
         severity = _severity_of(record.severity)
-        verdicts.append(
-            _Verdict(
-                record.scope_id,
-                record.scope_name,
-                record.status.value,
-                severity,
-                lambda r=record: {  # type: ignore[misc]
-                    "s": r.status.value,
-                    "v": r.severity,
-                    "t": r.subject_type,
-                    "i": r.subject_id,
-                    "n": r.subject_name,
-                    "p": r.scope_id,
-                    "pn": r.scope_name,
-                    "m": r.message,
-                    "r": list(r.reasons),
-                },
-                (
-                    0 if record.status.value == Status.FAIL.value else 1,
-                    -severity.rank,
-                    record.subject_name.lower(),
-                    record.subject_id,
-                ),
+        if tally.count(record.scope_id, record.scope_name, record.status.value, severity):
+            tally.add(
+                _Verdict(
+                    record.scope_id,
+                    lambda r=record: {  # type: ignore[misc]
+                        "s": r.status.value,
+                        "v": r.severity,
+                        "t": r.subject_type,
+                        "i": r.subject_id,
+                        "n": r.subject_name,
+                        "p": r.scope_id,
+                        "pn": r.scope_name,
+                        "m": r.message,
+                        "r": list(r.reasons),
+                    },
+                    (
+                        0 if record.status.value == Status.FAIL.value else 1,
+                        -severity.rank,
+                        record.subject_name.lower(),
+                        record.subject_id,
+                    ),
+                )
             )
-        )
-    return _entity_of(tenant, rule_id, verdicts, evaluated_at, run_id)
+    return tally.entity(tenant, rule_id, evaluated_at, run_id)
 
 
 def _severity_of(text: str) -> Severity:
@@ -217,55 +217,76 @@ def _severity_of(text: str) -> Severity:
         return Severity.BLOCKER  # an unreadable severity never makes anything greener
 
 
-def _entity_of(
-    tenant: str, rule_id: str, verdicts: Iterable[_Verdict], evaluated_at: str, run_id: str
-) -> dict[str, Any]:
-    counts: dict[str, dict[str, int]] = {}
-    names: dict[str, str] = {}
-    not_green: dict[str, list[_Verdict]] = {}
-    for verdict in verdicts:
-        by_status = counts.setdefault(verdict.scope, {})
-        by_status[verdict.status] = by_status.get(verdict.status, 0) + 1
-        if verdict.scope:
-            names[verdict.scope] = truncate(verdict.scope_name, MAX_NAME)
-        if verdict.status in _NOT_GREEN_VALUES:
-            if verdict.severity.at_least(THRESHOLD):
-                blocking = "blocking_" + verdict.status
-                by_status[blocking] = by_status.get(blocking, 0) + 1
-            not_green.setdefault(verdict.scope, []).append(verdict)
-    kept_findings: list[dict[str, Any]] = []
-    used = 0
-    # Round by round over the profiles, so one profile's findings cannot crowd out another's.
-    ranked = {
-        scope: sorted(items, key=lambda v: v.rank)[:PER_SCOPE] for scope, items in not_green.items()
-    }
-    for position in range(PER_SCOPE):
-        for scope in sorted(ranked):
-            items = ranked[scope]
-            if position >= len(items):
-                continue
-            compact = items[position].compact()
-            size = len(json.dumps(compact, ensure_ascii=False))
-            while size > FINDING_CHARS and compact["r"]:  # a very long reason chain: its head
-                compact["r"] = compact["r"][:-1]
-                compact["r"][-1:] = [_cut(r, MAX_REASON) for r in compact["r"][-1:]]
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """A failing or unknown verdict of a rule, as the summary may keep it."""
+
+    scope: str
+    compact: Callable[[], dict[str, Any]]  # only the kept ones are made
+    rank: tuple[int, int, str, str]
+
+
+class _Tally:
+    """One rule's counts per profile and status, and its failing/unknown verdicts."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+        self.names: dict[str, str] = {}
+        self.not_green: dict[str, list[_Verdict]] = {}
+
+    def count(self, scope: str, scope_name: str, status: str, severity: Severity) -> bool:
+        """Count one verdict; True when it fails or is unknown."""
+        by_status = self.counts.get(scope)
+        if by_status is None:
+            by_status = self.counts[scope] = {}
+            if scope:
+                self.names[scope] = truncate(scope_name, MAX_NAME)
+        by_status[status] = by_status.get(status, 0) + 1
+        if status not in _NOT_GREEN_VALUES:
+            return False
+        if severity.at_least(THRESHOLD):
+            blocking = "blocking_" + status
+            by_status[blocking] = by_status.get(blocking, 0) + 1
+        return True
+
+    def add(self, verdict: _Verdict) -> None:
+        self.not_green.setdefault(verdict.scope, []).append(verdict)
+
+    def entity(self, tenant: str, rule_id: str, evaluated_at: str, run_id: str) -> dict[str, Any]:
+        kept_findings: list[dict[str, Any]] = []
+        used = 0
+        # Round by round over the profiles: one profile's findings cannot crowd out another's.
+        ranked = {
+            scope: sorted(items, key=lambda v: v.rank)[:PER_SCOPE]
+            for scope, items in self.not_green.items()
+        }
+        for position in range(PER_SCOPE):
+            for scope in sorted(ranked):
+                items = ranked[scope]
+                if position >= len(items):
+                    continue
+                compact = items[position].compact()
                 size = len(json.dumps(compact, ensure_ascii=False))
-            if used + size > ENTITY_CHARS:
-                break
-            kept_findings.append(compact)
-            used += size
-    entity: dict[str, Any] = {
-        "PartitionKey": tenant,
-        "RowKey": RULE_PREFIX + key_part(rule_id),
-        "Format": FORMAT,
-        "Rule": rule_id,
-        "EvaluatedAt": evaluated_at,
-        "RunId": run_id,
-        "Counts": json.dumps(counts, sort_keys=True),
-        "Names": json.dumps(names, sort_keys=True, ensure_ascii=False),
-    }
-    entity.update(_split("F", json.dumps(kept_findings, ensure_ascii=False)))
-    return entity
+                while size > FINDING_CHARS and compact["r"]:  # a long reason chain: its head
+                    compact["r"] = compact["r"][:-1]
+                    compact["r"][-1:] = [_cut(r, MAX_REASON) for r in compact["r"][-1:]]
+                    size = len(json.dumps(compact, ensure_ascii=False))
+                if used + size > ENTITY_CHARS:
+                    break
+                kept_findings.append(compact)
+                used += size
+        entity: dict[str, Any] = {
+            "PartitionKey": tenant,
+            "RowKey": RULE_PREFIX + key_part(rule_id),
+            "Format": FORMAT,
+            "Rule": rule_id,
+            "EvaluatedAt": evaluated_at,
+            "RunId": run_id,
+            "Counts": json.dumps(self.counts, sort_keys=True),
+            "Names": json.dumps(self.names, sort_keys=True, ensure_ascii=False),
+        }
+        entity.update(_split("F", json.dumps(kept_findings, ensure_ascii=False)))
+        return entity
 
 
 def _split(prefix: str, text: str) -> dict[str, Any]:
@@ -590,7 +611,19 @@ def _read_summary(
 # -- per-device readiness ---------------------------------------------------------------------
 
 
-def _device_json(device: DeviceReadiness, blockers: int = MAX_DEVICE_BLOCKERS) -> dict[str, Any]:
+def _blocker_row(blocker: DeviceBlocker) -> list[Any]:
+    return [
+        blocker.status.value,
+        blocker.severity.value,
+        _cut(blocker.message, MAX_DEVICE_MESSAGE),
+        blocker.rule_id,
+        blocker.profile_id,
+    ]
+
+
+def _device_json(device: DeviceReadiness, blockers: list[Any]) -> dict[str, Any]:
+    """A device as stored; `blockers`: its first blockers, as rows or as indexes into the
+    bucket's table of blockers (devices of one profile share most of theirs)."""
     return {
         "id": device.device_id,
         "sn": device.serial_number,
@@ -604,33 +637,55 @@ def _device_json(device: DeviceReadiness, blockers: int = MAX_DEVICE_BLOCKERS) -
         "as": device.assignment_status,
         "ap": device.assigned_profile_name,
         "g": [
-            [g.group_id, _cut(g.display_name, 200), g.certain, g.paused] for g in device.groups[:20]
+            [g.group_id, _cut(g.display_name, 200), g.certain, g.paused] for g in device.groups[:10]
         ],
-        "b": [
-            [
-                b.status.value,
-                b.severity.value,
-                _cut(b.message, MAX_DEVICE_MESSAGE),
-                b.rule_id,
-                b.profile_id,
-            ]
-            for b in device.blockers[:blockers]
-        ],
+        "b": blockers,
         "bn": len(device.blockers),
         "r": device.readiness.value,
     }
 
 
-def device_from_json(document: Mapping[str, Any]) -> DeviceReadiness:
-    blockers = [
-        DeviceBlocker(Status(s), Severity(v), str(m), r, p) for s, v, m, r, p in document["b"]
-    ]
+class _BlockerTable:
+    """The distinct blockers of the devices in one stored entity, each written once."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+        self._index: dict[tuple[Any, ...], int] = {}
+
+    def indexes(self, blockers: Iterable[DeviceBlocker]) -> list[int]:
+        found = []
+        for blocker in blockers:
+            row = _blocker_row(blocker)
+            index = self._index.setdefault(tuple(row), len(self.rows))
+            if index == len(self.rows):
+                self.rows.append(row)
+            found.append(index)
+        return found
+
+
+def _risk_json(device: DeviceReadiness, blockers: list[Any]) -> dict[str, Any]:
+    """What a row of devices at risk shows: serial, readiness, profile, the first blocker."""
+    return {
+        "id": device.device_id,
+        "sn": device.serial_number,
+        "n": _cut(device.display_name, 200),
+        "p": device.profile_id,
+        "pn": device.profile_name,
+        "b": blockers,
+        "bn": len(device.blockers),
+        "r": device.readiness.value,
+    }
+
+
+def device_from_json(
+    document: Mapping[str, Any], table: Sequence[Sequence[Any]] = ()
+) -> DeviceReadiness:
+    rows = [table[b] if isinstance(b, int) else b for b in document["b"]]
+    blockers = [DeviceBlocker(Status(s), Severity(v), str(m), r, p) for s, v, m, r, p in rows]
     hidden = int(document.get("bn", len(blockers))) - len(blockers)
-    if hidden > 0:
+    if hidden > 0 and blockers:
         blockers.append(
-            DeviceBlocker(
-                Status(blockers[-1].status), Severity.INFO, f"… and {hidden} more blockers"
-            )
+            DeviceBlocker(blockers[-1].status, Severity.INFO, f"… and {hidden} more blockers")
         )
     return DeviceReadiness(
         device_id=str(document["id"]),
@@ -645,7 +700,7 @@ def device_from_json(document: Mapping[str, Any]) -> DeviceReadiness:
         assignment_status=document.get("as"),
         assigned_profile_name=document.get("ap"),
         groups=tuple(
-            GroupHolding(str(i), str(n), bool(c), bool(p)) for i, n, c, p in document["g"]
+            GroupHolding(str(i), str(n), bool(c), bool(p)) for i, n, c, p in document.get("g", ())
         ),
         blockers=tuple(blockers),
         readiness=Readiness(document["r"]),
@@ -712,26 +767,33 @@ def write_devices(
         chunks = [listed[i : i + RISK_CHUNK] for i in range(0, len(listed), RISK_CHUNK)]
         pages[profile] = len(chunks)
         for number, chunk in enumerate(chunks):
-            text = json.dumps([_device_json(d, 1) for d in chunk], ensure_ascii=False)
+            table_of = _BlockerTable()
+            page = [_risk_json(d, table_of.indexes(d.blockers[:1])) for d in chunk]
+            text = json.dumps({"b": table_of.rows, "d": page}, ensure_ascii=False)
             rows.append(
                 {
                     "RowKey": f"devices|{generation}|risk|{key_part(profile)}|{number:05d}",
                     **_split("D", text),
                 }
             )
-    with_serial = [d for d in devices if d.serial_number]
-    documents = {
-        d.serial_number.strip().lower(): _device_json(d) for d in with_serial if d.serial_number
-    }
-    total_chars = sum(len(json.dumps(doc, ensure_ascii=False)) for doc in documents.values())
-    buckets = max(1, -(-total_chars * 2 // ENTITY_CHARS))
-    grouped: list[dict[str, Any]] = [{} for _ in range(buckets)]
-    for serial, document in documents.items():
-        grouped[serial_bucket(serial, buckets)][serial] = document
-    for number, bucket in enumerate(grouped):
-        text = json.dumps(bucket, ensure_ascii=False)
+    with_serial = {d.serial_number.strip().lower(): d for d in devices if d.serial_number}
+    # Enough buckets that each holds about `BUCKET_CHARS` (a lookup reads one bucket).
+    estimate = sum(300 + 100 * min(len(d.blockers), 3) for d in with_serial.values())
+    buckets = max(1, -(-estimate // BUCKET_CHARS))
+    grouped: list[dict[str, DeviceReadiness]] = [{} for _ in range(buckets)]
+    for serial, device in with_serial.items():
+        grouped[serial_bucket(serial, buckets)][serial] = device
+    for number, members in enumerate(grouped):
+        shared = _BlockerTable()
+        documents = {
+            serial: _device_json(device, shared.indexes(device.blockers[:MAX_DEVICE_BLOCKERS]))
+            for serial, device in members.items()
+        }
+        text = json.dumps({"b": shared.rows, "d": documents}, ensure_ascii=False)
         if len(text) > ENTITY_CHARS:  # a bucket far above its share: keep the verdicts only
-            text = json.dumps({s: {**d, "b": d["b"][:1], "g": []} for s, d in bucket.items()})
+            first = _BlockerTable()
+            slim = {s: _risk_json(d, first.indexes(d.blockers[:1])) for s, d in members.items()}
+            text = json.dumps({"b": first.rows, "d": slim}, ensure_ascii=False)
         rows.append({"RowKey": f"devices|{generation}|serial|{number:05d}", **_split("D", text)})
     batch: list[tuple[Any, ...]] = []
     batch_chars = 0
@@ -851,8 +913,9 @@ def read_device(
         )
     except ResourceNotFoundError:
         raise GenerationGone(head.generation) from None
-    document = json.loads(_joined(entity, "D") or "{}").get(key)
-    return device_from_json(document) if document is not None else None
+    bucket = json.loads(_joined(entity, "D") or "{}")
+    document = bucket.get("d", {}).get(key)
+    return device_from_json(document, bucket.get("b", ())) if document is not None else None
 
 
 def read_at_risk(
@@ -870,11 +933,11 @@ def read_at_risk(
             )
         except ResourceNotFoundError:
             raise GenerationGone(head.generation) from None
-        listed = json.loads(_joined(entity, "D") or "[]")
+        chunk = json.loads(_joined(entity, "D") or "{}")
         offset = number * RISK_CHUNK
-        for index, document in enumerate(listed):
+        for index, document in enumerate(chunk.get("d", ())):
             if start <= offset + index < start + size:
-                found.append(device_from_json(document))
+                found.append(device_from_json(document, chunk.get("b", ())))
     return found
 
 
