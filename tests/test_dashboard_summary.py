@@ -471,3 +471,28 @@ def test_rules_recorded_without_a_summary_are_rebuilt_at_the_next_evaluation(
     assert summary.source == "summary"
     assert comparable(summary) == comparable(scanned(table_service, tenant))
     assert (summary.readiness, summary.unknown, summary.failing) == (Readiness.UNKNOWN, 1, 0)
+
+
+def test_a_rule_that_could_not_read_is_summarized_as_the_store_keeps_it_unknown(
+    table_service: TableServiceClient,
+) -> None:
+    tenant = str(uuid.uuid4())
+    store = VerdictStore(table_service)
+    groups, devices = (
+        rule_metadata("GRP-002", reads=("groups",)),
+        rule_metadata("DEV-001", reads=("devices",)),
+    )
+
+    def record(at: str, findings: list[Finding], unreadable: tuple[str, ...] = ()) -> None:
+        done = evaluation(tenant, at, findings, (groups, devices), unreadable)
+        summaries.summarize_recorded(store, done, store.record_evaluation(tenant, done, run_info()))
+
+    device_passes = finding("device-1", Status.PASS, "DEV-001")
+    record(T1, [finding("group-1", Status.FAIL, "GRP-002"), device_passes])
+    # Groups unreadable now: the rule says nothing about group-1; the store keeps it, unknown.
+    record(T2, [device_passes], unreadable=("groups",))
+    board = Dashboard.over(table_service)
+    summary = board.summary(tenant)
+    assert summary.source == "summary"
+    assert summary.readiness is Readiness.UNKNOWN  # never green for what could not be read
+    assert comparable(summary) == comparable(scanned(table_service, tenant))

@@ -341,15 +341,27 @@ def write_summary(
     by_rule: dict[str, list[Finding]] = {rule.id: [] for rule in evaluation.rules}
     for finding in evaluation.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
+    blind = unread_rules(evaluation)
     entities = [
         rule_entity(tenant, rule_id, findings, evaluated_at, run_id)
         for rule_id, findings in by_rule.items()
+        if rule_id not in blind
     ]
     written, refused = _write_rules(table, tenant, entities, evaluated_at)
     wrote_devices = False
     if devices is not None:
         wrote_devices = write_devices(service, tenant, devices, evaluation, run_id)
     return SummaryWrite(tuple(written), tuple(refused), wrote_devices)
+
+
+def unread_rules(evaluation: Evaluation) -> frozenset[str]:
+    """Rules that could not read all they read (a collection unreadable, or the rule raised):
+    the store keeps their earlier subjects as unknown, which the findings alone do not say, so
+    their summary is rebuilt from the recorded verdicts instead (`repair_summary`)."""
+    unreadable = set(evaluation.unreadable)
+    blind = {rule.id for rule in evaluation.rules if set(rule.graph_reads) & unreadable}
+    blind.update(f.rule_id for f in evaluation.findings if f.rule_error)
+    return frozenset(blind)
 
 
 def _write_rules(
@@ -1030,7 +1042,8 @@ def summarize_recorded(
         written = write_summary(service, evaluation, result.run_id, devices=devices)
         if devices is None and touched is not None:
             written = replace(written, devices=restamp_devices(service, evaluation, touched))
-        evaluated = [rule.id for rule in evaluation.rules]
+        blind = unread_rules(evaluation)
+        evaluated = [rule.id for rule in evaluation.rules if rule.id not in blind]
         return replace(written, repaired=repair_summary(store, service, result_tenant, evaluated))
     except AzureError as error:
         log.warning("readiness summary not written: %s", type(error).__name__)
