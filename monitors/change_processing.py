@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 from urllib.parse import quote
 
+from monitors.dashboard.summary import summarize_recorded
 from monitors.graph.client import BatchRunner, GraphClient, GraphError
 from monitors.graph.collections import (
     ENTRA_DEVICE_FIELDS,
@@ -219,8 +220,9 @@ async def process_change(
             graph_requests,
         )
     trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
+    snapshot = TenantSnapshot.from_document(document)
     evaluation = evaluate_observed(
-        TenantSnapshot.from_document(document),
+        snapshot,
         trigger=trigger,
         rules=selected,
         settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
@@ -277,6 +279,7 @@ async def process_change(
             log.warning(
                 "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
             )
+    summarize_recorded(store, evaluation, result, snapshot, touched)  # the dashboard reads it
     if failure is not None:
         log.warning(
             "change %s: Graph failed (%s); %d rules recorded as unknown, the change is retried",

@@ -620,18 +620,20 @@ def _check_readiness(
             json_findings.iter_devices_json(report, devices or ()),
         )
     if args.store:
-        _store_evaluation(evaluation)
+        _store_evaluation(evaluation, snapshot)
     return EXIT_FINDINGS if report.breaching() else EXIT_OK
 
 
-def _store_evaluation(evaluation: Any) -> None:
+def _store_evaluation(evaluation: Any, snapshot: Any = None) -> None:
     """Remember the verdicts; a storage failure is one line and exit 2, the report stands."""
     from azure.core.exceptions import AzureError
 
+    from monitors.dashboard.summary import summarize_recorded
     from monitors.store.settings import record_check, store_from_settings
 
     try:
-        result = record_check(evaluation, {"trigger": "cli"}, store_from_settings())
+        result = record_check(evaluation, {"trigger": "cli"}, store := store_from_settings())
+        summarize_recorded(store, evaluation, result, snapshot)  # what the dashboard reads
     except (AzureError, ValueError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UsageError(f"could not record the evaluation: {first_line[:200]}") from None

@@ -4,6 +4,8 @@
 admin paused the Autopilot group (a change event with its actor, and the transitions it
 caused), with the changed tenant in the mirror: what the guardrail leaves behind.
 `seed_hostile_tenant`: findings, names, reasons and an actor full of markup and script URLs.
+Each evaluation also writes the readiness summary, as the guardrail and `check --store` do
+after recording (`summarize=False`: data of a version that wrote none).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 
 from azure.data.tables import TableServiceClient
 
+from monitors.dashboard.summary import summarize_recorded
 from monitors.store.records import ChangeEvent, ModifiedProperty, RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes, load_change_document
@@ -52,7 +55,11 @@ def sample_document(tenant_id: str) -> dict[str, Any]:
 
 
 def seed_sample_tenant(
-    service: TableServiceClient, tenant_id: str, now: datetime | None = None
+    service: TableServiceClient,
+    tenant_id: str,
+    now: datetime | None = None,
+    *,
+    summarize: bool = True,
 ) -> datetime:
     """Store the sample's two evaluations, the change between them and the mirror."""
     store = VerdictStore(service)
@@ -63,9 +70,11 @@ def seed_sample_tenant(
     before["capturedAt"] = _time(yesterday)
     changed = apply_changes(before, load_change_document(BREAKING_CHANGE)).snapshot
     changed["capturedAt"] = _time(today)
-    store.record_evaluation(
-        tenant_id, evaluate_snapshot(TenantSnapshot.from_document(before)), _run(yesterday)
-    )
+    first = TenantSnapshot.from_document(before)
+    first_evaluation = evaluate_snapshot(first)
+    result = store.record_evaluation(tenant_id, first_evaluation, _run(yesterday))
+    if summarize:
+        summarize_recorded(store, first_evaluation, result, first)
     store.record_change_events(
         tenant_id,
         [
@@ -85,12 +94,13 @@ def seed_sample_tenant(
             )
         ],
     )
-    store.record_evaluation(
-        tenant_id,
-        evaluate_snapshot(TenantSnapshot.from_document(changed)),
-        _run(today),
-        cause_event_ids=(EVENT_ID,),
+    second = TenantSnapshot.from_document(changed)
+    second_evaluation = evaluate_snapshot(second)
+    result = store.record_evaluation(
+        tenant_id, second_evaluation, _run(today), cause_event_ids=(EVENT_ID,)
     )
+    if summarize:
+        summarize_recorded(store, second_evaluation, result, second)
     mirror = TenantMirror(service)
     mirror.ensure_table()
     mirror.save_snapshot(tenant_id, changed)
@@ -109,7 +119,9 @@ def hostile_finding(subject_id: str, status: Status) -> Finding:
     )
 
 
-def seed_hostile_tenant(service: TableServiceClient, tenant_id: str) -> None:
+def seed_hostile_tenant(
+    service: TableServiceClient, tenant_id: str, *, summarize: bool = True
+) -> None:
     store = VerdictStore(service)
     store.ensure_tables()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -139,11 +151,11 @@ def seed_hostile_tenant(service: TableServiceClient, tenant_id: str) -> None:
             )
         ],
     )
-    store.record_evaluation(
-        tenant_id,
-        evaluation(
-            tenant_id, _time(second), [hostile_finding(subject, Status.FAIL)], (rule_metadata(),)
-        ),
-        _run(second),
-        cause_event_ids=("hostile-event",),
+    failing = evaluation(
+        tenant_id, _time(second), [hostile_finding(subject, Status.FAIL)], (rule_metadata(),)
     )
+    result = store.record_evaluation(
+        tenant_id, failing, _run(second), cause_event_ids=("hostile-event",)
+    )
+    if summarize:
+        summarize_recorded(store, failing, result)

@@ -327,8 +327,9 @@ def test_device_view_says_whether_a_serial_number_goes_green_and_why(
 ) -> None:
     index = board.devices(sample_tenant)
     assert index.error is None
-    assert index.devices
-    red = next(d for d in index.devices if d.readiness is Readiness.RED and d.serial_number)
+    assert index.count
+    at_risk = board.at_risk_page(index, None, 1).items
+    red = next(d for d in at_risk if d.readiness is Readiness.RED and d.serial_number)
     response = page(board, "device", tenant=sample_tenant, serial=red.serial_number or "")
     shown = text_of(response.body)
     assert "No: the blockers below stop it." in shown

@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from monitors.alerts.links import admin_center_url
 from monitors.dashboard.access import AccessDenied, Principal
+from monitors.dashboard.summary import PER_SCOPE
 from monitors.dashboard.views import (
-    DEVICES_PAGE,
     FINDINGS_PAGE,
     ChartPoint,
     Dashboard,
@@ -224,7 +224,6 @@ def _tenant(
     findings = [
         f for f in summary.findings if profile is None or f.scope_id == profile or (not f.scope_id)
     ]
-    at_risk = [d for d in devices.at_risk if profile is None or d.profile_id == profile]
     moment = now or datetime.now(UTC)
     return "tenant.html", {
         "tenant": tenant,
@@ -235,9 +234,10 @@ def _tenant(
         ),
         "findings": page_of(findings, _page_number(given.get("page")), FINDINGS_PAGE),
         "devices": devices,
-        "at_risk": page_of(at_risk, _page_number(given.get("devicePage")), DEVICES_PAGE),
+        "at_risk": dashboard.at_risk_page(devices, profile, _page_number(given.get("devicePage"))),
         "chart": chart_svg(dashboard.chart(tenant, summary, moment)),
         "deployments": deployment_section(dashboard, tenant, moment),
+        "per_scope": PER_SCOPE,
     }
 
 

@@ -1,13 +1,18 @@
-"""What each dashboard page shows, read from the verdict store and the tenant mirror.
+"""What each dashboard page shows, read from the readiness summary, the store and the mirror.
 
 Everything here returns plain values for the templates; nothing renders HTML. The cost of a
-page is bounded by the page sizes, with two exceptions computed once per committed evaluation
-and kept per instance (`_RunCache`): a tenant's current verdicts (one scan of its state
-partition) and its per-device readiness (the mirror loaded and the rules run once).
+page is bounded by the page sizes and the number of rules: the tenant page, profile view and
+overview read the readiness summary written at evaluation time (`monitors.dashboard.summary`,
+one entity per rule), and the device view and devices at risk the per-device readiness stored
+beside it (one or two point reads). Only when no summary matches the committed evaluation
+(nothing written yet, data of an older version) does a page fall back to scanning the state
+partition, or to loading the mirror and running the rules; those results are computed once
+per committed evaluation and kept per instance (`_RunCache`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter, OrderedDict
@@ -20,7 +25,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
 from monitors.alerts.links import admin_center_url
-from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, tenant_key
+from monitors.dashboard import summary as summaries
+from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, parse_time, tenant_key
 from monitors.store.records import (
     ChangeEvent,
     ChangeWithEffects,
@@ -113,6 +119,23 @@ class TenantSummary:
     tenant_wide: Readiness
     findings: tuple[FindingRow, ...]  # fail and unknown, blocking first, worst first
     verdicts: int
+    # "summary": read from the readiness summary; "scan": the state partition scanned.
+    source: str = "scan"
+    # Failing and unknown verdicts in all; `findings` keeps fewer when read from the summary.
+    findings_total: int | None = None
+
+    @property
+    def not_green(self) -> int:
+        return len(self.findings) if self.findings_total is None else self.findings_total
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What the store's head says about the committed evaluation."""
+
+    run: str
+    captured_at: datetime | None
+    rule_evaluated: Mapping[str, str]  # rule -> the snapshot time it was last evaluated on
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +162,13 @@ class DeviceIndex:
     by_serial: Mapping[str, DeviceReadiness] = field(default_factory=dict)
     # Not green, red before unknown, by serial number: ranked once, paged by every view.
     at_risk: tuple[DeviceReadiness, ...] = ()
+    # Read from the per-device readiness stored at evaluation time (then `devices`, `by_serial`
+    # and `at_risk` stay empty and the views read pages of it).
+    stored: summaries.StoredDevices | None = None
+
+    @property
+    def count(self) -> int:
+        return self.stored.devices if self.stored is not None else len(self.devices)
 
     @classmethod
     def of(cls, devices: Sequence[DeviceReadiness]) -> DeviceIndex:
@@ -234,27 +264,60 @@ class Dashboard:
             return []
         return sorted(found)
 
-    def committed_run(self, tenant_id: str) -> str:
-        """The committed run of the tenant ('' when nothing was recorded): one entity read."""
+    def head(self, tenant_id: str) -> Head:
+        """The tenant's committed evaluation as the store's head names it: one entity read."""
         table = self._service.get_table_client(STATE_TABLE)
         try:
-            head = table.get_entity(tenant_key(tenant_id), HEAD_ROW_KEY, select=["CommittedRun"])
+            entity = table.get_entity(
+                tenant_key(tenant_id),
+                HEAD_ROW_KEY,
+                select=["CommittedRun", "CapturedAt", "RuleEvaluated"],
+            )
         except ResourceNotFoundError:
-            return ""
-        return str(head.get("CommittedRun") or "")
+            return Head("", None, {})
+        try:
+            evaluated = json.loads(entity.get("RuleEvaluated") or "{}")
+            captured = parse_time(entity["CapturedAt"]) if entity.get("CapturedAt") else None
+        except (ValueError, TypeError):
+            evaluated, captured = {}, None  # unreadable: no summary can match it
+        if not isinstance(evaluated, dict):
+            evaluated = {}
+        return Head(
+            str(entity.get("CommittedRun") or ""),
+            captured,
+            {str(k): str(v) for k, v in evaluated.items()},
+        )
+
+    def committed_run(self, tenant_id: str) -> str:
+        """The committed run of the tenant ('' when nothing was recorded): one entity read."""
+        return self.head(tenant_id).run
 
     def overview(self, tenant_ids: Sequence[str]) -> list[TenantSummary]:
         """Every tenant's summary, worst first: red, then unknown, then green."""
-        summaries = [self.summary(tenant) for tenant in tenant_ids]
+        summaries = [self.summary(tenant, findings=False) for tenant in tenant_ids]
         summaries.sort(
             key=lambda s: (_ORDER[s.readiness], -s.blocking, -s.failing - s.unknown, s.tenant_id)
         )
         return summaries
 
-    def summary(self, tenant_id: str) -> TenantSummary:
+    def summary(self, tenant_id: str, *, findings: bool = True) -> TenantSummary:
+        """The tenant's readiness: from the readiness summary when it matches the committed
+        evaluation (one partition query of one entity per rule), else a scan of the state."""
         tenant = tenant_key(tenant_id)
-        run = self.committed_run(tenant)
-        return self._cache.get("summary", tenant, run, lambda: self._summary(tenant))
+        head = self.head(tenant)
+        kind = "summary" if findings else "counts"
+        return self._cache.get(
+            kind, tenant, head.run, lambda: self._summary_of(tenant, head, findings)
+        )
+
+    def _summary_of(self, tenant: str, head: Head, findings: bool) -> TenantSummary:
+        found = summaries.read_summary(
+            self._service, tenant, head.rule_evaluated, with_findings=findings
+        )
+        if found is None:
+            log.info("no readiness summary matches the committed evaluation; scanning the state")
+            return self._summary(tenant)
+        return _from_stored(tenant, head, found)
 
     def _summary(self, tenant: str) -> TenantSummary:
         from rules.catalog import all_rules
@@ -338,9 +401,14 @@ class Dashboard:
     # -- devices ----------------------------------------------------------------------------
 
     def devices(self, tenant_id: str) -> DeviceIndex:
+        """Per-device readiness: the stored one of the committed evaluation (its head only),
+        else the mirror loaded and the rules run (once per committed evaluation)."""
         tenant = tenant_key(tenant_id)
-        run = self.committed_run(tenant)
-        return self._cache.get("devices", tenant, run, lambda: self._devices(tenant))
+        head = self.head(tenant)
+        found = summaries.read_devices_head(self._service, tenant, head.rule_evaluated)
+        if found is not None:
+            return DeviceIndex(stored=found)
+        return self._cache.get("devices", tenant, head.run, lambda: self._devices(tenant))
 
     def _devices(self, tenant: str) -> DeviceIndex:
         from rules.device_readiness import device_readiness
@@ -371,15 +439,44 @@ class Dashboard:
         index = self.devices(summary.tenant_id)
         if index.error is not None:
             return summary, index
-        at_risk = Counter(d.profile_id or "" for d in index.at_risk)
+        if index.stored is not None:
+            at_risk = Counter(index.stored.at_risk)
+        else:
+            at_risk = Counter(d.profile_id or "" for d in index.at_risk)
         profiles = tuple(
             replace(p, devices_at_risk=at_risk.get(p.profile_id, 0)) for p in summary.profiles
         )
         return replace(summary, profiles=profiles), index
 
     def device(self, tenant_id: str, serial: str) -> tuple[DeviceIndex, DeviceReadiness | None]:
-        index = self.devices(tenant_id)
+        for _ in range(2):
+            index = self.devices(tenant_id)
+            if index.stored is None:
+                break
+            try:
+                return index, summaries.read_device(self._service, index.stored, serial)
+            except summaries.GenerationGone:
+                continue  # a newer per-device readiness replaced it meanwhile: read that
         return index, index.by_serial.get(serial.strip().lower())
+
+    def at_risk_page(self, index: DeviceIndex, profile: str | None, page: int) -> Paged:
+        """One page of the devices at risk (of one profile): stored pages, or the ranked list."""
+        if index.stored is None:
+            listed = [d for d in index.at_risk if profile is None or d.profile_id == profile]
+            return page_of(listed, page, DEVICES_PAGE)
+        total = index.stored.at_risk.get("*" if profile is None else profile, 0)
+        pages = max(1, -(-total // DEVICES_PAGE))
+        page = min(max(page, 1), pages)
+        start = (page - 1) * DEVICES_PAGE
+        try:
+            items = summaries.read_at_risk(
+                self._service, index.stored, profile, start, DEVICES_PAGE
+            )
+        except summaries.GenerationGone:
+            # Replaced by a newer evaluation's since the page began: its counts and its devices
+            # would not match; show the page on the next view.
+            items = []
+        return Paged(tuple(items), page, pages, total)
 
     # -- history ----------------------------------------------------------------------------
 
@@ -484,3 +581,96 @@ class Dashboard:
         points.append(ChartPoint(max(since, points[-1].at - timedelta(days=1)), current))
         points.reverse()
         return points
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate((Severity.BLOCKER, Severity.ERROR, Severity.WARNING))}
+
+
+def _finding_order(row: FindingRow) -> tuple[Any, ...]:
+    return (
+        not row.blocking,
+        row.status != StoredStatus.FAIL.value,
+        _SEVERITY_RANK.get(Severity(row.severity), 3),
+        row.rule_id,
+        row.scope_name,
+        row.subject_name,
+        row.subject_id,
+    )
+
+
+def _readiness_of_counts(counts: Iterable[Mapping[str, int]]) -> Readiness:
+    """`readiness_of_verdicts` over per-status counts (nothing recorded is unknown)."""
+    listed = list(counts)
+    if not any(sum(v for k, v in c.items() if not k.startswith("blocking_")) for c in listed):
+        return Readiness.UNKNOWN
+    if any(c.get("blocking_fail", 0) for c in listed):
+        return Readiness.RED
+    if any(c.get("blocking_unknown", 0) for c in listed):
+        return Readiness.UNKNOWN
+    return Readiness.GREEN
+
+
+def _from_stored(tenant: str, head: Head, found: summaries.StoredSummary) -> TenantSummary:
+    """The tenant summary from the stored readiness summary (same verdicts as a scan)."""
+    from rules.catalog import all_rules
+
+    metadata = {rule.metadata.id: rule.metadata for rule in all_rules()}
+    tenant_wide = found.counts.get("", {})
+    profiles = []
+    for scope, counts in found.counts.items():
+        if not scope:
+            continue
+        profiles.append(
+            ProfileRow(
+                profile_id=scope,
+                name=found.names.get(scope) or scope,
+                readiness=_readiness_of_counts([counts, tenant_wide]),
+                failing=counts.get(StoredStatus.FAIL.value, 0),
+                unknown=counts.get(StoredStatus.UNKNOWN.value, 0),
+                devices_at_risk=None,
+            )
+        )
+    profiles.sort(key=lambda p: p.name.lower())
+    rows = []
+    for f in found.findings:
+        meta = metadata.get(f.rule_id)
+        severity = _severity(f.severity)
+        rows.append(
+            FindingRow(
+                rule_id=f.rule_id,
+                title=meta.title if meta else f.rule_id,
+                status=f.status,
+                severity=severity.value,
+                blocking=severity.at_least(THRESHOLD),
+                subject_type=f.subject_type,
+                subject_id=f.subject_id,
+                subject_name=f.subject_name,
+                scope_id=f.scope_id,
+                scope_name=f.scope_name,
+                message=f.message,
+                reasons=f.reasons,
+                remediation=meta.remediation if meta else "",
+                admin_url=admin_center_url(f.subject_type, f.subject_id),
+                last_changed=parse_time(found.evaluated_at[f.rule_id]),
+            )
+        )
+    rows.sort(key=_finding_order)
+    total = Counter[str]()
+    for counts in found.counts.values():
+        total.update(counts)
+    verdicts = sum(v for k, v in total.items() if not k.startswith("blocking_"))
+    return TenantSummary(
+        tenant_id=tenant,
+        readiness=_readiness_of_counts(found.counts.values()),
+        captured_at=head.captured_at,
+        run_id=head.run or None,
+        failing=total[StoredStatus.FAIL.value],
+        unknown=total[StoredStatus.UNKNOWN.value],
+        blocking=total["blocking_fail"] + total["blocking_unknown"],
+        profiles=tuple(profiles),
+        tenant_wide=_readiness_of_counts([tenant_wide]) if verdicts else Readiness.UNKNOWN,
+        findings=tuple(rows),
+        verdicts=verdicts,
+        source="summary",
+        findings_total=total[StoredStatus.FAIL.value] + total[StoredStatus.UNKNOWN.value],
+    )
