@@ -24,6 +24,7 @@ from typing import Any
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from bench.results import write_section
+from monitors.store.keys import STATE_TABLE
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes
@@ -129,9 +130,18 @@ def _store_table(scale: float) -> str:
             started = time.perf_counter()
             result = store.record_evaluation(base["tenantId"], evaluation, run)
             elapsed = time.perf_counter() - started
+            state_rows = sum(
+                1
+                for _ in service.get_table_client(STATE_TABLE).query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                    parameters={"pk": base["tenantId"], "low": "s|", "high": "s}"},
+                    select=["RowKey"],
+                )
+            )
             rows.append(
-                f"| {label} | {len(evaluation.findings):,} | {result.entities_read:,} | "
-                f"{result.entities_written:,} | {len(result.transitions):,} | {elapsed:.2f} |"
+                f"| {label} | {len(evaluation.findings):,} | {state_rows:,} | "
+                f"{result.entities_read:,} | {result.entities_written:,} | "
+                f"{len(result.transitions):,} | {elapsed:.2f} |"
             )
             print(rows[-1], flush=True)
     return "\n".join(
@@ -139,9 +149,9 @@ def _store_table(scale: float) -> str:
             f"### Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
             f"{sizes['groups']:,} groups",
             "",
-            "| evaluation | findings | entities read | entities written | transitions "
-            "| wall time (s) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| evaluation | findings | state rows after | entities read | entities written "
+            "| transitions | wall time (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; {_load()}. "

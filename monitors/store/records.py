@@ -165,6 +165,17 @@ class CurrentVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class PassingCount:
+    """Subjects of one (rule, scope) that pass or are not applicable: counted, not stored."""
+
+    rule_id: str
+    scope_id: str
+    scope_name: str
+    passing: int
+    not_applicable: int
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """A change of status of one (rule, scope, subject) between two complete evaluations."""
 
