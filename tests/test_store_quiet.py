@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
 
+from monitors import http_api
 from monitors.store import keys
 from monitors.store.diff import finding_row_key, record_of
 from monitors.store.keys import parse_time
@@ -51,6 +52,9 @@ def test_a_pass_only_evaluation_writes_no_state_rows(
     state = store.current_state(tenant_id)
     assert state.verdicts == ()
     assert passing(store, tenant_id) == MANY  # counted: the tenant is evaluated, not unknown
+    answer = http_api.readiness({"tenant": tenant_id}, store).body
+    assert (answer["summary"]["ready"], answer["summary"]["counts"]["pass"]) == (True, MANY)
+    assert [p["profileId"] for p in answer["profiles"]] == ["profile-1"]
 
 
 def test_not_recorded_to_pass_is_no_event_and_fail_to_pass_is_one(
