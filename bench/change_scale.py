@@ -22,6 +22,8 @@ import function_app
 from bench.changes import bootstrap, handle, scenarios
 from bench.harness import REPO, deployment
 from bench.results import write_section
+from monitors.store.records import RecordResult
+from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_mirror import TenantMirror
 from samples.synthetic import LARGE_TENANT, generate_tenant
 
@@ -32,11 +34,14 @@ HEADING = "## One change through `process_change` at scale\n\n"
 
 
 class _LoadTimer:
-    """Times every `TenantMirror.load` and keeps how it got the tenant."""
+    """Times every `TenantMirror.load` (and how it got the tenant) and every
+    `VerdictStore.record_evaluation` (with the state rows it read)."""
 
     def __init__(self) -> None:
         self.loads: list[tuple[str, int, float]] = []
+        self.records: list[tuple[int, float]] = []
         self._original = TenantMirror.load
+        self._record = VerdictStore.record_evaluation
 
     def __enter__(self) -> _LoadTimer:
         original = self._original
@@ -49,11 +54,22 @@ class _LoadTimer:
             loads.append((stats.mode, stats.entities_read, time.perf_counter() - started))
             return document
 
+        record = self._record
+        records = self.records
+
+        def recorded(store: VerdictStore, *args: Any, **kwargs: Any) -> RecordResult:
+            started = time.perf_counter()
+            result = record(store, *args, **kwargs)
+            records.append((result.entities_read, time.perf_counter() - started))
+            return result
+
         TenantMirror.load = timed  # type: ignore[method-assign]
+        VerdictStore.record_evaluation = recorded  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: object) -> None:
         TenantMirror.load = self._original  # type: ignore[method-assign]
+        VerdictStore.record_evaluation = self._record  # type: ignore[method-assign]
 
 
 def run(scale: float, rounds: int) -> str:
@@ -68,15 +84,21 @@ def run(scale: float, rounds: int) -> str:
             for scenario in scenarios(snapshot):
                 for direction in ("break", "undo"):
                     timer.loads.clear()
+                    timer.records.clear()
                     handled = handle(deployed, scenario, direction, "incremental")
                     modes = ", ".join(
                         f"{mode} ({read:,} entities, {seconds:.2f} s)"
                         for mode, read, seconds in timer.loads
                     )
+                    store_s = sum(seconds for _, seconds in timer.records)
+                    store_rows = sum(read for read, _ in timer.records)
+                    mirror_s = sum(seconds for _, _, seconds in timer.loads)
+                    rest = handled.process_s - store_s - mirror_s
                     rows.append(
                         f"| {round_index + 1} | {scenario.kind} | {direction} | "
                         f"{handled.messages} | {handled.process_s:.2f} | "
-                        f"{handled.process_graph} | {modes or 'none'} | {handled.alerts} |"
+                        f"{handled.process_graph} | {modes or 'none'} | "
+                        f"{store_s:.2f} ({store_rows:,} rows) | {rest:.2f} | {handled.alerts} |"
                     )
                     print(rows[-1], flush=True)
         mirror_entities = sum(
@@ -94,11 +116,13 @@ def run(scale: float, rounds: int) -> str:
             f"(`full` message: read, mirror, evaluate, record the baseline) "
             f"{bootstrap_s:.1f} s and {bootstrap_graph:,} Graph requests. Each row is one "
             "change: its poll ran first (not counted), then its message(s) went through "
-            "`process_change`; wall time and Graph requests are those of `process_change`.",
+            "`process_change`; wall time and Graph requests are those of `process_change`. "
+            '"The rest" is `process_change` less the mirror load and the recording: the Graph '
+            "reads, mirror writes, the snapshot model and the evaluation of the selected rules.",
             "",
             "| round | change | direction | messages | process_change (s) | Graph requests "
-            "| mirror load | alerts |",
-            "|---:|---|---|---:|---:|---:|---|---:|",
+            "| mirror load | recording (s, state rows read) | the rest (s) | alerts |",
+            "|---:|---|---|---:|---:|---:|---|---|---:|---:|",
             *rows,
             "",
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; load average "

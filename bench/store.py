@@ -40,15 +40,14 @@ BEGIN = "<!-- store-bench:begin -->"
 END = "<!-- store-bench:end -->"
 INTRO = (
     "Synthetic tenant (seed 0) scaled from `generate_tenant()` defaults (scale 1 = 20,000 "
-    "devices, 167,841 findings). Azurite 3.35 in memory on loopback; wall time of "
-    '`record_evaluation` only (rule evaluation excluded). "Entities read" counts state rows '
-    "returned by queries. The last two rows evaluate only the rules whose `graph_reads` meet "
-    "the changed collection, as the guardrail does. The baseline's time is Azurite's: its "
-    "in-memory table finds an entity by scanning the partition, so a transaction costs more "
-    "the larger the partition (probe below) and the baseline grows with the square of the "
-    "tenant. Scale 0.5 (76,688 findings) did not finish its baseline in 25 minutes on a "
-    "quiet machine: Azurite had used over 22 minutes of CPU, the benchmark process 40 s. "
-    "Scale 0.2 is the largest run here; Table Storage's limits at full size are in "
+    "devices). Azurite 3.35 in memory on loopback; wall time of `record_evaluation` only (rule "
+    'evaluation excluded). "State rows after" counts the state partition\'s verdict rows after '
+    'the run (what fails, is unknown, manual or resolved, plus tombstones); "entities read" '
+    "counts state rows returned by queries. The last two rows evaluate only the rules whose "
+    "`graph_reads` meet the changed collection, as the guardrail does. The baseline's time is "
+    "Azurite's: its in-memory table finds an entity by scanning the partition, so a "
+    "transaction costs more the larger the partition (probe below) and the baseline grows with "
+    "the square of the rows written. Table Storage's limits at full size are in "
     "docs/storage.md."
 )
 PROBE_HEADING = "### Azurite: transaction time against partition size"
