@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
@@ -183,3 +184,60 @@ def test_state_written_in_the_old_format_still_reads_and_is_migrated_on_write(
     ]
     assert list(state_rows(table_service, tenant_id)) == [finding_row_key(now[0])]
     assert passing(store, tenant_id) == 6
+
+
+class _PurgeFirst:
+    """A state table where a purge deletes the forgotten rows just before the first write."""
+
+    def __init__(self, client: Any, tenant: str) -> None:
+        self._client = client
+        self._tenant = tenant
+        self.purged = 0
+
+    def submit_transaction(self, operations: Any, **kwargs: Any) -> Any:
+        if not self.purged:
+            for row_key in state_rows_of(self._client, self._tenant):
+                self._client.delete_entity(self._tenant, row_key)
+                self.purged += 1
+        return self._client.submit_transaction(operations, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _PurgingService:
+    def __init__(self, service: TableServiceClient, tenant: str) -> None:
+        self._service = service
+        self.table = _PurgeFirst(service.get_table_client(keys.STATE_TABLE), tenant)
+
+    def get_table_client(self, name: str) -> Any:
+        return self.table if name == keys.STATE_TABLE else self._service.get_table_client(name)
+
+
+def state_rows_of(table: Any, tenant: str) -> list[str]:
+    return [
+        str(entity["RowKey"])
+        for entity in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": "s|", "high": "s}"},
+        )
+    ]
+
+
+def test_a_row_to_delete_that_a_purge_removed_first_makes_the_writer_start_again(
+    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T1, [finding("item", Status.MANUAL)]), run_info()
+    )
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T2, []), run_info())  # forgotten
+    service = _PurgingService(table_service, tenant_id)
+    racing = VerdictStore(service)  # type: ignore[arg-type]
+    result = racing.record_evaluation(
+        tenant_id, evaluation(tenant_id, T3, [finding("new", Status.FAIL)]), run_info()
+    )
+    assert service.table.purged == 1
+    assert (result.outcome, result.attempts) == ("committed", 2)
+    assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [
+        ("new", StoredStatus.FAIL)
+    ]

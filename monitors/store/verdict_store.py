@@ -414,7 +414,10 @@ class VerdictStore:
             except TableTransactionError as error:
                 if error.index == 0 and _is_conflict(error):
                     raise _LostRace from None
-                if getattr(error, "status_code", None) == 404:
+                if (
+                    error.status_code == 404
+                    or str(getattr(error, "error_code", "")) == "ResourceNotFound"
+                ):
                     raise _LostRace from None  # a row to delete went meanwhile (purge)
                 raise
             etag = str(result[0]["etag"])
