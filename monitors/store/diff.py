@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from monitors.attestation import attested_basis
 from monitors.store.keys import state_row_key
 from monitors.store.records import (
     MAX_MESSAGE,
@@ -70,6 +71,12 @@ QUIET_FROM = StoredStatus.PASS
 def is_quiet(status: StoredStatus) -> bool:
     """Statuses that need no record of their own: what passes is counted, not stored."""
     return status in QUIET
+
+
+def is_counted(record: VerdictRecord) -> bool:
+    """A quiet verdict that is a count, not a record. A pass that rests on an operator's
+    attestation keeps its record: readers must be able to say it was attested, not read."""
+    return is_quiet(record.status) and attested_basis(record.reasons) is None
 
 
 # Per rule: per scope id, [passing subjects, not applicable subjects, scope display name].
@@ -142,10 +149,12 @@ def diff_evaluation(
         old_records = previous_by_rule.get(rule.id, {})
         counts: dict[str, list[Any]] = {}
         for row_key, record in current.items():
-            if is_quiet(record.status):
+            if is_counted(record):
                 count = counts.setdefault(record.scope_id, [0, 0, record.scope_name])
                 count[0 if record.status == StoredStatus.PASS else 1] += 1
                 change = _quiet(row_key, old_records.get(row_key), record, baseline)
+            elif is_quiet(record.status):
+                change = _attested(row_key, old_records.get(row_key), record, baseline)
             else:
                 change = _compare(row_key, old_records.get(row_key), record, baseline)
             if change is not None:
@@ -187,6 +196,20 @@ def _quiet(
     # next evaluation of the rule forgets it.
     kept = replace(new, first_seen=old.first_seen)
     return Change(row_key, kept, transition=True, from_status=old.status)
+
+
+def _attested(
+    row_key: str, old: VerdictRecord | None, new: VerdictRecord, baseline: bool
+) -> Change | None:
+    """A quiet verdict kept as a record (attested): a transition only from a loud status."""
+    if old is not None and not baseline and not is_quiet(old.status):
+        return Change(row_key, replace(new, first_seen=old.first_seen), True, old.status)
+    if old is None or baseline:
+        return Change(row_key, new, transition=False, from_status=None)
+    if old.same_verdict(new):
+        return None
+    kept = replace(new, first_seen=old.first_seen, last_changed=old.last_changed)
+    return Change(row_key, kept, transition=False, from_status=old.status)
 
 
 def _compare(

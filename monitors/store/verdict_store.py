@@ -62,7 +62,7 @@ from monitors.store.continuation import (
     decode_continuation,
     encode_continuation,
 )
-from monitors.store.diff import Change, QuietCounts, diff_evaluation, is_quiet
+from monitors.store.diff import Change, QuietCounts, diff_evaluation, is_counted
 from monitors.store.keys import (
     HEAD_ROW_KEY,
     SEPARATOR,
@@ -590,7 +590,7 @@ class VerdictStore:
         for record, _ in self._read_rows(tenant, head.committed).values():
             if record is None:
                 continue
-            if is_quiet(record.status):
+            if is_counted(record):
                 # A tombstone (counted in the head) or a pass row of the old format.
                 if record.rule_id not in counted:
                     count = legacy.setdefault(record.rule_id, {}).setdefault(
@@ -990,7 +990,7 @@ def _state_operation(
     rows: Mapping[str, tuple[VerdictRecord | None, TableEntity]],
 ) -> tuple[Any, ...] | None:
     old = rows.get(change.row_key, (None, {}))[0]
-    if change.record is None and (old is None or is_quiet(old.status)):
+    if change.record is None and (old is None or is_counted(old)):
         # Forgetting what needs no row (a tombstone, a pass row of the old format): delete.
         # Its transition, if any, was finalized before this writer started, and a quiet
         # record reads as no record, so this changes nothing visible even uncommitted.
@@ -1015,7 +1015,7 @@ def _delete_operation(tenant: str, row_key: str) -> tuple[Any, ...]:
 
 def _restore_operation(tenant: str, row_key: str, entity: Mapping[str, Any]) -> tuple[Any, ...]:
     previous = _visible(entity, committed=-1)
-    if previous is None or is_quiet(previous.status):
+    if previous is None or is_counted(previous):
         return _delete_operation(tenant, row_key)  # back to no row
     restored: dict[str, Any] = {
         "PartitionKey": tenant,
