@@ -241,3 +241,23 @@ def test_a_row_to_delete_that_a_purge_removed_first_makes_the_writer_start_again
     assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [
         ("new", StoredStatus.FAIL)
     ]
+
+
+def test_a_pass_that_rests_on_an_attestation_keeps_its_record_without_an_event(
+    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    attested = finding(
+        "scope", Status.PASS, reasons=("the operator attests MDM scope All (by ops, expires …)",)
+    )
+    for at in (T1, T2):
+        result = store.record_evaluation(
+            tenant_id,
+            evaluation(tenant_id, at, [attested, finding("read", Status.PASS)]),
+            run_info(),
+        )
+        assert result.transitions == ()
+    # Readers can still say it was attested, not read: it is a verdict, not a count.
+    [verdict] = store.current_state(tenant_id).verdicts
+    assert (verdict.record.subject_id, verdict.record.status) == ("scope", StoredStatus.PASS)
+    assert passing(store, tenant_id) == 1
+    assert len(state_rows(table_service, tenant_id)) == 1
