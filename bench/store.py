@@ -24,6 +24,7 @@ from typing import Any
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from bench.results import write_section
+from monitors.store.keys import STATE_TABLE
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes
@@ -39,15 +40,14 @@ BEGIN = "<!-- store-bench:begin -->"
 END = "<!-- store-bench:end -->"
 INTRO = (
     "Synthetic tenant (seed 0) scaled from `generate_tenant()` defaults (scale 1 = 20,000 "
-    "devices, 167,841 findings). Azurite 3.35 in memory on loopback; wall time of "
-    '`record_evaluation` only (rule evaluation excluded). "Entities read" counts state rows '
-    "returned by queries. The last two rows evaluate only the rules whose `graph_reads` meet "
-    "the changed collection, as the guardrail does. The baseline's time is Azurite's: its "
-    "in-memory table finds an entity by scanning the partition, so a transaction costs more "
-    "the larger the partition (probe below) and the baseline grows with the square of the "
-    "tenant. Scale 0.5 (76,688 findings) did not finish its baseline in 25 minutes on a "
-    "quiet machine: Azurite had used over 22 minutes of CPU, the benchmark process 40 s. "
-    "Scale 0.2 is the largest run here; Table Storage's limits at full size are in "
+    "devices). Azurite 3.35 in memory on loopback; wall time of `record_evaluation` only (rule "
+    'evaluation excluded). "State rows after" counts the state partition\'s verdict rows after '
+    'the run (what fails, is unknown, manual or resolved, plus tombstones); "entities read" '
+    "counts state rows returned by queries. The last two rows evaluate only the rules whose "
+    "`graph_reads` meet the changed collection, as the guardrail does. The baseline's time is "
+    "Azurite's: its in-memory table finds an entity by scanning the partition, so a "
+    "transaction costs more the larger the partition (probe below) and the baseline grows with "
+    "the square of the rows written. Table Storage's limits at full size are in "
     "docs/storage.md."
 )
 PROBE_HEADING = "### Azurite: transaction time against partition size"
@@ -129,9 +129,18 @@ def _store_table(scale: float) -> str:
             started = time.perf_counter()
             result = store.record_evaluation(base["tenantId"], evaluation, run)
             elapsed = time.perf_counter() - started
+            state_rows = sum(
+                1
+                for _ in service.get_table_client(STATE_TABLE).query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                    parameters={"pk": base["tenantId"], "low": "s|", "high": "s}"},
+                    select=["RowKey"],
+                )
+            )
             rows.append(
-                f"| {label} | {len(evaluation.findings):,} | {result.entities_read:,} | "
-                f"{result.entities_written:,} | {len(result.transitions):,} | {elapsed:.2f} |"
+                f"| {label} | {len(evaluation.findings):,} | {state_rows:,} | "
+                f"{result.entities_read:,} | {result.entities_written:,} | "
+                f"{len(result.transitions):,} | {elapsed:.2f} |"
             )
             print(rows[-1], flush=True)
     return "\n".join(
@@ -139,9 +148,9 @@ def _store_table(scale: float) -> str:
             f"### Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
             f"{sizes['groups']:,} groups",
             "",
-            "| evaluation | findings | entities read | entities written | transitions "
-            "| wall time (s) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| evaluation | findings | state rows after | entities read | entities written "
+            "| transitions | wall time (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; {_load()}. "
