@@ -8,13 +8,15 @@ scenario of `bench.changes` is applied in the simulator, noticed by its poll and
 handed to `process_change`; measured per change: wall time of `process_change`, Graph requests
 it made, how the tenant mirror was loaded (`full`, `patched`, `cached`) and how long that took.
 The first change after a cold start loads the mirror whole; the later ones patch the
-instance's cached copy. Results go to docs/benchmarks.md between the change-scale markers.
+instance's cached copy. Results go to docs/benchmarks.md between the change-scale markers, one
+section per scale (`make bench` runs scale 0.1; the 20,000-device section stays).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from typing import Any
 
@@ -110,15 +112,12 @@ def run(scale: float, rounds: int) -> str:
     one, five, _ = os.getloadavg()
     return "\n".join(
         [
-            BEGIN,
-            f"Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
-            f"{sizes['groups']:,} groups; {mirror_entities:,} mirror entities. Bootstrap "
-            f"(`full` message: read, mirror, evaluate, record the baseline) "
-            f"{bootstrap_s:.1f} s and {bootstrap_graph:,} Graph requests. Each row is one "
-            "change: its poll ran first (not counted), then its message(s) went through "
-            "`process_change`; wall time and Graph requests are those of `process_change`. "
-            '"The rest" is `process_change` less the mirror load and the recording: the Graph '
-            "reads, mirror writes, the snapshot model and the evaluation of the selected rules.",
+            f"### Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
+            f"{sizes['groups']:,} groups",
+            "",
+            f"{mirror_entities:,} mirror entities. Bootstrap (`full` message: read, mirror, "
+            f"evaluate, record the baseline) {bootstrap_s:.1f} s and {bootstrap_graph:,} Graph "
+            "requests.",
             "",
             "| round | change | direction | messages | process_change (s) | Graph requests "
             "| mirror load | recording (s, state rows read) | the rest (s) | alerts |",
@@ -128,9 +127,33 @@ def run(scale: float, rounds: int) -> str:
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; load average "
             f"{one:.1f} (5 min: {five:.1f}) on {os.cpu_count()} cores at the end. Command: "
             f"`python -m bench.change_scale --scale {scale:g} --rounds {rounds}`.",
-            END,
         ]
     )
+
+
+INTRO = (
+    "Each row is one change: its poll ran first (not counted), then its message(s) went "
+    "through `process_change`; wall time and Graph requests are those of `process_change`. "
+    '"Mirror load" is how the instance got the tenant (`full`: every mirror entity read, '
+    '`patched`: its cached copy brought up to date from the write log). "The rest" is '
+    "`process_change` less the mirror load and the recording: the Graph reads, mirror writes, "
+    "the snapshot model and the evaluation of the selected rules. One section per scale; a run "
+    "replaces its own scale's section only."
+)
+
+
+def merged(old_block: str, section: str) -> str:
+    """The change-scale block with `section` in place of the section of its scale."""
+    parts = re.split(r"(?m)^(?=### )", old_block)
+    sections = {p.splitlines()[0].split(":")[0]: p.strip() for p in parts if p.startswith("### ")}
+    sections[section.splitlines()[0].split(":")[0]] = section.strip()
+
+    def scale_of(heading: str) -> float:
+        found = re.match(r"### Scale ([0-9.]+)", heading)
+        return float(found.group(1)) if found else 0.0
+
+    ordered = [sections[k] for k in sorted(sections, key=scale_of)]
+    return "\n\n".join([BEGIN + "\n" + INTRO, *ordered]) + "\n" + END
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,10 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every scenario")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    block = run(args.scale, args.rounds)
-    print(block)
+    section = run(args.scale, args.rounds)
+    print(section)
     if not args.no_write:
-        write_section(RESULTS, BEGIN, END, block, heading=HEADING)
+        text = RESULTS.read_text(encoding="utf-8")
+        old = text.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in text and END in text else ""
+        write_section(RESULTS, BEGIN, END, merged(old, section), heading=HEADING)
     return 0
 
 
