@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python -m bench.rules
 	$(BIN)/python -m bench.check
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.change_scale --scale 0.1
 	$(BIN)/python -m bench.guardrail
 	$(BIN)/python -m bench.attribution
 	$(BIN)/python -m bench.scale

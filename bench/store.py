@@ -24,6 +24,7 @@ from typing import Any
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from bench.results import write_section
+from monitors.store.keys import STATE_TABLE
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes
@@ -39,15 +40,14 @@ BEGIN = "<!-- store-bench:begin -->"
 END = "<!-- store-bench:end -->"
 INTRO = (
     "Synthetic tenant (seed 0) scaled from `generate_tenant()` defaults (scale 1 = 20,000 "
-    "devices, 167,841 findings). Azurite 3.35 in memory on loopback; wall time of "
-    '`record_evaluation` only (rule evaluation excluded). "Entities read" counts state rows '
-    "returned by queries. The last two rows evaluate only the rules whose `graph_reads` meet "
-    "the changed collection, as the guardrail does. The baseline's time is Azurite's: its "
-    "in-memory table finds an entity by scanning the partition, so a transaction costs more "
-    "the larger the partition (probe below) and the baseline grows with the square of the "
-    "tenant. Scale 0.5 (76,688 findings) did not finish its baseline in 25 minutes on a "
-    "quiet machine: Azurite had used over 22 minutes of CPU, the benchmark process 40 s. "
-    "Scale 0.2 is the largest run here; Table Storage's limits at full size are in "
+    "devices). Azurite 3.35 in memory on loopback; wall time of `record_evaluation` only (rule "
+    'evaluation excluded). "State rows after" counts the state partition\'s verdict rows after '
+    'the run (what fails, is unknown, manual or resolved, plus tombstones); "entities read" '
+    "counts state rows returned by queries. The last two rows evaluate only the rules whose "
+    "`graph_reads` meet the changed collection, as the guardrail does. The baseline's time is "
+    "Azurite's: its in-memory table finds an entity by scanning the partition, so a "
+    "transaction costs more the larger the partition (probe below) and the baseline grows with "
+    "the square of the rows written. Table Storage's limits at full size are in "
     "docs/storage.md."
 )
 PROBE_HEADING = "### Azurite: transaction time against partition size"
@@ -129,9 +129,18 @@ def _store_table(scale: float) -> str:
             started = time.perf_counter()
             result = store.record_evaluation(base["tenantId"], evaluation, run)
             elapsed = time.perf_counter() - started
+            state_rows = sum(
+                1
+                for _ in service.get_table_client(STATE_TABLE).query_entities(
+                    "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+                    parameters={"pk": base["tenantId"], "low": "s|", "high": "s}"},
+                    select=["RowKey"],
+                )
+            )
             rows.append(
-                f"| {label} | {len(evaluation.findings):,} | {result.entities_read:,} | "
-                f"{result.entities_written:,} | {len(result.transitions):,} | {elapsed:.2f} |"
+                f"| {label} | {len(evaluation.findings):,} | {state_rows:,} | "
+                f"{result.entities_read:,} | {result.entities_written:,} | "
+                f"{len(result.transitions):,} | {elapsed:.2f} |"
             )
             print(rows[-1], flush=True)
     return "\n".join(
@@ -139,9 +148,9 @@ def _store_table(scale: float) -> str:
             f"### Scale {scale:g}: {sizes['devices']:,} devices, {sizes['apps']:,} apps, "
             f"{sizes['groups']:,} groups",
             "",
-            "| evaluation | findings | entities read | entities written | transitions "
-            "| wall time (s) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| evaluation | findings | state rows after | entities read | entities written "
+            "| transitions | wall time (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; {_load()}. "
@@ -193,6 +202,64 @@ def _probe(entities: int) -> str:
     return "\n".join(lines)
 
 
+BUCKETS_HEADING = "### Fewer, larger entities: a projection at full size"
+
+
+def _bucket_projection(scale: float) -> str:
+    """What the baseline would write if the state rows of one (rule, scope) were packed into
+    entities of about `target` records each (by a hash prefix of the subject), counted from the
+    evaluation of the synthetic tenant; not built (docs/storage.md, "Throughput")."""
+    import json
+    import math
+
+    from monitors.store.diff import is_counted, record_of
+
+    sizes = {key: max(1, int(value * scale)) for key, value in SIZES.items()}
+    evaluation = evaluate_snapshot(TenantSnapshot.from_document(generate_tenant(**sizes)))
+    at = datetime.now(UTC)
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for finding in evaluation.findings:
+        record = record_of(finding, 1, at, 0)
+        if not is_counted(record):
+            columns = json.dumps(record.as_columns(), default=str, ensure_ascii=False)
+            pairs.setdefault((record.rule_id, record.scope_id), []).append(len(columns))
+    rows = sum(len(v) for v in pairs.values())
+    mean = sum(sum(v) for v in pairs.values()) / max(1, rows)
+    lines = [
+        BUCKETS_HEADING,
+        "",
+        f"Scale {scale:g}: {len(evaluation.findings):,} findings, {rows:,} state rows in "
+        f"{len(pairs):,} (rule, scope) pairs (largest: "
+        + ", ".join(
+            f"{rule} {len(v):,}"
+            for (rule, _), v in sorted(pairs.items(), key=lambda kv: -len(kv[1]))[:3]
+        )
+        + f"), {mean:,.0f} characters per record as JSON. A pair of n records gets "
+        "2^ceil(log2(2n / target)) hash-prefix buckets (at most n), so buckets are half full "
+        "on average; with the previous value kept beside the current one an entity holds "
+        "twice its records. Transactions: at most 99 entities and 4 MiB each.",
+        "",
+        "| records per entity (target) | entities | transactions | largest entity (KiB, est.) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for target in (25, 50, 100, 200):
+        entities = 0
+        largest = 0.0
+        payload = 0.0
+        for records in pairs.values():
+            buckets = min(
+                len(records), 2 ** max(0, math.ceil(math.log2(2 * len(records) / target)))
+            )
+            entities += buckets
+            size = 2 * sum(records) / buckets * 2  # Prev beside the value; UTF-16 bytes
+            largest = max(largest, size)
+            payload += 2 * sum(records) * 2
+        transactions = max(math.ceil(entities / 99), math.ceil(payload / (4 * 1024 * 1024)))
+        lines.append(f"| {target} | {entities:,} | {transactions:,} | {largest / 1024:,.0f} |")
+    lines += ["", f"Command: `python -m bench.store --buckets {scale:g}`."]
+    return "\n".join(lines)
+
+
 def _load() -> str:
     """The machine is shared: wall times only mean something next to its load."""
     one, five, _ = os.getloadavg()
@@ -217,10 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     # under a minute; 0.5 did not finish its baseline in 25 minutes against the emulator.
     parser.add_argument("--scale", type=float, default=0.1, help="tenant size (1 = full)")
     parser.add_argument("--probe", type=int, default=0, help="also probe Azurite with N entities")
+    parser.add_argument(
+        "--buckets", type=float, default=0.0, help="only project packed entities at this scale"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    found = _store_table(args.scale)
-    new = {found.splitlines()[0].split(":")[0]: found}
+    if args.buckets:
+        projection = _bucket_projection(args.buckets)
+        new = {BUCKETS_HEADING.split(":")[0]: projection}
+        print(projection)
+    else:
+        found = _store_table(args.scale)
+        new = {found.splitlines()[0].split(":")[0]: found}
     if args.probe:
         probe = _probe(args.probe)
         new[PROBE_HEADING.split(":")[0]] = probe

@@ -72,8 +72,8 @@ from monitors.telemetry.evaluation import evaluate_observed, record_readiness, r
 from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 from rules.context import OperatorSettings
-from rules.engine import Evaluation, Rule
-from rules.findings import Status
+from rules.engine import Evaluation, Rule, evaluate_snapshot
+from rules.findings import Finding, Status
 from rules.snapshot_model import TenantSnapshot
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,10 @@ async def process_change(
             graph_requests,
         )
     trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
-    snapshot = TenantSnapshot.from_document(document)
+    changed = changed_objects(message)
+    snapshot = TenantSnapshot.from_document(
+        document if failure is None else unreadable_document(document, changed, failure)
+    )
     evaluation = evaluate_observed(
         snapshot,
         trigger=trigger,
@@ -228,8 +231,17 @@ async def process_change(
         settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
     )
     if failure is not None:
+        # The same rules over the mirror as it was: what differs is what the unreadable
+        # object decides (below, "Graph outages and deletions").
+        last_known = evaluate_snapshot(
+            TenantSnapshot.from_document(document), selected, operator_settings
+        )
         evaluation = blind_evaluation(
-            evaluation, changed_object_ids(message), failure, sorted(touched)
+            last_known,
+            evaluation,
+            frozenset(i for ids in changed.values() for i in ids),
+            failure,
+            sorted(touched),
         )
     run = RunInfo(
         run_id=run_id,
@@ -326,24 +338,66 @@ def blind_collections(message: ChangeMessage) -> set[str]:
     return set()
 
 
-def changed_object_ids(message: ChangeMessage) -> frozenset[str]:
+def changed_objects(message: ChangeMessage) -> dict[str, frozenset[str]]:
+    """The objects an incremental change names, per collection."""
     if message.kind == "device":
-        return frozenset(str(i) for i in message.resource["ids"])
-    if message.kind in ("group", "intune"):
-        return frozenset({str(message.resource["id"])})
-    return frozenset()
+        return {tc.DEVICES: frozenset(str(i) for i in message.resource["ids"])}
+    if message.kind == "group":
+        return {tc.GROUPS: frozenset({str(message.resource["id"])})}
+    if message.kind == "intune":
+        collection = str(message.resource["collection"])
+        return {collection: frozenset({str(message.resource["id"])})}
+    return {}
+
+
+def unreadable_document(
+    document: Mapping[str, Any], changed: Mapping[str, frozenset[str]], error: GraphError
+) -> dict[str, Any]:
+    """The mirror's snapshot document with every navigation of the changed objects recorded as
+    unread (`errors["<collection>/<id>/<navigation>"]`, as the reader records a navigation it
+    could not read: docs/snapshot-format.md), so the rules' own UNKNOWN logic decides which
+    verdicts rest on what could not be read (a group's members, an app's assignments...).
+
+    The document is the mirror's cached copy: only the changed objects and the dictionaries on
+    the way to them are copied, nothing shared is modified."""
+    collections = dict(document.get("collections") or {})
+    errors = dict(document.get("errors") or {})
+    record = {"status": error.status, "message": error.message[:500]}
+    for collection, ids in changed.items():
+        navigations = tc.INLINED_NAVIGATIONS.get(collection, ())
+        if not navigations or collection not in collections:
+            continue
+        objects = []
+        for obj in collections[collection]:
+            object_id = obj.get("id") if isinstance(obj, Mapping) else None
+            if object_id not in ids:
+                objects.append(obj)
+                continue
+            objects.append({k: v for k, v in obj.items() if k not in navigations})
+            errors.update({f"{collection}/{object_id}/{n}": dict(record) for n in navigations})
+        collections[collection] = objects
+    return {**document, "collections": collections, "errors": errors}
 
 
 def blind_evaluation(
-    evaluation: Evaluation,
+    last_known: Evaluation,
+    unread: Evaluation,
     object_ids: frozenset[str],
     error: GraphError,
     collections: Sequence[str] = (),
 ) -> Evaluation:
-    """The mirror's evaluation, with every verdict that involves a changed object that could not
-    be re-read made UNKNOWN: what the change did to it is unknown, so it cannot stay PASS (nor
-    FAIL). Verdicts that do not involve it keep their last known value (no storm of blind
-    verdicts for a tenant-wide collection).
+    """What an incremental change whose objects could not be re-read records: UNKNOWN for every
+    verdict the unreadable objects decide, the last known value for the others (no storm of
+    blind verdicts for a tenant-wide collection).
+
+    `last_known` is the evaluation of the mirror as it is, `unread` the same rules over the
+    mirror with the changed objects' data marked unread (`unreadable_document`). A verdict the
+    objects decide is one the two evaluations disagree on (the rules' own UNKNOWN logic, or a
+    subject that appears or disappears), or one whose subject or related objects are a changed
+    object (its own properties, which no navigation error covers). Such a verdict is UNKNOWN,
+    whatever it was, stored or not: a subject that passed (no record) gets an UNKNOWN record and
+    a transition from `pass`, and goes back to pass when the object can be read again. Unknown
+    is never green.
 
     The first reason is written as the rules write an unreadable collection (`<path> could not
     be read (<status> <message>)`), so the run's blind alerts make one card naming the
@@ -352,19 +406,34 @@ def blind_evaluation(
     unreadable = tuple(
         f"{path} could not be read ({error.status} {error.message})"[:500] for path in collections
     )
-    findings = tuple(
-        replace(
+
+    def key(finding: Finding) -> tuple[str, str, str, str]:
+        scope = finding.scope.profile_id if finding.scope else ""
+        return (finding.rule_id, scope, finding.subject.type, finding.subject.id)
+
+    def blind(finding: Finding, own: Finding | None) -> Finding:
+        said = own.reasons if own is not None and own.status is Status.UNKNOWN else ()
+        return replace(
             finding,
             status=Status.UNKNOWN,
             message=f"Unknown: {reason}",
-            reasons=(*unreadable, reason, *finding.reasons),
+            reasons=(*unreadable, reason, *said, *finding.reasons),
         )
-        if finding.subject.id in object_ids
-        or any(related.id in object_ids for related in finding.related)
-        else finding
-        for finding in evaluation.findings
-    )
-    return replace(evaluation, findings=findings)
+
+    without = {key(finding): finding for finding in unread.findings}
+    findings: list[Finding] = []
+    for finding in last_known.findings:
+        other = without.pop(key(finding), None)
+        involved = finding.subject.id in object_ids or any(
+            related.id in object_ids for related in finding.related
+        )
+        if involved or other is None or other.status is not finding.status:
+            findings.append(blind(finding, other))
+        else:
+            findings.append(finding)
+    # Verdicts only the unread evaluation has (e.g. a scope whose members are now unknown).
+    findings.extend(blind(finding, None) for finding in without.values())
+    return replace(last_known, findings=tuple(findings))
 
 
 def deletion_announced(message: ChangeMessage) -> bool:

@@ -22,7 +22,7 @@ from monitors.attestation import attested_basis
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
-from monitors.store.records import CurrentVerdict, StoredStatus
+from monitors.store.records import CurrentVerdict, PassingCount, StoredStatus
 from monitors.store.settings import StoreSettingsError
 from monitors.store.verdict_store import VerdictStore
 from rules.findings import Severity
@@ -180,7 +180,7 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         "tenant": tenant,
         "lastRunId": state.last_run_id,
         "capturedAt": format_time(state.captured_at) if state.captured_at else None,
-        **readiness_summaries(verdicts),
+        **readiness_summaries(verdicts, state.passing),
         "verdicts": [_with_basis(verdict.as_json()) for verdict in verdicts],
         "deployments": deployment_accuracy(tenant, store),
     }
@@ -194,33 +194,52 @@ def deployment_accuracy(tenant: str, store: VerdictStore) -> dict[str, Any]:
     return report(DeploymentStore.beside(store), tenant, datetime.now(UTC))
 
 
-def readiness_summaries(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
+def readiness_summaries(
+    verdicts: Sequence[CurrentVerdict], passing: Sequence[PassingCount] = ()
+) -> dict[str, Any]:
     """`summary`, `tenantWide` and `profiles` of a readiness answer (also the telemetry gauges).
 
-    A profile is ready when neither its own verdicts nor the tenant-wide ones block.
+    A profile is ready when neither its own verdicts nor the tenant-wide ones block. What
+    passes is stored as counts per (rule, scope), not as verdicts (docs/storage.md).
     """
     tenant_wide = [v for v in verdicts if not v.record.scope_id]
+    wide_passing = [p for p in passing if not p.scope_id]
     by_profile: dict[str, list[CurrentVerdict]] = defaultdict(list)
+    names: dict[str, str] = {}
     for verdict in verdicts:
         if verdict.record.scope_id:
             by_profile[verdict.record.scope_id].append(verdict)
+            names.setdefault(verdict.record.scope_id, verdict.record.scope_name)
+    passing_by_profile: dict[str, list[PassingCount]] = defaultdict(list)
+    for count in passing:
+        if count.scope_id:
+            passing_by_profile[count.scope_id].append(count)
+            names.setdefault(count.scope_id, count.scope_name)
     profiles = [
         {
             "profileId": profile_id,
-            "displayName": own[0].record.scope_name,
-            **_summary([*own, *tenant_wide]),
+            "displayName": names[profile_id],
+            **_summary(
+                [*by_profile.get(profile_id, []), *tenant_wide],
+                [*passing_by_profile.get(profile_id, []), *wide_passing],
+            ),
         }
-        for profile_id, own in sorted(by_profile.items())
+        for profile_id in sorted(names)
     ]
     return {
-        "summary": _summary(verdicts),
-        "tenantWide": _summary(tenant_wide),
+        "summary": _summary(verdicts, passing),
+        "tenantWide": _summary(tenant_wide, wide_passing),
         "profiles": profiles,
     }
 
 
-def _summary(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
+def _summary(
+    verdicts: Sequence[CurrentVerdict], passing: Sequence[PassingCount] = ()
+) -> dict[str, Any]:
     counts = Counter(verdict.record.status.value for verdict in verdicts)
+    for count in passing:
+        counts[StoredStatus.PASS.value] += count.passing
+        counts[StoredStatus.NOT_APPLICABLE.value] += count.not_applicable
     blocking = [
         v
         for v in verdicts
@@ -229,7 +248,7 @@ def _summary(verdicts: Sequence[CurrentVerdict]) -> dict[str, Any]:
     ]
     return {
         # Nothing recorded (never evaluated) is unknown, not ready: unknown is never green.
-        "ready": (not blocking) if verdicts else None,
+        "ready": (not blocking) if verdicts or passing else None,
         "blocking": len(blocking),
         "counts": {status.value: counts.get(status.value, 0) for status in StoredStatus},
     }

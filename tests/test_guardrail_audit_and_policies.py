@@ -75,11 +75,11 @@ def alerts(azurite: Azurite) -> list[tuple[str, str, str]]:
 
 
 def verdict(store: VerdictStore, tenant: str, rule_id: str) -> set[str]:
-    return {
-        v.record.status.value
-        for v in store.current_state(tenant).verdicts
-        if v.record.rule_id == rule_id
-    }
+    state = store.current_state(tenant)
+    found = {v.record.status.value for v in state.verdicts if v.record.rule_id == rule_id}
+    if any(count.rule_id == rule_id and count.passing for count in state.passing):
+        found.add("pass")  # passes are counted per (rule, scope), not stored per subject
+    return found
 
 
 # -- Intune audit records -------------------------------------------------------------------------

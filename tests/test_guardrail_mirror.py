@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
 
+from monitors import tenant_mirror
 from monitors.tenant_mirror import MirrorError, TenantMirror
 from rules import tenant_collections as tc
 from tests.test_function_support import sample_snapshot
@@ -59,3 +62,113 @@ def test_tenant_never_read_has_no_mirror(mirror: TenantMirror) -> None:
 def test_object_too_large_for_one_entity_is_refused(mirror: TenantMirror) -> None:
     with pytest.raises(MirrorError, match="too large"):
         mirror.put_objects(str(uuid.uuid4()), tc.GROUPS, [{"id": "g", "blob": "x" * 1_000_000}])
+
+
+# -- the per-instance cache, validated by the tenant's mirror version --------------------------
+
+
+def fresh_load(service: TableServiceClient, tenant: str) -> dict[str, Any]:
+    loaded = TenantMirror(service).load(tenant)
+    assert loaded is not None
+    return loaded
+
+
+def same_objects(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    return set(left["collections"]) == set(right["collections"]) and all(
+        by_id(left["collections"][path]) == by_id(right["collections"][path])
+        for path in left["collections"]
+    )
+
+
+def test_a_cached_mirror_is_refreshed_when_another_instance_wrote(
+    table_service: TableServiceClient,
+) -> None:
+    document = sample_snapshot()
+    tenant = document["tenantId"]
+    one, other = TenantMirror(table_service), TenantMirror(table_service)
+    one.save_snapshot(tenant, document)
+    assert one.load(tenant) is not None
+    assert one.last_load.mode == "full"
+    assert one.load(tenant) is not None
+    assert (one.last_load.mode, one.last_load.entities_read) == ("cached", 1)
+
+    group = dict(document["collections"][tc.GROUPS][0], displayName="Renamed elsewhere")
+    other.put_objects(tenant, tc.GROUPS, [group, {"id": "new-group", "displayName": "New"}])
+    gone = document["collections"][tc.MOBILE_APPS][0]["id"]
+    other.remove_objects(tenant, tc.MOBILE_APPS, [gone])
+
+    loaded = one.load(tenant)
+    assert loaded is not None
+    # The version, two log rows and the three objects they name: not the tenant again.
+    assert (one.last_load.mode, one.last_load.entities_read) == ("patched", 1 + 2 + 3)
+    groups = by_id(loaded["collections"][tc.GROUPS])
+    assert groups[group["id"]]["displayName"] == "Renamed elsewhere"
+    assert "new-group" in groups
+    assert gone not in by_id(loaded["collections"][tc.MOBILE_APPS])
+    assert same_objects(loaded, fresh_load(table_service, tenant))
+
+
+def test_a_collection_replaced_elsewhere_is_reloaded_whole(
+    table_service: TableServiceClient,
+) -> None:
+    document = sample_snapshot()
+    tenant = document["tenantId"]
+    one, other = TenantMirror(table_service), TenantMirror(table_service)
+    one.save_snapshot(tenant, document)
+    one.load(tenant)
+    other.replace_collection(tenant, tc.GROUPS, [{"id": "only-group"}])
+    loaded = one.load(tenant)
+    assert loaded is not None
+    assert loaded["collections"][tc.GROUPS] == [{"id": "only-group"}]
+    assert same_objects(loaded, fresh_load(table_service, tenant))
+
+
+def test_a_cache_behind_the_kept_log_loads_everything(
+    table_service: TableServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tenant_mirror, "LOG_KEPT", 2)
+    document = sample_snapshot()
+    tenant = document["tenantId"]
+    one, other = TenantMirror(table_service), TenantMirror(table_service)
+    one.save_snapshot(tenant, document)
+    one.load(tenant)
+    for index in range(4):
+        other.put_objects(tenant, tc.GROUPS, [{"id": f"g-{index}"}])
+    loaded = one.load(tenant)
+    assert loaded is not None
+    assert one.last_load.mode == "full"
+    assert {f"g-{index}" for index in range(4)} <= set(by_id(loaded["collections"][tc.GROUPS]))
+
+
+def test_concurrent_writers_of_one_tenant_each_get_a_version_and_no_write_is_missed(
+    table_service: TableServiceClient,
+) -> None:
+    document = sample_snapshot()
+    tenant = document["tenantId"]
+    reader = TenantMirror(table_service)
+    reader.save_snapshot(tenant, document)
+    reader.load(tenant)
+    start = reader.version(tenant)
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        own = TenantMirror(table_service)
+        try:
+            for index in range(5):
+                own.put_objects(tenant, tc.GROUPS, [{"id": f"w{writer}-{index}"}])
+                reader.load(tenant)  # loads interleaved with the writes
+        except BaseException as error:  # surfaced below, in the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert reader.version(tenant) == start + 20  # one version per write, none shared
+    loaded = reader.load(tenant)
+    assert loaded is not None
+    groups = set(by_id(loaded["collections"][tc.GROUPS]))
+    assert {f"w{w}-{i}" for w in range(4) for i in range(5)} <= groups
+    assert same_objects(loaded, fresh_load(table_service, tenant))

@@ -17,6 +17,9 @@ from monitors.queues import (
     QueueSender,
 )
 from rules import tenant_collections as tc
+from rules.catalog import all_rules
+from rules.engine import Rule, evaluate_snapshot
+from rules.snapshot_model import TenantSnapshot
 from tests.azurite import Azurite
 from tests.graphsim import Fault, GraphSimulator
 from tests.test_function_support import (
@@ -38,6 +41,10 @@ PAUSE = {
         {"op": "setGroupRule", "id": ALL_DEVICES_GROUP, "membershipRuleProcessingState": "Paused"}
     ],
 }
+
+
+def rules_named(*ids: str) -> tuple[Rule, ...]:
+    return tuple(rule for rule in all_rules() if rule.metadata.id in ids)
 
 
 def process(services: Services, message: ChangeMessage) -> ChangeOutcome:  # noqa: F811
@@ -160,10 +167,21 @@ def test_device_removed_from_entra_is_forgotten_after_one_request(
 
 
 def verdicts(services: Services, tenant: str) -> dict[tuple[str, str], str]:  # noqa: F811
+    """The recorded verdicts: what fails, is unknown, manual or resolved (passes are counted)."""
     return {
         (v.record.rule_id, v.record.subject_id): v.record.status.value
         for v in services.store.current_state(tenant).verdicts
     }
+
+
+def status(services: Services, tenant: str, rule_id: str, subject_id: str) -> str | None:  # noqa: F811
+    """A subject's status: its record, else `pass` when the rule was recorded (passes are
+    counted per rule and scope, not stored per subject), else None (never evaluated)."""
+    state = services.store.current_state(tenant)
+    for verdict in state.verdicts:
+        if (verdict.record.rule_id, verdict.record.subject_id) == (rule_id, subject_id):
+            return verdict.record.status.value
+    return "pass" if any(count.rule_id == rule_id for count in state.passing) else None
 
 
 @pytest.mark.parametrize("kind", ["throttle", "unavailable", "malformed", "forbidden"])
@@ -180,7 +198,7 @@ def test_graph_outage_on_an_incremental_read_makes_its_rules_unknown_never_pass(
     tenant = tenant_of(simulator)
     quick = replace(services, graph_retry=RetryPolicy(max_retries=1, base_delay_s=0.0))
     read_baseline(quick, tenant)
-    assert verdicts(quick, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "pass"
+    assert status(quick, tenant, "GRP-002", ALL_DEVICES_GROUP) == "pass"
     simulator.apply_changes(PAUSE)
     fault = Fault(path=rf"^groups/{ALL_DEVICES_GROUP}", kind=kind, times=None, retry_after=0)  # type: ignore[arg-type]
     simulator.add_fault(fault)
@@ -206,8 +224,83 @@ def test_graph_outage_on_an_incremental_read_makes_its_rules_unknown_never_pass(
         if t.to_status.value == "fail"
     }
     assert failing
-    assert {blind.get(key) for key in failing} <= {"unknown", None}
-    assert "unknown" not in {verdicts(quick, tenant)[key] for key in broken}
+    # (A subject without a record during the outage would have stayed silently green.)
+    assert {blind.get(key) for key in failing} == {"unknown"}
+    after = verdicts(quick, tenant)
+    assert "unknown" not in {after.get(key) for key in broken}  # no record: back to pass
+
+
+PILOT_DEVICES = (
+    "a4a6e234-f511-5909-9260-dace38c912b9"  # assigned group "Windows Update - Pilot devices"
+)
+PILOT_RING = "89cd279e-e758-5a8f-b319-386bcc443fbc"  # "Windows Update ring - Pilot", assigned to it
+
+
+def test_an_unreadable_group_makes_the_passes_its_members_decide_unknown_then_pass_again(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    azurite: Azurite,
+) -> None:
+    """A change of an assigned group that cannot be re-read (403): the update ring assigned to
+    it passed CFG-001 (no records: passes are counted) and names no group in its
+    findings; what its verdicts are now depends on the group's members, which are unknown. The
+    rules, run over the mirror with the group's members unread, say so: each becomes UNKNOWN
+    through a recorded transition from `pass`, with its alert. When Graph answers again, they go
+    back to pass: transitions from `unknown`, and no record is left."""
+    tenant = tenant_of(simulator)
+    quick = replace(services, graph_retry=RetryPolicy(max_retries=0, base_delay_s=0.0))
+    read_baseline(quick, tenant)
+    drain(azurite, ALERTS_QUEUE)
+    assert not [k for k in verdicts(quick, tenant) if k == ("CFG-001", PILOT_RING)]
+    assert status(quick, tenant, "CFG-001", PILOT_RING) == "pass"
+
+    simulator.add_fault(Fault(path=rf"^groups/{PILOT_DEVICES}", kind="forbidden", times=None))
+    message = ChangeMessage.create(tenant, "delta", "group", {"id": PILOT_DEVICES})
+    with pytest.raises(GraphError):
+        process_change_text(quick, message.to_text())
+    blind = [
+        v.record
+        for v in quick.store.current_state(tenant).verdicts
+        if (v.record.rule_id, v.record.subject_id) == ("CFG-001", PILOT_RING)
+    ]
+    assert len(blind) >= 2  # one per pre-provisioning profile the group's devices may be in
+    assert {r.status.value for r in blind} == {"unknown"}
+    assert all("members of" in " ".join(r.reasons) for r in blind)  # the rule's own reason
+    alerts = [a for t in drain(azurite, ALERTS_QUEUE) for a in AlertBatch.from_text(t).alerts]
+    moved = {
+        ((a.transition["scope"] or {}).get("profileId"), a.transition["from"], a.transition["to"])
+        for a in alerts
+        if (a.transition["ruleId"], a.transition["subject"]["id"]) == ("CFG-001", PILOT_RING)
+    }
+    assert moved == {(r.scope_id, "pass", "unknown") for r in blind}
+
+    simulator.clear_faults()
+    outcome = process(quick, message)  # the queue's next attempt
+    back = {
+        (t.record.scope_id, t.from_status.value if t.from_status else None, t.to_status.value)
+        for t in outcome.transitions
+        if (t.record.rule_id, t.record.subject_id) == ("CFG-001", PILOT_RING)
+    }
+    # Where the ring was judged before, it passes again; a profile it was not judged in before
+    # (its verdict there existed only while the members were unknown) is resolved.
+    judged = {
+        f.scope.profile_id if f.scope else ""
+        for f in evaluate_snapshot(
+            TenantSnapshot.from_document(simulator.tenant_snapshot()), rules_named("CFG-001")
+        ).findings
+        if f.subject.id == PILOT_RING and f.status.value == "pass"
+    }
+    assert judged
+    assert back == {
+        (r.scope_id, "unknown", "pass" if r.scope_id in judged else "resolved") for r in blind
+    }
+    after = [
+        v.record
+        for v in quick.store.current_state(tenant).verdicts
+        if (v.record.rule_id, v.record.subject_id) == ("CFG-001", PILOT_RING)
+    ]
+    assert {r.scope_id for r in after} == {r.scope_id for r in blind} - judged
+    assert {r.status.value for r in after} <= {"resolved"}
 
 
 def test_one_transient_404_is_not_a_deletion(
@@ -349,4 +442,4 @@ def test_a_reconcile_in_the_same_second_as_an_incremental_run_is_recorded(
     current[0] = datetime(2026, 12, 3, 12, 0, 0, 900_000, tzinfo=UTC)
     outcome = process(timed, ChangeMessage.create(tenant, "reconcile", "full", discriminator="b"))
     assert outcome.outcome == "committed"
-    assert verdicts(timed, tenant)[("GRP-002", ALL_DEVICES_GROUP)] == "pass"
+    assert status(timed, tenant, "GRP-002", ALL_DEVICES_GROUP) == "pass"

@@ -38,7 +38,10 @@ def test_first_evaluation_is_a_baseline_without_transitions(
     )
     assert result.outcome == "committed"
     assert result.transitions == ()
-    assert statuses(store, tenant_id) == {"a": StoredStatus.FAIL, "b": StoredStatus.PASS}
+    # What passes is counted, not stored: the state holds the failure only.
+    assert statuses(store, tenant_id) == {"a": StoredStatus.FAIL}
+    [passing] = store.current_state(tenant_id).passing
+    assert (passing.rule_id, passing.scope_id, passing.passing) == ("PRF-001", "profile-1", 1)
     assert store.history(tenant_id).items == ()
 
 
@@ -46,7 +49,7 @@ def test_status_change_is_one_transition_with_run_and_causes(
     store: VerdictStore, tenant_id: str
 ) -> None:
     store.record_evaluation(
-        tenant_id, evaluation(tenant_id, T1, [finding("a", Status.PASS)]), run_info()
+        tenant_id, evaluation(tenant_id, T1, [finding("a", Status.UNKNOWN)]), run_info()
     )
     second = run_info()
     result = store.record_evaluation(
@@ -56,11 +59,11 @@ def test_status_change_is_one_transition_with_run_and_causes(
         cause_event_ids=("audit-1", "audit-1", "audit-2"),
     )
     assert [(t.from_status, t.to_status) for t in result.transitions] == [
-        (StoredStatus.PASS, StoredStatus.FAIL)
+        (StoredStatus.UNKNOWN, StoredStatus.FAIL)
     ]
     [stored] = store.history(tenant_id).items
     assert (stored.from_status, stored.to_status, stored.run_id) == (
-        StoredStatus.PASS,
+        StoredStatus.UNKNOWN,
         StoredStatus.FAIL,
         second.run_id,
     )
@@ -142,10 +145,10 @@ def test_subject_that_disappears_when_the_rule_cannot_read_becomes_unknown_not_r
     )
     result = store.record_evaluation(tenant_id, blind, run_info())
     moved = {t.record.subject_id: (t.from_status, t.to_status) for t in result.transitions}
+    # "b" passed and has no record: the rule's own unknown finding speaks for it.
     assert moved == {
         "a": (StoredStatus.FAIL, StoredStatus.UNKNOWN),
-        "b": (StoredStatus.PASS, StoredStatus.UNKNOWN),
-        tenant_id: (None, StoredStatus.UNKNOWN),
+        tenant_id: (StoredStatus.PASS, StoredStatus.UNKNOWN),
     }
     assert StoredStatus.RESOLVED not in statuses(store, tenant_id).values()
 
@@ -160,15 +163,15 @@ def test_rule_whose_version_changed_is_rebaselined_not_diffed(
     )
     newer = (rule_metadata(version=2),)
     result = store.record_evaluation(
-        tenant_id, evaluation(tenant_id, T2, [finding("a", Status.PASS)], newer), run_info()
+        tenant_id, evaluation(tenant_id, T2, [finding("a", Status.UNKNOWN)], newer), run_info()
     )
     assert result.transitions == ()
-    assert statuses(store, tenant_id) == {"a": StoredStatus.PASS}
+    assert statuses(store, tenant_id) == {"a": StoredStatus.UNKNOWN}
     [verdict] = store.current_state(tenant_id).verdicts
     assert verdict.record.rule_version == 2
 
 
-def test_subject_reported_after_the_baseline_transits_from_nothing(
+def test_subject_without_a_record_that_fails_after_the_baseline_transits_from_pass(
     store: VerdictStore, tenant_id: str
 ) -> None:
     store.record_evaluation(
@@ -179,7 +182,10 @@ def test_subject_reported_after_the_baseline_transits_from_nothing(
         evaluation(tenant_id, T2, [finding("a", Status.PASS), finding("new", Status.FAIL)]),
         run_info(),
     )
-    assert [(t.record.subject_id, t.from_status) for t in result.transitions] == [("new", None)]
+    # Passes are not stored per subject: without a record, "new" was not failing.
+    assert [(t.record.subject_id, t.from_status) for t in result.transitions] == [
+        ("new", StoredStatus.PASS)
+    ]
 
 
 def test_evaluation_of_an_older_snapshot_is_superseded_and_changes_nothing(
@@ -331,12 +337,12 @@ def inside(ranges: list[tuple[str, str]], rules: set[str]) -> bool:
     )
 
 
-def three_rules(failing: frozenset[tuple[str, str]] = frozenset()) -> list[Any]:
-    """30 subjects per rule, passing unless (rule, subject) is in `failing`."""
+def three_rules(passing: frozenset[tuple[str, str]] = frozenset()) -> list[Any]:
+    """30 subjects per rule, failing unless (rule, subject) is in `passing` (failures are rows)."""
     return [
         finding(
             f"{rule.id.lower()}-{index:02d}",
-            Status.FAIL if (rule.id, f"{rule.id.lower()}-{index:02d}") in failing else Status.PASS,
+            Status.PASS if (rule.id, f"{rule.id.lower()}-{index:02d}") in passing else Status.FAIL,
             rule.id,
         )
         for rule in RULES
@@ -366,13 +372,13 @@ def test_evaluation_of_some_rules_reads_and_writes_only_their_rows(
     }
     reads.reset()
     dev = RULES[1]  # the middle one: its rows sit between the other rules' rows
-    failing = frozenset({("DEV-001", "dev-001-07")})
-    findings = [f for f in three_rules(failing) if f.rule_id == "DEV-001"]
+    passing = frozenset({("DEV-001", "dev-001-07")})
+    findings = [f for f in three_rules(passing) if f.rule_id == "DEV-001"]
     result = store.record_evaluation(
         tenant_id, evaluation(tenant_id, T2, findings, (dev,)), run_info()
     )
     assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [
-        ("dev-001-07", StoredStatus.FAIL)
+        ("dev-001-07", StoredStatus.PASS)
     ]
     # Only the 30 rows of DEV-001 were read, by row key range inside that rule...
     assert reads.entities == result.entities_read == 30
@@ -381,7 +387,7 @@ def test_evaluation_of_some_rules_reads_and_writes_only_their_rows(
     # ...and the other rules' rows were neither rewritten nor forgotten.
     for rule, etags in untouched.items():
         assert state_etags(table_service, tenant_id, rule) == etags
-    assert len(store.current_state(tenant_id).verdicts) == 90
+    assert len(store.current_state(tenant_id).verdicts) == 89  # the pass is counted
 
 
 def test_evaluation_of_every_rule_reads_the_state_in_one_query(

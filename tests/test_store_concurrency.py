@@ -136,8 +136,10 @@ def test_run_interrupted_after_commit_is_finished_by_the_next_writer_exactly_onc
             interrupted,
             cause_event_ids=("audit-9",),
         )
-    # Committed: the state is the new one, the transitions are not written yet.
-    assert current(store, tenant_id) == {StoredStatus.PASS: MANY}
+    # Committed: the state is the new one (passes are counted, the failures gone), the
+    # transitions are not written yet: their tombstones carry them until the finalize is redone.
+    assert current(store, tenant_id) == {}
+    assert sum(count.passing for count in store.current_state(tenant_id).passing) == MANY
     store.record_evaluation(
         tenant_id, evaluation(tenant_id, T3, all_subjects(Status.PASS)), run_info()
     )
@@ -229,7 +231,7 @@ def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_ord
     last = plans[committed[-1].run_id]
     assert {
         v.record.subject_id: v.record.status.value for v in store.current_state(tenant_id).verdicts
-    } == {subject: status.value for subject, status in last.items()}
+    } == {subject: status.value for subject, status in last.items() if status != Status.PASS}
 
 
 # -- per-rule reads keep the repair guarantees ---------------------------------------------
@@ -261,7 +263,7 @@ def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evalu
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
     store = VerdictStore(table_service)
-    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 5)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 5)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
 
@@ -269,13 +271,13 @@ def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evalu
     # failed write left must not become visible under it.
     reads = StateReads(table_service)
     narrow = VerdictStore(reads)  # type: ignore[arg-type]
-    prf = rule_findings("PRF-001", Status.PASS, 5)
+    prf = rule_findings("PRF-001", Status.UNKNOWN, 5)
     prf[0] = finding("prf-001-000", Status.FAIL, "PRF-001")
     result = narrow.record_evaluation(tenant_id, evaluation(tenant_id, T3, prf, (PRF,)), run_info())
     assert [t.record.subject_id for t in result.transitions] == ["prf-001-000"]
     assert by_rule(store, tenant_id) == {
         "APP-001": Counter({StoredStatus.FAIL: MANY}),
-        "PRF-001": Counter({StoredStatus.PASS: 4, StoredStatus.FAIL: 1}),
+        "PRF-001": Counter({StoredStatus.UNKNOWN: 4, StoredStatus.FAIL: 1}),
     }
     # It read PRF-001's rows and, of APP-001, only the rows left uncommitted.
     assert result.entities_read == 5 + 99
@@ -305,7 +307,7 @@ def test_leftovers_of_several_failed_writers_in_different_rules_are_all_repaired
 ) -> None:
     store = VerdictStore(table_service)
     baseline = [*rule_findings("APP-001", Status.FAIL), *rule_findings("DEV-001", Status.FAIL)]
-    baseline += rule_findings("PRF-001", Status.PASS, 3)
+    baseline += rule_findings("PRF-001", Status.UNKNOWN, 3)
     store.record_evaluation(
         tenant_id, evaluation(tenant_id, T1, baseline, (APP, DEV, PRF)), run_info()
     )
@@ -315,14 +317,14 @@ def test_leftovers_of_several_failed_writers_in_different_rules_are_all_repaired
     fail_midway(table_service, tenant_id, T3, rule_findings("DEV-001", Status.PASS), DEV)
     result = store.record_evaluation(
         tenant_id,
-        evaluation(tenant_id, T4, rule_findings("PRF-001", Status.PASS, 3), (PRF,)),
+        evaluation(tenant_id, T4, rule_findings("PRF-001", Status.UNKNOWN, 3), (PRF,)),
         run_info(),
     )
     assert result.transitions == ()
     assert by_rule(store, tenant_id) == {
         "APP-001": Counter({StoredStatus.FAIL: MANY}),
         "DEV-001": Counter({StoredStatus.FAIL: MANY}),
-        "PRF-001": Counter({StoredStatus.PASS: 3}),
+        "PRF-001": Counter({StoredStatus.UNKNOWN: 3}),
     }
     later = "2026-11-24T10:00:00Z"
     both = store.record_evaluation(
@@ -343,7 +345,7 @@ def test_head_without_the_list_of_touched_rules_makes_the_next_writer_repair_eve
 ) -> None:
     """A claim by a writer that did not name its rules (an older version): repair everything."""
     store = VerdictStore(table_service)
-    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 5)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 5)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
     state = table_service.get_table_client(keys.STATE_TABLE)
@@ -353,7 +355,7 @@ def test_head_without_the_list_of_touched_rules_makes_the_next_writer_repair_eve
     )
     result = store.record_evaluation(
         tenant_id,
-        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.PASS, 5), (PRF,)),
+        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.UNKNOWN, 5), (PRF,)),
         run_info(),
     )
     assert result.entities_read == 5 + 99
@@ -364,7 +366,7 @@ def test_interrupted_finalize_is_redone_from_the_rules_that_transited_only(
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
     store = VerdictStore(table_service)
-    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.PASS, 40)
+    baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 40)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     interrupted = run_info()
     broken = VerdictStore(FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1))  # type: ignore[arg-type]
@@ -377,7 +379,7 @@ def test_interrupted_finalize_is_redone_from_the_rules_that_transited_only(
     reads = StateReads(table_service)
     VerdictStore(reads).record_evaluation(  # type: ignore[arg-type]
         tenant_id,
-        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.PASS, 40), (PRF,)),
+        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.UNKNOWN, 40), (PRF,)),
         run_info(),
     )
     redo = [(f, p) for f, p in reads.queries if "TSeq" in f]
@@ -436,7 +438,7 @@ def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
         key=lambda run: run.seq,
     )
     expected: Counter[tuple[str, str, str]] = Counter()
-    final: dict[str, str] = {}
+    final: dict[str, str] = {}  # what is remembered: the failures (passes are counted)
     for rule in rules:
         own = [run for run in committed if plans[run.run_id][0] == rule.id]
         assert own, "every rule committed at least its first evaluation"
@@ -444,7 +446,13 @@ def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
             for subject, status in plans[after.run_id][1].items():
                 if plans[before.run_id][1][subject] != status:
                     expected[(after.run_id, subject, status.value)] += 1
-        final.update({s: status.value for s, status in plans[own[-1].run_id][1].items()})
+        final.update(
+            {
+                s: status.value
+                for s, status in plans[own[-1].run_id][1].items()
+                if status != Status.PASS
+            }
+        )
     history = store.history(tenant_id, page_size=1000).items
     recorded = Counter((t.run_id, t.record.subject_id, t.to_status.value) for t in history)
     assert recorded == expected

@@ -69,11 +69,14 @@ def _severity(text: str) -> Severity:
         return Severity.BLOCKER  # an unreadable severity never makes anything greener
 
 
-def readiness_of_verdicts(verdicts: Iterable[CurrentVerdict]) -> Readiness:
-    """Red, unknown or green at the threshold; nothing recorded is unknown, never green."""
+def readiness_of_verdicts(verdicts: Iterable[CurrentVerdict], passed: bool = False) -> Readiness:
+    """Red, unknown or green at the threshold; nothing recorded is unknown, never green.
+
+    `passed`: subjects were evaluated and pass (the store counts passes, it does not list them).
+    """
     pairs = [(_status(v.record.status), _severity(v.record.severity)) for v in verdicts]
     if not pairs:
-        return Readiness.UNKNOWN
+        return Readiness.GREEN if passed else Readiness.UNKNOWN
     return readiness_of(pairs, THRESHOLD)
 
 
@@ -326,20 +329,28 @@ class Dashboard:
         metadata = {rule.metadata.id: rule.metadata for rule in all_rules()}
         verdicts = state.verdicts
         tenant_wide = [v for v in verdicts if not v.record.scope_id]
+        wide_passed = any(not count.scope_id for count in state.passing)
         by_profile: dict[str, list[CurrentVerdict]] = {}
+        names: dict[str, str] = {}
         for verdict in verdicts:
             if verdict.record.scope_id:
                 by_profile.setdefault(verdict.record.scope_id, []).append(verdict)
+                names.setdefault(verdict.record.scope_id, verdict.record.scope_name)
+        passed_profiles = {count.scope_id for count in state.passing if count.scope_id}
+        for count in state.passing:
+            if count.scope_id:
+                names.setdefault(count.scope_id, count.scope_name)
         profiles = []
-        for profile_id, own in sorted(
-            by_profile.items(), key=lambda item: item[1][0].record.scope_name.lower()
-        ):
+        for profile_id in sorted(names, key=lambda profile: names[profile].lower()):
+            own = by_profile.get(profile_id, [])
             counts = Counter(v.record.status for v in own)
             profiles.append(
                 ProfileRow(
                     profile_id=profile_id,
-                    name=own[0].record.scope_name or profile_id,
-                    readiness=readiness_of_verdicts([*own, *tenant_wide]),
+                    name=names[profile_id] or profile_id,
+                    readiness=readiness_of_verdicts(
+                        [*own, *tenant_wide], profile_id in passed_profiles or wide_passed
+                    ),
                     failing=counts[StoredStatus.FAIL],
                     unknown=counts[StoredStatus.UNKNOWN],
                     devices_at_risk=None,  # per-device readiness is the tenant page's, not ours
@@ -386,14 +397,16 @@ class Dashboard:
         counts = Counter(v.record.status for v in verdicts)
         return TenantSummary(
             tenant_id=tenant,
-            readiness=readiness_of_verdicts(verdicts),
+            readiness=readiness_of_verdicts(verdicts, bool(state.passing)),
             captured_at=state.captured_at,
             run_id=state.last_run_id,
             failing=counts[StoredStatus.FAIL],
             unknown=counts[StoredStatus.UNKNOWN],
             blocking=sum(1 for r in rows if r.blocking),
             profiles=tuple(profiles),
-            tenant_wide=readiness_of_verdicts(tenant_wide) if verdicts else Readiness.UNKNOWN,
+            tenant_wide=readiness_of_verdicts(tenant_wide, wide_passed)
+            if verdicts or state.passing
+            else Readiness.UNKNOWN,
             findings=tuple(rows),
             verdicts=len(verdicts),
         )

@@ -165,6 +165,17 @@ class CurrentVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class PassingCount:
+    """Subjects of one (rule, scope) that pass or are not applicable: counted, not stored."""
+
+    rule_id: str
+    scope_id: str
+    scope_name: str
+    passing: int
+    not_applicable: int
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """A change of status of one (rule, scope, subject) between two complete evaluations."""
 
@@ -172,7 +183,9 @@ class Transition:
     at: datetime
     run_id: str
     seq: int
-    from_status: StoredStatus | None  # None: the subject was not reported before
+    # None: the subject was not reported before (transitions recorded before passes were
+    # counted); since then a subject without a record transits from `pass`.
+    from_status: StoredStatus | None
     to_status: StoredStatus
     record: VerdictRecord
     cause_event_ids: tuple[str, ...] = ()

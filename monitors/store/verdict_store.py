@@ -62,7 +62,7 @@ from monitors.store.continuation import (
     decode_continuation,
     encode_continuation,
 )
-from monitors.store.diff import Change, diff_evaluation
+from monitors.store.diff import Change, QuietCounts, diff_evaluation, is_counted
 from monitors.store.keys import (
     HEAD_ROW_KEY,
     SEPARATOR,
@@ -84,6 +84,7 @@ from monitors.store.records import (
     CurrentVerdict,
     ModifiedProperty,
     Page,
+    PassingCount,
     RecordResult,
     RunInfo,
     RunRecord,
@@ -121,7 +122,10 @@ class StateView:
     tenant_id: str
     last_run_id: str | None
     captured_at: datetime | None
+    # What fails, is unknown, manual or resolved: one verdict per (rule, scope, subject).
     verdicts: tuple[CurrentVerdict, ...]
+    # What passes: a count per (rule, scope).
+    passing: tuple[PassingCount, ...] = ()
 
 
 @dataclass(slots=True)
@@ -137,6 +141,9 @@ class _Head:
     # Rule key parts that may hold rows an unfinished write left with `Seq > committed`;
     # None: unknown (a head written before this was tracked), so every rule may.
     dirty: frozenset[str] | None = frozenset()
+    # Per rule, per scope: [passing, not applicable, scope name] (rules/diff.QuietCounts).
+    # A rule missing here was last recorded before passes were counted: its pass rows count.
+    passing: QuietCounts | None = None
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> _Head:
@@ -163,6 +170,7 @@ class _Head:
             pending=json.loads(entity["Pending"]) if entity.get("Pending") else None,
             committed_run=str(entity.get("CommittedRun", "")),
             dirty=dirty,
+            passing=_passing_of(entity),
         )
 
 
@@ -370,13 +378,21 @@ class VerdictStore:
         previous = {key: record for key, (record, _) in rows.items() if record is not None}
         diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
         changed = {change.row_key for change in diff.changes}
-        operations = [_state_operation(tenant, seq, change, rows) for change in diff.changes]
-        # Rows an interrupted writer left behind go back to their committed value.
-        operations += [
-            _restore_operation(tenant, row_key, entity)
-            for row_key, (_, entity) in rows.items()
-            if int(entity.get("Seq", 0)) > head.committed and row_key not in changed
+        operations = [
+            operation
+            for change in diff.changes
+            if (operation := _state_operation(tenant, seq, change, rows)) is not None
         ]
+        for row_key, (visible, entity) in rows.items():
+            if row_key in changed:
+                continue
+            if int(entity.get("Seq", 0)) > head.committed:
+                # Rows an interrupted writer left behind go back to their committed value.
+                operations.append(_restore_operation(tenant, row_key, entity))
+            elif visible is None:
+                # A forgotten record: nothing to remember, so no row (the delete is fenced
+                # by the head's ETag like every write; a reader never saw the row anyway).
+                operations.append(_delete_operation(tenant, row_key))
         etag = head.etag
         written = 0
         # The claim names every rule this write may leave uncommitted rows in (with those
@@ -398,11 +414,18 @@ class VerdictStore:
             except TableTransactionError as error:
                 if error.index == 0 and _is_conflict(error):
                     raise _LostRace from None
+                if (
+                    error.status_code == 404
+                    or str(getattr(error, "error_code", "")) == "ResourceNotFound"
+                ):
+                    raise _LostRace from None  # a row to delete went meanwhile (purge)
                 raise
             etag = str(result[0]["etag"])
             written += len(chunk) + 1
         evaluated = dict(head.rule_evaluated)
         evaluated.update({rule.id: format_time(at) for rule in evaluation.rules})
+        passing = dict(head.passing or {})
+        passing.update(diff.quiet_counts)
         transitions = tuple(
             _transition(tenant, seq, run.run_id, change, causes) for change in diff.transitions
         )
@@ -427,6 +450,7 @@ class VerdictStore:
             "Writer": "",
             "Dirty": "",
             "DirtyFor": 0,
+            **_passing_columns(passing),
         }
         try:
             metadata = self._table(keys.STATE_TABLE).update_entity(
@@ -444,6 +468,7 @@ class VerdictStore:
             rule_evaluated=evaluated,
             pending=pending,
             committed_run=run.run_id,
+            passing=passing,
         )
         written += self._finalize(tenant, committed_head, transitions)
         return transitions, written
@@ -559,12 +584,32 @@ class VerdictStore:
         except ResourceNotFoundError:
             return StateView(tenant, None, None, ())
         verdicts = []
+        counted = dict(head.passing or {})
+        # Rules last recorded before passes were counted keep pass rows: count those.
+        legacy: QuietCounts = {}
         for record, _ in self._read_rows(tenant, head.committed).values():
             if record is None:
                 continue
+            if is_counted(record):
+                # A tombstone (counted in the head) or a pass row of the old format.
+                if record.rule_id not in counted:
+                    count = legacy.setdefault(record.rule_id, {}).setdefault(
+                        record.scope_id, [0, 0, record.scope_name]
+                    )
+                    count[0 if record.status == StoredStatus.PASS else 1] += 1
+                continue
             evaluated = head.rule_evaluated.get(record.rule_id)
             verdicts.append(CurrentVerdict(record, parse_time(evaluated) if evaluated else None))
-        return StateView(tenant, head.committed_run or None, head.captured_at, tuple(verdicts))
+        counted.update(legacy)
+        passing = tuple(
+            PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
+            for rule_id, scopes in sorted(counted.items())
+            for scope_id, (passed, not_applicable, name) in sorted(scopes.items())
+            if passed or not_applicable
+        )
+        return StateView(
+            tenant, head.committed_run or None, head.captured_at, tuple(verdicts), passing
+        )
 
     def history(
         self,
@@ -994,8 +1039,13 @@ def _state_operation(
     seq: int,
     change: Change,
     rows: Mapping[str, tuple[VerdictRecord | None, TableEntity]],
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
+) -> tuple[Any, ...] | None:
     old = rows.get(change.row_key, (None, {}))[0]
+    if change.record is None and (old is None or is_counted(old)):
+        # Forgetting what needs no row (a tombstone, a pass row of the old format): delete.
+        # Its transition, if any, was finalized before this writer started, and a quiet
+        # record reads as no record, so this changes nothing visible even uncommitted.
+        return _delete_operation(tenant, change.row_key) if change.row_key in rows else None
     entity: dict[str, Any] = {
         "PartitionKey": tenant,
         "RowKey": change.row_key,
@@ -1010,10 +1060,14 @@ def _state_operation(
     return ("upsert", entity, _REPLACE)
 
 
-def _restore_operation(
-    tenant: str, row_key: str, entity: Mapping[str, Any]
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def _delete_operation(tenant: str, row_key: str) -> tuple[Any, ...]:
+    return ("delete", {"PartitionKey": tenant, "RowKey": row_key})
+
+
+def _restore_operation(tenant: str, row_key: str, entity: Mapping[str, Any]) -> tuple[Any, ...]:
     previous = _visible(entity, committed=-1)
+    if previous is None or is_counted(previous):
+        return _delete_operation(tenant, row_key)  # back to no row
     restored: dict[str, Any] = {
         "PartitionKey": tenant,
         "RowKey": row_key,
@@ -1026,6 +1080,28 @@ def _restore_operation(
     if previous is not None:
         restored.update(previous.as_columns())
     return ("upsert", restored, _REPLACE)
+
+
+_PASSING_CHARS = 30_000  # per property (Table Storage: 32 K UTF-16 characters)
+_MAX_PASSING_PARTS = 24  # the head stays well under the 1 MiB entity limit
+
+
+def _passing_of(entity: Mapping[str, Any]) -> QuietCounts | None:
+    parts = int(entity.get("PassingParts", 0) or 0)
+    if not parts:
+        return None
+    text = "".join(str(entity.get(f"Passing{index}", "")) for index in range(parts))
+    return dict(json.loads(text))
+
+
+def _passing_columns(passing: QuietCounts) -> dict[str, Any]:
+    text = json.dumps(passing, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    parts = [text[i : i + _PASSING_CHARS] for i in range(0, len(text), _PASSING_CHARS)] or [""]
+    if len(parts) > _MAX_PASSING_PARTS:
+        raise ValueError(f"pass counts of {len(passing)} rules exceed the head's size")
+    columns: dict[str, Any] = {"PassingParts": len(parts)}
+    columns.update({f"Passing{index}": part for index, part in enumerate(parts)})
+    return columns
 
 
 def _transition(

@@ -105,12 +105,12 @@ def record_readiness(tenant_id: str, store: VerdictStore) -> None:
     from monitors.http_api import readiness_summaries
 
     try:
-        verdicts = store.current_state(tenant_id).verdicts
+        state = store.current_state(tenant_id)
     except AzureError as error:
         # The type only: storage messages can carry account names and request URLs.
         log.warning("readiness not refreshed, storage query failed: %s", type(error).__name__)
         return  # the gauges keep their last values
-    summaries = readiness_summaries(verdicts)
+    summaries = readiness_summaries(state.verdicts, state.passing)
     board = instruments()
     rows: list[tuple[str, str, dict[str, Any]]] = [("", "", summaries["summary"])]
     rows += [(p["profileId"], p["displayName"], p) for p in summaries["profiles"]]
