@@ -111,6 +111,8 @@ var tableNames = [
   'GreenscreenRuns'
   'GreenscreenOperations'
   'GreenscreenTenantMirror'
+  'GreenscreenReadinessSummary'
+  'GreenscreenDeployments'
   'GreenscreenAlertDeliveries'
 ]
 var queueNames = [

@@ -33,6 +33,7 @@ from monitors.alerts.ledger import DELIVERIES_TABLE
 from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from monitors.store import keys
 from monitors.store import settings as store_settings
+from monitors.store.deployment_store import DEPLOYMENTS_TABLE
 from rules.catalog import all_rules
 from rules.findings import RuleKind
 
@@ -488,7 +489,11 @@ def test_app_settings_match_the_code_and_reference_secrets_from_key_vault(
 
 def test_templates_create_the_tables_and_queues_the_code_uses(templates: Templates) -> None:
     main = templates["main.bicep"]["variables"]
-    assert set(main["tableNames"]["value"]) == {*keys.ALL_TABLES, DELIVERIES_TABLE}
+    assert set(main["tableNames"]["value"]) == {
+        *keys.ALL_TABLES,
+        DELIVERIES_TABLE,
+        DEPLOYMENTS_TABLE,
+    }
     queues = {CHANGES_QUEUE, ALERTS_QUEUE}
     assert set(main["queueNames"]["value"]) == queues | {f"{q}-poison" for q in queues}
 

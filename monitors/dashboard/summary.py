@@ -47,6 +47,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from monitors.store.keys import (
     HEAD_ROW_KEY,
     STATE_TABLE,
+    SUMMARY_TABLE,
     digest,
     format_time,
     key_part,
@@ -77,7 +78,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUMMARY_TABLE: Final = "GreenscreenReadinessSummary"
 FORMAT: Final = 2  # the layout of these entities; a reader ignores any other
 PER_SCOPE: Final = 25  # failing/unknown findings kept per rule and profile
 PROPERTY_CHARS: Final = 30_000  # one string property: 64 KiB of UTF-16, with room to spare

@@ -19,6 +19,8 @@ CAUSES_TABLE = "GreenscreenCauses"
 RUNS_TABLE = "GreenscreenRuns"
 OPERATIONS_TABLE = "GreenscreenOperations"
 MIRROR_TABLE = "GreenscreenTenantMirror"
+# The dashboard's readiness summary (monitors/dashboard/summary.py), written at evaluation time.
+SUMMARY_TABLE = "GreenscreenReadinessSummary"
 ALL_TABLES = (
     STATE_TABLE,
     TRANSITIONS_TABLE,
@@ -27,6 +29,7 @@ ALL_TABLES = (
     RUNS_TABLE,
     OPERATIONS_TABLE,
     MIRROR_TABLE,
+    SUMMARY_TABLE,
 )
 
 SEPARATOR = "|"
