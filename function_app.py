@@ -21,10 +21,12 @@ import azure.functions as func
 from azure.core.exceptions import AzureError
 from opentelemetry.trace import Span
 
-from monitors import guardrail, http_api, notifications
-from monitors.notifications import NotificationCounts
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
-from monitors.settings import SettingsError
+from monitors import http_api
+from monitors.guardrail import composition as guardrail
+from monitors.guardrail import webhook as notifications
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail.settings import SettingsError
+from monitors.guardrail.webhook import NotificationCounts
 from monitors.store.keys import TENANT_PATTERN
 from monitors.store.settings import StoreSettingsError
 from monitors.store.verdict_store import VerdictStore

@@ -36,7 +36,7 @@ from azure.functions.timer import TimerRequest
 
 from bench.harness import REPO
 from bench.results import write_section
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from rules import tenant_collections as tc
 from tests.azurite import Azurite, running_azurite
 from tests.graphsim import GraphSimulator

@@ -24,9 +24,9 @@ import function_app
 from bench.changes import bootstrap, handle, scenarios
 from bench.harness import REPO, deployment
 from bench.results import write_section
+from monitors.guardrail.mirror import TenantMirror
 from monitors.store.records import RecordResult
 from monitors.store.verdict_store import VerdictStore
-from monitors.tenant_mirror import TenantMirror
 from samples.synthetic import LARGE_TENANT, generate_tenant
 
 RESULTS = REPO / "docs" / "benchmarks.md"

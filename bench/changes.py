@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.harness import Deployment, change_document, delta
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage
 from monitors.store.keys import format_time
 from rules import tenant_collections as tc
 

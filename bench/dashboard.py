@@ -34,9 +34,9 @@ from monitors.dashboard import summary as summaries
 from monitors.dashboard.access import LOCAL_PRINCIPAL
 from monitors.dashboard.pages import PageResponse, respond
 from monitors.dashboard.views import Dashboard
+from monitors.guardrail.mirror import TenantMirror
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
-from monitors.tenant_mirror import TenantMirror
 from rules.engine import Evaluation, evaluate_snapshot
 from rules.findings import Finding, Status
 from rules.snapshot_model import TenantSnapshot

@@ -3,7 +3,8 @@
 Intune's record of a month of Autopilot deployments of a 20,000-device tenant (every device
 pre-provisioned once in 30 days, plus 10 % user-driven deployments; 4 % of the attempts fail in
 device setup) is served by the Graph simulator; the real deployment poll
-(`monitors.guardrail.poll_deployments_all`) reads it against Azurite holding the verdict history
+(`monitors.guardrail.composition.poll_deployments_all`) reads it against Azurite holding the
+verdict history
 (three profiles, 48 verdicts each, one turned red mid-month by a change). Measured: events read
 per poll, Graph requests (list pages and per-event detail reads) and wall time, for the first
 poll of a tenant (30 days back), the steady state (a poll every 15 minutes) and a burst of
@@ -25,7 +26,7 @@ from typing import Any
 from bench.results import write_section
 from monitors.deployments.attempts import finished_attempt
 from monitors.deployments.polling import MAX_DETAIL_READS, read_details, read_events
-from monitors.guardrail import build_services, poll_deployments_all
+from monitors.guardrail.composition import build_services, poll_deployments_all
 from monitors.store.keys import format_time
 from monitors.store.records import RunInfo
 from rules.engine import Evaluation

@@ -51,7 +51,7 @@ from bench.harness import (
     table,
 )
 from bench.results import write_section
-from monitors.queues import CHANGES_QUEUE
+from monitors.guardrail.queues import CHANGES_QUEUE
 from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.azurite import running_azurite
 from tests.graphsim import GraphSimulator

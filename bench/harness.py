@@ -28,7 +28,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from tests.azurite import Azurite, running_azurite
 from tests.graphsim import GraphSimulator
 from tests.test_function_support import guardrail_env, reset_function_app

@@ -48,8 +48,8 @@ from bench.results import write_section
 from monitors.graph.client import GraphClient
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader, chunked, referenced_group_ids
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
-from monitors.subscriptions import wanted_resources
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail.subscriptions import wanted_resources
 from rules import tenant_collections as tc
 from samples.synthetic import LARGE_TENANT, generate_tenant
 from tests.graphsim import GraphSimulator

@@ -102,7 +102,7 @@ var clientStateSecretName = 'graph-client-state'
 // Computed from the name, not read from the vault: the webhook settings are built in a variable
 // loop, whose body ARM evaluates before any resource exists (a module output is not allowed).
 var vaultUri = 'https://${names.keyVault}${environment().suffixes.keyvaultDns}/'
-// The names the code uses: docs/storage.md, monitors/alerts/ledger.py, monitors/queues.py.
+// The names the code uses: docs/storage.md, monitors/alerts/ledger.py, monitors/guardrail/queues.py.
 var tableNames = [
   'GreenscreenState'
   'GreenscreenTransitions'

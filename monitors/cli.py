@@ -349,7 +349,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _check_graph_options(args: argparse.Namespace) -> None:
     from monitors.graph.credentials import LOOPBACK_HOSTS
-    from monitors.settings import check_graph_url
+    from monitors.guardrail.settings import check_graph_url
 
     if not 1 <= args.concurrency <= 16:
         raise UsageError("--concurrency must be between 1 and 16")

@@ -18,9 +18,9 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from monitors.guardrail.settings import TENANTS_SETTING, SettingsError, parse_tenants
 from monitors.http_api import bounded_range
 from monitors.reports.safe_text import csv_cell, inert_json
-from monitors.settings import TENANTS_SETTING, SettingsError, parse_tenants
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time

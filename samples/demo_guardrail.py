@@ -38,7 +38,7 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
 from monitors.cli import main as greenscreen
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage
 from monitors.store.records import StoredStatus, Transition
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore

@@ -20,10 +20,10 @@ from typing import Any, Final
 from azure.data.tables import TableServiceClient
 
 from monitors.dashboard.summary import summarize_recorded
+from monitors.guardrail.mirror import TenantMirror
 from monitors.store.records import ChangeEvent, ModifiedProperty, RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_changes import apply_changes, load_change_document
-from monitors.tenant_mirror import TenantMirror
 from rules.engine import evaluate_snapshot
 from rules.findings import Finding, Scope, Severity, Status, Subject
 from rules.snapshot_model import TenantSnapshot

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import azure.functions as func
 import pytest
 
-from monitors.queues import AlertMessage, MessageError
+from monitors.guardrail.queues import AlertMessage, MessageError
 from monitors.store.records import StoredStatus, Transition, VerdictRecord
 from tests.azurite import Azurite
 from tests.test_alert_sender import Receiver
@@ -105,7 +105,7 @@ def test_an_undeliverable_alert_raises_so_the_host_retries_and_poisons_it(
 
 
 def test_a_message_without_a_usable_transition_is_refused() -> None:
-    from monitors.alert_dispatch import transition_from_message
+    from monitors.guardrail.alert_dispatch import transition_from_message
 
     broken = AlertMessage("t", {"ruleId": "GRP-002", "to": "fail"}, "k")
     with pytest.raises(MessageError, match="transition"):

@@ -14,7 +14,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch
 from monitors.store.verdict_store import VerdictStore
 from rules import tenant_collections as tc
 from tests.azurite import Azurite
@@ -193,7 +193,7 @@ def _transition_json(index: int) -> dict[str, object]:
 
 
 def test_a_run_of_hundreds_of_transitions_travels_as_one_compressed_message() -> None:
-    from monitors.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
+    from monitors.guardrail.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
 
     tenant = "2ac43dfe-b52d-5454-a43a-41903be9693e"
     alerts = [AlertMessage(tenant, _transition_json(i), f"key{i:04d}") for i in range(194)]
@@ -207,7 +207,7 @@ def test_a_run_of_hundreds_of_transitions_travels_as_one_compressed_message() ->
 def test_a_run_too_large_even_compressed_is_split_into_parts_that_each_fit() -> None:
     import random
 
-    from monitors.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
+    from monitors.guardrail.queues import MAX_MESSAGE_CHARS, AlertMessage, alert_batches
 
     tenant = "2ac43dfe-b52d-5454-a43a-41903be9693e"
     noise = random.Random(7)
@@ -230,7 +230,7 @@ def test_a_compressed_message_that_inflates_beyond_the_limit_is_refused() -> Non
     import base64
     import zlib
 
-    from monitors.queues import ALERT_BATCH_FORMAT, MessageError
+    from monitors.guardrail.queues import ALERT_BATCH_FORMAT, MessageError
 
     bomb = base64.b64encode(zlib.compress(b"[" + b" " * 50_000_000 + b"]", 9)).decode()
     text = json.dumps(

@@ -25,8 +25,8 @@ from monitors.attestation import (
     operator_settings,
     parse_attestation,
 )
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch
-from monitors.settings import SettingsError, parse_tenants
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch
+from monitors.guardrail.settings import SettingsError, parse_tenants
 from monitors.store.keys import format_time
 from monitors.store.records import ChangeEvent
 from monitors.store.settings import store_from_settings

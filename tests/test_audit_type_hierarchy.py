@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from monitors.audit_polling import collection_for
 from monitors.graph import type_hierarchy
+from monitors.guardrail.audit_polling import collection_for
 from rules import tenant_collections as tc
 
 
@@ -65,8 +65,8 @@ def test_navigation_other_and_unknown_types_are_told_apart() -> None:
 
 def test_runtime_reads_the_data_file_without_importing_the_sdk() -> None:
     code = (
-        "import sys, monitors.audit_polling as a, monitors.directory_polling, "
-        "monitors.change_processing;"
+        "import sys, monitors.guardrail.audit_polling as a, monitors.guardrail.directory_polling, "
+        "monitors.guardrail.change_processing;"
         "assert a.collection_for('Windows10CustomConfiguration');"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('msgraph_beta', 'msgraph')))"
     )

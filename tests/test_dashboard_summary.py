@@ -22,8 +22,8 @@ from monitors.dashboard import summary as summaries
 from monitors.dashboard.access import LOCAL_PRINCIPAL
 from monitors.dashboard.pages import PageResponse, respond
 from monitors.dashboard.views import Dashboard, DeviceIndex, TenantSummary
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import ChangeMessage
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.queues import ChangeMessage
 from monitors.snapshot_file import load_snapshot, write_snapshot
 from monitors.store.keys import format_time, parse_time, tenant_key
 from monitors.store.verdict_store import VerdictStore

@@ -12,8 +12,8 @@ import pytest
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import ChangeMessage
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.queues import ChangeMessage
 from rules import tenant_collections as tc
 from rules.catalog import rule_by_id
 from rules.engine import evaluate_snapshot

@@ -29,7 +29,7 @@ import pytest
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader
-from monitors.guardrail import (
+from monitors.guardrail.composition import (
     GRAPH_MAX_RETRIES_SETTING,
     GRAPH_RETRY_DELAY_SETTING,
     GRAPH_TIMEOUT_SETTING,
@@ -38,7 +38,7 @@ from monitors.guardrail import (
     process_change_text,
     reconcile_all,
 )
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.records import StoredStatus, Transition
 from rules import tenant_collections as tc
 from rules.catalog import all_rules

@@ -31,18 +31,18 @@ from azure.storage.queue import (
     TextBase64EncodePolicy,
 )
 
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import (
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import (
     ALERTS_QUEUE,
     CHANGES_QUEUE,
     AlertBatch,
     ChangeMessage,
     StorageQueueSender,
 )
-from monitors.settings import read_settings
+from monitors.guardrail.settings import read_settings
 from monitors.store import keys
 from monitors.store.verdict_store import VerdictStore
-from monitors.tenant_mirror import TenantMirror
 from tests.azurite import PersistentAzurite, persistent_azurite
 from tests.graphsim import GraphSimulator
 from tests.test_faults_graph import trimmed_sample

@@ -33,21 +33,21 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import LinearRetry, QueueServiceClient
 
-from monitors import alert_dispatch
 from monitors.alerts import wiring
 from monitors.alerts.delivery import RetryPolicy as PostRetryPolicy
 from monitors.graph.client import RetryPolicy as GraphRetryPolicy
-from monitors.guardrail import (
+from monitors.guardrail import alert_dispatch
+from monitors.guardrail.composition import (
     Services,
     dispatch_alert_text,
     handle_poisoned_change,
     process_change_text,
 )
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage, StorageQueueSender
-from monitors.settings import read_settings
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, ChangeMessage, StorageQueueSender
+from monitors.guardrail.settings import read_settings
+from monitors.guardrail.slots import TenantSlots
 from monitors.store.verdict_store import VerdictStore
-from monitors.tenant_mirror import TenantMirror
-from monitors.tenant_slots import TenantSlots
 from tests.azurite import PersistentAzurite, persistent_azurite
 from tests.graphsim import Fault, GraphSimulator
 from tests.test_alert_sender import Answer, Receiver
@@ -76,8 +76,8 @@ SHIFT = [timedelta(0)]  # how far the host's redeliveries have moved the alert s
 
 
 class HostClock(datetime):
-    """`datetime` for `monitors.alert_dispatch`: real time plus the redelivery spacing the host
-    would have put between attempts (the tests deliver them back to back)."""
+    """`datetime` for `monitors.guardrail.alert_dispatch`: real time plus the redelivery spacing
+    the host would have put between attempts (the tests deliver them back to back)."""
 
     @classmethod
     def now(cls, tz: Any = None) -> Any:

@@ -33,7 +33,7 @@ from monitors.alerts import wiring
 from monitors.alerts.delivery import AlertUndeliverable, RetryPolicy
 from monitors.alerts.ledger import DeliveryState, TableAlertLedger
 from monitors.cli import main as greenscreen
-from monitors.queues import ALERTS_QUEUE, AlertMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, AlertMessage
 from monitors.store.keys import format_time, key_part
 from monitors.store.records import StoredStatus, Transition, VerdictRecord
 from tests.azurite import Azurite

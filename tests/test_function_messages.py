@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import azure.functions as func
 import pytest
 
-from monitors.queues import CHANGES_QUEUE, AlertMessage, ChangeMessage, MessageError
-from monitors.settings import SettingsError, parse_tenants, read_settings
+from monitors.guardrail.queues import CHANGES_QUEUE, AlertMessage, ChangeMessage, MessageError
+from monitors.guardrail.settings import SettingsError, parse_tenants, read_settings
 from monitors.store.records import StoredStatus, Transition, VerdictRecord
 from tests.azurite import Azurite
 from tests.test_function_support import (

@@ -10,8 +10,8 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from monitors.notifications import MAX_BODY_BYTES, answer_notification
-from monitors.queues import CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.queues import CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.webhook import MAX_BODY_BYTES, answer_notification
 from tests.azurite import Azurite
 from tests.test_function_support import (
     ALL_DEVICES_GROUP,

@@ -18,8 +18,8 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 
-from monitors.guardrail import Services, build_services
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail.composition import Services, build_services
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from tests.azurite import Azurite
 from tests.graphsim import GraphSimulator
 

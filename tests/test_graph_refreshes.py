@@ -17,9 +17,9 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from monitors.change_processing import ChangeOutcome
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
+from monitors.guardrail.change_processing import ChangeOutcome
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names

@@ -22,8 +22,14 @@ from typing import Any
 
 import pytest
 
-from monitors.audit_polling import AUDIT_VERSION, place_resources
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage, MessageError
+from monitors.guardrail.audit_polling import AUDIT_VERSION, place_resources
+from monitors.guardrail.queues import (
+    ALERTS_QUEUE,
+    CHANGES_QUEUE,
+    AlertBatch,
+    ChangeMessage,
+    MessageError,
+)
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names
 from rules import tenant_collections as tc
@@ -161,7 +167,7 @@ def test_esp_change_with_an_underscore_id_reaches_the_mirror_and_the_rules(
     assert messages[0].kind in ("intune", "collections")
     assert messages[0].event_ids == (record["id"],)
     deliver(texts)
-    from monitors.guardrail import build_services
+    from monitors.guardrail.composition import build_services
     from tests.test_function_support import guardrail_env
 
     services = build_services(guardrail_env(azurite, [{"tenantId": tenant}], simulator.url))
@@ -175,7 +181,11 @@ def test_unplaceable_audit_resource_is_counted_and_rereads_its_component(
     empty_queues: None,  # noqa: F811 - fixture
     telemetry: Captured,  # noqa: F811 - fixture
 ) -> None:
-    from monitors.guardrail import build_services, poll_intune_audit_all, process_change_text
+    from monitors.guardrail.composition import (
+        build_services,
+        poll_intune_audit_all,
+        process_change_text,
+    )
     from tests.test_function_support import guardrail_env
 
     snapshot = sample_snapshot()
@@ -356,7 +366,7 @@ def test_conditional_access_change_re_evaluates_the_compliance_rules(
     assert message.resource == {"collections": [tc.CONDITIONAL_ACCESS_POLICIES]}
     assert message.event_ids == (audit["id"],)
 
-    from monitors.guardrail import build_services, process_change_text
+    from monitors.guardrail.composition import build_services, process_change_text
     from tests.test_function_support import guardrail_env
 
     services = build_services(guardrail_env(azurite, [{"tenantId": tenant}], simulator.url))
@@ -395,7 +405,7 @@ def test_device_registration_policy_change_is_read_again(
     (message,) = [ChangeMessage.from_text(t) for t in texts]
     assert message.resource == {"collections": [tc.DEVICE_REGISTRATION_POLICY]}
     deliver(texts)
-    from monitors.guardrail import build_services
+    from monitors.guardrail.composition import build_services
     from tests.test_function_support import guardrail_env
 
     services = build_services(guardrail_env(azurite, [{"tenantId": tenant}], simulator.url))
@@ -439,8 +449,12 @@ def test_a_policy_that_cannot_be_read_leaves_the_rest_of_the_directory_poll_work
     azurite: Azurite,
     empty_queues: None,  # noqa: F811 - fixture
 ) -> None:
-    from monitors.directory_polling import DirectoryOutcome
-    from monitors.guardrail import build_services, poll_directory_all, process_change_text
+    from monitors.guardrail.composition import (
+        build_services,
+        poll_directory_all,
+        process_change_text,
+    )
+    from monitors.guardrail.directory_polling import DirectoryOutcome
     from tests.test_function_support import ALL_DEVICES_GROUP, guardrail_env
 
     snapshot = sample_snapshot()

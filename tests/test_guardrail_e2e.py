@@ -20,7 +20,7 @@ import azure.functions as func
 import pytest
 from azure.functions.timer import TimerRequest
 
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertBatch, ChangeMessage
 from monitors.store.settings import store_from_settings
 from monitors.store.verdict_store import VerdictStore
 from tests.azurite import Azurite

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from monitors import tenant_mirror
-from monitors.tenant_mirror import MirrorError, TenantMirror
+from monitors.guardrail import mirror as tenant_mirror
+from monitors.guardrail.mirror import MirrorError, TenantMirror
 from rules import tenant_collections as tc
 from tests.test_function_support import sample_snapshot
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from monitors.audit_polling import collection_for
-from monitors.directory_polling import DirectoryOutcome
-from monitors.guardrail import (
+from monitors.guardrail.audit_polling import collection_for
+from monitors.guardrail.composition import (
     Services,
     build_services,
     poll_directory_all,
@@ -15,7 +14,8 @@ from monitors.guardrail import (
     process_change_text,
     reconcile_all,
 )
-from monitors.queues import CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.directory_polling import DirectoryOutcome
+from monitors.guardrail.queues import CHANGES_QUEUE, ChangeMessage
 from rules import tenant_collections as tc
 from tests.azurite import Azurite
 from tests.graphsim import Fault, GraphSimulator

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from monitors.change_processing import ChangeOutcome
 from monitors.graph.client import GraphError, RetryPolicy
-from monitors.guardrail import Services, handle_poisoned_change, process_change_text
-from monitors.queues import (
+from monitors.guardrail.change_processing import ChangeOutcome
+from monitors.guardrail.composition import Services, handle_poisoned_change, process_change_text
+from monitors.guardrail.queues import (
     ALERTS_QUEUE,
     CHANGES_QUEUE,
     AlertBatch,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import ChangeMessage
-from monitors.subscriptions import SubscriptionOutcome, maintain_subscriptions
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.queues import ChangeMessage
+from monitors.guardrail.subscriptions import SubscriptionOutcome, maintain_subscriptions
 from tests.graphsim import GraphSimulator
 from tests.graphsim.webhook_receiver import WebhookReceiver
 from tests.test_function_support import (

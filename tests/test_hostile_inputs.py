@@ -39,7 +39,7 @@ from monitors.alerts.routing import AlertSettingsError, WebhookUrl, routing_from
 from monitors.cli import main
 from monitors.graph.client import GraphClient, GraphError
 from monitors.graph.reader import is_safe_id
-from monitors.settings import SettingsError, read_settings
+from monitors.guardrail.settings import SettingsError, read_settings
 from monitors.snapshot_file import SnapshotFileError, load_snapshot
 from monitors.store import query_params
 from monitors.store.records import ChangeEvent

@@ -29,6 +29,7 @@ from monitors.alerts.cards import CardContext, alert_card, cause_text, compose_m
 from monitors.alerts.links import HistoryLinks
 from monitors.alerts.routing import AlertSettingsError, WebhookUrl
 from monitors.cli import main
+from monitors.guardrail.settings import SettingsError, read_settings
 from monitors.history_command import CHANGE_COLUMNS, TRANSITION_COLUMNS, _render
 from monitors.reports.html_report import render_html
 from monitors.reports.json_findings import render_report_json
@@ -36,7 +37,6 @@ from monitors.reports.junit import render_junit
 from monitors.reports.markdown import render_markdown
 from monitors.reports.sarif import render_sarif
 from monitors.reports.terminal import render_terminal
-from monitors.settings import SettingsError, read_settings
 from monitors.store.records import (
     ChangeEvent,
     ModifiedProperty,

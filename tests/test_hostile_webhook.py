@@ -31,8 +31,8 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitors.notifications import MAX_BODY_BYTES, MAX_ITEMS, MAX_VALIDATION_TOKEN
-from monitors.queues import CHANGES_QUEUE, LIFECYCLE_EVENTS, ChangeMessage
+from monitors.guardrail.queues import CHANGES_QUEUE, LIFECYCLE_EVENTS, ChangeMessage
+from monitors.guardrail.webhook import MAX_BODY_BYTES, MAX_ITEMS, MAX_VALIDATION_TOKEN
 from tests.azurite import DEV_ACCOUNT, DEV_KEY, Azurite
 from tests.test_function_support import (
     CLIENT_STATE,

@@ -27,10 +27,10 @@ import pytest
 from lark.exceptions import LarkError
 from pycep import BicepParser
 
-from monitors import settings as guardrail_settings
 from monitors.alerts import routing
 from monitors.alerts.ledger import DELIVERIES_TABLE
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE
+from monitors.guardrail import settings as guardrail_settings
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE
 from monitors.store import keys
 from monitors.store import settings as store_settings
 from monitors.store.deployment_store import DEPLOYMENTS_TABLE

@@ -38,7 +38,7 @@ from monitors.graph.credentials import (
     build_credential,
 )
 from monitors.graph.reader import TenantReader
-from monitors.settings import SettingsError, read_settings
+from monitors.guardrail.settings import SettingsError, read_settings
 from tests.graphsim import GraphSimulator
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "contoso-sample.json"

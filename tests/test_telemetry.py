@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import LocalDevelopmentCredential
 from monitors.graph.reader import TenantReader
-from monitors.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
+from monitors.guardrail.queues import ALERTS_QUEUE, CHANGES_QUEUE, AlertMessage, ChangeMessage
 from monitors.telemetry import names
 from monitors.telemetry.evaluation import evaluate_observed
 from monitors.telemetry.graph import RequestShape

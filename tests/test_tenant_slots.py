@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from monitors.guardrail import Services, process_change_text
-from monitors.queues import CHANGES_QUEUE, ChangeMessage
-from monitors.settings import SettingsError, read_settings
-from monitors.tenant_slots import TenantBusyError, TenantSlots
+from monitors.guardrail.composition import Services, process_change_text
+from monitors.guardrail.queues import CHANGES_QUEUE, ChangeMessage
+from monitors.guardrail.settings import SettingsError, read_settings
+from monitors.guardrail.slots import TenantBusyError, TenantSlots
 from tests.azurite import Azurite
 from tests.graphsim import GraphSimulator
 from tests.test_function_support import (

@@ -25,9 +25,9 @@ def dashboard_from_settings(
 
     Raises `StoreSettingsError` / `SettingsError` naming a missing or malformed setting.
     """
-    from monitors.settings import TENANTS_SETTING, parse_tenants
+    from monitors.guardrail.mirror import TenantMirror
+    from monitors.guardrail.settings import TENANTS_SETTING, parse_tenants
     from monitors.store.settings import store_from_settings, table_service_from_settings
-    from monitors.tenant_mirror import TenantMirror
 
     settings = os.environ if environ is None else environ
     service = table_service_from_settings(settings, default_connection=default_connection)

@@ -93,7 +93,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from monitors.dashboard import dashboard_from_settings
     from monitors.dashboard.server import NotLoopbackError, check_loopback, serve_forever
-    from monitors.settings import SettingsError
+    from monitors.guardrail.settings import SettingsError
     from monitors.store.settings import DEVELOPMENT_STORAGE, StoreSettingsError
 
     try:

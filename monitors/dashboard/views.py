@@ -26,6 +26,7 @@ from azure.data.tables import TableServiceClient
 
 from monitors.alerts.links import admin_center_url
 from monitors.dashboard import summary as summaries
+from monitors.guardrail.mirror import MirrorError, TenantMirror
 from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, parse_time, tenant_key
 from monitors.store.records import (
     ChangeEvent,
@@ -35,7 +36,6 @@ from monitors.store.records import (
     Transition,
 )
 from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
-from monitors.tenant_mirror import MirrorError, TenantMirror
 from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
 from rules.findings import Severity, Status
 

@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from monitors.graph.client import GraphClient, GraphError
 from monitors.graph.reader import is_safe_id
+from monitors.guardrail.mirror import TenantMirror
 from monitors.store.keys import parse_time
 from monitors.store.verdict_store import VerdictStore
-from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from monitors.graph.reader import is_safe_id
-from monitors.queues import LIFECYCLE_EVENTS, ChangeMessage, QueueSender, send_changes
+from monitors.guardrail.queues import LIFECYCLE_EVENTS, ChangeMessage, QueueSender, send_changes
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,8 @@ from monitors.graph.reader import (
     referenced_group_ids,
     without_annotations,
 )
-from monitors.queues import (
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import (
     ALERTS_QUEUE,
     AlertBatch,
     AlertMessage,
@@ -69,7 +70,6 @@ from monitors.store.records import RunInfo, Transition
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import graph as graph_telemetry
 from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
-from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 from rules.context import OperatorSettings
 from rules.engine import Evaluation, Rule, evaluate_snapshot
@@ -167,7 +167,7 @@ async def process_change(
     run_id = f"change-{message.id}"  # one run id per message: a redelivery finds its work
     async with connect(tenant) as client:
         if message.kind == "reauthorize":
-            from monitors.subscriptions import handle_lifecycle_event
+            from monitors.guardrail.subscriptions import handle_lifecycle_event
 
             outcome = await handle_lifecycle_event(client, tenant, message.resource)
             return ChangeOutcome(
@@ -753,7 +753,7 @@ async def refresh_for(message: ChangeMessage, client: GraphClient, mirror: Tenan
     elif message.kind == "device":
         await _refresh_devices(client, [str(i) for i in resource["ids"]], refresh)
     elif message.kind == "collections":
-        from monitors.collection_refresh import refresh_collections
+        from monitors.guardrail.collection_refresh import refresh_collections
 
         paths = [str(path) for path in resource["collections"]]
         await refresh_collections(client, message.tenant_id, mirror, paths, refresh)

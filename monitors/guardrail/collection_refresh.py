@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, Final
 from monitors.graph.client import GraphClient, GraphError
 from monitors.graph.collections import spec_for
 from monitors.graph.reader import TenantReader
-from monitors.tenant_mirror import TenantMirror
+from monitors.guardrail.mirror import TenantMirror
 from rules import tenant_collections as tc
 
 if TYPE_CHECKING:
-    from monitors.change_processing import Refresh
+    from monitors.guardrail.change_processing import Refresh
 
 log = logging.getLogger(__name__)
 

@@ -33,12 +33,12 @@ from monitors.graph import type_hierarchy
 from monitors.graph.client import GraphClient
 from monitors.graph.reader import is_safe_id
 from monitors.graph.type_hierarchy import INTUNE_COLLECTIONS
-from monitors.queues import ChangeMessage, QueueSender, send_changes
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import ChangeMessage, QueueSender, send_changes
 from monitors.store.keys import format_time, parse_time
 from monitors.store.records import ChangeEvent, ModifiedProperty
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry.polling import record_reread, record_unmapped, resource_type_label
-from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from monitors.queues import AlertBatch, AlertMessage, MessageError
+from monitors.guardrail.queues import AlertBatch, AlertMessage, MessageError
 from monitors.store.keys import parse_time
 from monitors.store.records import ChangeEvent, StoredStatus, Transition, VerdictRecord
 

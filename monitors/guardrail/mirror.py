@@ -12,7 +12,7 @@ loads the mirror instead of reading Graph (docs/storage.md, `GreenscreenTenantMi
 
 Writes are idempotent upserts and deletes; two writers updating different objects of one
 tenant never conflict. Callers write first, then take their snapshot time, then load: of two
-concurrent changes, the later loader sees both (`monitors.change_processing`).
+concurrent changes, the later loader sees both (`monitors.guardrail.change_processing`).
 
 **Versioned, cached per instance.** Every write is published after its objects: one table
 transaction in the `tenant` partition bumps the tenant's mirror version (`!version`, under

@@ -13,8 +13,8 @@
   polling carries on without actors.
 - Tenant policies no change channel reports (the MDM user scope, the device registration policy,
   Conditional Access) are read every poll and compared with the mirror
-  (`monitors.collection_refresh`); a difference becomes one `collections` message, attributed to
-  the directory audits that report such changes (`POLICY_ACTIVITIES`).
+  (`monitors.guardrail.collection_refresh`); a difference becomes one `collections` message,
+  attributed to the directory audits that report such changes (`POLICY_ACTIVITIES`).
 """
 
 from __future__ import annotations
@@ -26,18 +26,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from monitors.audit_polling import AuditCursor, _seven_digits_to_six
-from monitors.change_processing import is_autopilot_device
-from monitors.collection_refresh import changed_policies
 from monitors.graph.client import GraphClient, GraphError
 from monitors.graph.collections import ENTRA_DEVICE_FIELDS, GROUP_FIELDS, spec_for
 from monitors.graph.reader import chunked, is_safe_id, referenced_group_ids
-from monitors.queues import DEVICE_IDS_PER_MESSAGE, ChangeMessage, QueueSender, send_changes
+from monitors.guardrail.audit_polling import AuditCursor, _seven_digits_to_six
+from monitors.guardrail.change_processing import is_autopilot_device
+from monitors.guardrail.collection_refresh import changed_policies
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import (
+    DEVICE_IDS_PER_MESSAGE,
+    ChangeMessage,
+    QueueSender,
+    send_changes,
+)
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import ChangeEvent, ModifiedProperty
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry.polling import record_policy_change, record_reread
-from monitors.tenant_mirror import TenantMirror
 from rules import tenant_collections as tc
 
 log = logging.getLogger(__name__)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 
-from monitors.change_processing import CONFIRM_DELAY_S, AlertTiming
 from monitors.graph.client import GraphClient, RetryPolicy
 from monitors.graph.credentials import CachedCredential, build_credential
-from monitors.notifications import NotificationCounts, WebhookReply, answer_notification
-from monitors.queues import (
+from monitors.guardrail.change_processing import CONFIRM_DELAY_S, AlertTiming
+from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.queues import (
     CHANGES_QUEUE,
     AlertBatch,
     ChangeMessage,
@@ -33,13 +33,18 @@ from monitors.queues import (
     StorageQueueSender,
     send_later,
 )
-from monitors.settings import GuardrailSettings, SettingsError, TenantConfig, read_settings
+from monitors.guardrail.settings import (
+    GuardrailSettings,
+    SettingsError,
+    TenantConfig,
+    read_settings,
+)
+from monitors.guardrail.slots import TenantBusyError, TenantSlots
+from monitors.guardrail.webhook import NotificationCounts, WebhookReply, answer_notification
 from monitors.store.keys import TENANT_PATTERN, format_time
 from monitors.store.verdict_store import VerdictStore
 from monitors.telemetry import names as telemetry_names
 from monitors.telemetry.instruments import annotate_current_span, carry_context
-from monitors.tenant_mirror import TenantMirror
-from monitors.tenant_slots import TenantBusyError, TenantSlots
 from rules.context import OperatorSettings
 
 log = logging.getLogger(__name__)
@@ -286,7 +291,7 @@ def receive_notification(
 def process_change_text(services: Services, text: str | bytes, dequeue_count: int = 1) -> Any:
     """Process one `changes` message. A malformed message or unknown tenant is logged and
     dropped (retrying cannot fix it); anything else raises so the queue redelivers."""
-    from monitors.change_processing import process_change
+    from monitors.guardrail.change_processing import process_change
 
     try:
         message = ChangeMessage.from_text(text)
@@ -382,7 +387,7 @@ def _operator_settings(services: Services, tenant_id: str) -> OperatorSettings:
 
 
 def dispatch_alert_text(text: str | bytes) -> AlertBatch | None:
-    from monitors.alert_dispatch import deliver_alert
+    from monitors.guardrail.alert_dispatch import deliver_alert
 
     try:
         message = AlertBatch.from_text(text)
@@ -395,7 +400,7 @@ def dispatch_alert_text(text: str | bytes) -> AlertBatch | None:
 
 
 def poll_intune_audit_all(services: Services) -> dict[str, Any]:
-    from monitors.audit_polling import poll_intune_audit
+    from monitors.guardrail.audit_polling import poll_intune_audit
 
     sender = services.require_sender()
     overlap = timedelta(minutes=services.settings.audit_overlap_minutes)
@@ -462,7 +467,7 @@ def poll_deployments_all(
 
 
 def poll_directory_all(services: Services) -> dict[str, Any]:
-    from monitors.directory_polling import poll_directory_changes
+    from monitors.guardrail.directory_polling import poll_directory_changes
 
     sender = services.require_sender()
     overlap = timedelta(minutes=services.settings.audit_overlap_minutes)
@@ -486,7 +491,7 @@ def poll_directory_all(services: Services) -> dict[str, Any]:
 
 
 def maintain_subscriptions_all(services: Services) -> dict[str, Any]:
-    from monitors.subscriptions import maintain_subscriptions
+    from monitors.guardrail.subscriptions import maintain_subscriptions
 
     settings = services.settings
     if not settings.notification_url or not settings.client_state:
