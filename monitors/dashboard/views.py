@@ -468,7 +468,9 @@ class Dashboard:
             if verdicts or state.passing
             else Readiness.UNKNOWN,
             findings=tuple(rows),
-            verdicts=len(verdicts),
+            # Every verdict, the passing ones counted (as the summary counts them).
+            verdicts=len(verdicts)
+            + sum(count.passing + count.not_applicable for count in state.passing),
         )
 
     def _not_preprovisioning(self, tenant: str) -> frozenset[str] | None:
