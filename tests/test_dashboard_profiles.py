@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,15 +25,19 @@ from azure.data.tables import TableServiceClient
 
 from monitors.cli import main as greenscreen
 from monitors.dashboard import access
+from monitors.dashboard import summary as summaries
+from monitors.reports import profile_verdict
 from monitors.reports.model import build_report
 from monitors.snapshot_file import load_snapshot, write_snapshot
 from monitors.store.records import RunInfo
 from monitors.store.verdict_store import VerdictStore
 from monitors.tenant_mirror import TenantMirror
+from rules.catalog import all_rules
+from rules.device_readiness import Readiness
 from rules.engine import evaluate_snapshot
-from rules.findings import Severity
+from rules.findings import Finding, Scope, Severity, Status
 from rules.snapshot_model import TenantSnapshot
-from tests.conftest import Azurite
+from tests.conftest import Azurite, evaluation, finding, rule_metadata
 from tests.test_dashboard import get, principal_header
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,3 +216,99 @@ def test_without_a_mirror_the_scan_says_unknown_where_the_verdict_depends_on_it(
     assert others
     assert all(row[0] == "red" for row in others)
     assert all("(tenant-wide)" not in row[2] and "red by " in row[2] for row in others)
+
+
+def _record(
+    store: VerdictStore, snapshot: TenantSnapshot, rules: Any = None, *, with_snapshot: bool
+) -> None:
+    """Record an evaluation and write its summary, as the guardrail does after committing."""
+    done = evaluate_snapshot(snapshot, rules)
+    result = store.record_evaluation(
+        snapshot.tenant_id, done, RunInfo(str(uuid.uuid4()), "test", datetime.now(UTC), 1, 1)
+    )
+    assert summaries.summarize_recorded(store, done, result, snapshot if with_snapshot else None)
+
+
+def test_a_summary_written_without_the_snapshot_does_not_guess_and_a_newer_one_decides(
+    table_service: TableServiceClient, dashboard_for: Any
+) -> None:
+    tenant = str(uuid.uuid4())
+    document = kiosk_tenant(tenant)
+    document["capturedAt"] = "2026-11-20T10:00:00Z"
+    store = VerdictStore(table_service)
+    store.ensure_tables()
+    _record(store, TenantSnapshot.from_document(document), with_snapshot=False)
+    dashboard_for(tenant)
+    readiness, judged, note = profile_rows(tenant)[KIOSK_ID]
+    assert (readiness, judged) == ("unknown", True)
+    assert "whether it allows pre-provisioning is not known" in note
+    # The next evaluation, with its snapshot: not used for pre-provisioning.
+    document["capturedAt"] = "2026-11-20T12:00:00Z"
+    _record(store, TenantSnapshot.from_document(document), with_snapshot=True)
+    assert profile_rows(tenant)[KIOSK_ID] == ("green", False, "not used for pre-provisioning")
+    # The kiosk profile now allows pre-provisioning: the profile rule re-evaluated on the
+    # newer snapshot says so, and the kiosk inherits the tenant-wide failures.
+    profiles = document["collections"]["deviceManagement/windowsAutopilotDeploymentProfiles"]
+    profiles[-1].update(preprovisioningAllowed=True, enableWhiteGlove=True)
+    document["capturedAt"] = "2026-11-21T10:00:00Z"
+    prf_006 = [rule for rule in all_rules() if rule.metadata.id == "PRF-006"]
+    _record(store, TenantSnapshot.from_document(document), prf_006, with_snapshot=True)
+    readiness, judged, note = profile_rows(tenant)[KIOSK_ID]
+    assert (readiness, judged) == ("red", True)
+    assert note.startswith("red by ")
+    assert "(tenant-wide)" in note
+
+
+@pytest.mark.parametrize(
+    ("own", "tenant_wide", "preprovisioning", "expected"),
+    [
+        (Readiness.GREEN, Readiness.RED, True, Readiness.RED),
+        (Readiness.GREEN, Readiness.RED, False, Readiness.GREEN),
+        (Readiness.GREEN, Readiness.RED, None, Readiness.UNKNOWN),
+        (Readiness.GREEN, Readiness.GREEN, None, Readiness.GREEN),
+        (Readiness.RED, Readiness.GREEN, None, Readiness.RED),
+        (Readiness.UNKNOWN, Readiness.RED, False, Readiness.UNKNOWN),
+        (Readiness.UNKNOWN, Readiness.GREEN, None, Readiness.UNKNOWN),
+    ],
+)
+def test_the_profile_rule(
+    own: Readiness, tenant_wide: Readiness, preprovisioning: bool | None, expected: Readiness
+) -> None:
+    assert profile_verdict.profile_readiness(own, tenant_wide, preprovisioning) is expected
+
+
+def test_the_summary_takes_a_profiles_pre_provisioning_from_the_newest_evaluation(
+    table_service: TableServiceClient,
+) -> None:
+    tenant = str(uuid.uuid4())
+    first, second = rule_metadata("PRF-001"), rule_metadata("PRF-002")
+    document = kiosk_tenant(tenant)
+    not_allowed = TenantSnapshot.from_document(document)
+    profiles = document["collections"]["deviceManagement/windowsAutopilotDeploymentProfiles"]
+    profiles[-1].update(preprovisioningAllowed=True, enableWhiteGlove=True)
+    allowed = TenantSnapshot.from_document(document)
+
+    def kiosk_passes(rule_id: str) -> Finding:
+        return replace(finding("app-1", Status.PASS, rule_id), scope=Scope(KIOSK_ID, KIOSK_NAME))
+
+    t1, t2 = "2026-11-20T10:00:00Z", "2026-11-21T10:00:00Z"
+    newer = evaluation(tenant, t2, [kiosk_passes("PRF-001")], (first,))
+    older = evaluation(tenant, t1, [kiosk_passes("PRF-001"), kiosk_passes("PRF-002")])
+    older = replace(older, rules=(first, second))
+    # Written newest first: the older evaluation's PRF-001 is refused, its PRF-002 written.
+    summaries.write_summary(table_service, newer, "run-2", snapshot=allowed)
+    assert summaries.write_summary(table_service, older, "run-1", snapshot=not_allowed).refused
+    found = summaries.read_summary(table_service, tenant, {"PRF-001": t2, "PRF-002": t1})
+    assert found is not None
+    assert found.preprovisioning == {KIOSK_ID: True}
+    # Written without a snapshot, an entity does not say it.
+    summaries.write_summary(
+        table_service,
+        evaluation(
+            tenant, "2026-11-22T10:00:00Z", [kiosk_passes("PRF-003")], (rule_metadata("PRF-003"),)
+        ),
+        "run-3",
+    )
+    alone = summaries.read_summary(table_service, tenant, {"PRF-003": "2026-11-22T10:00:00Z"})
+    assert alone is not None
+    assert alone.preprovisioning == {}
