@@ -140,6 +140,26 @@ def expected_rows(report_json: dict[str, Any], model: Any) -> dict[str, tuple[st
     }
 
 
+def _record(
+    store: VerdictStore,
+    snapshot: TenantSnapshot,
+    rules: Any = None,
+    *,
+    summarize: bool = True,
+    with_snapshot: bool = True,
+) -> None:
+    """Record an evaluation and write its summary, as the guardrail does after committing
+    (`summarize=False`: as a version that wrote none)."""
+    store.ensure_tables()
+    done = evaluate_snapshot(snapshot, rules)
+    result = store.record_evaluation(
+        snapshot.tenant_id, done, RunInfo(str(uuid.uuid4()), "test", datetime.now(UTC), 1, 1)
+    )
+    if summarize:
+        snapshot_given = snapshot if with_snapshot else None
+        assert summaries.summarize_recorded(store, done, result, snapshot_given)
+
+
 def test_the_report_itself_shows_the_kiosk_profile_not_used_and_names_red_rules(
     tmp_path: Path,
 ) -> None:
@@ -176,15 +196,8 @@ def test_the_state_scan_with_the_mirror_judges_profiles_as_the_report(
     tenant = str(uuid.uuid4())
     report_json, model = checked(tmp_path, tenant, store=False)
     document = kiosk_tenant(tenant)
-    snapshot = TenantSnapshot.from_document(document)
-    store = VerdictStore(table_service)
-    store.ensure_tables()
     # Recorded without a summary (a version that wrote none): the page scans the state.
-    store.record_evaluation(
-        tenant,
-        evaluate_snapshot(snapshot),
-        RunInfo(str(uuid.uuid4()), "test", datetime.now(UTC), 1, 1),
-    )
+    _record(VerdictStore(table_service), TenantSnapshot.from_document(document), summarize=False)
     mirror = TenantMirror(table_service)
     mirror.ensure_table()
     mirror.save_snapshot(tenant, document)
@@ -199,13 +212,7 @@ def test_without_a_mirror_the_scan_says_unknown_where_the_verdict_depends_on_it(
 ) -> None:
     tenant = str(uuid.uuid4())
     snapshot = TenantSnapshot.from_document(kiosk_tenant(tenant))
-    store = VerdictStore(table_service)
-    store.ensure_tables()
-    store.record_evaluation(
-        tenant,
-        evaluate_snapshot(snapshot),
-        RunInfo(str(uuid.uuid4()), "test", datetime.now(UTC), 1, 1),
-    )
+    _record(VerdictStore(table_service), snapshot, summarize=False)
     dashboard_for(tenant)
     rows = profile_rows(tenant)
     readiness, judged, note = rows[KIOSK_ID]
@@ -218,17 +225,6 @@ def test_without_a_mirror_the_scan_says_unknown_where_the_verdict_depends_on_it(
     assert all("(tenant-wide)" not in row[2] and "red by " in row[2] for row in others)
 
 
-def _record(
-    store: VerdictStore, snapshot: TenantSnapshot, rules: Any = None, *, with_snapshot: bool
-) -> None:
-    """Record an evaluation and write its summary, as the guardrail does after committing."""
-    done = evaluate_snapshot(snapshot, rules)
-    result = store.record_evaluation(
-        snapshot.tenant_id, done, RunInfo(str(uuid.uuid4()), "test", datetime.now(UTC), 1, 1)
-    )
-    assert summaries.summarize_recorded(store, done, result, snapshot if with_snapshot else None)
-
-
 def test_a_summary_written_without_the_snapshot_does_not_guess_and_a_newer_one_decides(
     table_service: TableServiceClient, dashboard_for: Any
 ) -> None:
@@ -236,7 +232,6 @@ def test_a_summary_written_without_the_snapshot_does_not_guess_and_a_newer_one_d
     document = kiosk_tenant(tenant)
     document["capturedAt"] = "2026-11-20T10:00:00Z"
     store = VerdictStore(table_service)
-    store.ensure_tables()
     _record(store, TenantSnapshot.from_document(document), with_snapshot=False)
     dashboard_for(tenant)
     readiness, judged, note = profile_rows(tenant)[KIOSK_ID]
