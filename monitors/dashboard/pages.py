@@ -232,6 +232,7 @@ def _tenant(
         "profile_name": next(
             (p.name for p in summary.profiles if p.profile_id == profile), profile
         ),
+        "profile_row": next((p for p in summary.profiles if p.profile_id == profile), None),
         "findings": page_of(findings, _page_number(given.get("page")), FINDINGS_PAGE),
         "devices": devices,
         "at_risk": dashboard.at_risk_page(devices, profile, _page_number(given.get("devicePage"))),

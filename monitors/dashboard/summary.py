@@ -9,7 +9,10 @@ Table `GreenscreenReadinessSummary`, partition = the tenant:
   snapshot time the verdict store keeps in the head's `RuleEvaluated`), the run, per profile
   (scope; "" is tenant-wide) the count of each status, of blocking failures and unknowns, and
   the worst `PER_SCOPE` failing/unknown findings with their reasons (split over properties of
-  at most `PROPERTY_CHARS` characters: 64 KiB per property, 1 MiB per entity). An evaluation
+  at most `PROPERTY_CHARS` characters: 64 KiB per property, 1 MiB per entity), per profile
+  the worst severity each blocking failure has (`Failing`: what a RED verdict names), and per
+  profile whether it allows pre-provisioning (`Profiles`, from the snapshot the rule was
+  evaluated on; absent when the writer had no snapshot). An evaluation
   of some rules (a change re-evaluates only the rules that read what changed) replaces those
   rules' entities and leaves the others: the summary is the union, rule by rule, exactly as
   the store keeps its verdicts.
@@ -44,6 +47,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
+from monitors.reports.profile_verdict import not_preprovisioning
 from monitors.store.keys import (
     HEAD_ROW_KEY,
     STATE_TABLE,
@@ -78,7 +82,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT: Final = 2  # the layout of these entities; a reader ignores any other
+FORMAT: Final = 3  # the layout of these entities; a reader ignores any other
 PER_SCOPE: Final = 25  # failing/unknown findings kept per rule and profile
 PROPERTY_CHARS: Final = 30_000  # one string property: 64 KiB of UTF-16, with room to spare
 ENTITY_CHARS: Final = 420_000  # JSON text kept in one entity (1 MiB, UTF-16)
@@ -135,10 +139,16 @@ def _compact(finding: Finding, extra: int) -> dict[str, Any]:
 
 
 def rule_entity(
-    tenant: str, rule_id: str, findings: Iterable[Finding], evaluated_at: str, run_id: str
+    tenant: str,
+    rule_id: str,
+    findings: Iterable[Finding],
+    evaluated_at: str,
+    run_id: str,
+    not_used: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """The summary entity of one rule's findings (one verdict per scope and subject, the worst,
-    as the verdict store keeps them)."""
+    as the verdict store keeps them). `not_used`: the profiles of the evaluated snapshot that
+    do not allow pre-provisioning (None: no snapshot, not known)."""
     worst: dict[tuple[str, str, str], Finding] = {}
     shared: dict[tuple[str, str, str], int] = {}
     for finding in findings:
@@ -157,7 +167,7 @@ def rule_entity(
             -kept.severity.rank,
         ):
             worst[slot] = finding
-    tally = _Tally()
+    tally = _Tally(not_used)
     for slot, finding in worst.items():
         scope = slot[0]
         not_green = tally.count(
@@ -178,10 +188,16 @@ def rule_entity(
 
 
 def rule_entity_of_records(
-    tenant: str, rule_id: str, records: Iterable[VerdictRecord], evaluated_at: str, run_id: str
+    tenant: str,
+    rule_id: str,
+    records: Iterable[VerdictRecord],
+    evaluated_at: str,
+    run_id: str,
+    not_used: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The summary entity of one rule's recorded verdicts (the repair after a missed write)."""
-    tally = _Tally()
+    """The summary entity of one rule's recorded verdicts (the repair after a missed write;
+    `not_used` as in `rule_entity`, from the repairing writer's snapshot if it has one)."""
+    tally = _Tally(not_used)
     for record in records:
         severity = _severity_of(record.severity)
         if tally.count(record.scope_id, record.scope_name, record.status.value, severity):
@@ -229,10 +245,12 @@ class _Verdict:
 class _Tally:
     """One rule's counts per profile and status, and its failing/unknown verdicts."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_used: frozenset[str] | None = None) -> None:
         self.counts: dict[str, dict[str, int]] = {}
         self.names: dict[str, str] = {}
         self.not_green: dict[str, list[_Verdict]] = {}
+        self.failing: dict[str, Severity] = {}  # scope -> worst severity of a blocking failure
+        self.not_used = not_used
 
     def count(self, scope: str, scope_name: str, status: str, severity: Severity) -> bool:
         """Count one verdict; True when it fails or is unknown."""
@@ -247,6 +265,9 @@ class _Tally:
         if severity.at_least(THRESHOLD):
             blocking = "blocking_" + status
             by_status[blocking] = by_status.get(blocking, 0) + 1
+            worst = self.failing.get(scope)
+            if status == Status.FAIL.value and (worst is None or severity.rank > worst.rank):
+                self.failing[scope] = severity
         return True
 
     def add(self, verdict: _Verdict) -> None:
@@ -284,7 +305,13 @@ class _Tally:
             "RunId": run_id,
             "Counts": json.dumps(self.counts, sort_keys=True),
             "Names": json.dumps(self.names, sort_keys=True, ensure_ascii=False),
+            "Failing": json.dumps({k: v.value for k, v in self.failing.items()}, sort_keys=True),
         }
+        if self.not_used is not None:
+            entity["Profiles"] = json.dumps(
+                {scope: scope not in self.not_used for scope in self.counts if scope},
+                sort_keys=True,
+            )
         entity.update(_split("F", json.dumps(kept_findings, ensure_ascii=False)))
         return entity
 
@@ -330,10 +357,13 @@ def write_summary(
     run_id: str,
     *,
     devices: Sequence[DeviceReadiness] | None = None,
+    snapshot: TenantSnapshot | None = None,
 ) -> SummaryWrite:
     """Write the summary of an evaluation the store has committed (one entity per rule).
 
     `devices`: the per-device readiness of an evaluation of every rule, written beside it.
+    `snapshot`: the snapshot evaluated, for whether each profile allows pre-provisioning
+    (without it the entities do not say, and the dashboard does not guess).
     """
     tenant = tenant_key(evaluation.tenant_id)
     evaluated_at = format_time(parse_time(evaluation.captured_at))
@@ -342,8 +372,9 @@ def write_summary(
     for finding in evaluation.findings:
         by_rule.setdefault(finding.rule_id, []).append(finding)
     blind = unread_rules(evaluation)
+    not_used = not_preprovisioning(snapshot) if snapshot is not None else None
     entities = [
-        rule_entity(tenant, rule_id, findings, evaluated_at, run_id)
+        rule_entity(tenant, rule_id, findings, evaluated_at, run_id, not_used)
         for rule_id, findings in by_rule.items()
         if rule_id not in blind
     ]
@@ -457,7 +488,11 @@ def _write_unless_newer(table: TableClient, entity: dict[str, Any], evaluated_at
 
 
 def repair_summary(
-    store: VerdictStore, service: TableServiceClient, tenant_id: str, skip: Iterable[str]
+    store: VerdictStore,
+    service: TableServiceClient,
+    tenant_id: str,
+    skip: Iterable[str],
+    not_used: frozenset[str] | None = None,
 ) -> tuple[str, ...]:
     """Rebuild, from the recorded verdicts, the entities of rules the store's head names whose
     entity is missing or of another evaluation (state recorded by a version that wrote no
@@ -508,7 +543,7 @@ def repair_summary(
     for rule, at in missing.items():
         evaluated_at = format_time(parse_time(at))
         entity = rule_entity_of_records(
-            tenant, rule, records[rule], evaluated_at, state.last_run_id or ""
+            tenant, rule, records[rule], evaluated_at, state.last_run_id or "", not_used
         )
         if _write_unless_newer(table, entity, evaluated_at):
             repaired.append(rule)
@@ -541,6 +576,11 @@ class StoredSummary:
     names: Mapping[str, str]
     findings: tuple[StoredFinding, ...]  # the kept failing/unknown ones (see `PER_SCOPE`)
     evaluated_at: Mapping[str, str]  # rule -> its evaluation time
+    # scope -> rule -> the worst severity of its blocking failures there (what RED names)
+    failing: Mapping[str, Mapping[str, Severity]] = field(default_factory=dict)
+    # profile -> whether it allows pre-provisioning, as the newest evaluation that says it
+    # saw it; a profile no entity says it of is absent (not known).
+    preprovisioning: Mapping[str, bool] = field(default_factory=dict)
 
 
 def read_summary(
@@ -574,7 +614,9 @@ def _read_summary(
     tenant = tenant_key(tenant_id)
     table = _table(service, create=False)
     select = (
-        None if with_findings else ["RowKey", "Format", "Rule", "EvaluatedAt", "Counts", "Names"]
+        None
+        if with_findings
+        else ["RowKey", "Format", "Rule", "EvaluatedAt", "Counts", "Names", "Failing", "Profiles"]
     )
     entities: dict[str, Mapping[str, Any]] = {}
     try:
@@ -594,8 +636,19 @@ def _read_summary(
     counts: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {}
     findings: list[StoredFinding] = []
+    failing: dict[str, dict[str, Severity]] = {}
+    flags: dict[str, tuple[datetime, bool]] = {}
     for rule_id in rule_evaluated:
         kept = entities[rule_id]
+        for scope, severity in json.loads(kept.get("Failing") or "{}").items():
+            failing.setdefault(str(scope), {})[rule_id] = Severity(severity)
+        moment = parse_time(str(kept["EvaluatedAt"]))
+        for scope, allowed in json.loads(kept.get("Profiles") or "{}").items():
+            if not isinstance(allowed, bool):
+                raise TypeError("Profiles")
+            known = flags.get(scope)
+            if known is None or moment > known[0]:  # the newest evaluation's snapshot says it
+                flags[scope] = (moment, allowed)
         for scope, by_status in json.loads(kept["Counts"]).items():
             into = counts.setdefault(scope, {})
             for status, number in by_status.items():
@@ -617,7 +670,14 @@ def _read_summary(
                 )
                 for f in json.loads(_joined(kept, "F") or "[]")
             )
-    return StoredSummary(counts, names, tuple(findings), dict(rule_evaluated))
+    return StoredSummary(
+        counts,
+        names,
+        tuple(findings),
+        dict(rule_evaluated),
+        failing,
+        {scope: allowed for scope, (_, allowed) in flags.items()},
+    )
 
 
 # -- per-device readiness ---------------------------------------------------------------------
@@ -1039,12 +1099,16 @@ def summarize_recorded(
             devices = device_readiness(snapshot, evaluation.findings, THRESHOLD)
         # The summary lives in the store's account, beside the verdicts it summarizes.
         service: TableServiceClient = store._service
-        written = write_summary(service, evaluation, result.run_id, devices=devices)
+        written = write_summary(
+            service, evaluation, result.run_id, devices=devices, snapshot=snapshot
+        )
         if devices is None and touched is not None:
             written = replace(written, devices=restamp_devices(service, evaluation, touched))
         blind = unread_rules(evaluation)
         evaluated = [rule.id for rule in evaluation.rules if rule.id not in blind]
-        return replace(written, repaired=repair_summary(store, service, result_tenant, evaluated))
+        not_used = not_preprovisioning(snapshot) if snapshot is not None else None
+        repaired = repair_summary(store, service, result_tenant, evaluated, not_used)
+        return replace(written, repaired=repaired)
     except AzureError as error:
         log.warning("readiness summary not written: %s", type(error).__name__)
         return None

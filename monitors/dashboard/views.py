@@ -27,6 +27,7 @@ from azure.data.tables import TableServiceClient
 from monitors.alerts.links import admin_center_url
 from monitors.dashboard import summary as summaries
 from monitors.guardrail.mirror import MirrorError, TenantMirror
+from monitors.reports import profile_verdict
 from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, parse_time, tenant_key
 from monitors.store.records import (
     ChangeEvent,
@@ -107,6 +108,52 @@ class ProfileRow:
     failing: int
     unknown: int
     devices_at_risk: int | None
+    # Whether the profile allows pre-provisioning (None: not known); the verdict follows the
+    # reports' rule (`monitors.reports.profile_verdict`).
+    preprovisioning: bool | None = True
+    # When RED: the failing rules that make it so, worst first ("GRP-006 (tenant-wide)").
+    red_by: tuple[str, ...] = ()
+
+    @property
+    def judged(self) -> bool:
+        """False for a profile not used for pre-provisioning with nothing failing or unknown."""
+        return profile_verdict.judged(self.readiness, self.preprovisioning)
+
+    @property
+    def note(self) -> str:
+        """What the verdict rests on, as the reports word it ('' when the badge says it)."""
+        return profile_verdict.verdict_note(
+            self.readiness, self.preprovisioning, self.red_by, len(self.red_by)
+        )
+
+
+def judge_profile(
+    own: Readiness,
+    tenant_wide: Readiness,
+    own_failing: Mapping[str, Severity],
+    tenant_failing: Mapping[str, Severity],
+    preprovisioning: bool | None,
+) -> tuple[Readiness, tuple[str, ...]]:
+    """A profile's verdict and the rules a RED one names, by the reports' rule."""
+    readiness = profile_verdict.profile_readiness(own, tenant_wide, preprovisioning)
+    red_by = profile_verdict.profile_red_by(
+        readiness,
+        profile_verdict.red_by_rules(own_failing),
+        profile_verdict.red_by_rules(tenant_failing, profile_verdict.TENANT_WIDE),
+        preprovisioning,
+    )
+    return readiness, red_by
+
+
+def _blocking_failures(verdicts: Iterable[CurrentVerdict]) -> dict[str, Severity]:
+    """Rule id -> the worst severity of its failing verdicts at or above the threshold."""
+    return profile_verdict.worst_by_rule(
+        (v.record.rule_id, severity)
+        for v in verdicts
+        if v.record.status is StoredStatus.FAIL
+        for severity in (_severity(v.record.severity),)
+        if severity.at_least(THRESHOLD)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,20 +387,33 @@ class Dashboard:
         for count in state.passing:
             if count.scope_id:
                 names.setdefault(count.scope_id, count.scope_name)
+        # No tenant-wide verdict blocks nothing (as in the reports); nothing recorded at all is
+        # the tenant's unknown, below.
+        wide = readiness_of_verdicts(tenant_wide, True)
+        wide_failing = _blocking_failures(tenant_wide)
+        not_used = self._not_preprovisioning(tenant) if names else None
         profiles = []
         for profile_id in sorted(names, key=lambda profile: names[profile].lower()):
             own = by_profile.get(profile_id, [])
             counts = Counter(v.record.status for v in own)
+            preprovisioning = None if not_used is None else profile_id not in not_used
+            readiness, red_by = judge_profile(
+                readiness_of_verdicts(own, profile_id in passed_profiles),
+                wide,
+                _blocking_failures(own),
+                wide_failing,
+                preprovisioning,
+            )
             profiles.append(
                 ProfileRow(
                     profile_id=profile_id,
                     name=names[profile_id] or profile_id,
-                    readiness=readiness_of_verdicts(
-                        [*own, *tenant_wide], profile_id in passed_profiles or wide_passed
-                    ),
+                    readiness=readiness,
                     failing=counts[StoredStatus.FAIL],
                     unknown=counts[StoredStatus.UNKNOWN],
                     devices_at_risk=None,  # per-device readiness is the tenant page's, not ours
+                    preprovisioning=preprovisioning,
+                    red_by=red_by,
                 )
             )
         rows = []
@@ -408,8 +468,38 @@ class Dashboard:
             if verdicts or state.passing
             else Readiness.UNKNOWN,
             findings=tuple(rows),
-            verdicts=len(verdicts),
+            # Every verdict, the passing ones counted (as the summary counts them).
+            verdicts=len(verdicts)
+            + sum(count.passing + count.not_applicable for count in state.passing),
         )
+
+    def _not_preprovisioning(self, tenant: str) -> frozenset[str] | None:
+        """For the scan: the mirror's profiles that do not allow pre-provisioning (the recorded
+        verdicts do not say it); None when the mirror cannot tell (none yet, the profiles
+        unreadable at its last read, or not readable now): then those verdicts are not guessed.
+        The mirror is the newest read of the tenant, at or after the recorded evaluation."""
+        from azure.core.exceptions import AzureError
+
+        from rules.graph_json import SnapshotModelError
+        from rules.tenant_collections import AUTOPILOT_PROFILES
+        from rules.tenant_objects import parse_autopilot_profile
+
+        try:
+            meta = self.mirror.meta(tenant)
+            if (
+                meta is None
+                or AUTOPILOT_PROFILES not in meta.collections
+                or AUTOPILOT_PROFILES in meta.errors
+            ):
+                return None
+            profiles = [
+                parse_autopilot_profile(obj, AUTOPILOT_PROFILES, frozenset())
+                for obj in self.mirror.objects(tenant, AUTOPILOT_PROFILES)
+            ]
+        except (AzureError, MirrorError, SnapshotModelError, ValueError, TypeError) as error:
+            log.warning("profiles in the mirror unreadable: %s", type(error).__name__)
+            return None
+        return frozenset(p.id for p in profiles if not p.preprovisioning_allowed)
 
     # -- devices ----------------------------------------------------------------------------
 
@@ -629,18 +719,30 @@ def _from_stored(tenant: str, head: Head, found: summaries.StoredSummary) -> Ten
 
     metadata = {rule.metadata.id: rule.metadata for rule in all_rules()}
     tenant_wide = found.counts.get("", {})
+    # No tenant-wide verdict blocks nothing, as in the reports.
+    wide = _readiness_of_counts([tenant_wide]) if tenant_wide else Readiness.GREEN
     profiles = []
     for scope, counts in found.counts.items():
         if not scope:
             continue
+        preprovisioning = found.preprovisioning.get(scope)
+        readiness, red_by = judge_profile(
+            _readiness_of_counts([counts]),
+            wide,
+            found.failing.get(scope, {}),
+            found.failing.get("", {}),
+            preprovisioning,
+        )
         profiles.append(
             ProfileRow(
                 profile_id=scope,
                 name=found.names.get(scope) or scope,
-                readiness=_readiness_of_counts([counts, tenant_wide]),
+                readiness=readiness,
                 failing=counts.get(StoredStatus.FAIL.value, 0),
                 unknown=counts.get(StoredStatus.UNKNOWN.value, 0),
                 devices_at_risk=None,
+                preprovisioning=preprovisioning,
+                red_by=red_by,
             )
         )
     profiles.sort(key=lambda p: p.name.lower())

@@ -16,6 +16,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from monitors.reports.profile_verdict import NOT_USED as NOT_USED  # the renderings' name
+from monitors.reports.profile_verdict import (
+    TENANT_WIDE,
+    not_preprovisioning,
+    profile_readiness,
+    profile_red_by,
+    red_by_rules,
+    verdict_note,
+    worst_by_rule,
+)
+from monitors.reports.profile_verdict import judged as _judged
 from monitors.suppressions import Suppression, first_match
 from rules.applicability import tenant_targeting
 from rules.checks.tenant_and_devices.com_002_cloud_management_gateway_reachable import (
@@ -36,7 +47,6 @@ _STATUS_ORDER = {
     Status.NOT_APPLICABLE: 4,
 }
 TENANT_WIDE_TITLE = "Tenant-wide"
-NOT_USED = "not used for pre-provisioning"
 # A finding names at most this many of its devices in a bounded report; the count is always
 # there, and every device is listed once, in per-device readiness.
 DEVICE_SAMPLE = 10
@@ -151,18 +161,11 @@ class Section:
     @property
     def judged(self) -> bool:
         """False for a profile not used for pre-provisioning with nothing failing or unknown."""
-        return self.preprovisioning or self.readiness is not Readiness.GREEN
+        return _judged(self.readiness, self.preprovisioning)
 
     def verdict_note(self, limit: int = 3) -> str:
         """What the verdict rests on, when the counts alone do not say it ('' otherwise)."""
-        notes = []
-        if not self.preprovisioning:
-            notes.append(NOT_USED if not self.judged else f"{NOT_USED}; its own findings only")
-        if self.readiness is Readiness.RED:
-            named = ", ".join(self.red_by[:limit])
-            more = len(self.red_by) - limit
-            notes.append(f"red by {named}" + (f" and {more} more" if more > 0 else ""))
-        return "; ".join(notes)
+        return verdict_note(self.readiness, self.preprovisioning, self.red_by, limit)
 
     def with_status(self, *statuses: Status) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.status in statuses)
@@ -293,7 +296,7 @@ def build_report(
     for device in devices or ():
         devices_by_profile.setdefault(device.profile_id, []).append(device)
 
-    tenant_red_by = _red_by(tenant_wide, fail_on, suppressed, " (tenant-wide)")
+    tenant_red_by = _red_by(tenant_wide, fail_on, suppressed, TENANT_WIDE)
     sections: list[Section] = []
     placed: set[str] = set()
     for shown in _profiles_to_show(snapshot, evaluation.findings):
@@ -304,8 +307,8 @@ def build_report(
         placed.add(profile_id)
         # A pre-provisioning profile's verdict counts its own findings and the tenant-wide ones;
         # a profile not used for pre-provisioning is judged by its own alone.
-        readiness = _worse(tenant_readiness, own) if preprovisioning else own
-        red_by = (*own_red_by, *tenant_red_by) if preprovisioning else own_red_by
+        readiness = profile_readiness(own, tenant_readiness, preprovisioning)
+        red_by = profile_red_by(readiness, own_red_by, tenant_red_by, preprovisioning)
         sections.append(
             Section(
                 profile_id=profile_id,
@@ -316,7 +319,7 @@ def build_report(
                 devices=_worst_first(tuple(devices_by_profile.get(profile_id, ()))),
                 targeted_devices=targeted,
                 preprovisioning=preprovisioning,
-                red_by=red_by if readiness is Readiness.RED else (),
+                red_by=red_by,
             )
         )
     tenant_section = Section(
@@ -394,13 +397,6 @@ def _quiet_order(finding: Finding) -> tuple[int, str]:
     return _STATUS_ORDER[finding.status], finding.rule_id
 
 
-_WORSE = {Readiness.RED: 2, Readiness.UNKNOWN: 1, Readiness.GREEN: 0}
-
-
-def _worse(one: Readiness, other: Readiness) -> Readiness:
-    return one if _WORSE[one] >= _WORSE[other] else other
-
-
 def _own_readiness(
     findings: Iterable[Finding],
     fail_on: Severity,
@@ -425,15 +421,16 @@ def _red_by(
     suffix: str = "",
 ) -> tuple[str, ...]:
     """The rules failing at or above `fail_on` (not suppressed), once each, in report order."""
-    rules: dict[str, None] = {}
-    for finding in findings:
-        if (
-            finding.status is Status.FAIL
+    return red_by_rules(
+        worst_by_rule(
+            (finding.rule_id, finding.severity)
+            for finding in findings
+            if finding.status is Status.FAIL
             and finding.severity.at_least(fail_on)
             and (finding.rule_id, finding.subject.id) not in suppressed
-        ):
-            rules.setdefault(finding.rule_id + suffix, None)
-    return tuple(rules)
+        ),
+        suffix,
+    )
 
 
 def _profiles_to_show(
@@ -459,11 +456,7 @@ def _profiles_to_show(
             (profile.id, profile.display_name, groups, len(profile_targeting.device_ids), True)
         )
         seen.add(profile.id)
-    not_preprovisioning = {
-        profile.id
-        for profile in snapshot.autopilot_profiles or ()
-        if not profile.preprovisioning_allowed
-    }
+    not_used = not_preprovisioning(snapshot)
     for finding in findings:
         scope = finding.scope
         if scope is None or scope.profile_id in seen:
@@ -472,7 +465,7 @@ def _profiles_to_show(
             GroupRef(group_id, name)
             for group_id, name in zip(scope.group_ids, scope.group_names, strict=False)
         )
-        preprovisioning = scope.profile_id not in not_preprovisioning
+        preprovisioning = scope.profile_id not in not_used
         shown.append((scope.profile_id, scope.profile_name, groups, 0, preprovisioning))
         seen.add(scope.profile_id)
     return shown
