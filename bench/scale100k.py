@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,8 +115,16 @@ def _verdict(run: Run, limit_s: float) -> str:
 # --- check ---------------------------------------------------------------------------------------
 
 
-def check_step(snapshot: Path, work: Path, formats: Sequence[str], limit_s: float) -> str:
-    rows = []
+def check_step(
+    snapshot: Path,
+    work: Path,
+    formats: Sequence[str],
+    limit_s: float,
+    progress: Callable[[str], None] = lambda _: None,
+) -> str:
+    """One row per format; `progress` gets the table so far after each (a long run that is
+    stopped still leaves the formats it finished)."""
+    rows: list[str] = []
     for report_format in formats:
         out = work / f"report.{report_format}"
         run = measure(
@@ -142,6 +150,11 @@ def check_step(snapshot: Path, work: Path, formats: Sequence[str], limit_s: floa
             f"| {size} | {_verdict(run, limit_s)} |"
         )
         print(rows[-1], file=sys.stderr, flush=True)
+        progress(_check_table(rows))
+    return _check_table(rows)
+
+
+def _check_table(rows: list[str]) -> str:
     return "\n".join(
         [
             "`greenscreen check --snapshot FILE --format F --out OUT`, each format in a process "
@@ -372,29 +385,34 @@ def main(argv: list[str] | None = None) -> int:
             del tenant
         for step in steps:
             started = time.perf_counter()
-            if step == "check":
-                body = check_step(snapshot, work, formats, args.limit)
-            elif step == "export":
-                body = export_step(snapshot, work, tenant, args.limit)
-            else:
-                body = store_step(snapshot, work, args.store_limit)
             command = "python -m bench.scale100k --steps " + step
             if step == "check" and formats != list(FORMATS):
                 command += " --formats " + ",".join(formats)
-            block = "\n".join(
-                [
-                    size_line,
-                    "",
-                    body,
-                    "",
-                    f"Step wall time {time.perf_counter() - started:,.0f} s; {_load()}. "
-                    f"Command: `{command}`.",
-                ]
-            )
-            print(block, flush=True)
-            if write:
-                begin, end = marker(step)
-                write_section(RESULTS, begin, end, block, heading=HEADING)
+
+            def record(
+                body: str, step: str = step, command: str = command, started: float = started
+            ) -> None:
+                block = "\n".join(
+                    [
+                        size_line,
+                        "",
+                        body,
+                        "",
+                        f"Step wall time {time.perf_counter() - started:,.0f} s; {_load()}. "
+                        f"Command: `{command}`.",
+                    ]
+                )
+                print(block, flush=True)
+                if write:
+                    begin, end = marker(step)
+                    write_section(RESULTS, begin, end, block, heading=HEADING)
+
+            if step == "check":
+                check_step(snapshot, work, formats, args.limit, progress=record)
+            elif step == "export":
+                record(export_step(snapshot, work, tenant, args.limit))
+            else:
+                record(store_step(snapshot, work, args.store_limit))
     return 0
 
 
