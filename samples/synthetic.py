@@ -974,6 +974,11 @@ LARGE_TENANT: Final = {
     "groups": 5000,
 }
 
+# The largest tenant Greenscreen must handle: 100,000 devices, 5,000 apps, 20,000 groups (the
+# other collections at the defaults).
+#     python -m samples.synthetic --out huge.json --devices 100000 --apps 5000 --groups 20000
+ENTERPRISE_TENANT: Final = {**LARGE_TENANT, "apps": 5000, "devices": 100000, "groups": 20000}
+
 
 def generate_tenant(
     *,

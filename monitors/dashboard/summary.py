@@ -68,6 +68,7 @@ from monitors.store.records import (
 from rules.applicability import Certainty
 from rules.device_readiness import (
     DeviceBlocker,
+    DeviceBlockers,
     DeviceReadiness,
     GroupHolding,
     Readiness,
@@ -774,7 +775,7 @@ def device_from_json(
         groups=tuple(
             GroupHolding(str(i), str(n), bool(c), bool(p)) for i, n, c, p in document.get("g", ())
         ),
-        blockers=tuple(blockers),
+        blockers=DeviceBlockers(tuple(blockers)),
         readiness=Readiness(document["r"]),
     )
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from monitors.reports.model import (
+    BlockerCounter,
     ReadinessReport,
     RuleGroup,
     Section,
@@ -414,17 +414,17 @@ def _device_data(report: ReadinessReport, sections: dict[str | None, int]) -> It
         return texts.setdefault(value, len(texts))
 
     rows = []
+    # A rule once with its count (a device can fail one rule for dozens of payloads).
+    count_blockers = BlockerCounter(
+        lambda b: (b.rule_id or b.message) + ("" if b.status is Status.FAIL else " (unknown)")
+    )
     ordered = [d for section in report.profiles for d in section.devices]
     for device in (*ordered, *report.devices_without_profile):
         groups = ", ".join(
             g.display_name + ("" if g.certain else " (maybe)") + (" (paused)" if g.paused else "")
             for g in device.groups
         )
-        # A rule once with its count (a device can fail one rule for dozens of payloads).
-        named = Counter(
-            (b.rule_id or b.message) + ("" if b.status is Status.FAIL else " (unknown)")
-            for b in device.blockers
-        )
+        named = count_blockers(device.blockers)
         blockers = "; ".join(n + (f" ×{c}" if c > 1 else "") for n, c in named.items())
         certainty = "" if device.profile_certainty.value == "certain" else " (uncertain)"
         rows.append(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 
 from monitors.reports.model import (
+    BlockerCounter,
     ReadinessReport,
     RuleGroup,
     Section,
@@ -224,16 +224,17 @@ def _devices(report: ReadinessReport, everything: bool) -> list[str]:
         "| verdict | serial | name | group tag | profile | assignment | groups | blockers |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    lines += [_device_row(device) for device in shown]
+    # A finding by its rule id (its text is in the profile's section); a device fact in full.
+    count_blockers = BlockerCounter(lambda b: short_blocker(b.rule_id, b.message))
+    lines += [_device_row(device, count_blockers) for device in shown]
     if len(shown) < len(devices):
         lines += ["", f"… and {len(devices) - len(shown)} more devices (`--all`, `--devices-out`)."]
     return [*lines, ""]
 
 
-def _device_row(device: DeviceReadiness) -> str:
+def _device_row(device: DeviceReadiness, count_blockers: BlockerCounter) -> str:
     groups = ", ".join(md(g.display_name) + ("" if g.certain else "?") for g in device.groups)
-    # A finding by its rule id (its text is in the profile's section); a device fact in full.
-    named = Counter(short_blocker(b.rule_id, b.message) for b in device.blockers)
+    named = count_blockers(device.blockers)
     blockers = "; ".join(md(n) + (f" ×{c}" if c > 1 else "") for n, c in named.items())
     cells = [
         _BADGE[device.readiness],

@@ -12,7 +12,7 @@ unknown it is not judged at all. A RED verdict always names the failing findings
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,7 +33,13 @@ from rules.checks.tenant_and_devices.com_002_cloud_management_gateway_reachable 
     TENANT_NOTE,
     bench_endpoints,
 )
-from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
+from rules.device_readiness import (
+    DeviceBlocker,
+    DeviceBlockers,
+    DeviceReadiness,
+    Readiness,
+    readiness_of,
+)
 from rules.engine import Evaluation
 from rules.findings import Finding, RuleMetadata, Severity, Status
 from rules.network_endpoints import Endpoint
@@ -131,6 +137,50 @@ def quiet_counts(findings: Iterable[Finding]) -> list[tuple[str, str | None, Sta
             counted.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2].value)
         )
     ]
+
+
+class BlockerCounter:
+    """How often each name (`name` of a blocker) occurs among a device's blockers, the names
+    in the order the blockers first give them (report order).
+
+    The blockers devices share (`DeviceBlockers.shared`, thousands for every device of a large
+    profile) are counted once per shared tuple, not once per device.
+    """
+
+    def __init__(self, name: Callable[[DeviceBlocker], str]) -> None:
+        self._name = name
+        # id of a shared tuple -> (the tuple, kept so its id stays its own; name -> (count,
+        # index of its first blocker))
+        self._shared: dict[int, tuple[tuple[DeviceBlocker, ...], dict[str, tuple[int, int]]]] = {}
+
+    def __call__(self, blockers: Sequence[DeviceBlocker]) -> dict[str, int]:
+        name = self._name
+        if not isinstance(blockers, DeviceBlockers):
+            return dict(Counter(name(blocker) for blocker in blockers))
+        shared = blockers.shared
+        entry = self._shared.get(id(shared))
+        if entry is None or entry[0] is not shared:
+            firsts: dict[str, tuple[int, int]] = {}
+            for index, blocker in enumerate(shared):
+                key = name(blocker)
+                count, first = firsts.get(key, (0, index))
+                firsts[key] = (count + 1, first)
+            entry = (shared, firsts)
+            self._shared[id(shared)] = entry
+        if not blockers.own:
+            return {key: count for key, (count, _) in entry[1].items()}
+        # (position among the shared blockers, 0 before / 1 at that shared blocker) orders the
+        # names as the merged blockers give them.
+        counts: dict[str, int] = {}
+        order: dict[str, tuple[int, int]] = {}
+        for key, (count, first) in entry[1].items():
+            counts[key] = count
+            order[key] = (first, 1)
+        for blocker, position in zip(blockers.own, blockers.own_positions(), strict=True):
+            key = name(blocker)
+            counts[key] = counts.get(key, 0) + 1
+            order[key] = min(order.get(key, (position, 0)), (position, 0))
+        return {key: counts[key] for key in sorted(counts, key=order.__getitem__)}
 
 
 @dataclass(frozen=True, slots=True)
