@@ -12,9 +12,10 @@ METADATA = RuleMetadata(
     rationale=(
         "pre-provision.md: devices should wait at least 90 minutes after the technician flow "
         "before the user flow (token refresh), and a device resealed for more than six months "
-        "may fail (the Intune management extension certificates expire). The times live in "
-        "managedDevice.enrolledDateTime and the Autopilot deployment events, which Greenscreen "
-        "does not read, and on when a user unboxes the device, so a person checks them."
+        "may fail (the Intune management extension certificates expire). The reseal time is in "
+        "the Autopilot deployment events (the guardrail's deployment poll records each "
+        "technician flow, docs/deployments.md), but when a user will unbox a device is a plan, "
+        "not tenant data, so a person checks it."
     ),
     remediation=(
         "Microsoft Intune admin center > Devices > Monitor > Autopilot deployments: compare "

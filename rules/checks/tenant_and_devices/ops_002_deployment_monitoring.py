@@ -13,8 +13,11 @@ METADATA = RuleMetadata(
         "Greenscreen checks the tenant before devices are pre-provisioned; what happened on "
         "the bench is in the Autopilot deployment events (beta "
         "deviceManagement/autopilotEvents, 50 records per page, or the "
-        "AutopilotV1DeploymentStatus export; known-issues.md), which Greenscreen does not "
-        "read. A person reviews failures there."
+        "AutopilotV1DeploymentStatus export; known-issues.md). The guardrail's deployment poll "
+        "reads them, posts a card for each failed pre-provisioning attempt with its probable "
+        "cause and keeps them for `greenscreen history --deployments` (docs/deployments.md); "
+        "a one-off check of a snapshot has no deployment record, and acting on a failure (the "
+        "diagnostics, a reset) is a person's job, so it stays an item a person checks."
     ),
     remediation=(
         "Microsoft Intune admin center > Devices > Monitor > Autopilot deployments: filter on "
@@ -28,7 +31,8 @@ METADATA = RuleMetadata(
     permissions=("DeviceManagementServiceConfig.Read.All, to check it yourself",),
     kind=RuleKind.MANUAL,
     manual_steps=(
-        "after each bench session, open Devices > Monitor > Autopilot deployments",
+        "after each bench session, open Devices > Monitor > Autopilot deployments (or read "
+        "the guardrail's failure cards and `greenscreen history --deployments`)",
         "for failed pre-provisioning, collect the diagnostics and compare the error code with "
         "the Autopilot troubleshooting FAQ",
     ),
