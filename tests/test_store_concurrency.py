@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableServiceClient, UpdateMode
 
-from monitors.store import keys
+from monitors.store import buckets, keys
 from monitors.store.records import StoredStatus
 from monitors.store.verdict_store import VerdictStore
 from rules.findings import Status
@@ -26,6 +26,27 @@ T1, T2, T3, T4 = (
     "2026-11-23T10:00:00Z",
 )
 MANY = 150  # more rows than one table transaction can carry
+# One record per bucket on average: MANY records of one (rule, scope) take ~114 buckets, more
+# than one table transaction carries, so a writer can be cut between two of them.
+SMALL = 1
+
+
+@pytest.fixture
+def store(table_service: TableServiceClient) -> VerdictStore:
+    return VerdictStore(table_service, bucket_records=SMALL)
+
+
+def left_uncommitted(service: TableServiceClient, tenant: str) -> int:
+    """Records of the entities a cut writer left with `Seq > Committed` (a repair reads them)."""
+    table = service.get_table_client(keys.STATE_TABLE)
+    committed = int(table.get_entity(tenant, keys.HEAD_ROW_KEY)["Committed"])
+    return sum(
+        len(buckets.previous_content(entity))
+        for entity in table.query_entities(
+            "PartitionKey eq @pk and Seq gt @committed",
+            parameters={"pk": tenant, "committed": committed},
+        )
+    )
 
 
 class CutConnection(ServiceRequestError):
@@ -75,7 +96,9 @@ def test_write_that_fails_midway_is_invisible_and_the_next_run_records_each_tran
     store.record_evaluation(
         tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
     )
-    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    broken = VerdictStore(
+        FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2), bucket_records=SMALL
+    )  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(
             tenant_id, evaluation(tenant_id, T2, all_subjects(Status.PASS)), run_info()
@@ -102,7 +125,9 @@ def test_rows_left_by_a_failed_write_are_put_back_by_the_next_writer(
     store.record_evaluation(
         tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
     )
-    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    broken = VerdictStore(
+        FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2), bucket_records=SMALL
+    )  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(
             tenant_id, evaluation(tenant_id, T2, all_subjects(Status.PASS)), run_info()
@@ -128,7 +153,9 @@ def test_run_interrupted_after_commit_is_finished_by_the_next_writer_exactly_onc
         tenant_id, evaluation(tenant_id, T1, all_subjects(Status.FAIL)), run_info()
     )
     interrupted = run_info()
-    broken = VerdictStore(FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1))  # type: ignore[arg-type]
+    broken = VerdictStore(
+        FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1), bucket_records=SMALL
+    )  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(
             tenant_id,
@@ -155,14 +182,17 @@ def test_run_interrupted_after_commit_is_finished_by_the_next_writer_exactly_onc
 def test_two_writers_recording_the_same_change_at_once_record_one_transition(
     azurite: Azurite, table_service: TableServiceClient, tenant_id: str
 ) -> None:
-    VerdictStore(table_service).record_evaluation(
+    VerdictStore(table_service, bucket_records=SMALL).record_evaluation(
         tenant_id, evaluation(tenant_id, T1, all_subjects(Status.PASS)), run_info()
     )
     barrier = threading.Barrier(2)
     results = []
 
     def record() -> None:
-        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        own = VerdictStore(
+            TableServiceClient.from_connection_string(azurite.table_connection),
+            bucket_records=SMALL,
+        )
         barrier.wait()
         results.append(
             own.record_evaluation(
@@ -176,7 +206,14 @@ def test_two_writers_recording_the_same_change_at_once_record_one_transition(
     for thread in threads:
         thread.join()
     assert sorted(len(result.transitions) for result in results) == [0, MANY]
-    assert len(VerdictStore(table_service).history(tenant_id, page_size=1000).items) == MANY
+    assert (
+        len(
+            VerdictStore(table_service, bucket_records=SMALL)
+            .history(tenant_id, page_size=1000)
+            .items
+        )
+        == MANY
+    )
 
 
 def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_order(
@@ -198,7 +235,10 @@ def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_ord
     errors: list[BaseException] = []
 
     def write(queue: list[tuple[str, str]]) -> None:
-        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        own = VerdictStore(
+            TableServiceClient.from_connection_string(azurite.table_connection),
+            bucket_records=SMALL,
+        )
         try:
             for run_id, captured in queue:
                 findings = [finding(s, status) for s, status in plans[run_id].items()]
@@ -215,7 +255,7 @@ def test_many_concurrent_writers_leave_a_gapless_history_matching_the_commit_ord
         thread.join()
     assert errors == []
 
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     committed = sorted(
         (run for run in store.runs(tenant_id).items if run.outcome == "committed"),
         key=lambda run: run.seq,
@@ -254,7 +294,9 @@ def fail_midway(
     table_service: TableServiceClient, tenant: str, at: str, findings: list[Any], rule: Any
 ) -> None:
     """A writer of `rule` whose second state transaction is cut: its first one stays behind."""
-    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    broken = VerdictStore(
+        FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2), bucket_records=SMALL
+    )  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(tenant, evaluation(tenant, at, findings, (rule,)), run_info())
 
@@ -262,15 +304,17 @@ def fail_midway(
 def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evaluation(
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 5)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
+    left = left_uncommitted(table_service, tenant_id)
+    assert 0 < left < MANY  # cut between two transactions
 
     # An evaluation of PRF-001 only commits a later sequence number: the 99 APP-001 rows the
     # failed write left must not become visible under it.
     reads = StateReads(table_service)
-    narrow = VerdictStore(reads)  # type: ignore[arg-type]
+    narrow = VerdictStore(reads, bucket_records=SMALL)  # type: ignore[arg-type]
     prf = rule_findings("PRF-001", Status.UNKNOWN, 5)
     prf[0] = finding("prf-001-000", Status.FAIL, "PRF-001")
     result = narrow.record_evaluation(tenant_id, evaluation(tenant_id, T3, prf, (PRF,)), run_info())
@@ -279,8 +323,8 @@ def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evalu
         "APP-001": Counter({StoredStatus.FAIL: MANY}),
         "PRF-001": Counter({StoredStatus.UNKNOWN: 4, StoredStatus.FAIL: 1}),
     }
-    # It read PRF-001's rows and, of APP-001, only the rows left uncommitted.
-    assert result.entities_read == 5 + 99
+    # It read PRF-001's records and, of APP-001, only the buckets left uncommitted.
+    assert result.entities_read == 5 + left
     assert inside(reads.ranges(), {"APP-001", "PRF-001"})
 
     # The repair is complete: APP-001 is back to its committed state, and a narrow evaluation
@@ -305,7 +349,7 @@ def test_rows_a_failed_write_left_in_another_rule_are_repaired_by_a_narrow_evalu
 def test_leftovers_of_several_failed_writers_in_different_rules_are_all_repaired(
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     baseline = [*rule_findings("APP-001", Status.FAIL), *rule_findings("DEV-001", Status.FAIL)]
     baseline += rule_findings("PRF-001", Status.UNKNOWN, 3)
     store.record_evaluation(
@@ -344,10 +388,12 @@ def test_head_without_the_list_of_touched_rules_makes_the_next_writer_repair_eve
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
     """A claim by a writer that did not name its rules (an older version): repair everything."""
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 5)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.PASS), APP)
+    left = left_uncommitted(table_service, tenant_id)
+    assert 0 < left < MANY  # cut between two transactions
     state = table_service.get_table_client(keys.STATE_TABLE)
     head = state.get_entity(tenant_id, keys.HEAD_ROW_KEY)
     state.upsert_entity(
@@ -358,18 +404,20 @@ def test_head_without_the_list_of_touched_rules_makes_the_next_writer_repair_eve
         evaluation(tenant_id, T3, rule_findings("PRF-001", Status.UNKNOWN, 5), (PRF,)),
         run_info(),
     )
-    assert result.entities_read == 5 + 99
+    assert result.entities_read == 5 + left
     assert by_rule(store, tenant_id)["APP-001"] == Counter({StoredStatus.FAIL: MANY})
 
 
 def test_interrupted_finalize_is_redone_from_the_rules_that_transited_only(
     table_service: TableServiceClient, tenant_id: str
 ) -> None:
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     baseline = rule_findings("APP-001", Status.FAIL) + rule_findings("PRF-001", Status.UNKNOWN, 40)
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, baseline, (APP, PRF)), run_info())
     interrupted = run_info()
-    broken = VerdictStore(FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1))  # type: ignore[arg-type]
+    broken = VerdictStore(
+        FailingTables(table_service, keys.TRANSITIONS_TABLE, fail_on_call=1), bucket_records=SMALL
+    )  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(
             tenant_id,
@@ -377,7 +425,7 @@ def test_interrupted_finalize_is_redone_from_the_rules_that_transited_only(
             interrupted,
         )
     reads = StateReads(table_service)
-    VerdictStore(reads).record_evaluation(  # type: ignore[arg-type]
+    VerdictStore(reads, bucket_records=SMALL).record_evaluation(  # type: ignore[arg-type]
         tenant_id,
         evaluation(tenant_id, T3, rule_findings("PRF-001", Status.UNKNOWN, 40), (PRF,)),
         run_info(),
@@ -412,7 +460,10 @@ def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
     errors: list[BaseException] = []
 
     def write(rule: Any, queue: list[tuple[str, str]]) -> None:
-        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        own = VerdictStore(
+            TableServiceClient.from_connection_string(azurite.table_connection),
+            bucket_records=SMALL,
+        )
         try:
             for run_id, captured in queue:
                 findings = [finding(s, status, rule.id) for s, status in plans[run_id][1].items()]
@@ -432,7 +483,7 @@ def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
         thread.join()
     assert errors == []
 
-    store = VerdictStore(table_service)
+    store = VerdictStore(table_service, bucket_records=SMALL)
     committed = sorted(
         (run for run in store.runs(tenant_id).items if run.outcome == "committed"),
         key=lambda run: run.seq,
