@@ -510,3 +510,133 @@ def test_concurrent_writers_of_different_rules_each_keep_a_gapless_history(
     assert {
         v.record.subject_id: v.record.status.value for v in store.current_state(tenant_id).verdicts
     } == final
+
+
+# -- buckets: the records of one (rule, scope) share entities --------------------------------
+
+
+class _CutCommit:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def update_entity(self, entity: Any, **kwargs: Any) -> Any:
+        if "Committed" in entity:
+            raise CutConnection("connection reset by peer")
+        return self._client.update_entity(entity, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class CutBeforeCommit:
+    """A table service whose writer dies after its state transactions, before its commit."""
+
+    def __init__(self, service: TableServiceClient) -> None:
+        self._service = service
+
+    def get_table_client(self, name: str) -> Any:
+        client = self._service.get_table_client(name)
+        return _CutCommit(client) if name == keys.STATE_TABLE else client
+
+
+def bucket_keys(service: TableServiceClient, tenant: str) -> list[str]:
+    table = service.get_table_client(keys.STATE_TABLE)
+    return [
+        str(entity["RowKey"])
+        for entity in table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": tenant, "low": "b|", "high": "b}"},
+        )
+    ]
+
+
+def test_writers_of_different_subjects_in_one_bucket_never_see_or_lose_each_others_changes(
+    azurite: Azurite, table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store = VerdictStore(table_service)  # 40 records of one (rule, scope): a single bucket
+    subjects = [f"app-{index:02d}" for index in range(40)]
+
+    def plan(passing: set[str]) -> list[Any]:
+        return [finding(s, Status.PASS if s in passing else Status.FAIL) for s in subjects]
+
+    store.record_evaluation(tenant_id, evaluation(tenant_id, T1, plan(set())), run_info())
+    assert len(bucket_keys(table_service, tenant_id)) == 1
+    # A writer of app-00 writes the bucket and dies before its commit: the bucket now holds
+    # its change under an uncommitted sequence number, with the committed content in Prev.
+    with pytest.raises(CutConnection):
+        VerdictStore(CutBeforeCommit(table_service)).record_evaluation(  # type: ignore[arg-type]
+            tenant_id, evaluation(tenant_id, T2, plan({"app-00"})), run_info()
+        )
+    assert current(store, tenant_id) == {StoredStatus.FAIL: 40}
+    # A writer of app-01 in the same bucket reads the committed content, not the dead
+    # writer's: app-00 is still failing there, so it records app-01's change only.
+    second = store.record_evaluation(
+        tenant_id, evaluation(tenant_id, T3, plan({"app-01"})), run_info()
+    )
+    assert [(t.record.subject_id, t.to_status) for t in second.transitions] == [
+        ("app-01", StoredStatus.PASS)
+    ]
+    assert current(store, tenant_id) == {StoredStatus.FAIL: 39}
+
+    # Two writers at once, each changing other subjects of the bucket: the loser of the
+    # head's ETag starts over from the winner's bucket, so neither change is overwritten.
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    plans = {T4: {"app-01", "app-02"}, "2026-11-24T10:00:00Z": {"app-01", "app-02", "app-03"}}
+
+    def record(at: str) -> None:
+        own = VerdictStore(TableServiceClient.from_connection_string(azurite.table_connection))
+        barrier.wait()
+        try:
+            own.record_evaluation(tenant_id, evaluation(tenant_id, at, plan(plans[at])), run_info())
+        except BaseException as error:  # surfaced below, in the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=record, args=(at,)) for at in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    failing = {v.record.subject_id for v in store.current_state(tenant_id).verdicts}
+    assert failing == set(subjects) - {"app-01", "app-02", "app-03"}
+    history = store.history(tenant_id, page_size=1000).items
+    assert Counter((t.record.subject_id, t.to_status) for t in history) == {
+        ("app-01", StoredStatus.PASS): 1,
+        ("app-02", StoredStatus.PASS): 1,
+        ("app-03", StoredStatus.PASS): 1,
+    }
+
+
+def test_baseline_cut_between_bucket_transactions_stays_invisible_and_is_repaired(
+    table_service: TableServiceClient, tenant_id: str
+) -> None:
+    store = VerdictStore(table_service, bucket_records=SMALL)
+    store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T1, rule_findings("PRF-001", Status.UNKNOWN, 5), (PRF,)),
+        run_info(),
+    )
+    # The first evaluation of APP-001 (a baseline) dies after its first transaction of buckets.
+    fail_midway(table_service, tenant_id, T2, rule_findings("APP-001", Status.FAIL), APP)
+    left = left_uncommitted(table_service, tenant_id)
+    assert left == 0  # new buckets: nothing was visible in them before
+    assert by_rule(store, tenant_id) == {"PRF-001": Counter({StoredStatus.UNKNOWN: 5})}
+    # A writer of PRF-001 only commits a later sequence number: the dead baseline's buckets
+    # must not become visible under it (they are removed: they held nothing before).
+    store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T3, rule_findings("PRF-001", Status.UNKNOWN, 5), (PRF,)),
+        run_info(),
+    )
+    assert by_rule(store, tenant_id) == {"PRF-001": Counter({StoredStatus.UNKNOWN: 5})}
+    assert all(key.startswith("b|PRF-001|") for key in bucket_keys(table_service, tenant_id))
+    # The baseline again: still a baseline (never committed), no transitions; then quiet.
+    again = store.record_evaluation(
+        tenant_id,
+        evaluation(tenant_id, T4, rule_findings("APP-001", Status.FAIL), (APP,)),
+        run_info(),
+    )
+    assert again.transitions == ()
+    assert by_rule(store, tenant_id)["APP-001"] == Counter({StoredStatus.FAIL: MANY})
+    assert store.history(tenant_id, page_size=1000).items == ()
