@@ -5,12 +5,15 @@ How an evaluation is recorded (docs/storage.md has the full story):
 1. Read the tenant's *head* entity and its ETag. The head lives in the tenant's state
    partition and says which write sequence number is committed (`Committed`), the next free
    one (`NextSeq`), the rule versions and when each rule was last evaluated.
-2. Read the state rows of the evaluated rules (row keys start with the rule, so each rule is
-   one row key range of the tenant's partition), plus the rows with `Seq > Committed` of any
-   rule the head's `Dirty` says an unfinished write touched. A row's visible value is its own
-   columns when its `Seq` is committed, else the previous value it carries in `Prev`.
-3. Diff with the evaluation (monitors.store.diff), then write the changed rows in table
-   transactions of at most 100 operations; every transaction also updates the head under
+2. Read the state entities of the evaluated rules: *buckets* holding the records of one
+   (rule, scope) by a hash prefix of the subject (monitors.store.buckets), and rows of the
+   previous layout, one record each. Row keys start with the rule, so each rule is one row
+   key range per layout; add the entities with `Seq > Committed` of any rule the head's
+   `Dirty` says an unfinished write touched. An entity's visible content is its own when its
+   `Seq` is committed, else the previous content it carries in `Prev`.
+3. Diff with the evaluation (monitors.store.diff), then write the changed buckets (and delete
+   the entities of another layout after them) in table transactions of at most 100
+   operations; every transaction also updates the head under
    `If-Match` of the ETag seen so far. Two writers therefore cannot interleave: the one
    whose ETag went stale gets 412 on its next transaction (atomically, nothing of that
    transaction is written) and starts over from step 1 on the other's committed state.
@@ -23,8 +26,8 @@ How an evaluation is recorded (docs/storage.md has the full story):
    is keyed deterministically, so the next writer finishing an interrupted finalize writes
    the same entities again, never a second copy.
 
-A failure anywhere before step 4 leaves rows whose `Seq` is not committed: every reader
-shows their previous value, and the next writer puts them back. Nothing of a half-written
+A failure anywhere before step 4 leaves entities whose `Seq` is not committed: every reader
+shows their previous content, and the next writer puts them back. Nothing of a half-written
 evaluation is ever read, so nothing "resolves" by accident.
 """
 
