@@ -25,11 +25,13 @@ from monitors.store.keys import (
 )
 from monitors.store.records import VerdictRecord
 
-# Records per bucket: a (rule, scope) starts with the smallest prefix length that keeps the
-# average at most TARGET_RECORDS, grows once it averages more than twice that and shrinks
-# once it averages under one record per bucket; in between it keeps its length, so a layout
-# is stable across evaluations and changes only when the number of records moves by 2-16x.
-TARGET_RECORDS = 64  # grows at twice this
+# Records per bucket: a (rule, scope) gets the smallest prefix length that keeps its buckets at
+# most 2 * TARGET_RECORDS records on average (so 8-128 at the default), keeps that length while
+# it averages between one record per bucket and 2 * TARGET_RECORDS, and only then gets a new
+# one: a layout is stable across evaluations and changes only when the number of records moves
+# by 2-16x. Lengths go in hex characters (16x steps), so the fresh choice takes the top of the
+# range: at 16x per step the bottom would leave most buckets nearly empty.
+TARGET_RECORDS = 64
 MAX_PREFIX = 4
 # Characters of one bucket's records (JSON); the previous content doubles it. A (rule, scope)
 # whose largest bucket would exceed this gets a longer prefix (entity limit: 1 MiB UTF-16).
@@ -82,19 +84,19 @@ def choose_length(items: Iterable[Item], current: int | None, target: int = TARG
     """The prefix length of a (rule, scope) holding `items` (stable: see TARGET_RECORDS)."""
     listed = list(items)
     count = len(listed)
+    most = 2 * target
     if current is not None and (current == 0 or count >= 16**current):
-        grow = 2 * target * 16**current
-        length = current if count <= grow else _fresh(count, target)
+        length = current if count <= most * 16**current else _fresh(count, most)
     else:
-        length = _fresh(count, target)
+        length = _fresh(count, most)
     while length < MAX_PREFIX and _largest(listed, length) > MAX_BUCKET_CHARS:
         length += 1
     return length
 
 
-def _fresh(count: int, target: int) -> int:
+def _fresh(count: int, most: int) -> int:
     length = 0
-    while length < MAX_PREFIX and count > target * 16**length:
+    while length < MAX_PREFIX and count > most * 16**length:
         length += 1
     return length
 
