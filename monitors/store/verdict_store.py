@@ -1117,7 +1117,7 @@ def _bucket_operations(
     for group in sorted(set(groups) | set(wanted) | set(before)):
         held = [key for key in groups.get(group, []) if buckets.is_bucket(key)]
         lengths = [buckets.prefix_length(key) for key in held]
-        current = max(set(lengths), key=lengths.count) if lengths else None
+        current = max(sorted(set(lengths)), key=lengths.count) if lengths else None
         length = buckets.choose_length(wanted[group].values(), current, target)
         new: dict[str, Content] = defaultdict(dict)
         old: dict[str, Content] = defaultdict(dict)
