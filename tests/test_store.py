@@ -331,9 +331,14 @@ class StateReads:
 
 
 def inside(ranges: list[tuple[str, str]], rules: set[str]) -> bool:
-    """Every range lies within the rows of the given rules (`s|RULE|…`)."""
+    """Every range lies within the entities of the given rules (`b|RULE|…`, `s|RULE|…`)."""
     return all(
-        any(low >= f"s|{rule}|" and high <= f"s|{rule}}}" for rule in rules) for low, high in ranges
+        any(
+            low >= f"{prefix}|{rule}|" and high <= f"{prefix}|{rule}}}"
+            for rule in rules
+            for prefix in "bs"
+        )
+        for low, high in ranges
     )
 
 
@@ -354,9 +359,10 @@ def state_etags(service: TableServiceClient, tenant: str, rule: str) -> dict[str
     table = service.get_table_client(keys.STATE_TABLE)
     return {
         str(entity["RowKey"]): str(entity.metadata["etag"])
+        for prefix in "bs"
         for entity in table.query_entities(
             "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": tenant, "low": f"s|{rule}|", "high": f"s|{rule}}}"},
+            parameters={"pk": tenant, "low": f"{prefix}|{rule}|", "high": f"{prefix}|{rule}}}"},
         )
     }
 
@@ -380,8 +386,8 @@ def test_evaluation_of_some_rules_reads_and_writes_only_their_rows(
     assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [
         ("dev-001-07", StoredStatus.PASS)
     ]
-    # Only the 30 rows of DEV-001 were read, by row key range inside that rule...
-    assert reads.entities == result.entities_read == 30
+    # Only DEV-001's bucket (its 30 records) was read, by row key range inside that rule...
+    assert (reads.entities, result.entities_read) == (1, 30)
     assert reads.ranges()
     assert inside(reads.ranges(), {"DEV-001"})
     # ...and the other rules' rows were neither rewritten nor forgotten.
@@ -401,8 +407,9 @@ def test_evaluation_of_every_rule_reads_the_state_in_one_query(
             tenant_id, evaluation(tenant_id, at, three_rules(), RULES), run_info()
         )
     assert result.entities_written <= 3
-    assert reads.entities == result.entities_read == 90
-    assert len(reads.queries) == 1  # adjacent rules share one row key range
+    assert (reads.entities, result.entities_read) == (3, 90)  # a bucket per (rule, scope)
+    # Adjacent rules share one row key range: one for the buckets, one for older rows.
+    assert len(reads.queries) == 2
 
 
 def test_older_snapshot_is_refused_per_rule_not_for_rules_evaluated_on_an_older_one(
@@ -472,6 +479,13 @@ def test_rule_ranges_select_exactly_the_rows_of_the_wanted_rules() -> None:
         ranges = _rule_ranges(parts(wanted), parts(rules))
         selected = {rule for key, rule in rows.items() if any(lo <= key < hi for lo, hi in ranges)}
         assert selected == wanted
-        # Adjacent wanted rules share a range: never more ranges than runs of wanted rules.
-        assert len(ranges) <= len(wanted)
-    assert len(_rule_ranges(parts(rules), parts(rules))) == 1
+        in_buckets = {
+            rule
+            for rule in rules
+            for prefix in ("", "0", "ff")
+            if any(lo <= f"b|{keys.key_part(rule)}|p|{prefix}" < hi for lo, hi in ranges)
+        }
+        assert in_buckets == wanted
+        # Adjacent wanted rules share a range (per layout): never more than runs of wanted rules.
+        assert len(ranges) <= 2 * len(wanted)
+    assert len(_rule_ranges(parts(rules), parts(rules))) == 2

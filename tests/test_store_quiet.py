@@ -10,14 +10,14 @@ import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from monitors import http_api
-from monitors.store import keys
+from monitors.store import buckets, keys
 from monitors.store.diff import finding_row_key, record_of
 from monitors.store.keys import parse_time
 from monitors.store.records import StoredStatus
 from monitors.store.verdict_store import VerdictStore
 from rules.findings import Status
 from tests.conftest import evaluation, finding, run_info
-from tests.test_store_concurrency import MANY, CutConnection, FailingTables
+from tests.test_store_concurrency import MANY, SMALL, CutConnection, FailingTables
 
 T1, T2, T3, T4 = (
     "2026-11-20T10:00:00Z",
@@ -27,15 +27,29 @@ T1, T2, T3, T4 = (
 )
 
 
-def state_rows(service: TableServiceClient, tenant: str) -> dict[str, dict[str, object]]:
+def state_entities(service: TableServiceClient, tenant: str) -> list[dict[str, Any]]:
+    """Every state entity of the tenant: buckets (`b|…`) and rows of the previous layout."""
     table = service.get_table_client(keys.STATE_TABLE)
-    return {
-        str(entity["RowKey"]): dict(entity)
+    return [
+        dict(entity)
+        for low, high in (("b|", "b}"), ("s|", "s}"))
         for entity in table.query_entities(
             "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": tenant, "low": "s|", "high": "s}"},
+            parameters={"pk": tenant, "low": low, "high": high},
         )
-    }
+    ]
+
+
+def state_rows(service: TableServiceClient, tenant: str) -> dict[str, dict[str, Any]]:
+    """Every record the state entities hold as written (committed or not), by record key."""
+    rows: dict[str, dict[str, Any]] = {}
+    for entity in state_entities(service, tenant):
+        if buckets.is_bucket(str(entity["RowKey"])):
+            for key, item in buckets.parse_content(buckets.joined(entity, "Data")).items():
+                rows[key] = item.record.as_columns()
+        elif entity.get("Exists", True):
+            rows[str(entity["RowKey"])] = entity
+    return rows
 
 
 def passing(store: VerdictStore, tenant: str) -> int:
@@ -97,8 +111,9 @@ def test_not_recorded_to_pass_is_no_event_and_fail_to_pass_is_one(
 
 
 def test_writer_cut_while_forgetting_tombstones_loses_and_doubles_nothing(
-    store: VerdictStore, table_service: TableServiceClient, tenant_id: str
+    table_service: TableServiceClient, tenant_id: str
 ) -> None:
+    store = VerdictStore(table_service, bucket_records=SMALL)  # several transactions
     failing = [finding(f"app-{i:03d}", Status.FAIL) for i in range(MANY)]
     passing_now = [finding(f"app-{i:03d}", Status.PASS) for i in range(MANY)]
     store.record_evaluation(tenant_id, evaluation(tenant_id, T1, failing), run_info())
@@ -106,7 +121,8 @@ def test_writer_cut_while_forgetting_tombstones_loses_and_doubles_nothing(
     # The writer that forgets the tombstones dies after its first transaction: 99 are gone,
     # uncommitted. Half of the subjects fail again in that same evaluation.
     mixed = [finding(f"app-{i:03d}", Status.FAIL if i % 2 else Status.PASS) for i in range(MANY)]
-    broken = VerdictStore(FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2))  # type: ignore[arg-type]
+    cut = FailingTables(table_service, keys.STATE_TABLE, fail_on_call=2)
+    broken = VerdictStore(cut, bucket_records=SMALL)  # type: ignore[arg-type]
     with pytest.raises(CutConnection):
         broken.record_evaluation(tenant_id, evaluation(tenant_id, T3, mixed), run_info())
     assert store.current_state(tenant_id).verdicts == ()
@@ -132,7 +148,7 @@ def test_manual_items_are_stored_once_and_forgotten_without_a_row(
     store.record_evaluation(tenant_id, evaluation(tenant_id, T3, []), run_info())
     assert store.current_state(tenant_id).verdicts == ()
     store.record_evaluation(tenant_id, evaluation(tenant_id, T4, []), run_info())
-    assert state_rows(table_service, tenant_id) == {}  # the forgotten row is gone too
+    assert state_entities(table_service, tenant_id) == []  # the forgotten bucket is gone too
 
 
 def test_state_written_in_the_old_format_still_reads_and_is_migrated_on_write(
@@ -217,9 +233,10 @@ class _PurgingService:
 def state_rows_of(table: Any, tenant: str) -> list[str]:
     return [
         str(entity["RowKey"])
+        for low, high in (("b|", "b}"), ("s|", "s}"))
         for entity in table.query_entities(
             "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": tenant, "low": "s|", "high": "s}"},
+            parameters={"pk": tenant, "low": low, "high": high},
         )
     ]
 
@@ -233,9 +250,9 @@ def test_a_row_to_delete_that_a_purge_removed_first_makes_the_writer_start_again
     store.record_evaluation(tenant_id, evaluation(tenant_id, T2, []), run_info())  # forgotten
     service = _PurgingService(table_service, tenant_id)
     racing = VerdictStore(service)  # type: ignore[arg-type]
-    result = racing.record_evaluation(
-        tenant_id, evaluation(tenant_id, T3, [finding("new", Status.FAIL)]), run_info()
-    )
+    # "new" is in another scope, so another bucket: the forgotten one is to be deleted.
+    elsewhere = finding("new", Status.FAIL, profile="profile-2")
+    result = racing.record_evaluation(tenant_id, evaluation(tenant_id, T3, [elsewhere]), run_info())
     assert service.table.purged == 1
     assert (result.outcome, result.attempts) == ("committed", 2)
     assert [(t.record.subject_id, t.to_status) for t in result.transitions] == [

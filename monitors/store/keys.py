@@ -35,7 +35,8 @@ ALL_TABLES = (
 SEPARATOR = "|"
 # The tenant's state partition holds one head entity; its row key sorts before every state row.
 HEAD_ROW_KEY = "!head"
-STATE_ROW_PREFIX = "s" + SEPARATOR
+STATE_ROW_PREFIX = "s" + SEPARATOR  # one record per row (the previous layout, still read)
+BUCKET_ROW_PREFIX = "b" + SEPARATOR  # the records of one (rule, scope) by subject hash prefix
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]")
 # Encoded parts longer than this are shortened to a prefix and a hash of the whole value.

@@ -353,5 +353,6 @@ class RecordResult:
     entities_written: int = 0
     attempts: int = 1
     notes: tuple[str, ...] = field(default=())
-    # State rows this call read (the evaluated rules' rows and any left to repair).
+    # Verdict records in the state entities this call read (the evaluated rules' buckets and
+    # rows, and any left to repair).
     entities_read: int = 0

@@ -5,12 +5,15 @@ How an evaluation is recorded (docs/storage.md has the full story):
 1. Read the tenant's *head* entity and its ETag. The head lives in the tenant's state
    partition and says which write sequence number is committed (`Committed`), the next free
    one (`NextSeq`), the rule versions and when each rule was last evaluated.
-2. Read the state rows of the evaluated rules (row keys start with the rule, so each rule is
-   one row key range of the tenant's partition), plus the rows with `Seq > Committed` of any
-   rule the head's `Dirty` says an unfinished write touched. A row's visible value is its own
-   columns when its `Seq` is committed, else the previous value it carries in `Prev`.
-3. Diff with the evaluation (monitors.store.diff), then write the changed rows in table
-   transactions of at most 100 operations; every transaction also updates the head under
+2. Read the state entities of the evaluated rules: *buckets* holding the records of one
+   (rule, scope) by a hash prefix of the subject (monitors.store.buckets), and rows of the
+   previous layout, one record each. Row keys start with the rule, so each rule is one row
+   key range per layout; add the entities with `Seq > Committed` of any rule the head's
+   `Dirty` says an unfinished write touched. An entity's visible content is its own when its
+   `Seq` is committed, else the previous content it carries in `Prev`.
+3. Diff with the evaluation (monitors.store.diff), then write the changed buckets (and delete
+   the entities of another layout after them) in table transactions of at most 100
+   operations; every transaction also updates the head under
    `If-Match` of the ETag seen so far. Two writers therefore cannot interleave: the one
    whose ETag went stale gets 412 on its next transaction (atomically, nothing of that
    transaction is written) and starts over from step 1 on the other's committed state.
@@ -23,8 +26,8 @@ How an evaluation is recorded (docs/storage.md has the full story):
    is keyed deterministically, so the next writer finishing an interrupted finalize writes
    the same entities again, never a second copy.
 
-A failure anywhere before step 4 leaves rows whose `Seq` is not committed: every reader
-shows their previous value, and the next writer puts them back. Nothing of a half-written
+A failure anywhere before step 4 leaves entities whose `Seq` is not committed: every reader
+shows their previous content, and the next writer puts them back. Nothing of a half-written
 evaluation is ever read, so nothing "resolves" by accident.
 """
 
@@ -56,7 +59,8 @@ from azure.data.tables import (
     UpdateMode,
 )
 
-from monitors.store import keys
+from monitors.store import buckets, keys
+from monitors.store.buckets import Content, Item
 from monitors.store.continuation import (
     InvalidQueryError,
     decode_continuation,
@@ -64,6 +68,7 @@ from monitors.store.continuation import (
 )
 from monitors.store.diff import Change, QuietCounts, diff_evaluation, is_counted
 from monitors.store.keys import (
+    BUCKET_ROW_PREFIX,
     HEAD_ROW_KEY,
     SEPARATOR,
     STATE_ROW_PREFIX,
@@ -106,7 +111,13 @@ MAX_CAUSE_LINKS_PER_EVENT = 200
 MAX_MODIFIED_PROPERTIES_TEXT = 16_000
 # How far before the retention cutoff the purge looks for month partitions left behind.
 PURGE_LOOKBACK_MONTHS = 24
-_STATE_HIGH = "s" + chr(ord(SEPARATOR) + 1)  # every state row key sorts below this
+# Every state entity: rows of the previous layout (`s|…`) and buckets (`b|…`).
+_ALL_STATE = (
+    (STATE_ROW_PREFIX, "s" + chr(ord(SEPARATOR) + 1)),
+    (BUCKET_ROW_PREFIX, "b" + chr(ord(SEPARATOR) + 1)),
+)
+# Bytes of entity data per state transaction (Table Storage: 4 MiB per transaction payload).
+_TRANSACTION_BYTES = 2_500_000
 _ROW_KEY_END = chr(ord(SEPARATOR) + 1)  # sorts after "<inverted time>|..." for that time
 _CONFLICT_CODES = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ConditionNotMet"}
 
@@ -185,9 +196,14 @@ class VerdictStore:
         max_attempts: int = 20,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = keys.utc_now,
+        bucket_records: int = buckets.TARGET_RECORDS,
     ) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
+        if bucket_records < 1:
+            raise ValueError("bucket_records must be at least 1")
+        # Records per bucket a (rule, scope) aims at (docs/storage.md, "Buckets").
+        self._bucket_records = bucket_records
         self._service = service
         self.retention_days = retention_days
         self._max_attempts = max_attempts
@@ -318,47 +334,49 @@ class VerdictStore:
             )
         return _Head.from_entity(table.get_entity(tenant, HEAD_ROW_KEY))
 
-    def _read_rows(
+    def _read_entities(
         self,
         tenant: str,
         committed: int,
-        ranges: Iterable[tuple[str, str]] = ((STATE_ROW_PREFIX, _STATE_HIGH),),
+        ranges: Iterable[tuple[str, str]] = _ALL_STATE,
         *,
         uncommitted_only: bool = False,
-    ) -> dict[str, tuple[VerdictRecord | None, TableEntity]]:
-        """State rows in row key ranges of the tenant's partition, with their visible value."""
+    ) -> dict[str, TableEntity]:
+        """State entities (buckets and rows) in row key ranges of the tenant's partition."""
         query = "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high"
         if uncommitted_only:
             query += " and Seq gt @committed"
-        rows = {}
+        found = {}
         for low, high in ranges:
             for entity in self._query(
                 keys.STATE_TABLE,
                 query,
                 {"pk": tenant, "low": low, "high": high, "committed": committed},
             ):
-                rows[str(entity["RowKey"])] = (_visible(entity, committed), entity)
-        return rows
+                found[str(entity["RowKey"])] = entity
+        return found
 
     def _read_for_evaluation(
         self, tenant: str, head: _Head, evaluated: frozenset[str]
-    ) -> dict[str, tuple[VerdictRecord | None, TableEntity]]:
-        """The rows of the evaluated rules, plus rows an unfinished write left elsewhere.
+    ) -> dict[str, TableEntity]:
+        """The entities of the evaluated rules, plus those an unfinished write left elsewhere.
 
-        Rows of other rules are read only where the head says an uncommitted write may have
-        touched them (`Dirty`), and only those with `Seq > Committed`: they must be put back
-        before this commit, or they would become visible under the larger `Committed`.
+        Entities of other rules are read only where the head says an uncommitted write may
+        have touched them (`Dirty`), and only those with `Seq > Committed`: they must be put
+        back before this commit, or they would become visible under the larger `Committed`.
         """
         known = _rule_parts(head.rule_versions) | evaluated | (head.dirty or frozenset())
-        rows = self._read_rows(tenant, head.committed, _rule_ranges(evaluated, known))
+        found = self._read_entities(tenant, head.committed, _rule_ranges(evaluated, known))
         if head.dirty is None:
-            leftover_ranges: list[tuple[str, str]] = [(STATE_ROW_PREFIX, _STATE_HIGH)]
+            leftover_ranges: list[tuple[str, str]] = list(_ALL_STATE)
         else:
             leftover_ranges = _rule_ranges(head.dirty - evaluated, known)
-        leftovers = self._read_rows(tenant, head.committed, leftover_ranges, uncommitted_only=True)
-        for row_key, row in leftovers.items():
-            rows.setdefault(row_key, row)
-        return rows
+        leftovers = self._read_entities(
+            tenant, head.committed, leftover_ranges, uncommitted_only=True
+        )
+        for row_key, entity in leftovers.items():
+            found.setdefault(row_key, entity)
+        return found
 
     def _write_evaluation(
         self,
@@ -371,28 +389,37 @@ class VerdictStore:
         reads: list[int],
     ) -> tuple[tuple[Transition, ...], int]:
         seq = head.next_seq
-        rows = self._read_for_evaluation(
-            tenant, head, _rule_parts(rule.id for rule in evaluation.rules)
-        )
-        reads.append(len(rows))
-        previous = {key: record for key, (record, _) in rows.items() if record is not None}
+        evaluated_ids = {rule.id for rule in evaluation.rules}
+        entities = self._read_for_evaluation(tenant, head, _rule_parts(evaluated_ids))
+        contents = {
+            row_key: buckets.visible_content(entity, head.committed)
+            for row_key, entity in entities.items()
+        }
+        visible = _merged(contents)
+        reads.append(len(visible))
+        previous = {key: item.record for key, item in visible.items()}
         diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
-        changed = {change.row_key for change in diff.changes}
-        operations = [
-            operation
-            for change in diff.changes
-            if (operation := _state_operation(tenant, seq, change, rows)) is not None
-        ]
-        for row_key, (visible, entity) in rows.items():
-            if row_key in changed:
-                continue
-            if int(entity.get("Seq", 0)) > head.committed:
-                # Rows an interrupted writer left behind go back to their committed value.
-                operations.append(_restore_operation(tenant, row_key, entity))
-            elif visible is None:
-                # A forgotten record: nothing to remember, so no row (the delete is fenced
-                # by the head's ETag like every write; a reader never saw the row anyway).
-                operations.append(_delete_operation(tenant, row_key))
+        desired: Content = {
+            key: item for key, item in visible.items() if item.record.rule_id in evaluated_ids
+        }
+        for change in diff.changes:
+            if change.record is None:
+                desired.pop(change.row_key, None)
+            elif change.transition:
+                from_status = change.from_status.value if change.from_status else ""
+                desired[change.row_key] = Item(change.record, seq, from_status)
+            else:
+                desired[change.row_key] = Item(change.record)
+        operations = _bucket_operations(
+            tenant,
+            seq,
+            head.committed,
+            entities,
+            visible,
+            desired,
+            _rule_parts(evaluated_ids),
+            self._bucket_records,
+        )
         etag = head.etag
         written = 0
         # The claim names every rule this write may leave uncommitted rows in (with those
@@ -406,8 +433,7 @@ class VerdictStore:
             "Dirty": json.dumps(sorted(dirty)),
             "DirtyFor": seq + 1,
         }
-        for start in range(0, len(operations), TRANSACTION_LIMIT - 1):
-            chunk = operations[start : start + TRANSACTION_LIMIT - 1]
+        for chunk in _chunks(operations):
             fenced = ("update", claim, _if_match(etag, UpdateMode.MERGE))
             try:
                 result = self._table(keys.STATE_TABLE).submit_transaction([fenced, *chunk])
@@ -511,22 +537,22 @@ class VerdictStore:
             wanted = frozenset(str(part) for part in head.pending["ruleKeys"])
             ranges = _rule_ranges(wanted, _rule_parts(head.rule_versions) | wanted)
         else:  # a note written before the rules were kept in it
-            ranges = [(STATE_ROW_PREFIX, _STATE_HIGH)]
-        entities = (
-            entity
+            ranges = list(_ALL_STATE)
+        contents = {
+            str(entity["RowKey"]): buckets.visible_content(entity, head.committed)
             for low, high in ranges
             for entity in self._query(
                 keys.STATE_TABLE,
                 "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high and TSeq eq @seq",
                 {"pk": tenant, "low": low, "high": high, "seq": head.committed},
             )
-        )
+        }
         transitions = []
-        for entity in entities:
-            record = _visible(entity, head.committed)
-            if record is None:
+        for item in _merged(contents).values():
+            if item.tseq != head.committed:
                 continue
-            from_status = StoredStatus(entity["TFrom"]) if entity.get("TFrom") else None
+            record = item.record
+            from_status = StoredStatus(item.tfrom) if item.tfrom else None
             transitions.append(
                 Transition(
                     tenant,
@@ -587,9 +613,12 @@ class VerdictStore:
         counted = dict(head.passing or {})
         # Rules last recorded before passes were counted keep pass rows: count those.
         legacy: QuietCounts = {}
-        for record, _ in self._read_rows(tenant, head.committed).values():
-            if record is None:
-                continue
+        contents = {
+            row_key: buckets.visible_content(entity, head.committed)
+            for row_key, entity in self._read_entities(tenant, head.committed).items()
+        }
+        for item in _merged(contents).values():
+            record = item.record
             if is_counted(record):
                 # A tombstone (counted in the head) or a pass row of the old format.
                 if record.rule_id not in counted:
@@ -943,25 +972,36 @@ class VerdictStore:
         except ResourceNotFoundError:
             return 0
         deleted = 0
-        for row_key, (record, entity) in self._read_rows(tenant, head.committed).items():
+        table = self._table(keys.STATE_TABLE)
+        for row_key, entity in self._read_entities(tenant, head.committed).items():
             if int(entity.get("Seq", 0)) > head.committed:
-                continue  # an uncommitted write's row: the next writer restores it
-            forgotten = record is None
-            expired = (
-                record is not None
-                and record.status == StoredStatus.RESOLVED
-                and record.last_changed < cutoff
-            )
-            if not (forgotten or expired):
-                continue
-            try:
-                self._table(keys.STATE_TABLE).delete_entity(
-                    tenant,
-                    row_key,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
+                continue  # an uncommitted write's entity: the next writer restores it
+            content = buckets.visible_content(entity, head.committed)
+            kept = {
+                key: item
+                for key, item in content.items()
+                if not (
+                    item.record.status == StoredStatus.RESOLVED
+                    and item.record.last_changed < cutoff
                 )
-                deleted += 1
+            }
+            if kept and len(kept) == len(content):
+                continue
+            etag = str(entity.metadata["etag"])
+            try:
+                if kept:  # a bucket keeps its other records, still committed
+                    data = buckets.split_columns("Data", buckets.content_text(kept))
+                    table.update_entity(
+                        {**_key_of(entity), **data, "Records": len(kept)},
+                        mode=UpdateMode.MERGE,
+                        etag=etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                else:
+                    table.delete_entity(
+                        tenant, row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+                deleted += max(1, len(content) - len(kept))
             except (ResourceModifiedError, ResourceNotFoundError):
                 pass  # a writer touched it meanwhile: it stays
         return deleted
@@ -993,7 +1033,7 @@ def _key_of(entity: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _rule_part(row_key: str) -> str:
-    """The encoded rule of a state row key `s|rule|profile|subjectType|subjectId`."""
+    """The encoded rule of a state row key `s|rule|…` or a bucket key `b|rule|…`."""
     return row_key[len(STATE_ROW_PREFIX) :].split(SEPARATOR, 1)[0]
 
 
@@ -1002,84 +1042,173 @@ def _rule_parts(rule_ids: Iterable[str]) -> frozenset[str]:
 
 
 def _rule_ranges(wanted: frozenset[str], known: frozenset[str]) -> list[tuple[str, str]]:
-    """Row key ranges holding exactly the state rows of the `wanted` rules (encoded parts).
+    """Row key ranges holding exactly the state entities of the `wanted` rules (encoded).
 
-    A rule's rows are `s|rule|…`; the rules are ordered as their rows sort (`rule|`), and
-    wanted rules with no other known rule between them share one range, so an evaluation
-    of every rule is still a single query.
+    A rule's entities are `b|rule|…` (buckets) and `s|rule|…` (rows of the previous layout);
+    the rules are ordered as their keys sort (`rule|`), and wanted rules with no other known
+    rule between them share one range, so an evaluation of every rule is two queries.
     """
-    ranges: list[tuple[str, str]] = []
+    spans: list[tuple[str, str]] = []
     first = last = ""
     for part in sorted(wanted | known, key=lambda part: part + SEPARATOR):
         if part in wanted:
             first, last = first or part, part
             continue
         if first:
-            ranges.append(_rule_range(first, last))
+            spans.append((first, last))
             first = last = ""
     if first:
-        ranges.append(_rule_range(first, last))
-    return ranges
+        spans.append((first, last))
+    return [
+        (f"{prefix}{first}{SEPARATOR}", f"{prefix}{last}{_ROW_KEY_END}")
+        for prefix in (BUCKET_ROW_PREFIX, STATE_ROW_PREFIX)
+        for first, last in spans
+    ]
 
 
-def _rule_range(first: str, last: str) -> tuple[str, str]:
-    return (f"{STATE_ROW_PREFIX}{first}{SEPARATOR}", f"{STATE_ROW_PREFIX}{last}{_ROW_KEY_END}")
+def _merged(contents: Mapping[str, Content]) -> Content:
+    """One visible item per record: rows of the previous layout first, buckets over them.
+
+    A record is in two entities only after a migration or a change of bucket layout was
+    interrupted and repaired: the new bucket then holds the same committed value as the
+    entity it was to replace, until the next writer of the rule deletes that one.
+    """
+    merged: Content = {}
+    for row_key in sorted(contents, key=lambda key: (buckets.is_bucket(key), key)):
+        merged.update(contents[row_key])
+    return merged
 
 
-def _visible(entity: Mapping[str, Any], committed: int) -> VerdictRecord | None:
-    """The committed value of a state row: its own, or the one before an uncommitted write."""
-    if int(entity.get("Seq", 0)) <= committed:
-        return VerdictRecord.from_columns(entity) if entity.get("Exists", True) else None
-    previous = json.loads(entity.get("Prev") or "null")
-    return VerdictRecord.from_columns(previous) if previous else None
-
-
-def _state_operation(
+def _bucket_operations(
     tenant: str,
     seq: int,
-    change: Change,
-    rows: Mapping[str, tuple[VerdictRecord | None, TableEntity]],
-) -> tuple[Any, ...] | None:
-    old = rows.get(change.row_key, (None, {}))[0]
-    if change.record is None and (old is None or is_counted(old)):
-        # Forgetting what needs no row (a tombstone, a pass row of the old format): delete.
-        # Its transition, if any, was finalized before this writer started, and a quiet
-        # record reads as no record, so this changes nothing visible even uncommitted.
-        return _delete_operation(tenant, change.row_key) if change.row_key in rows else None
+    committed: int,
+    entities: Mapping[str, TableEntity],
+    visible: Content,
+    desired: Content,
+    evaluated: frozenset[str],
+    target: int,
+) -> list[tuple[Any, ...]]:
+    """The writes that leave the evaluated rules' records as `desired`, in buckets.
+
+    Per (rule, scope): the prefix length (kept unless the number of records moved far), the
+    buckets whose content or previous content differs from what they hold, written with
+    `Prev` = what their records read as before this write (from whichever entity held them);
+    entities of another layout (rows, buckets of another length) are deleted after every
+    upsert, so a writer cut anywhere leaves each record readable from some entity. Entities
+    of other rules that an unfinished write left are put back (repair).
+    """
+    upserts: list[tuple[Any, ...]] = []
+    deletes: list[tuple[Any, ...]] = []
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row_key in entities:
+        if _rule_part(row_key) in evaluated:
+            groups[buckets.group_of_key(row_key)].append(row_key)
+        elif int(entities[row_key].get("Seq", 0)) > committed:
+            upserts_or_deletes = _restore(tenant, row_key, entities[row_key])
+            (upserts if upserts_or_deletes[0] == "upsert" else deletes).append(upserts_or_deletes)
+    wanted: dict[tuple[str, str], Content] = defaultdict(dict)
+    before: dict[tuple[str, str], Content] = defaultdict(dict)
+    for key, item in desired.items():
+        wanted[buckets.group_of_record(item.record)][key] = item
+    for key, item in visible.items():
+        if _rule_part(key) in evaluated:
+            before[buckets.group_of_record(item.record)][key] = item
+    for group in sorted(set(groups) | set(wanted) | set(before)):
+        held = [key for key in groups.get(group, []) if buckets.is_bucket(key)]
+        lengths = [buckets.prefix_length(key) for key in held]
+        current = max(sorted(set(lengths)), key=lengths.count) if lengths else None
+        length = buckets.choose_length(wanted[group].values(), current, target)
+        new: dict[str, Content] = defaultdict(dict)
+        old: dict[str, Content] = defaultdict(dict)
+        for key, item in wanted[group].items():
+            new[buckets.bucket_key(item.record, length)][key] = item
+        for key, item in before[group].items():
+            old[buckets.bucket_key(item.record, length)][key] = item
+        targets = set(new) | set(old)
+        for bucket in sorted(
+            targets | {key for key in held if buckets.prefix_length(key) == length}
+        ):
+            own = buckets.visible_content(entities[bucket], committed) if bucket in entities else {}
+            content, prev = new.get(bucket, {}), old.get(bucket, {})
+            if not content and not buckets.loud(prev):
+                if bucket in entities:
+                    deletes.append(_delete_operation(tenant, bucket))
+                continue
+            unchanged = buckets.same(content, own) and buckets.same(prev, own)
+            if (
+                unchanged
+                and bucket in entities
+                and int(entities[bucket].get("Seq", 0)) <= committed
+            ):
+                continue
+            upserts.append(_bucket_upsert(tenant, bucket, seq, content, prev))
+        for row_key in groups.get(group, []):
+            if row_key not in targets and not (
+                buckets.is_bucket(row_key) and buckets.prefix_length(row_key) == length
+            ):
+                deletes.append(_delete_operation(tenant, row_key))
+    return upserts + deletes
+
+
+def _bucket_upsert(
+    tenant: str, row_key: str, seq: int, content: Content, prev: Content
+) -> tuple[Any, ...]:
+    transited = any(item.tseq == seq for item in content.values())
     entity: dict[str, Any] = {
         "PartitionKey": tenant,
-        "RowKey": change.row_key,
-        "Exists": change.record is not None,
+        "RowKey": row_key,
         "Seq": seq,
-        "TSeq": seq if change.transition else 0,
-        "TFrom": change.from_status.value if change.transition and change.from_status else "",
-        "Prev": json.dumps(old.as_columns() if old else None, ensure_ascii=False),
+        "TSeq": seq if transited else 0,
+        "Records": len(content),
+        **buckets.split_columns("Data", buckets.content_text(content)),
+        **buckets.split_columns("Prev", buckets.content_text(prev)),
     }
-    if change.record is not None:
-        entity.update(change.record.as_columns())
     return ("upsert", entity, _REPLACE)
+
+
+def _restore(tenant: str, row_key: str, entity: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Put an entity an interrupted writer left back to what it read as before."""
+    previous = buckets.previous_content(entity)
+    if not buckets.loud(previous):
+        return _delete_operation(tenant, row_key)  # back to no entity
+    if buckets.is_bucket(row_key):
+        return _bucket_upsert(tenant, row_key, 0, previous, previous)
+    record = next(iter(previous.values())).record
+    restored: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": row_key,
+        "Exists": True,
+        "Seq": 0,
+        "TSeq": 0,
+        "TFrom": "",
+        "Prev": entity.get("Prev") or "null",
+        **record.as_columns(),
+    }
+    return ("upsert", restored, _REPLACE)
 
 
 def _delete_operation(tenant: str, row_key: str) -> tuple[Any, ...]:
     return ("delete", {"PartitionKey": tenant, "RowKey": row_key})
 
 
-def _restore_operation(tenant: str, row_key: str, entity: Mapping[str, Any]) -> tuple[Any, ...]:
-    previous = _visible(entity, committed=-1)
-    if previous is None or is_counted(previous):
-        return _delete_operation(tenant, row_key)  # back to no row
-    restored: dict[str, Any] = {
-        "PartitionKey": tenant,
-        "RowKey": row_key,
-        "Exists": previous is not None,
-        "Seq": 0,
-        "TSeq": 0,
-        "TFrom": "",
-        "Prev": entity.get("Prev") or "null",
-    }
-    if previous is not None:
-        restored.update(previous.as_columns())
-    return ("upsert", restored, _REPLACE)
+def _operation_bytes(operation: tuple[Any, ...]) -> int:
+    return sum(len(str(value).encode()) + len(name) for name, value in operation[1].items())
+
+
+def _chunks(operations: Sequence[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    """Transactions of at most 99 operations (plus the head) and _TRANSACTION_BYTES of data."""
+    chunk: list[tuple[Any, ...]] = []
+    size = 0
+    for operation in operations:
+        cost = _operation_bytes(operation)
+        if chunk and (len(chunk) == TRANSACTION_LIMIT - 1 or size + cost > _TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(operation)
+        size += cost
+    if chunk:
+        yield chunk
 
 
 _PASSING_CHARS = 30_000  # per property (Table Storage: 32 K UTF-16 characters)
