@@ -35,10 +35,11 @@ from monitors.store.records import (
     CurrentVerdict,
     StoredStatus,
     Transition,
+    VerdictRecord,
 )
 from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
 from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
-from rules.findings import Severity, Status
+from rules.findings import RuleMetadata, Severity, Status
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,34 @@ def _severity(text: str) -> Severity:
         return Severity(text)
     except ValueError:
         return Severity.BLOCKER  # an unreadable severity never makes anything greener
+
+
+def _finding_row(
+    verdict: VerdictRecord | summaries.StoredFinding,
+    status: str,
+    last_changed: datetime,
+    metadata: Mapping[str, RuleMetadata],
+) -> FindingRow:
+    """One row of a findings table, from a recorded verdict or a summary's kept finding."""
+    meta = metadata.get(verdict.rule_id)
+    severity = _severity(verdict.severity)
+    return FindingRow(
+        rule_id=verdict.rule_id,
+        title=meta.title if meta else verdict.rule_id,
+        status=status,
+        severity=severity.value,
+        blocking=severity.at_least(THRESHOLD),
+        subject_type=verdict.subject_type,
+        subject_id=verdict.subject_id,
+        subject_name=verdict.subject_name,
+        scope_id=verdict.scope_id,
+        scope_name=verdict.scope_name,
+        message=verdict.message,
+        reasons=verdict.reasons,
+        remediation=meta.remediation if meta else "",
+        admin_url=admin_center_url(verdict.subject_type, verdict.subject_id),
+        last_changed=last_changed,
+    )
 
 
 def readiness_of_verdicts(verdicts: Iterable[CurrentVerdict], passed: bool = False) -> Readiness:
@@ -421,27 +450,7 @@ class Dashboard:
             record = verdict.record
             if record.status not in _NOT_GREEN:
                 continue
-            meta = metadata.get(record.rule_id)
-            severity = _severity(record.severity)
-            rows.append(
-                FindingRow(
-                    rule_id=record.rule_id,
-                    title=meta.title if meta else record.rule_id,
-                    status=record.status.value,
-                    severity=severity.value,
-                    blocking=severity.at_least(THRESHOLD),
-                    subject_type=record.subject_type,
-                    subject_id=record.subject_id,
-                    subject_name=record.subject_name,
-                    scope_id=record.scope_id,
-                    scope_name=record.scope_name,
-                    message=record.message,
-                    reasons=record.reasons,
-                    remediation=meta.remediation if meta else "",
-                    admin_url=admin_center_url(record.subject_type, record.subject_id),
-                    last_changed=record.last_changed,
-                )
-            )
+            rows.append(_finding_row(record, record.status.value, record.last_changed, metadata))
         rank = {s: i for i, s in enumerate((Severity.BLOCKER, Severity.ERROR, Severity.WARNING))}
         rows.sort(
             key=lambda r: (
@@ -748,27 +757,7 @@ def _from_stored(tenant: str, head: Head, found: summaries.StoredSummary) -> Ten
     profiles.sort(key=lambda p: p.name.lower())
     rows = []
     for f in found.findings:
-        meta = metadata.get(f.rule_id)
-        severity = _severity(f.severity)
-        rows.append(
-            FindingRow(
-                rule_id=f.rule_id,
-                title=meta.title if meta else f.rule_id,
-                status=f.status,
-                severity=severity.value,
-                blocking=severity.at_least(THRESHOLD),
-                subject_type=f.subject_type,
-                subject_id=f.subject_id,
-                subject_name=f.subject_name,
-                scope_id=f.scope_id,
-                scope_name=f.scope_name,
-                message=f.message,
-                reasons=f.reasons,
-                remediation=meta.remediation if meta else "",
-                admin_url=admin_center_url(f.subject_type, f.subject_id),
-                last_changed=parse_time(found.evaluated_at[f.rule_id]),
-            )
-        )
+        rows.append(_finding_row(f, f.status, parse_time(found.evaluated_at[f.rule_id]), metadata))
     rows.sort(key=_finding_order)
     total = Counter[str]()
     for counts in found.counts.values():
