@@ -10,7 +10,6 @@ again on the same ports and directory: an outage in the middle of a test, with t
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from monitors.dashboard.local_storage import free_port, listening
 
 AZURITE = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "azurite"
 # Azurite's documented development account and key: a public emulator constant, not a secret.
@@ -46,20 +47,6 @@ class Azurite:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @contextmanager
 def running_azurite(workdir: Path | None = None) -> Iterator[Azurite]:
     """Start Azurite in memory on free ports; stop it when the block ends."""
@@ -70,9 +57,9 @@ def running_azurite(workdir: Path | None = None) -> Iterator[Azurite]:
 
 
 def _run(scratch: Path) -> Iterator[Azurite]:
-    ports = Azurite(table_port=_free_port(), queue_port=_free_port())
+    ports = Azurite(table_port=free_port(), queue_port=free_port())
     process = _start(
-        ports, _free_port(), ["--inMemoryPersistence"], scratch, scratch / "azurite.log"
+        ports, free_port(), ["--inMemoryPersistence"], scratch, scratch / "azurite.log"
     )
     try:
         yield ports
@@ -110,9 +97,7 @@ def _start(
         )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not (
-            _accepts_connections(ports.table_port) and _accepts_connections(ports.queue_port)
-        ):
+        while not (listening(ports.table_port) and listening(ports.queue_port)):
             if process.poll() is not None:
                 raise RuntimeError(f"Azurite exited early: {log.read_text()[-2000:]}")
             if time.monotonic() > deadline:
@@ -140,8 +125,8 @@ class PersistentAzurite:
 
     def __init__(self, location: Path) -> None:
         self.location = location
-        self.ports = Azurite(table_port=_free_port(), queue_port=_free_port())
-        self._blob_port = _free_port()
+        self.ports = Azurite(table_port=free_port(), queue_port=free_port())
+        self._blob_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -168,9 +153,7 @@ class PersistentAzurite:
         _stop(process)
         # Nothing answers on the ports any more: the next client call is refused.
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while _accepts_connections(self.ports.table_port) or _accepts_connections(
-            self.ports.queue_port
-        ):
+        while listening(self.ports.table_port) or listening(self.ports.queue_port):
             if time.monotonic() > deadline:
                 raise RuntimeError("Azurite still answers after it was stopped")
             time.sleep(0.05)

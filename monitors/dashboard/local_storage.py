@@ -35,13 +35,15 @@ def find_azurite() -> Path:
     raise LocalStorageError("--azurite needs Azurite in node_modules: run `make setup` first")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Whether something accepts connections on this loopback port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -56,7 +58,7 @@ def azurite_on(location: Path) -> Iterator[str]:
         raise LocalStorageError(f"--azurite: {location} is not a directory of Azurite data")
     location = location.resolve()
     binary = find_azurite()
-    table_port, queue_port, blob_port = _free_port(), _free_port(), _free_port()
+    table_port, queue_port, blob_port = free_port(), free_port(), free_port()
     with (location / "azurite.log").open("a") as log:
         process = _start(binary, location, log, table_port, queue_port, blob_port)
         try:
@@ -102,7 +104,7 @@ def _start(
 
 def _wait_for_tables(process: subprocess.Popen[bytes], location: Path, table_port: int) -> str:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not _listening(table_port):
+    while not listening(table_port):
         if process.poll() is not None:
             raise LocalStorageError(f"Azurite exited early; see {location / 'azurite.log'}")
         if time.monotonic() > deadline:
