@@ -19,18 +19,23 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from monitors.attestation import attested_basis
+from monitors.reports import profile_verdict
+from monitors.reports.stored_verdicts import THRESHOLD as READINESS_THRESHOLD
+from monitors.reports.stored_verdicts import (
+    blocking_failures,
+    readiness_of_verdicts,
+    severity_of,
+)
 from monitors.store import query_params
 from monitors.store.continuation import InvalidQueryError
 from monitors.store.keys import InvalidKeyError, format_time
 from monitors.store.records import CurrentVerdict, PassingCount, StoredStatus
 from monitors.store.settings import StoreSettingsError
 from monitors.store.verdict_store import VerdictStore
-from rules.findings import Severity
+from rules.device_readiness import Readiness
 
 log = logging.getLogger(__name__)
 
-# Failing or unknown at or above this severity makes a profile not ready.
-READINESS_THRESHOLD = Severity.ERROR
 _BLOCKING_STATUSES = {StoredStatus.FAIL.value, StoredStatus.UNKNOWN.value}
 
 
@@ -171,6 +176,8 @@ def _answer(produce: Callable[[], dict[str, Any]]) -> ApiResponse:
 
 
 def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
+    from monitors.guardrail.profile_use import not_preprovisioning_beside
+
     state = store.current_state(tenant)
     verdicts = sorted(
         state.verdicts,
@@ -180,7 +187,9 @@ def _readiness(tenant: str, store: VerdictStore) -> dict[str, Any]:
         "tenant": tenant,
         "lastRunId": state.last_run_id,
         "capturedAt": format_time(state.captured_at) if state.captured_at else None,
-        **readiness_summaries(verdicts, state.passing),
+        **readiness_summaries(
+            verdicts, state.passing, not_used=not_preprovisioning_beside(store, tenant)
+        ),
         "verdicts": [_with_basis(verdict.as_json()) for verdict in verdicts],
         "deployments": deployment_accuracy(tenant, store),
     }
@@ -195,12 +204,19 @@ def deployment_accuracy(tenant: str, store: VerdictStore) -> dict[str, Any]:
 
 
 def readiness_summaries(
-    verdicts: Sequence[CurrentVerdict], passing: Sequence[PassingCount] = ()
+    verdicts: Sequence[CurrentVerdict],
+    passing: Sequence[PassingCount] = (),
+    *,
+    not_used: frozenset[str] | None,
 ) -> dict[str, Any]:
     """`summary`, `tenantWide` and `profiles` of a readiness answer (also the telemetry gauges).
 
-    A profile is ready when neither its own verdicts nor the tenant-wide ones block. What
-    passes is stored as counts per (rule, scope), not as verdicts (docs/storage.md).
+    A profile is judged as the reports and the dashboard judge it
+    (`monitors.reports.profile_verdict`): one that allows pre-provisioning by its own verdicts
+    and the tenant-wide ones; one that does not (`not_used` holds its id) by its own alone; when
+    that is not known (`not_used` is None), by the verdict both answers give, unknown where they
+    differ. What passes is stored as counts per (rule, scope), not as verdicts
+    (docs/storage.md).
     """
     tenant_wide = [v for v in verdicts if not v.record.scope_id]
     wide_passing = [p for p in passing if not p.scope_id]
@@ -215,17 +231,48 @@ def readiness_summaries(
         if count.scope_id:
             passing_by_profile[count.scope_id].append(count)
             names.setdefault(count.scope_id, count.scope_name)
-    profiles = [
-        {
-            "profileId": profile_id,
-            "displayName": names[profile_id],
-            **_summary(
-                [*by_profile.get(profile_id, []), *tenant_wide],
-                [*passing_by_profile.get(profile_id, []), *wide_passing],
-            ),
-        }
-        for profile_id in sorted(names)
-    ]
+    # Nothing recorded tenant-wide blocks nothing (as in the reports and the dashboard).
+    wide = readiness_of_verdicts(tenant_wide, True)
+    wide_red_by = profile_verdict.red_by_rules(
+        blocking_failures(tenant_wide), profile_verdict.TENANT_WIDE
+    )
+    profiles = []
+    for profile_id in sorted(names):
+        own_verdicts = by_profile.get(profile_id, [])
+        own_passing = passing_by_profile.get(profile_id, [])
+        preprovisioning = None if not_used is None else profile_id not in not_used
+        own = readiness_of_verdicts(own_verdicts, bool(own_passing))
+        readiness = profile_verdict.profile_readiness(own, wide, preprovisioning)
+        red_by = profile_verdict.profile_red_by(
+            readiness,
+            profile_verdict.red_by_rules(blocking_failures(own_verdicts)),
+            wide_red_by,
+            preprovisioning,
+        )
+        # A profile not used for pre-provisioning counts its own verdicts only.
+        counted = (
+            _summary(own_verdicts, own_passing)
+            if preprovisioning is False
+            else _summary([*own_verdicts, *tenant_wide], [*own_passing, *wide_passing])
+        )
+        if readiness is Readiness.UNKNOWN and own is not Readiness.UNKNOWN:
+            # Not known because it is not known whether the tenant-wide verdicts apply.
+            counted["ready"] = None
+        else:
+            counted["ready"] = readiness is Readiness.GREEN
+        profiles.append(
+            {
+                "profileId": profile_id,
+                "displayName": names[profile_id],
+                **counted,
+                "readiness": readiness.value,
+                "preprovisioning": preprovisioning,
+                "redBy": list(red_by),
+                "note": profile_verdict.verdict_note(
+                    readiness, preprovisioning, red_by, len(red_by)
+                ),
+            }
+        )
     return {
         "summary": _summary(verdicts, passing),
         "tenantWide": _summary(tenant_wide, wide_passing),
@@ -244,7 +291,7 @@ def _summary(
         v
         for v in verdicts
         if v.record.status.value in _BLOCKING_STATUSES
-        and Severity(v.record.severity).at_least(READINESS_THRESHOLD)
+        and severity_of(v.record.severity).at_least(READINESS_THRESHOLD)
     ]
     return {
         # Nothing recorded (never evaluated) is unknown, not ready: unknown is never green.

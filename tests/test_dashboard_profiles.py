@@ -307,3 +307,88 @@ def test_the_summary_takes_a_profiles_pre_provisioning_from_the_newest_evaluatio
     alone = summaries.read_summary(table_service, tenant, {"PRF-003": "2026-11-22T10:00:00Z"})
     assert alone is not None
     assert alone.preprovisioning == {}
+
+
+def _api_profiles(store: VerdictStore, tenant: str) -> dict[str, tuple[str, bool, str]]:
+    """`GET /api/readiness`'s profiles as the dashboard's rows: (readiness, judged, note)."""
+    from monitors import http_api
+
+    response = http_api.readiness({"tenant": tenant}, store)
+    assert response.status == 200, response.body
+    return {
+        p["profileId"]: (
+            p["readiness"],
+            profile_verdict.judged(Readiness(p["readiness"]), p["preprovisioning"]),
+            p["note"],
+        )
+        for p in response.body["profiles"]
+    }
+
+
+def _gauges(store: VerdictStore, tenant: str) -> dict[str, float]:
+    """The readiness gauge per profile, as the guardrail reports it after a transition."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from monitors.telemetry import names
+    from monitors.telemetry.evaluation import record_readiness
+    from monitors.telemetry.instruments import use_providers
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    use_providers(None, provider)
+    try:
+        record_readiness(tenant, store)
+        data = reader.get_metrics_data()
+    finally:
+        use_providers(None, None)
+        provider.shutdown()
+    return {
+        dict(point.attributes or {})[names.PROFILE_ID]: point.value
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == names.METRIC_READINESS
+        for point in metric.data.data_points
+        if dict(point.attributes or {})[names.TENANT_ID] == tenant
+    }
+
+
+def test_the_readiness_api_and_its_gauges_judge_profiles_as_the_report(
+    tmp_path: Path, table_service: TableServiceClient
+) -> None:
+    tenant = str(uuid.uuid4())
+    report_json, model = checked(tmp_path, tenant, store=False)
+    document = kiosk_tenant(tenant)
+    store = VerdictStore(table_service)
+    _record(store, TenantSnapshot.from_document(document), summarize=False)
+    mirror = TenantMirror(table_service)
+    mirror.ensure_table()
+    mirror.save_snapshot(tenant, document)
+    expected = expected_rows(report_json, model)
+    # The kiosk profile is green on its own findings: the tenant-wide failures do not reach it.
+    assert _api_profiles(store, tenant) == expected
+    gauges = _gauges(store, tenant)
+    assert gauges[KIOSK_ID] == 1.0
+    assert {p: v for p, v in gauges.items() if p} == {
+        profile: 1.0 if row[0] == "green" else 0.0 for profile, row in expected.items()
+    }
+
+
+def test_without_a_mirror_the_readiness_api_says_unknown_where_it_depends_on_it(
+    table_service: TableServiceClient,
+) -> None:
+    tenant = str(uuid.uuid4())
+    store = VerdictStore(table_service)
+    _record(store, TenantSnapshot.from_document(kiosk_tenant(tenant)), summarize=False)
+    TenantMirror(table_service).ensure_table()
+    profiles = _api_profiles(store, tenant)
+    readiness, judged, note = profiles[KIOSK_ID]
+    assert (readiness, judged) == ("unknown", True)  # never green on a guess
+    assert "whether it allows pre-provisioning is not known" in note
+    from monitors import http_api
+
+    body = http_api.readiness({"tenant": tenant}, store).body
+    [kiosk] = [p for p in body["profiles"] if p["profileId"] == KIOSK_ID]
+    assert (kiosk["ready"], kiosk["preprovisioning"]) == (None, None)
+    assert KIOSK_ID not in _gauges(store, tenant)  # unknown: a 0/1 gauge does not say it

@@ -48,6 +48,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from monitors.reports.profile_verdict import not_preprovisioning
+from monitors.reports.stored_verdicts import severity_of
 from monitors.store.keys import (
     HEAD_ROW_KEY,
     STATE_TABLE,
@@ -200,7 +201,7 @@ def rule_entity_of_records(
     `not_used` as in `rule_entity`, from the repairing writer's snapshot if it has one)."""
     tally = _Tally(not_used)
     for record in records:
-        severity = _severity_of(record.severity)
+        severity = severity_of(record.severity)
         if tally.count(record.scope_id, record.scope_name, record.status.value, severity):
             tally.add(
                 _Verdict(
@@ -225,13 +226,6 @@ def rule_entity_of_records(
                 )
             )
     return tally.entity(tenant, rule_id, evaluated_at, run_id)
-
-
-def _severity_of(text: str) -> Severity:
-    try:
-        return Severity(text)
-    except ValueError:
-        return Severity.BLOCKER  # an unreadable severity never makes anything greener
 
 
 @dataclass(frozen=True, slots=True)

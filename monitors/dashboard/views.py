@@ -27,7 +27,15 @@ from azure.data.tables import TableServiceClient
 from monitors.alerts.links import admin_center_url
 from monitors.dashboard import summary as summaries
 from monitors.guardrail.mirror import MirrorError, TenantMirror
+from monitors.guardrail.profile_use import profiles_not_preprovisioning
 from monitors.reports import profile_verdict
+from monitors.reports.stored_verdicts import (
+    THRESHOLD,
+    blocking_failures,
+    judge_profile,
+    readiness_of_verdicts,
+    severity_of,
+)
 from monitors.store.keys import HEAD_ROW_KEY, STATE_TABLE, parse_time, tenant_key
 from monitors.store.records import (
     ChangeEvent,
@@ -38,12 +46,11 @@ from monitors.store.records import (
     VerdictRecord,
 )
 from monitors.store.verdict_store import DEFAULT_RETENTION_DAYS, VerdictStore
-from rules.device_readiness import DeviceReadiness, Readiness, readiness_of
-from rules.findings import RuleMetadata, Severity, Status
+from rules.device_readiness import DeviceReadiness, Readiness
+from rules.findings import RuleMetadata, Severity
 
 log = logging.getLogger(__name__)
 
-THRESHOLD: Final = Severity.ERROR  # the readiness threshold of the HTTP API and the guardrail
 FINDINGS_PAGE: Final = 50
 DEVICES_PAGE: Final = 50
 MAX_TENANTS: Final = 500
@@ -60,17 +67,6 @@ _ORDER = {Readiness.RED: 0, Readiness.UNKNOWN: 1, Readiness.GREEN: 2}
 T = TypeVar("T")
 
 
-def _status(stored: StoredStatus) -> Status:
-    return Status(stored.value) if stored is not StoredStatus.RESOLVED else Status.PASS
-
-
-def _severity(text: str) -> Severity:
-    try:
-        return Severity(text)
-    except ValueError:
-        return Severity.BLOCKER  # an unreadable severity never makes anything greener
-
-
 def _finding_row(
     verdict: VerdictRecord | summaries.StoredFinding,
     status: str,
@@ -79,7 +75,7 @@ def _finding_row(
 ) -> FindingRow:
     """One row of a findings table, from a recorded verdict or a summary's kept finding."""
     meta = metadata.get(verdict.rule_id)
-    severity = _severity(verdict.severity)
+    severity = severity_of(verdict.severity)
     return FindingRow(
         rule_id=verdict.rule_id,
         title=meta.title if meta else verdict.rule_id,
@@ -97,17 +93,6 @@ def _finding_row(
         admin_url=admin_center_url(verdict.subject_type, verdict.subject_id),
         last_changed=last_changed,
     )
-
-
-def readiness_of_verdicts(verdicts: Iterable[CurrentVerdict], passed: bool = False) -> Readiness:
-    """Red, unknown or green at the threshold; nothing recorded is unknown, never green.
-
-    `passed`: subjects were evaluated and pass (the store counts passes, it does not list them).
-    """
-    pairs = [(_status(v.record.status), _severity(v.record.severity)) for v in verdicts]
-    if not pairs:
-        return Readiness.GREEN if passed else Readiness.UNKNOWN
-    return readiness_of(pairs, THRESHOLD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,35 +139,6 @@ class ProfileRow:
         return profile_verdict.verdict_note(
             self.readiness, self.preprovisioning, self.red_by, len(self.red_by)
         )
-
-
-def judge_profile(
-    own: Readiness,
-    tenant_wide: Readiness,
-    own_failing: Mapping[str, Severity],
-    tenant_failing: Mapping[str, Severity],
-    preprovisioning: bool | None,
-) -> tuple[Readiness, tuple[str, ...]]:
-    """A profile's verdict and the rules a RED one names, by the reports' rule."""
-    readiness = profile_verdict.profile_readiness(own, tenant_wide, preprovisioning)
-    red_by = profile_verdict.profile_red_by(
-        readiness,
-        profile_verdict.red_by_rules(own_failing),
-        profile_verdict.red_by_rules(tenant_failing, profile_verdict.TENANT_WIDE),
-        preprovisioning,
-    )
-    return readiness, red_by
-
-
-def _blocking_failures(verdicts: Iterable[CurrentVerdict]) -> dict[str, Severity]:
-    """Rule id -> the worst severity of its failing verdicts at or above the threshold."""
-    return profile_verdict.worst_by_rule(
-        (v.record.rule_id, severity)
-        for v in verdicts
-        if v.record.status is StoredStatus.FAIL
-        for severity in (_severity(v.record.severity),)
-        if severity.at_least(THRESHOLD)
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +375,7 @@ class Dashboard:
         # No tenant-wide verdict blocks nothing (as in the reports); nothing recorded at all is
         # the tenant's unknown, below.
         wide = readiness_of_verdicts(tenant_wide, True)
-        wide_failing = _blocking_failures(tenant_wide)
+        wide_failing = blocking_failures(tenant_wide)
         not_used = self._not_preprovisioning(tenant) if names else None
         profiles = []
         for profile_id in sorted(names, key=lambda profile: names[profile].lower()):
@@ -429,7 +385,7 @@ class Dashboard:
             readiness, red_by = judge_profile(
                 readiness_of_verdicts(own, profile_id in passed_profiles),
                 wide,
-                _blocking_failures(own),
+                blocking_failures(own),
                 wide_failing,
                 preprovisioning,
             )
@@ -484,31 +440,8 @@ class Dashboard:
 
     def _not_preprovisioning(self, tenant: str) -> frozenset[str] | None:
         """For the scan: the mirror's profiles that do not allow pre-provisioning (the recorded
-        verdicts do not say it); None when the mirror cannot tell (none yet, the profiles
-        unreadable at its last read, or not readable now): then those verdicts are not guessed.
-        The mirror is the newest read of the tenant, at or after the recorded evaluation."""
-        from azure.core.exceptions import AzureError
-
-        from rules.graph_json import SnapshotModelError
-        from rules.tenant_collections import AUTOPILOT_PROFILES
-        from rules.tenant_objects import parse_autopilot_profile
-
-        try:
-            meta = self.mirror.meta(tenant)
-            if (
-                meta is None
-                or AUTOPILOT_PROFILES not in meta.collections
-                or AUTOPILOT_PROFILES in meta.errors
-            ):
-                return None
-            profiles = [
-                parse_autopilot_profile(obj, AUTOPILOT_PROFILES, frozenset())
-                for obj in self.mirror.objects(tenant, AUTOPILOT_PROFILES)
-            ]
-        except (AzureError, MirrorError, SnapshotModelError, ValueError, TypeError) as error:
-            log.warning("profiles in the mirror unreadable: %s", type(error).__name__)
-            return None
-        return frozenset(p.id for p in profiles if not p.preprovisioning_allowed)
+        verdicts do not say it); None when the mirror cannot tell."""
+        return profiles_not_preprovisioning(self.mirror, tenant)
 
     # -- devices ----------------------------------------------------------------------------
 
@@ -680,7 +613,7 @@ class Dashboard:
                 tenant_id, since=since, until=now, continuation=continuation, page_size=200
             )
             for transition in page.items:
-                blocking = _severity(transition.record.severity).at_least(THRESHOLD)
+                blocking = severity_of(transition.record.severity).at_least(THRESHOLD)
                 after = blocking and transition.to_status in _NOT_GREEN
                 before = blocking and transition.from_status in _NOT_GREEN
                 points.append(ChartPoint(transition.at, current))

@@ -102,6 +102,7 @@ def record_readiness(tenant_id: str, store: VerdictStore) -> None:
     """Readiness of the tenant and of each profile, as `GET /api/readiness` answers it now."""
     from azure.core.exceptions import AzureError
 
+    from monitors.guardrail.profile_use import not_preprovisioning_beside
     from monitors.http_api import readiness_summaries
 
     try:
@@ -110,7 +111,9 @@ def record_readiness(tenant_id: str, store: VerdictStore) -> None:
         # The type only: storage messages can carry account names and request URLs.
         log.warning("readiness not refreshed, storage query failed: %s", type(error).__name__)
         return  # the gauges keep their last values
-    summaries = readiness_summaries(state.verdicts, state.passing)
+    summaries = readiness_summaries(
+        state.verdicts, state.passing, not_used=not_preprovisioning_beside(store, tenant_id)
+    )
     board = instruments()
     rows: list[tuple[str, str, dict[str, Any]]] = [("", "", summaries["summary"])]
     rows += [(p["profileId"], p["displayName"], p) for p in summaries["profiles"]]
