@@ -14,20 +14,17 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import AzureError
-
-from monitors.guardrail.settings import TENANTS_SETTING, SettingsError, parse_tenants
-from monitors.http_api import bounded_range
 from monitors.reports.safe_text import csv_cell, inert_json
-from monitors.store import query_params
-from monitors.store.continuation import InvalidQueryError
-from monitors.store.keys import InvalidKeyError, format_time
-from monitors.store.records import ChangeWithEffects, Transition
-from monitors.store.settings import StoreSettingsError, store_from_settings
-from monitors.store.verdict_store import MAX_PAGE_SIZE, VerdictStore
-from monitors.tenant_names import TenantLookupUnavailable, TenantNameError, resolve_tenant
+from monitors.store.continuation import MAX_PAGE_SIZE
+from monitors.store.records import StoredStatus
+
+# The storage and Graph modules are imported when `history` runs, not when the command line is
+# built: every other command builds the same parser.
+if TYPE_CHECKING:
+    from monitors.store.records import ChangeWithEffects, Transition
+    from monitors.store.verdict_store import VerdictStore
 
 EXIT_OK = 0
 EXIT_STORAGE = 1
@@ -74,7 +71,7 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
     history.add_argument(
         "--status",
         metavar="STATUS",
-        help=f"only transitions into: {', '.join(query_params.STATUSES)}",
+        help=f"only transitions into: {', '.join(status.value for status in StoredStatus)}",
     )
     history.add_argument("--since", metavar="TIME", help="oldest moment (ISO 8601)")
     history.add_argument("--until", metavar="TIME", help="newest moment (ISO 8601, default now)")
@@ -104,6 +101,15 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import AzureError
+
+    from monitors.guardrail.settings import SettingsError
+    from monitors.store import query_params
+    from monitors.store.continuation import InvalidQueryError
+    from monitors.store.keys import InvalidKeyError
+    from monitors.store.settings import StoreSettingsError
+    from monitors.tenant_names import TenantLookupUnavailable, TenantNameError
+
     try:
         return _run(args)
     except (
@@ -129,6 +135,8 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> dict[str, str]:
+    from monitors.store import query_params
+
     names = {
         "tenant": args.tenant,
         "since": args.since,
@@ -160,6 +168,10 @@ def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
 
     Asked only when the name as given has no stored runs (docs/check.md, `monitors.tenant_names`).
     """
+    from monitors.guardrail.settings import TENANTS_SETTING, parse_tenants
+    from monitors.store import query_params
+    from monitors.tenant_names import resolve_tenant
+
     name = query_params.tenant(params.get("tenant"))
     configured = tuple(t.tenant_id for t in parse_tenants(os.environ.get(TENANTS_SETTING) or "[]"))
     resolved = resolve_tenant(
@@ -174,6 +186,8 @@ def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from monitors.store.settings import store_from_settings
+
     if getattr(args, "deployments", False):
         return _run_deployments(args)
     params = _params(args)
@@ -190,6 +204,9 @@ def _run(args: argparse.Namespace) -> int:
 def _listing(
     args: argparse.Namespace, params: dict[str, str], store: VerdictStore
 ) -> tuple[Sequence[str], list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    from monitors.http_api import bounded_range
+    from monitors.store import query_params
+
     rows: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
     if args.changes:
@@ -234,6 +251,8 @@ def _listing(
 
 
 def _transition_row(transition: Transition) -> dict[str, Any]:
+    from monitors.store.keys import format_time
+
     record = transition.record
     return {
         "at": format_time(transition.at),
@@ -250,6 +269,8 @@ def _transition_row(transition: Transition) -> dict[str, Any]:
 
 
 def _change_row(change: ChangeWithEffects) -> dict[str, Any]:
+    from monitors.store.keys import format_time
+
     event = change.event
     return {
         "at": format_time(event.at),
@@ -309,7 +330,10 @@ def _run_deployments(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from monitors.deployments.accuracy import WINDOW, accuracy
+    from monitors.store import query_params
     from monitors.store.deployment_store import DeploymentStore
+    from monitors.store.keys import format_time
+    from monitors.store.settings import store_from_settings
 
     for option in ("changes", "rule", "subject", "status", "actor", "continuation"):
         if getattr(args, option, None):

@@ -16,13 +16,15 @@ from functools import cache
 from importlib import resources
 from itertools import chain
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema
 import jsonschema_rs
 
 from monitors.reports.output import new_file_mode, set_mode
 from rules.tenant_collections import ALL_COLLECTIONS
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SNAPSHOT_FORMAT: Final = "greenscreen.tenant-snapshot/1"
 
@@ -120,6 +122,9 @@ def snapshot_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    # Imported when a file is refused (to name the problem): a valid file never needs it.
+    import jsonschema
+
     schema = snapshot_schema()
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)

@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from azure.core.exceptions import AzureError
-
-from monitors.alerts.delivery import DeliveryStatus, replay_undelivered
-from monitors.alerts.routing import AlertSettingsError
-from monitors.alerts.wiring import AlertDelivery, alert_delivery_from_settings
-from monitors.store.settings import StoreSettingsError
+# Delivery and storage are imported when `alerts replay` runs, not when the command line is built.
+if TYPE_CHECKING:
+    from monitors.alerts.wiring import AlertDelivery
 
 EXIT_OK = 0
 EXIT_UNDELIVERED = 1
@@ -52,6 +49,12 @@ def add_alerts_command(commands: Any) -> argparse.ArgumentParser:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import AzureError
+
+    from monitors.alerts.routing import AlertSettingsError
+    from monitors.alerts.wiring import alert_delivery_from_settings
+    from monitors.store.settings import StoreSettingsError
+
     try:
         delivery = alert_delivery_from_settings(with_links=False)
     except (AlertSettingsError, StoreSettingsError) as error:
@@ -76,6 +79,10 @@ def replay_with(
     *,
     unconfirmed: bool = False,
 ) -> int:
+    from azure.core.exceptions import AzureError
+
+    from monitors.alerts.delivery import DeliveryStatus, replay_undelivered
+
     try:
         report = replay_undelivered(
             delivery.ledger,

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from monitors.dashboard.views import Dashboard
+# The views (and the storage SDK under them) are imported when a dashboard is made: the
+# package also holds `command`, which the command line imports to declare `serve`.
+if TYPE_CHECKING:
+    from monitors.dashboard.views import Dashboard
 
 
 def dashboard_from_settings(
@@ -25,6 +29,7 @@ def dashboard_from_settings(
 
     Raises `StoreSettingsError` / `SettingsError` naming a missing or malformed setting.
     """
+    from monitors.dashboard.views import Dashboard
     from monitors.guardrail.mirror import TenantMirror
     from monitors.guardrail.settings import TENANTS_SETTING, parse_tenants
     from monitors.store.settings import store_from_settings, table_service_from_settings

@@ -12,19 +12,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from azure.core.exceptions import AzureError
+from typing import Any, Final
 
 EXIT_OK = 0
 EXIT_STORAGE = 1
 EXIT_BAD_INPUT = 2
+DEFAULT_PORT: Final = 8765
 
 
 def add_serve_command(commands: Any) -> argparse.ArgumentParser:
-    """Add `serve` to the `greenscreen` subcommands (`commands` from add_subparsers)."""
-    from monitors.dashboard.server import DEFAULT_PORT
-
+    """Add `serve` to the `greenscreen` subcommands (`commands` from add_subparsers); the
+    server, its pages and the storage SDK are imported when `serve` runs."""
     serve: argparse.ArgumentParser = commands.add_parser(
         "serve",
         help="serve the readiness dashboard on loopback",
@@ -91,6 +89,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from azure.core.exceptions import AzureError
+
     from monitors.dashboard import dashboard_from_settings
     from monitors.dashboard.server import NotLoopbackError, check_loopback, serve_forever
     from monitors.guardrail.settings import SettingsError

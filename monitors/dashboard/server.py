@@ -18,12 +18,12 @@ from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
 from monitors.dashboard.access import LOCAL_PRINCIPAL
+from monitors.dashboard.command import DEFAULT_PORT as DEFAULT_PORT
 from monitors.dashboard.pages import PageResponse, respond
 from monitors.dashboard.views import Dashboard
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT: Final = 8765
 LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 MAX_QUERY: Final = 4_096
 

@@ -8,7 +8,6 @@ loopback Graph (the simulator); it is not a secret and opens nothing.
 from __future__ import annotations
 
 import asyncio
-import enum
 import inspect
 import threading
 import time
@@ -18,19 +17,13 @@ from typing import Any
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
+# Re-exported: the modes and the loopback hosts are declared without the Azure SDK.
+from monitors.graph.auth_modes import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from monitors.graph.auth_modes import AuthMode as AuthMode
+
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 # The audience Entra expects of a managed identity's token used as a federated client assertion.
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # noqa: S105 - an audience
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-
-
-class AuthMode(enum.StrEnum):
-    DEFAULT = "default"
-    MANAGED_IDENTITY = "managed-identity"
-    INTERACTIVE = "interactive"
-    DEVICE_CODE = "device-code"
-    AZURE_CLI = "azure-cli"
-    LOCAL = "local"
 
 
 class LocalDevelopmentCredential:

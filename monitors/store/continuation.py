@@ -12,6 +12,9 @@ import binascii
 import json
 import re
 
+# Items per page of a listing (history, changes, runs): the default and the most one page holds.
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1_000
 MAX_TOKEN_LENGTH = 512
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,512}={0,2}$")
 _MONTH = re.compile(r"^\d{6}$")

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from monitors.store.continuation import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from monitors.store.keys import TENANT_PATTERN, parse_time
 from monitors.store.records import StoredStatus
-from monitors.store.verdict_store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 RULE_PATTERN = re.compile(r"^[A-Z]{2,5}-\d{3}$")
 SUBJECT_PATTERN = re.compile(r"^[A-Za-z0-9._@:-]{1,256}$")

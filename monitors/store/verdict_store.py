@@ -62,6 +62,8 @@ from azure.data.tables import (
 from monitors.store import buckets, keys
 from monitors.store.buckets import Content, Item
 from monitors.store.continuation import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     InvalidQueryError,
     decode_continuation,
     encode_continuation,
@@ -103,8 +105,6 @@ from rules.engine import Evaluation
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 400
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1_000
 TRANSACTION_LIMIT = 100  # operations per table transaction (one partition)
 MAX_UNREADABLE_KEPT = 100
 MAX_CAUSE_LINKS_PER_EVENT = 200
