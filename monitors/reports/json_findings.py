@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 from monitors.reports.model import DEVICE_SAMPLE, QUIET, ReadinessReport, quiet_counts
 from monitors.reports.safe_text import inert_json
@@ -25,11 +25,28 @@ from rules.device_readiness import DeviceReadiness
 from rules.findings import Finding, Status, Subject
 
 FINDINGS_FORMAT = "greenscreen.findings/2"
+# `json.dumps` with options of its own builds an encoder per call: one for every finding.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# Findings (or devices) per chunk: one `inert_json` pass and one write for each batch of them,
+# not for each (the text is the same, `inert_json` works character by character).
+_BATCH: Final = 1_000
 
 
 def _compact(document: Any) -> str:
     """Compact JSON, every unsafe character of tenant text spelled as a `\\uXXXX` escape."""
-    return inert_json(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    return inert_json(_ENCODER.encode(document))
+
+
+def _batched(lines: Iterator[str]) -> Iterator[str]:
+    """Raw JSON pieces joined `_BATCH` at a time, each batch made inert once."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == _BATCH:
+            yield inert_json("".join(batch))
+            batch.clear()
+    if batch:
+        yield inert_json("".join(batch))
 
 
 def object_ref(subject: Subject) -> str:
@@ -117,15 +134,20 @@ def iter_report_json(report: ReadinessReport, *, everything: bool = False) -> It
     yield _compact(head)[:-1] + ',\n"findings":['
     objects: dict[str, dict[str, str]] = {}
     texts: dict[str, int] = {}
-    first = True
-    for section in report.sections:
-        for finding in section.findings:
-            if finding.status in QUIET and not everything:
-                continue
-            for subject in finding.related:
-                objects.setdefault(object_ref(subject), subject.as_json())
-            yield ("\n" if first else ",\n") + _compact(report_finding_json(report, finding, texts))
-            first = False
+
+    def findings() -> Iterator[str]:
+        encode = _ENCODER.encode
+        separator = "\n"
+        for section in report.sections:
+            for finding in section.findings:
+                if finding.status in QUIET and not everything:
+                    continue
+                for subject in finding.related:
+                    objects.setdefault(object_ref(subject), subject.as_json())
+                yield separator + encode(report_finding_json(report, finding, texts))
+                separator = ",\n"
+
+    yield from _batched(findings())
     yield '\n],\n"objects":' + _compact(objects) + ',\n"texts":' + _compact(list(texts)) + "}\n"
 
 
@@ -141,8 +163,11 @@ def iter_devices_json(report: ReadinessReport, devices: Sequence[DeviceReadiness
         "failOn": report.fail_on.value,
     }
     yield _compact(head)[:-1] + ',"devices":['
-    for index, device in enumerate(devices):
-        yield ("\n" if index == 0 else ",\n") + _compact(device.as_json())
+    encode = _ENCODER.encode
+    yield from _batched(
+        ("\n" if index == 0 else ",\n") + encode(device.as_json())
+        for index, device in enumerate(devices)
+    )
     yield "\n]}\n"
 
 

@@ -67,4 +67,6 @@ def inert_json(text: str) -> str:
     """JSON text (from `json.dumps(..., ensure_ascii=False)`) with every unsafe character
     spelled as a `\\uXXXX` escape: the same JSON value, nothing a terminal acts on. JSON's
     own syntax is ASCII, so such a character can only be inside a string."""
+    if text.isascii() and "\x7f" not in text:
+        return text  # DEL is the only unsafe character in ASCII; both tests run in C
     return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
