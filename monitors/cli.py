@@ -542,8 +542,9 @@ def _check(args: argparse.Namespace) -> int:
     from rules.engine import collector_paused
 
     # One short-lived process holding millions of long-lived objects (the snapshot, its model,
-    # the verdicts) that form no cycles to free: automatic collections would walk all of them
-    # again and again for nothing (half of a large tenant's CPU). Reference counting frees the rest.
+    # the verdicts): automatic collections would walk all of them again and again (half of a
+    # large tenant's CPU). Reference counting frees what is dropped on the way; `run` never
+    # switches the collector back on (the process ends after the report).
     with collector_paused():
         return _check_paused(args)
 
