@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 # so that `check` on a snapshot file loads neither the Graph and storage SDKs nor the other
 # commands (tests/test_cli_imports.py holds that).
 from monitors.graph.auth_modes import AuthMode
+from monitors.reports.output import ReportOutputError
 from monitors.reports.safe_text import inert_json, printable
 from monitors.snapshot_file import load_snapshot, snapshot_schema, write_snapshot
 from rules import tenant_collections as tc
@@ -378,7 +379,6 @@ def _run(args: argparse.Namespace) -> int:
 def _operator_errors() -> tuple[type[Exception], ...]:
     """Errors in what the operator gave (one line on stderr, exit 2), imported only when an
     exception is being handled: a command does not load the modules of the others to run."""
-    from monitors.reports.output import ReportOutputError
     from monitors.snapshot_file import SnapshotFileError
     from monitors.suppressions import SuppressionError
     from monitors.tenant_changes import ChangeError
@@ -772,18 +772,32 @@ def _write_stdout(chunks: Iterable[str]) -> None:
     """Write to stdout as the report is produced. A reader that stops reading (`| head -1`)
     ends the writing quietly (the exit code stays the verdict's); any other failure to write is
     the operator's output destination: one line, exit 2."""
-    from monitors.reports.output import ReportOutputError
-
     try:
         for chunk in chunks:
-            sys.stdout.write(chunk)
-        sys.stdout.flush()
-    except BrokenPipeError:
+            _to_stdout(chunk)
+        _to_stdout(None)
+    except _ReaderGone:
         # What is still buffered can never be written: send it, and anything after, nowhere,
         # so that no later flush (at exit) fails again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+class _ReaderGone(Exception):
+    """Stdout is a pipe whose reader has closed it."""
+
+
+def _to_stdout(chunk: str | None) -> None:
+    """Write `chunk` to stdout (None: flush); only the writing's own errors are translated,
+    not those of the renderer producing the chunks."""
+    try:
+        if chunk is None:
+            sys.stdout.flush()
+        else:
+            sys.stdout.write(chunk)
+    except BrokenPipeError:
+        raise _ReaderGone from None
     except OSError as error:
         raise ReportOutputError(f"cannot write to standard output: {error.strerror}") from None
 
