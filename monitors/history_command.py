@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from monitors.reports.safe_text import csv_cell, inert_json
-from monitors.store.continuation import MAX_PAGE_SIZE
-from monitors.store.records import StoredStatus
+from monitors.store import query_params
+from monitors.store.continuation import MAX_PAGE_SIZE, InvalidQueryError
+from monitors.store.keys import InvalidKeyError, format_time
 
-# The storage and Graph modules are imported when `history` runs, not when the command line is
-# built: every other command builds the same parser.
+# The storage SDK and the Graph modules are imported when `history` runs, not when the command
+# line is built: every other command builds the same parser.
 if TYPE_CHECKING:
     from monitors.store.records import ChangeWithEffects, Transition
     from monitors.store.verdict_store import VerdictStore
@@ -71,7 +72,7 @@ def add_history_command(commands: Any) -> argparse.ArgumentParser:
     history.add_argument(
         "--status",
         metavar="STATUS",
-        help=f"only transitions into: {', '.join(status.value for status in StoredStatus)}",
+        help=f"only transitions into: {', '.join(query_params.STATUSES)}",
     )
     history.add_argument("--since", metavar="TIME", help="oldest moment (ISO 8601)")
     history.add_argument("--until", metavar="TIME", help="newest moment (ISO 8601, default now)")
@@ -104,9 +105,6 @@ def run_history(args: argparse.Namespace) -> int:
     from azure.core.exceptions import AzureError
 
     from monitors.guardrail.settings import SettingsError
-    from monitors.store import query_params
-    from monitors.store.continuation import InvalidQueryError
-    from monitors.store.keys import InvalidKeyError
     from monitors.store.settings import StoreSettingsError
     from monitors.tenant_names import TenantLookupUnavailable, TenantNameError
 
@@ -135,8 +133,6 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> dict[str, str]:
-    from monitors.store import query_params
-
     names = {
         "tenant": args.tenant,
         "since": args.since,
@@ -169,7 +165,6 @@ def _resolve_tenant(params: dict[str, str], store: VerdictStore) -> bool:
     Asked only when the name as given has no stored runs (docs/check.md, `monitors.tenant_names`).
     """
     from monitors.guardrail.settings import TENANTS_SETTING, parse_tenants
-    from monitors.store import query_params
     from monitors.tenant_names import resolve_tenant
 
     name = query_params.tenant(params.get("tenant"))
@@ -205,7 +200,6 @@ def _listing(
     args: argparse.Namespace, params: dict[str, str], store: VerdictStore
 ) -> tuple[Sequence[str], list[dict[str, Any]], list[dict[str, Any]], str | None]:
     from monitors.http_api import bounded_range
-    from monitors.store import query_params
 
     rows: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
@@ -251,8 +245,6 @@ def _listing(
 
 
 def _transition_row(transition: Transition) -> dict[str, Any]:
-    from monitors.store.keys import format_time
-
     record = transition.record
     return {
         "at": format_time(transition.at),
@@ -269,8 +261,6 @@ def _transition_row(transition: Transition) -> dict[str, Any]:
 
 
 def _change_row(change: ChangeWithEffects) -> dict[str, Any]:
-    from monitors.store.keys import format_time
-
     event = change.event
     return {
         "at": format_time(event.at),
@@ -330,9 +320,7 @@ def _run_deployments(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime, timedelta
 
     from monitors.deployments.accuracy import WINDOW, accuracy
-    from monitors.store import query_params
     from monitors.store.deployment_store import DeploymentStore
-    from monitors.store.keys import format_time
     from monitors.store.settings import store_from_settings
 
     for option in ("changes", "rule", "subject", "status", "actor", "continuation"):
