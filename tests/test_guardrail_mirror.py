@@ -144,7 +144,8 @@ def test_a_cached_mirror_is_refreshed_when_another_instance_wrote(
     assert groups[group["id"]] is not by_id(before["collections"][tc.GROUPS])[group["id"]]
     for path in (tc.DEVICES, tc.AUTOPILOT_DEVICES):
         assert loaded["collections"][path] == before["collections"][path]
-        assert all(a is b for a, b in zip(loaded["collections"][path], before["collections"][path]))
+        pairs = zip(loaded["collections"][path], before["collections"][path], strict=True)
+        assert all(now is then for now, then in pairs)
 
 
 def test_a_collection_replaced_elsewhere_is_reloaded_whole(
