@@ -734,9 +734,10 @@ def render_tables(
         f"Per month ({DAYS_PER_MONTH} days): per-tenant-day totals of the 20,000-device column "
         f"× {TENANTS:,} tenants × {DAYS_PER_MONTH}. GB-s = billed execution seconds × "
         f"{INSTANCE_MEMORY_GB:g} GB (per-execution sum: an upper bound, since concurrent "
-        "executions on one instance share its billed time). Capacity: current state scaled to "
-        f"20,000 devices, plus a year of history growth ({per_event / 1e3:,.1f} kB per change "
-        "or reconcile, as measured: history grows with transitions, not with devices).",
+        "executions on one instance share its billed time). Capacity: current state "
+        f"{'as measured at' if measured else 'scaled to'} 20,000 devices, plus a year of "
+        f"history growth ({per_event / 1e3:,.1f} kB per change or reconcile, as measured: "
+        "history grows with transitions, not with devices).",
         "",
         *table(["item", "per month", "formula", "cost"], cost_rows, align="lrll"),
         "",
