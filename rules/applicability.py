@@ -481,6 +481,8 @@ class TenantTargeting:
         self._coverages: dict[tuple[bool, int, int], _Coverage] = {}
         self._unions: dict[tuple[int, ...], tuple[tuple[_Coverage, ...], _Coverage]] = {}
         self._reach_inputs: dict[tuple[int, int, int], _ReachInputs] = {}
+        # Reasons repeated word for word across answers (see where they are used), each once.
+        self._texts: dict[tuple[object, ...], str] = {}
         # Per profile: the hardware kinds holding its possible devices, for filters.
         self._profile_hardware: dict[str, tuple[HardwareKind, ...]] = {}
 
@@ -773,10 +775,7 @@ class TenantTargeting:
                 )
                 continue
             if is_app and assignment.intent != REQUIRED_INTENT:
-                reasons.append(
-                    f"{self._target_label(assignment)} as '{assignment.intent}': only required "
-                    "apps install in the device phase"
-                )
+                reasons.append(self._not_required_reason(assignment))
                 continue
             coverage = self._memo_include_coverage(
                 assignment, profile, target, reasons, user_targets
@@ -823,6 +822,22 @@ class TenantTargeting:
             user_targeting=user_targeting,
             _coverage=self._reach_source(include, exclude, target.device_ids),
         )
+
+    def _not_required_reason(self, assignment: Assignment) -> str:
+        # The same words for every app and profile with this target and intent: one string.
+        key = (
+            assignment.target_kind,
+            assignment.group_id,
+            assignment.target_odata_type,
+            assignment.intent,
+        )
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = (
+                f"{self._target_label(assignment)} as '{assignment.intent}': only required "
+                "apps install in the device phase"
+            )
+        return text
 
     def _target_label(self, assignment: Assignment) -> str:
         if assignment.target_kind is TargetKind.ALL_DEVICES:
@@ -1174,16 +1189,13 @@ class TenantTargeting:
             profile, targeting = pairs[index]
             if device.id in targeting.device_ids:
                 holding.append(profile)
-                reasons.append(f"profile '{profile.display_name}' targets the device")
+                reasons.append(self._profile_text(profile, targeting, holds=True))
             elif (
                 targeting.undetermined_device_ids is None
                 or device.id in targeting.undetermined_device_ids
             ):
                 undecided.append(profile)
-                reasons.append(
-                    f"profile '{profile.display_name}' might target the device: "
-                    f"{targeting.unknown_reason}"
-                )
+                reasons.append(self._profile_text(profile, targeting, holds=False))
         holding.sort(key=_creation_order)
         winner = holding[0] if holding else None
         if len(holding) > 1 and winner is not None:
@@ -1204,6 +1216,21 @@ class TenantTargeting:
             undecided=could_change,
             reasons=tuple(reasons),
         )
+
+    def _profile_text(
+        self, profile: AutopilotProfile, targeting: ProfileTargeting, *, holds: bool
+    ) -> str:
+        """Why a profile concerns a device: the same words for each of its devices, one string."""
+        key = (holds, profile.id)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = (
+                f"profile '{profile.display_name}' targets the device"
+                if holds
+                else f"profile '{profile.display_name}' might target the device: "
+                f"{targeting.unknown_reason}"
+            )
+        return text
 
     def _profiles_concerning(
         self, device_id: str, pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...]
