@@ -10,10 +10,12 @@ request log, batch items counted), Table Storage transactions and queue operatio
 request the Storage SDKs send), executions and their wall time.
 
 Two tenants are measured: the sample (`samples/contoso-sample.json`) and a synthetic one at
-scale 0.1 (2,000 Autopilot devices). The 20,000-device column is a straight-line extrapolation
-through those two points in device count, except the full read's Graph requests, which are
-measured on the full-size synthetic tenant. The tables between the scale-bench markers of
-docs/scale.md are rewritten; the prose around them is not.
+`--synthetic-scale` (default 0.1: 2,000 Autopilot devices). The 20,000-device column is a
+straight-line extrapolation through those two points in device count, except the full read's
+Graph requests, which are measured on the full-size synthetic tenant; at `--synthetic-scale 1`
+the synthetic tenant is the 20,000-device one and its column is measured, not extrapolated
+(`make bench` runs it so). The tables between the scale-bench markers of docs/scale.md are
+rewritten; the prose around them is not.
 """
 
 from __future__ import annotations
@@ -198,16 +200,21 @@ class Meter:
 
 
 def capacity(deployed: Deployment) -> dict[str, int]:
-    """Approximate stored bytes per table: the JSON size of every entity (keys included)."""
+    """Approximate stored bytes per table: the JSON size of every entity (keys included), a
+    binary property counted by its bytes."""
     service = TableServiceClient.from_connection_string(deployed.azurite.table_connection)
     sizes: dict[str, int] = {}
     with deployed.storage.acting_as(None):
         for listed in service.list_tables():
             client = service.get_table_client(listed.name)
-            sizes[listed.name] = sum(
-                len(json.dumps(dict(entity), default=str)) for entity in client.list_entities()
-            )
+            sizes[listed.name] = sum(_entity_size(entity) for entity in client.list_entities())
     return sizes
+
+
+def _entity_size(entity: Mapping[str, Any]) -> int:
+    binary = {k: v for k, v in entity.items() if isinstance(v, bytes | bytearray)}
+    rest = {k: v for k, v in entity.items() if k not in binary}
+    return len(json.dumps(rest, default=str)) + sum(len(k) + len(v) + 4 for k, v in binary.items())
 
 
 def alert_settings(teams: Receiver) -> dict[str, str]:
@@ -439,6 +446,19 @@ def render(
     keys = [key for key, _, _ in DAY_ITEMS]
     sample_inv = {k: per_invocation(sample, k) for k in keys}
     synth_inv = {k: per_invocation(synthetic, k) for k in keys}
+    if x_large >= TARGET_DEVICES:  # the synthetic tenant is the full-size one: measured
+        return render_measured(
+            synthetic,
+            full,
+            synthetic_shape,
+            sample_inv,
+            synth_inv,
+            x_small,
+            x_large,
+            quick,
+            elapsed,
+            synthetic_scale,
+        )
     big_inv = {
         k: {
             m: extrapolate(sample_inv[k][m], synth_inv[k][m], x_small, x_large, TARGET_DEVICES)
@@ -471,7 +491,72 @@ def render(
         (f"{TARGET_DEVICES:,} devices (extrapolated)", big_inv),
     ]
     day_rows, totals = day_table(columns)
-    big = totals[columns[2][0]]
+    intro = (
+        f"Measured by `python -m bench.scale{' --quick' if quick else ''}"
+        f"{f' --synthetic-scale {synthetic_scale:g}' if synthetic_scale != 0.1 else ''}` "
+        f"({elapsed:.0f} s){'; **quick smoke run, not representative**' if quick else ''}. "
+        f"Measured per invocation on the sample tenant and on a synthetic tenant at scale "
+        f"{synthetic_scale} ({x_large:,} devices, {synthetic_shape['referenced_groups']:,} "
+        "referenced groups); the 20,000-device column is the straight line through both, in "
+        "device count (for the directory poll: in `groups/delta` queries, "
+        f"{chunks[0]} / {chunks[1]} / {chunks[2]} for the three tenants), except the full "
+        "read's Graph requests, measured on the full-size tenant "
+        f"({full['graph']:,} Graph requests, {full['http']:,} HTTP; the straight line would say "
+        f"{fitted_full_read:,.0f}). Values that do not grow between the two measured tenants "
+        "take the larger of the two."
+    )
+    return render_tables(
+        intro, columns, day_rows, totals, big_inv, synthetic, full, x_large, measured=False
+    )
+
+
+def render_measured(
+    synthetic: dict[str, Any],
+    full: dict[str, Any],
+    synthetic_shape: dict[str, int],
+    sample_inv: dict[str, dict[str, float]],
+    synth_inv: dict[str, dict[str, float]],
+    x_small: int,
+    x_large: int,
+    quick: bool,
+    elapsed: float,
+    synthetic_scale: float,
+) -> str:
+    """The cost tables when the synthetic tenant is the 20,000-device one: every per-invocation
+    value of its column is measured on it (billed time from its measured executions)."""
+    columns = [
+        (f"sample, {x_small} devices (measured)", sample_inv),
+        (f"synthetic, {x_large:,} devices (measured)", synth_inv),
+    ]
+    day_rows, totals = day_table(columns)
+    intro = (
+        f"Measured by `python -m bench.scale{' --quick' if quick else ''} --synthetic-scale "
+        f"{synthetic_scale:g}` ({elapsed:.0f} s). Measured per invocation on the sample tenant "
+        f"and on the full-size synthetic tenant ({x_large:,} devices, "
+        f"{synthetic_shape['referenced_groups']:,} referenced groups): **the "
+        f"{x_large:,}-device column is measured, nothing is extrapolated** (the full read on "
+        f"its own, for the Graph headroom below: {full['graph']:,} Graph requests, "
+        f"{full['http']:,} HTTP)."
+    )
+    return render_tables(
+        intro, columns, day_rows, totals, synth_inv, synthetic, full, x_large, measured=True
+    )
+
+
+def render_tables(
+    intro: str,
+    columns: list[tuple[str, dict[str, dict[str, float]]]],
+    day_rows: list[str],
+    totals: dict[str, dict[str, float]],
+    big_inv: dict[str, dict[str, float]],
+    synthetic: dict[str, Any],
+    full: dict[str, Any],
+    x_large: int,
+    measured: bool,
+) -> str:
+    """Per-invocation, capacity, monthly cost and headroom tables under `intro`; the cost is
+    that of the last column (the 20,000-device one)."""
+    big = totals[columns[-1][0]]
 
     per_inv_rows = []
     for key, label, _ in DAY_ITEMS:
@@ -605,22 +690,16 @@ def render(
         ["Queue Storage (GPv2, LRS) operations", f"${PRICES['queue_per_10k']} per 10,000"],
     ]
     capacity_rows = [
-        [name, f"{size / 1e6:,.2f}", f"{size * TARGET_DEVICES / x_large / 1e6:,.1f}"]
+        [name, f"{size / 1e6:,.2f}"]
+        + ([] if measured else [f"{size * TARGET_DEVICES / x_large / 1e6:,.1f}"])
         for name, size in sorted(synthetic["capacity"].items())
         if size
     ]
+    capacity_headers = ["table", f"{x_large:,} devices (MB)"] + (
+        [] if measured else ["20,000 devices (MB, scaled)"]
+    )
     lines = [
-        f"Measured by `python -m bench.scale{' --quick' if quick else ''}` "
-        f"({elapsed:.0f} s){'; **quick smoke run, not representative**' if quick else ''}. "
-        f"Measured per invocation on the sample tenant and on a synthetic tenant at scale "
-        f"{synthetic_scale} ({x_large:,} devices, {synthetic_shape['referenced_groups']:,} "
-        "referenced groups); the 20,000-device column is the straight line through both, in "
-        "device count (for the directory poll: in `groups/delta` queries, "
-        f"{chunks[0]} / {chunks[1]} / {chunks[2]} for the three tenants), except the full "
-        "read's Graph requests, measured on the full-size tenant "
-        f"({full['graph']:,} Graph requests, {full['http']:,} HTTP; the straight line would say "
-        f"{fitted_full_read:,.0f}). Values that do not grow between the two measured tenants "
-        "take the larger of the two.",
+        intro,
         "",
         "### Per tenant per day",
         "",
@@ -648,23 +727,23 @@ def render(
         "Table capacity (JSON size of the entities, an approximation of billed size) after "
         "the measured loop:",
         "",
-        *table(
-            ["table", f"{x_large:,} devices (MB)", "20,000 devices (MB, scaled)"], capacity_rows
-        ),
+        *table(capacity_headers, capacity_rows),
         "",
         "### 1,000 tenants of 20,000 devices",
         "",
         f"Per month ({DAYS_PER_MONTH} days): per-tenant-day totals of the 20,000-device column "
         f"× {TENANTS:,} tenants × {DAYS_PER_MONTH}. GB-s = billed execution seconds × "
         f"{INSTANCE_MEMORY_GB:g} GB (per-execution sum: an upper bound, since concurrent "
-        "executions on one instance share its billed time). Capacity: current state scaled to "
-        f"20,000 devices, plus a year of history growth ({per_event / 1e3:,.1f} kB per change "
-        "or reconcile, as measured: history grows with transitions, not with devices).",
+        "executions on one instance share its billed time). Capacity: current state "
+        f"{'as measured at' if measured else 'scaled to'} 20,000 devices, plus a year of "
+        f"history growth ({per_event / 1e3:,.1f} kB per change or reconcile, as measured: "
+        "history grows with transitions, not with devices).",
         "",
         *table(["item", "per month", "formula", "cost"], cost_rows, align="lrll"),
         "",
         "Execution time dominates, and it is measured against Azurite on a shared 2-core "
-        "machine and extrapolated: read it as an upper bound. To recompute with your own "
+        f"machine{'' if measured else ' and extrapolated'}: read it as an upper bound. To "
+        "recompute with your own "
         "times: each second of execution per tenant per day costs "
         f"{TENANTS:,} × {DAYS_PER_MONTH} × {INSTANCE_MEMORY_GB:g} GB × ${PRICES['flex_gb_s']} = "
         f"{money(TENANTS * DAYS_PER_MONTH * INSTANCE_MEMORY_GB * PRICES['flex_gb_s'])} per "
@@ -689,6 +768,12 @@ def render(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
+    parser.add_argument(
+        "--synthetic-scale",
+        type=float,
+        default=0.0,
+        help="the synthetic tenant's scale (default 0.1; 1 = 20,000 devices, measured)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -696,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f} s] {text}", file=sys.stderr, flush=True)
 
-    synthetic_scale = 0.01 if args.quick else 0.1
+    synthetic_scale = args.synthetic_scale or (0.01 if args.quick else 0.1)
     quiet_polls = 2 if args.quick else 6
     log("sample tenant")
     sample_doc = sample_snapshot()

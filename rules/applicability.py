@@ -198,19 +198,14 @@ class DevicePhaseApplicability:
     filters: tuple[FilterCondition, ...] = ()
     user_targeting: UserTargeting | None = None
     # What the per-device answer is computed from; set by the engine (None: no devices known).
-    _coverage: tuple[_Coverage, _Coverage, frozenset[str]] | None = field(
-        default=None, repr=False, compare=False
-    )
-    _reach: DeviceReach | None = field(default=None, repr=False, compare=False)
+    # Shared by every answer of the view with the same include, exclude and devices.
+    _coverage: _ReachInputs | None = field(default=None, repr=False, compare=False)
 
     def device_reach(self) -> DeviceReach:
         """Per device of the profile: reached, missed or undecided (computed on first ask)."""
-        if self._reach is not None:
-            return self._reach
-        reach = _NO_REACH if self._coverage is None else _reach_of(*self._coverage)
-        # A cache on an immutable answer: the value is a function of the fields already set.
-        object.__setattr__(self, "_reach", reach)
-        return reach
+        if self._coverage is None:
+            return _NO_REACH
+        return self._coverage.device_reach()
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +289,52 @@ class _Coverage:
 _NOTHING = _Coverage()
 _EVERYTHING = _Coverage(every_device=True)
 _UNBOUNDED = _Coverage(possible=None)
+_NO_DEVICES: frozenset[str] = frozenset()
+
+
+class _DeviceSets:
+    """One copy of each distinct device set the view computes.
+
+    Thousands of answers (apps assigned to the same groups, filters that split a profile's
+    devices alike) come to equal sets of up to every device of the tenant; each is kept once
+    and every answer refers to that copy, so memory grows with the distinct sets, not with
+    apps x profiles.
+    """
+
+    __slots__ = ("_sets",)
+
+    def __init__(self) -> None:
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
+
+    def __call__(self, ids: frozenset[str]) -> frozenset[str]:
+        if not ids:
+            return _NO_DEVICES
+        return self._sets.setdefault(ids, ids)
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+
+class _ReachInputs:
+    """What one (payload, profile) answer's device reach is computed from, and the reach once
+    computed: answers with the same include, exclude and devices share one (and one reach)."""
+
+    __slots__ = ("_reach", "_sets", "devices", "exclude", "include")
+
+    def __init__(
+        self, include: _Coverage, exclude: _Coverage, devices: frozenset[str], sets: _DeviceSets
+    ) -> None:
+        self.include = include
+        self.exclude = exclude
+        self.devices = devices
+        self._sets = sets
+        self._reach: DeviceReach | None = None
+
+    def device_reach(self) -> DeviceReach:
+        reach = self._reach
+        if reach is None:
+            reach = self._reach = _reach_of(self.include, self.exclude, self.devices, self._sets)
+        return reach
 
 
 def _union(coverages: Iterable[_Coverage]) -> _Coverage:
@@ -356,12 +397,14 @@ def _decide(include: _Coverage, exclude: _Coverage, target: ProfileTargeting) ->
     return Applicability.UNKNOWN
 
 
-def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -> DeviceReach:
+def _reach_of(
+    include: _Coverage, exclude: _Coverage, devices: frozenset[str], sets: _DeviceSets
+) -> DeviceReach:
     """Split the profile's registered devices into reached, possibly reached and the rest."""
     if not devices:
         return _NO_REACH
     if exclude.every_device:
-        return DeviceReach(frozenset(), frozenset(), devices)
+        return DeviceReach(_NO_DEVICES, _NO_DEVICES, devices)
     if include.every_device:
         reached, possible = devices, devices
     else:
@@ -381,9 +424,10 @@ def _reach_of(include: _Coverage, exclude: _Coverage, devices: frozenset[str]) -
     if len(reached) == len(devices):
         # Every device reached (the usual answer): share the profile's set, compute nothing.
         return DeviceReach(devices, devices, devices)
+    reached = sets(reached)
     if len(possible) == len(reached):
         possible = reached
-    return DeviceReach(reached, possible, devices)
+    return DeviceReach(reached, sets(possible), devices)
 
 
 # --- the view ------------------------------------------------------------------------------------
@@ -430,10 +474,59 @@ class TenantTargeting:
         self._target_coverages: dict[
             tuple[object, ...], tuple[_Coverage, tuple[str, ...], tuple[str, ...]]
         ] = {}
+        # Each distinct device set once (see _DeviceSets); coverages by (every device, the
+        # identity of their sets), unions of coverages and reach inputs by their parts'
+        # identities: answers with the same targeting share one object all the way down.
+        self._sets = _DeviceSets()
+        self._coverages: dict[tuple[bool, int, int], _Coverage] = {}
+        self._unions: dict[tuple[int, ...], tuple[tuple[_Coverage, ...], _Coverage]] = {}
+        self._reach_inputs: dict[tuple[int, int, int], _ReachInputs] = {}
+        # Reasons repeated word for word across answers (see where they are used), each once.
+        self._texts: dict[tuple[object, ...], str] = {}
+        # Per profile: the hardware kinds holding its possible devices, for filters.
+        self._profile_hardware: dict[str, tuple[HardwareKind, ...]] = {}
 
     @property
     def snapshot(self) -> TenantSnapshot:
         return self._snapshot
+
+    def _coverage_of(
+        self,
+        certain: frozenset[str] = _NO_DEVICES,
+        possible: frozenset[str] | None = _NO_DEVICES,
+        every_device: bool = False,
+    ) -> _Coverage:
+        """The one coverage of these parts (each device set kept once)."""
+        certain = self._sets(certain)
+        possible = None if possible is None else self._sets(possible)
+        key = (every_device, id(certain), id(possible))
+        coverage = self._coverages.get(key)
+        if coverage is None:
+            coverage = self._coverages[key] = _Coverage(every_device, certain, possible)
+        return coverage
+
+    def _joined(self, coverages: list[_Coverage]) -> _Coverage:
+        """`_union`, computed once per distinct list of coverages."""
+        if len(coverages) <= 1:
+            return _union(coverages)
+        key = tuple(map(id, coverages))
+        known = self._unions.get(key)
+        if known is not None:
+            return known[1]
+        union = _union(coverages)
+        joined = self._coverage_of(union.certain, union.possible, union.every_device)
+        # The parts are kept beside the answer so that their ids stay their own.
+        self._unions[key] = (tuple(coverages), joined)
+        return joined
+
+    def _reach_source(
+        self, include: _Coverage, exclude: _Coverage, devices: frozenset[str]
+    ) -> _ReachInputs:
+        key = (id(include), id(exclude), id(devices))
+        inputs = self._reach_inputs.get(key)
+        if inputs is None:
+            inputs = self._reach_inputs[key] = _ReachInputs(include, exclude, devices, self._sets)
+        return inputs
 
     def preprovisioning_profiles(self) -> tuple[AutopilotProfile, ...] | None:
         profiles = self._snapshot.autopilot_profiles
@@ -627,7 +720,7 @@ class TenantTargeting:
         prediction = self.membership(group)
         if prediction.unknown_reason is not None:
             unknown.append(prediction.unknown_reason)
-        return _Coverage(certain=prediction.members, possible=prediction.possible_members)
+        return self._coverage_of(prediction.members, prediction.possible_members)
 
     # --- payload applicability ------------------------------------------------------------------
 
@@ -653,7 +746,7 @@ class TenantTargeting:
                 profile.id,
                 Applicability.UNKNOWN,
                 (f"assignments of '{payload.display_name}' could not be read",),
-                _coverage=(_UNBOUNDED, _NOTHING, target.device_ids),
+                _coverage=self._reach_source(_UNBOUNDED, _NOTHING, target.device_ids),
             )
         if not payload.assignments:
             return DevicePhaseApplicability(
@@ -661,7 +754,7 @@ class TenantTargeting:
                 profile.id,
                 Applicability.DOES_NOT_APPLY,
                 (f"'{payload.display_name}' is not assigned",),
-                _coverage=(_NOTHING, _NOTHING, target.device_ids),
+                _coverage=self._reach_source(_NOTHING, _NOTHING, target.device_ids),
             )
         is_app = isinstance(payload, MobileApp)
         reasons: list[str] = []
@@ -682,10 +775,7 @@ class TenantTargeting:
                 )
                 continue
             if is_app and assignment.intent != REQUIRED_INTENT:
-                reasons.append(
-                    f"{self._target_label(assignment)} as '{assignment.intent}': only required "
-                    "apps install in the device phase"
-                )
+                reasons.append(self._not_required_reason(assignment))
                 continue
             coverage = self._memo_include_coverage(
                 assignment, profile, target, reasons, user_targets
@@ -695,7 +785,7 @@ class TenantTargeting:
             else:
                 unfiltered.append(coverage)
 
-        exclude = _union(exclusions)
+        exclude = self._joined(exclusions)
         undecided_filter = False
         if filtered:
             evaluated: list[_Coverage] = []
@@ -705,9 +795,9 @@ class TenantTargeting:
                 )
                 evaluated.append(narrowed)
                 undecided_filter = undecided_filter or not sure
-            include = _union([*unfiltered, *evaluated])
+            include = self._joined([*unfiltered, *evaluated])
         else:
-            include = _union(unfiltered)  # the usual payload: no filter
+            include = self._joined(unfiltered)  # the usual payload: no filter
         verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
         if verdict is not Applicability.APPLIES and undecided_filter:
@@ -730,8 +820,24 @@ class TenantTargeting:
             reasons=tuple(reasons),
             filters=conditions,
             user_targeting=user_targeting,
-            _coverage=(include, exclude, target.device_ids),
+            _coverage=self._reach_source(include, exclude, target.device_ids),
         )
+
+    def _not_required_reason(self, assignment: Assignment) -> str:
+        # The same words for every app and profile with this target and intent: one string.
+        key = (
+            assignment.target_kind,
+            assignment.group_id,
+            assignment.target_odata_type,
+            assignment.intent,
+        )
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = (
+                f"{self._target_label(assignment)} as '{assignment.intent}': only required "
+                "apps install in the device phase"
+            )
+        return text
 
     def _target_label(self, assignment: Assignment) -> str:
         if assignment.target_kind is TargetKind.ALL_DEVICES:
@@ -903,7 +1009,7 @@ class TenantTargeting:
             reasons.append(
                 f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
             )
-        return _Coverage(certain=prediction.members, possible=prediction.possible_members)
+        return self._coverage_of(prediction.members, prediction.possible_members)
 
     def filter_split(self, filter_id: str, profile: AutopilotProfile) -> FilterSplit | None:
         """The filter's answer for the profile's possible devices; None when it is not read."""
@@ -913,16 +1019,38 @@ class TenantTargeting:
         found = self._snapshot.assignment_filter(filter_id)
         split: FilterSplit | None = None
         if found is not None:
-            target = self.profile_targeting(profile)
-            possible = target.possible_device_ids
-            ids = possible if possible is not None else target.device_ids
-            if self._hardware is None:
-                self._hardware = hardware_kinds(self._snapshot.autopilot_devices or ())
             split = split_hardware_kinds(
-                parse_filter_rule(found.rule), profile, self._hardware, ids
+                parse_filter_rule(found.rule), profile, self._hardware_of(profile), None
+            )
+            sets = self._sets
+            split = FilterSplit(
+                split.for_profile,
+                sets(split.matched),
+                sets(split.unmatched),
+                sets(split.undecided),
+                split.unknown_reason,
             )
         self._filter_splits[key] = split
         return split
+
+    def _hardware_of(self, profile: AutopilotProfile) -> tuple[HardwareKind, ...]:
+        """The hardware kinds of the profile's possible devices, each kind's ids within them:
+        worked out once per profile, not once per filter."""
+        known = self._profile_hardware.get(profile.id)
+        if known is not None:
+            return known
+        target = self.profile_targeting(profile)
+        possible = target.possible_device_ids
+        ids = possible if possible is not None else target.device_ids
+        if self._hardware is None:
+            self._hardware = hardware_kinds(self._snapshot.autopilot_devices or ())
+        sets = self._sets
+        known = tuple(
+            (device, kind_ids if kind_ids <= ids else sets(kind_ids & ids))
+            for device, kind_ids in self._hardware
+        )
+        self._profile_hardware[profile.id] = known
+        return known
 
     def _filtered_coverage(
         self,
@@ -955,7 +1083,8 @@ class TenantTargeting:
         include = assignment.filter_type is FilterType.INCLUDE
         if split is None:
             # Filter not read or not in the tenant: any device might pass it.
-            return _widened(coverage, target), False
+            widened = _widened(coverage, target)
+            return self._coverage_of(widened.certain, widened.possible), False
         if split.for_profile is not None:
             passes = split.for_profile is include
             reasons.append(
@@ -979,9 +1108,7 @@ class TenantTargeting:
             certain, possible = target.device_ids, target.possible_device_ids
         else:
             certain, possible = coverage.certain, coverage.possible
-        narrowed = _Coverage(
-            certain=certain & keep, possible=None if possible is None else possible - drop
-        )
+        narrowed = self._coverage_of(certain & keep, None if possible is None else possible - drop)
         # Devices registered later (or a profile with none yet) meet the filter on enrollment.
         no_devices = target.possible_device_ids is not None and not target.possible_device_ids
         sure = not split.undecided and not (coverage.every_device and no_devices)
@@ -1062,16 +1189,13 @@ class TenantTargeting:
             profile, targeting = pairs[index]
             if device.id in targeting.device_ids:
                 holding.append(profile)
-                reasons.append(f"profile '{profile.display_name}' targets the device")
+                reasons.append(self._profile_text(profile, targeting, holds=True))
             elif (
                 targeting.undetermined_device_ids is None
                 or device.id in targeting.undetermined_device_ids
             ):
                 undecided.append(profile)
-                reasons.append(
-                    f"profile '{profile.display_name}' might target the device: "
-                    f"{targeting.unknown_reason}"
-                )
+                reasons.append(self._profile_text(profile, targeting, holds=False))
         holding.sort(key=_creation_order)
         winner = holding[0] if holding else None
         if len(holding) > 1 and winner is not None:
@@ -1092,6 +1216,21 @@ class TenantTargeting:
             undecided=could_change,
             reasons=tuple(reasons),
         )
+
+    def _profile_text(
+        self, profile: AutopilotProfile, targeting: ProfileTargeting, *, holds: bool
+    ) -> str:
+        """Why a profile concerns a device: the same words for each of its devices, one string."""
+        key = (holds, profile.id)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = (
+                f"profile '{profile.display_name}' targets the device"
+                if holds
+                else f"profile '{profile.display_name}' might target the device: "
+                f"{targeting.unknown_reason}"
+            )
+        return text
 
     def _profiles_concerning(
         self, device_id: str, pairs: tuple[tuple[AutopilotProfile, ProfileTargeting], ...]

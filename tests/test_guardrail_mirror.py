@@ -11,6 +11,7 @@ from azure.data.tables import TableServiceClient
 
 from monitors.guardrail import mirror as tenant_mirror
 from monitors.guardrail.mirror import MirrorError, TenantMirror
+from monitors.store.keys import MIRROR_TABLE
 from rules import tenant_collections as tc
 from tests.test_function_support import sample_snapshot
 
@@ -18,6 +19,23 @@ from tests.test_function_support import sample_snapshot
 @pytest.fixture
 def mirror(table_service: TableServiceClient) -> TenantMirror:
     return TenantMirror(table_service)
+
+
+def entities_of(service: TableServiceClient, tenant: str, path: str) -> dict[str, Any]:
+    table = service.get_table_client(MIRROR_TABLE)
+    query = "PartitionKey eq @pk"
+    return {
+        str(e["RowKey"]): e
+        for e in table.query_entities(
+            query, parameters={"pk": tenant_mirror._partition(tenant, path)}
+        )
+    }
+
+
+def bucket_of(service: TableServiceClient, tenant: str, path: str, object_id: str) -> str:
+    layout = entities_of(service, tenant, path)[tenant_mirror.LAYOUT_ROW_KEY]
+    assert layout["Layout"] == tenant_mirror.PACKED
+    return tenant_mirror._prefix(object_id, int(layout["Length"]))
 
 
 def by_id(objects: list[dict[str, object]]) -> dict[object, dict[str, object]]:
@@ -89,7 +107,8 @@ def test_a_cached_mirror_is_refreshed_when_another_instance_wrote(
     one.save_snapshot(tenant, document)
     assert one.load(tenant) is not None
     assert one.last_load.mode == "full"
-    assert one.load(tenant) is not None
+    before = one.load(tenant)
+    assert before is not None
     assert (one.last_load.mode, one.last_load.entities_read) == ("cached", 1)
 
     group = dict(document["collections"][tc.GROUPS][0], displayName="Renamed elsewhere")
@@ -99,13 +118,34 @@ def test_a_cached_mirror_is_refreshed_when_another_instance_wrote(
 
     loaded = one.load(tenant)
     assert loaded is not None
-    # The version, two log rows and the three objects they name: not the tenant again.
-    assert (one.last_load.mode, one.last_load.entities_read) == ("patched", 1 + 2 + 3)
+    # The version, two log rows and the buckets holding the three objects they name: not the
+    # tenant again.
+    buckets = {
+        (path, bucket_of(table_service, tenant, path, object_id))
+        for path, object_id in [
+            (tc.GROUPS, group["id"]),
+            (tc.GROUPS, "new-group"),
+            (tc.MOBILE_APPS, gone),
+        ]
+    }
+    assert (one.last_load.mode, one.last_load.entities_read) == ("patched", 1 + 2 + len(buckets))
     groups = by_id(loaded["collections"][tc.GROUPS])
     assert groups[group["id"]]["displayName"] == "Renamed elsewhere"
     assert "new-group" in groups
     assert gone not in by_id(loaded["collections"][tc.MOBILE_APPS])
     assert same_objects(loaded, fresh_load(table_service, tenant))
+    # Objects the writes did not change are the very objects the copy held (a parsed model
+    # keyed on them stays valid); the renamed group is a new one.
+    unchanged = document["collections"][tc.GROUPS][1]["id"]
+    assert (
+        by_id(loaded["collections"][tc.GROUPS])[unchanged]
+        is by_id(before["collections"][tc.GROUPS])[unchanged]
+    )
+    assert groups[group["id"]] is not by_id(before["collections"][tc.GROUPS])[group["id"]]
+    for path in (tc.DEVICES, tc.AUTOPILOT_DEVICES):
+        assert loaded["collections"][path] == before["collections"][path]
+        pairs = zip(loaded["collections"][path], before["collections"][path], strict=True)
+        assert all(now is then for now, then in pairs)
 
 
 def test_a_collection_replaced_elsewhere_is_reloaded_whole(

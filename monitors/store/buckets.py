@@ -149,18 +149,27 @@ def parse_content(text: str) -> Content:
     return content
 
 
-def split_columns(name: str, text: str) -> dict[str, Any]:
-    parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
-    if len(parts) > MAX_PARTS:
-        raise ValueError(f"a state bucket's {name} of {len(text)} characters is too large")
+def split_columns(
+    name: str, data: str | bytes, *, part: int = PART_CHARS, max_parts: int = MAX_PARTS
+) -> dict[str, Any]:
+    """`data` over `{name}0..N` properties of at most `part` characters (or bytes) each."""
+    parts = [data[i : i + part] for i in range(0, len(data), part)] or [data[:0]]
+    if len(parts) > max_parts:
+        raise ValueError(f"a state bucket's {name} of {len(data)} characters is too large")
     columns: dict[str, Any] = {f"{name}Parts": len(parts)}
-    columns.update({f"{name}{index}": part for index, part in enumerate(parts)})
+    columns.update({f"{name}{index}": chunk for index, chunk in enumerate(parts)})
     return columns
 
 
 def joined(entity: Mapping[str, Any], name: str) -> str:
     parts = int(entity.get(f"{name}Parts", 0) or 0)
     return "".join(str(entity.get(f"{name}{index}", "")) for index in range(parts))
+
+
+def joined_bytes(entity: Mapping[str, Any], name: str) -> bytes:
+    """The binary value `split_columns` spread over `{name}0..N`."""
+    parts = int(entity.get(f"{name}Parts", 0) or 0)
+    return b"".join(bytes(entity.get(f"{name}{index}") or b"") for index in range(parts))
 
 
 def bucket_content(entity: Mapping[str, Any], committed: int) -> Content:

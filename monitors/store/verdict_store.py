@@ -100,6 +100,7 @@ from monitors.store.records import (
     VerdictRecord,
     truncate,
 )
+from monitors.store.transactions import transaction_chunks
 from rules.engine import Evaluation
 
 log = logging.getLogger(__name__)
@@ -1192,23 +1193,9 @@ def _delete_operation(tenant: str, row_key: str) -> tuple[Any, ...]:
     return ("delete", {"PartitionKey": tenant, "RowKey": row_key})
 
 
-def _operation_bytes(operation: tuple[Any, ...]) -> int:
-    return sum(len(str(value).encode()) + len(name) for name, value in operation[1].items())
-
-
 def _chunks(operations: Sequence[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
     """Transactions of at most 99 operations (plus the head) and _TRANSACTION_BYTES of data."""
-    chunk: list[tuple[Any, ...]] = []
-    size = 0
-    for operation in operations:
-        cost = _operation_bytes(operation)
-        if chunk and (len(chunk) == TRANSACTION_LIMIT - 1 or size + cost > _TRANSACTION_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(operation)
-        size += cost
-    if chunk:
-        yield chunk
+    return transaction_chunks(operations, limit=TRANSACTION_LIMIT - 1, budget=_TRANSACTION_BYTES)
 
 
 _PASSING_CHARS = 30_000  # per property (Table Storage: 32 K UTF-16 characters)

@@ -128,10 +128,15 @@ def _check(context: RuleContext, item: ProfileUnderCheck) -> Iterator[Finding]:
     if left_out:
         names = ", ".join(f"'{app.display_name}'" for app in left_out)
         # The devices at risk: those one of the left-out apps may reach (filters honoured).
+        # Apps with the same targeting share one device set: add each distinct set once.
         at_risk: set[str] = set()
+        added: set[int] = set()
         for app in left_out:
             applicability = context.targeting.device_phase_applicability(app, item.profile)
-            at_risk |= applicability.device_reach().may_reach
+            may_reach = applicability.device_reach().may_reach
+            if id(may_reach) not in added:
+                added.add(id(may_reach))
+                at_risk |= may_reach
         yield item.finding.failed(
             subject,
             f"ESP '{esp.display_name}' installs only its blocking apps in the technician phase of "
