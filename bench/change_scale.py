@@ -9,7 +9,7 @@ handed to `process_change`; measured per change: wall time of `process_change`, 
 it made, how the tenant mirror was loaded (`full`, `patched`, `cached`) and how long that took.
 The first change after a cold start loads the mirror whole; the later ones patch the
 instance's cached copy. Results go to docs/benchmarks.md between the change-scale markers, one
-section per scale (`make bench` runs scale 0.1; the 20,000-device section stays).
+section per scale (`make bench` runs scale 1, the 20,000-device section; the others stay).
 """
 
 from __future__ import annotations
