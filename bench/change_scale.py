@@ -6,10 +6,12 @@ the real function handlers run (as in `bench.guardrail`). After the bootstrap (a
 message: the whole tenant read, mirrored, evaluated and recorded as the baseline), every change
 scenario of `bench.changes` is applied in the simulator, noticed by its poll and its message
 handed to `process_change`; measured per change: wall time of `process_change`, Graph requests
-it made, how the tenant mirror was loaded (`full`, `patched`, `cached`) and how long that took.
-The first change after a cold start loads the mirror whole; the later ones patch the
-instance's cached copy. Results go to docs/benchmarks.md between the change-scale markers, one
-section per scale (`make bench` runs scale 1, the 20,000-device section; the others stay).
+it made, how the tenant mirror was loaded (`full`, `patched`, `cached`) and how long that took,
+how long the snapshot model took and how many objects it parsed. The first change after a cold
+start loads the mirror whole and parses every object; the later ones patch the instance's
+cached copy and parse only the objects that changed (`monitors.guardrail.snapshot_models`).
+Results go to docs/benchmarks.md between the change-scale markers, one section per scale
+(`make bench` runs scale 1, the 20,000-device section; the others stay).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import function_app
 from bench.changes import bootstrap, handle, scenarios
 from bench.harness import REPO, deployment
 from bench.results import write_section
+from monitors.guardrail import change_processing
 from monitors.guardrail.mirror import TenantMirror
+from monitors.guardrail.snapshot_models import SnapshotModels
 from monitors.store.records import RecordResult
 from monitors.store.verdict_store import VerdictStore
 from samples.synthetic import LARGE_TENANT, generate_tenant
@@ -36,13 +40,18 @@ HEADING = "## One change through `process_change` at scale\n\n"
 
 
 class _LoadTimer:
-    """Times every `TenantMirror.load` (and how it got the tenant) and every
-    `VerdictStore.record_evaluation` (with the state rows it read)."""
+    """Times every `TenantMirror.load_versioned` (and how it got the tenant), every
+    `SnapshotModels.model` (with the objects it parsed), the evaluation of the selected rules
+    and every `VerdictStore.record_evaluation` (with the state rows it read)."""
 
     def __init__(self) -> None:
         self.loads: list[tuple[str, int, float]] = []
+        self.models: list[tuple[int, float]] = []
+        self.evaluations: list[float] = []
         self.records: list[tuple[int, float]] = []
-        self._original = TenantMirror.load
+        self._original = TenantMirror.load_versioned
+        self._model = SnapshotModels.model
+        self._evaluate = change_processing.evaluate_observed  # type: ignore[attr-defined]
         self._record = VerdictStore.record_evaluation
 
     def __enter__(self) -> _LoadTimer:
@@ -56,6 +65,24 @@ class _LoadTimer:
             loads.append((stats.mode, stats.entities_read, time.perf_counter() - started))
             return document
 
+        model = self._model
+        models = self.models
+
+        def modelled(cache: SnapshotModels, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            snapshot = model(cache, *args, **kwargs)
+            models.append((cache.last.parsed, time.perf_counter() - started))
+            return snapshot
+
+        evaluate = self._evaluate
+        evaluations = self.evaluations
+
+        def evaluated(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            evaluation = evaluate(*args, **kwargs)
+            evaluations.append(time.perf_counter() - started)
+            return evaluation
+
         record = self._record
         records = self.records
 
@@ -65,12 +92,16 @@ class _LoadTimer:
             records.append((result.entities_read, time.perf_counter() - started))
             return result
 
-        TenantMirror.load = timed  # type: ignore[method-assign]
+        TenantMirror.load_versioned = timed  # type: ignore[method-assign,assignment]
+        SnapshotModels.model = modelled  # type: ignore[method-assign,assignment]
+        change_processing.evaluate_observed = evaluated  # type: ignore[attr-defined]
         VerdictStore.record_evaluation = recorded  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: object) -> None:
-        TenantMirror.load = self._original  # type: ignore[method-assign]
+        TenantMirror.load_versioned = self._original  # type: ignore[method-assign]
+        SnapshotModels.model = self._model  # type: ignore[method-assign]
+        change_processing.evaluate_observed = self._evaluate  # type: ignore[attr-defined]
         VerdictStore.record_evaluation = self._record  # type: ignore[method-assign]
 
 
@@ -86,6 +117,8 @@ def run(scale: float, rounds: int) -> str:
             for scenario in scenarios(snapshot):
                 for direction in ("break", "undo"):
                     timer.loads.clear()
+                    timer.models.clear()
+                    timer.evaluations.clear()
                     timer.records.clear()
                     handled = handle(deployed, scenario, direction, "incremental")
                     modes = ", ".join(
@@ -95,11 +128,15 @@ def run(scale: float, rounds: int) -> str:
                     store_s = sum(seconds for _, seconds in timer.records)
                     store_rows = sum(read for read, _ in timer.records)
                     mirror_s = sum(seconds for _, _, seconds in timer.loads)
-                    rest = handled.process_s - store_s - mirror_s
+                    model_s = sum(seconds for _, seconds in timer.models)
+                    model_parsed = sum(parsed for parsed, _ in timer.models)
+                    rules_s = sum(timer.evaluations)
+                    rest = handled.process_s - store_s - mirror_s - model_s - rules_s
                     rows.append(
                         f"| {round_index + 1} | {scenario.kind} | {direction} | "
                         f"{handled.messages} | {handled.process_s:.2f} | "
                         f"{handled.process_graph} | {modes or 'none'} | "
+                        f"{model_s:.2f} ({model_parsed:,} parsed) | {rules_s:.2f} | "
                         f"{store_s:.2f} ({store_rows:,} rows) | {rest:.2f} | {handled.alerts} |"
                     )
                     print(rows[-1], flush=True)
@@ -120,8 +157,9 @@ def run(scale: float, rounds: int) -> str:
             "requests.",
             "",
             "| round | change | direction | messages | process_change (s) | Graph requests "
-            "| mirror load | recording (s, state rows read) | the rest (s) | alerts |",
-            "|---:|---|---|---:|---:|---:|---|---|---:|---:|",
+            "| mirror load | snapshot model (s, objects parsed) | rules (s) "
+            "| recording (s, state rows read) | the rest (s) | alerts |",
+            "|---:|---|---|---:|---:|---:|---|---|---:|---|---:|---:|",
             *rows,
             "",
             f"Benchmark wall time {time.perf_counter() - started_all:.0f} s; load average "
@@ -135,10 +173,13 @@ INTRO = (
     "Each row is one change: its poll ran first (not counted), then its message(s) went "
     "through `process_change`; wall time and Graph requests are those of `process_change`. "
     '"Mirror load" is how the instance got the tenant (`full`: every mirror entity read, '
-    '`patched`: its cached copy brought up to date from the write log). "The rest" is '
-    "`process_change` less the mirror load and the recording: the Graph reads, mirror writes, "
-    "the snapshot model and the evaluation of the selected rules. One section per scale; a run "
-    "replaces its own scale's section only."
+    '`patched`: its cached copy brought up to date from the write log). "Snapshot model": '
+    "building the rules' model of the tenant from the loaded mirror, and how many objects it "
+    "parsed (the instance keeps each tenant's model: the objects the load did not change are "
+    'reused). "Rules": the evaluation of the rules the change selects, over the whole tenant. '
+    '"The rest" is `process_change` less the mirror load, the model, the rules and the '
+    "recording: the Graph reads, mirror writes, the readiness gauges (after a transition) and "
+    "the dashboard summary. One section per scale; a run replaces its own scale's section only."
 )
 
 

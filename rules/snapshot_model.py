@@ -8,7 +8,7 @@ and its error is kept; one that was read and is empty is `()`. The capture time 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -56,7 +56,15 @@ from rules.tenant_objects import (
     parse_settings_catalog_policy,
 )
 
-__all__ = ["ReadError", "SnapshotModelError", "TenantSnapshot"]
+__all__ = [
+    "COLLECTION_PATHS",
+    "CollectionParser",
+    "ReadError",
+    "SnapshotModelError",
+    "TenantSnapshot",
+    "parse_collection",
+    "parse_object",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +126,47 @@ _COLLECTION_PARSERS: Mapping[str, tuple[str, ObjectParser]] = MappingProxyType(
         ),
     }
 )
+
+
+# The collections a snapshot can hold, in the model's order.
+COLLECTION_PATHS: tuple[str, ...] = tuple(_COLLECTION_PARSERS)
+
+
+class CollectionParser(Protocol):
+    """Parses one read collection of a document into the model's objects.
+
+    `items`: the document's list for `path`; `unreadable`: the object ids of this collection
+    whose navigations could not be read, with those navigations (pass each object's set, or
+    the empty set, to `parse_object`). `parse_collection` is the plain one; a caller that keeps
+    the model of an earlier document can hand back the objects it parsed then for the items
+    that are the same (`monitors.guardrail.snapshot_models`)."""
+
+    def __call__(
+        self, path: str, items: Sequence[Any], unreadable: Mapping[str, frozenset[str]]
+    ) -> tuple[Any, ...]: ...
+
+
+def parse_object(path: str, item: object, index: int, navigations: frozenset[str]) -> Any:
+    """The model's object for `item`, the `index`-th of collection `path`; `navigations`: those
+    of its navigations that could not be read (the parser makes them unknown, never empty)."""
+    return _COLLECTION_PARSERS[path][1](
+        required_mapping(item, f"{path}[{index}]"), f"{path}[{index}]", navigations
+    )
+
+
+def parse_collection(
+    path: str, items: Sequence[Any], unreadable: Mapping[str, frozenset[str]]
+) -> tuple[Any, ...]:
+    """Every object of a read collection, parsed (the default `CollectionParser`)."""
+    return tuple(
+        parse_object(path, item, index, _navigations_of(item, unreadable))
+        for index, item in enumerate(items)
+    )
+
+
+def _navigations_of(item: object, unreadable: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    object_id = item.get("id") if isinstance(item, Mapping) else None
+    return unreadable.get(object_id, frozenset()) if isinstance(object_id, str) else frozenset()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -197,7 +246,14 @@ class TenantSnapshot:
         return cast(_V, self._derived_views[build])
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> TenantSnapshot:
+    def from_document(
+        cls,
+        document: Mapping[str, Any],
+        *,
+        parse: CollectionParser = parse_collection,
+    ) -> TenantSnapshot:
+        """The model of a validated snapshot document; `parse` turns each read collection into
+        objects (see `CollectionParser`: a cache of earlier models passes its own)."""
         doc = required_mapping(document, "snapshot")
         tenant_id = optional_str(doc, "tenantId")
         if not tenant_id:
@@ -215,17 +271,14 @@ class TenantSnapshot:
             raise SnapshotModelError(f"unknown collections in snapshot: {', '.join(unknown)}")
 
         parsed: dict[str, tuple[Any, ...] | None] = {}
-        for path, (attribute, parser) in _COLLECTION_PARSERS.items():
+        for path, (attribute, _parser) in _COLLECTION_PARSERS.items():
             if path not in collections:
                 parsed[attribute] = None
                 continue
             if path in collection_errors:
                 raise SnapshotModelError(f"collection {path} is both read and recorded as failed")
             items = required_list(collections[path], path)
-            parsed[attribute] = tuple(
-                _parse_item(item, path, index, parser, unreadable)
-                for index, item in enumerate(items)
-            )
+            parsed[attribute] = parse(path, items, unreadable.get(path, _NONE_UNREADABLE))
         return cls(
             tenant_id=tenant_id,
             captured_at=captured_at,
@@ -269,24 +322,6 @@ class TenantSnapshot:
         return self.navigation_errors.get(f"{path}/{object_id}/{navigation}")
 
 
-def _parse_item(
-    item: object,
-    path: str,
-    index: int,
-    parser: ObjectParser,
-    unreadable: Mapping[tuple[str, str], frozenset[str]],
-) -> Any:
-    where = f"{path}[{index}]"
-    obj = required_mapping(item, where)
-    object_id = obj.get("id")
-    navigations = (
-        unreadable.get((path, object_id), frozenset())
-        if isinstance(object_id, str)
-        else frozenset()
-    )
-    return parser(obj, where, navigations)
-
-
 def _read_error(value: object, key: str) -> ReadError:
     obj = required_mapping(value, f"errors[{key!r}]")
     status = obj.get("status")
@@ -323,13 +358,20 @@ def _navigation_key_parts(key: str) -> tuple[str, str, str] | None:
     return None
 
 
+_NONE_UNREADABLE: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
 def _unreadable_navigations(
     navigation_errors: Mapping[str, ReadError],
-) -> dict[tuple[str, str], frozenset[str]]:
-    unreadable: dict[tuple[str, str], set[str]] = {}
+) -> dict[str, dict[str, frozenset[str]]]:
+    """Per collection path, per object id: the navigations that could not be read."""
+    unreadable: dict[str, dict[str, set[str]]] = {}
     for key in navigation_errors:
         parts = _navigation_key_parts(key)
         if parts is not None:
             path, object_id, navigation = parts
-            unreadable.setdefault((path, object_id), set()).add(navigation)
-    return {key: frozenset(names) for key, names in unreadable.items()}
+            unreadable.setdefault(path, {}).setdefault(object_id, set()).add(navigation)
+    return {
+        path: {object_id: frozenset(names) for object_id, names in objects.items()}
+        for path, objects in unreadable.items()
+    }

@@ -65,6 +65,7 @@ from monitors.guardrail.queues import (
     alert_batches,
     send_later,
 )
+from monitors.guardrail.snapshot_models import SnapshotModels
 from monitors.store.keys import digest, format_time, parse_time
 from monitors.store.records import RunInfo, Transition
 from monitors.store.verdict_store import VerdictStore
@@ -157,13 +158,17 @@ async def process_change(
     operator_settings: OperatorSettings | None = None,
     timing: AlertTiming = AlertTiming(),
     confirm_delay_s: float = CONFIRM_DELAY_S,
+    models: SnapshotModels | None = None,
 ) -> ChangeOutcome:
+    """`models`: the instance's kept snapshot models; with them a change parses only the
+    objects its mirror load brought in anew (`monitors.guardrail.snapshot_models`)."""
     from rules.catalog import all_rules
 
     tenant = message.tenant_id
     started = clock()
     began = time.monotonic()
     failure: GraphError | None = None
+    version: int | None = None  # the mirror version of `document` (None: a read from Graph)
     run_id = f"change-{message.id}"  # one run id per message: a redelivery finds its work
     async with connect(tenant) as client:
         if message.kind == "reauthorize":
@@ -197,9 +202,9 @@ async def process_change(
             if failure is None:
                 touched = refresh.touched
             # Written first, timed second, loaded third: see the module docstring.
-            loaded = mirror.load(tenant, captured_at=clock())
+            loaded = mirror.load_versioned(tenant, captured_at=clock())
             assert loaded is not None  # the meta row was there a moment ago and is never deleted
-            document = loaded
+            document, version = loaded
         graph_requests = client.stats.graph_requests()
     selected = tuple(
         rule
@@ -221,8 +226,16 @@ async def process_change(
         )
     trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
     changed = changed_objects(message)
-    snapshot = TenantSnapshot.from_document(
-        document if failure is None else unreadable_document(document, changed, failure)
+
+    def model_of(document: Mapping[str, Any], version: int | None) -> TenantSnapshot:
+        if models is None:
+            return TenantSnapshot.from_document(document)
+        return models.model(document, version=version)
+
+    snapshot = (
+        model_of(document, version)
+        if failure is None
+        else model_of(unreadable_document(document, changed, failure), None)
     )
     evaluation = evaluate_observed(
         snapshot,
@@ -233,9 +246,7 @@ async def process_change(
     if failure is not None:
         # The same rules over the mirror as it was: what differs is what the unreadable
         # object decides (below, "Graph outages and deletions").
-        last_known = evaluate_snapshot(
-            TenantSnapshot.from_document(document), selected, operator_settings
-        )
+        last_known = evaluate_snapshot(model_of(document, version), selected, operator_settings)
         evaluation = blind_evaluation(
             last_known,
             evaluation,

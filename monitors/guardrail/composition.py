@@ -40,6 +40,7 @@ from monitors.guardrail.settings import (
     read_settings,
 )
 from monitors.guardrail.slots import TenantBusyError, TenantSlots
+from monitors.guardrail.snapshot_models import SnapshotModels, model_cache_tenants
 from monitors.guardrail.webhook import NotificationCounts, WebhookReply, answer_notification
 from monitors.store.keys import TENANT_PATTERN, format_time
 from monitors.store.verdict_store import VerdictStore
@@ -80,6 +81,9 @@ class Services:
     alert_timing: AlertTiming = field(default_factory=AlertTiming)
     # Pause before the second look at an object Graph answered 404 for.
     confirm_delay_s: float = CONFIRM_DELAY_S
+    # The parsed snapshot model of the tenants this instance evaluated, beside the mirror's
+    # cached copy: a change parses only what it brought in (`GREENSCREEN_MODEL_CACHE_TENANTS`).
+    models: SnapshotModels = field(default_factory=SnapshotModels)
 
     @asynccontextmanager
     async def connect(self, tenant_id: str) -> AsyncIterator[GraphClient]:
@@ -155,6 +159,7 @@ def build_services(environ: Mapping[str, str] | None = None) -> Services:
             limit=settings.tenant_concurrency,
             wait_s=settings.tenant_wait_seconds,
         ),
+        models=SnapshotModels(model_cache_tenants(env)),
     )
 
 
@@ -321,6 +326,7 @@ def process_change_text(services: Services, text: str | bytes, dequeue_count: in
             operator_settings=_operator_settings(services, message.tenant_id),
             timing=services.alert_timing,
             confirm_delay_s=services.confirm_delay_s,
+            models=services.models,
         )
         annotate_current_span(
             {

@@ -221,6 +221,16 @@ class TenantMirror:
         `captured_at` replaces the time of the last full read: after an incremental refresh the
         snapshot is as fresh as the moment the refreshed objects were written.
         """
+        loaded = self.load_versioned(tenant_id, captured_at)
+        return None if loaded is None else loaded[0]
+
+    def load_versioned(
+        self, tenant_id: str, captured_at: datetime | None = None
+    ) -> tuple[dict[str, Any], int] | None:
+        """`load`, with the mirror version the objects are as of (0: a mirror never published).
+
+        The objects are this instance's cached ones: unchanged objects are the same dicts from
+        one load to the next, a changed one is a new dict (`SnapshotModels` relies on both)."""
         meta = self.meta(tenant_id)
         if meta is None:
             return None
@@ -233,14 +243,16 @@ class TenantMirror:
                 for path, objects in cached.collections.items()
                 if path in meta.collections
             }
+            version = cached.version
         at = format_time(captured_at) if captured_at is not None else meta.captured_at
-        return {
+        document = {
             "format": SNAPSHOT_FORMAT,
             "tenantId": tenant_id,
             "capturedAt": at,
             "collections": collections,
             "errors": dict(meta.errors),
         }
+        return document, version
 
     def _current(self, tenant_id: str, wanted: Sequence[str]) -> _Cached:
         """The tenant's objects as of its current version: from the cache, patched, or read."""
