@@ -11,7 +11,7 @@ how long the snapshot model took and how many objects it parsed. The first chang
 start loads the mirror whole and parses every object; the later ones patch the instance's
 cached copy and parse only the objects that changed (`monitors.guardrail.snapshot_models`).
 Results go to docs/benchmarks.md between the change-scale markers, one section per scale
-(`make bench` runs scale 0.1; the 20,000-device section stays).
+(`make bench` runs scale 1, the 20,000-device section; the others stay).
 """
 
 from __future__ import annotations

@@ -95,16 +95,9 @@ def _write_first_layout(service: TableServiceClient, document: dict[str, Any]) -
 
 
 def _row(partition: str, obj: dict[str, Any]) -> dict[str, Any]:
-    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
-    size = tenant_mirror.CHUNK_CHARS
-    parts = [text[i : i + size] for i in range(0, len(text), size)]
-    entity: dict[str, Any] = {
-        "PartitionKey": partition,
-        "RowKey": key_part(str(obj["id"])),
-        "Parts": len(parts),
-    }
-    entity.update({f"Data{index}": part for index, part in enumerate(parts)})
-    return entity
+    object_id = str(obj["id"])
+    text = tenant_mirror._object_text(obj)
+    return tenant_mirror._entity(partition, key_part(object_id), object_id, text)
 
 
 def measure(scale: float, first_layout: bool, migrate: bool, log: Any) -> list[list[str]]:

@@ -1,4 +1,6 @@
-"""`python -m bench.scale [--quick]` (in `make bench`): one tenant's cost per day, and 1,000's.
+"""`python -m bench.scale [--quick] [--synthetic-scale X]` (`make bench`): a tenant-day's cost.
+
+What one tenant costs per day, and 1,000 tenants per month.
 
 One simulated day of trigger invocations per tenant against the Graph simulator and Azurite,
 through the real function handlers (timers, `process_change`, `send_alert`, and the webhook

@@ -394,3 +394,28 @@ def test_a_relayout_racing_incremental_writers_never_shows_a_partial_collection(
     final = by_id(TenantMirror(table_service).objects(tenant, tc.GROUPS))
     assert {key: final[key] for key in by_id(grown)} == by_id(grown)
     assert set(after_replace) <= set(final)
+
+
+def test_log_rows_written_before_packing_still_patch_a_copy(
+    table_service: TableServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = sample_snapshot()
+    tenant = document["tenantId"]
+    one, other = TenantMirror(table_service), TenantMirror(table_service)
+    one.save_snapshot(tenant, document)
+    assert one.load(tenant) is not None
+    publish = TenantMirror._publish
+
+    def first_layout_log(self: TenantMirror, tenant_id: str, entries: list[list[Any]]) -> int:
+        """The log row shape before packing: `[collection, [ids]]`, no layout."""
+        return publish(self, tenant_id, [[entry[0], ["renamed-elsewhere"]] for entry in entries])
+
+    monkeypatch.setattr(TenantMirror, "_publish", first_layout_log)
+    renamed = {"id": "renamed-elsewhere", "displayName": "Renamed"}
+    other.put_objects(tenant, tc.GROUPS, [renamed])
+    loaded = one.load(tenant)
+    assert loaded is not None
+    # The version, the log row, the collection's layout row (the entry does not say it), the
+    # object's bucket.
+    assert (one.last_load.mode, one.last_load.entities_read) == ("patched", 4)
+    assert by_id(loaded["collections"][tc.GROUPS])["renamed-elsewhere"] == renamed
