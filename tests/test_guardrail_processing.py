@@ -443,3 +443,34 @@ def test_a_reconcile_in_the_same_second_as_an_incremental_run_is_recorded(
     outcome = process(timed, ChangeMessage.create(tenant, "reconcile", "full", discriminator="b"))
     assert outcome.outcome == "committed"
     assert status(timed, tenant, "GRP-002", ALL_DEVICES_GROUP) == "pass"
+
+
+def test_the_collector_is_paused_while_a_change_records_and_resumed_even_when_it_raises(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CPU-heavy part of a change runs with the cyclic collector off (it would walk the
+    kept model and mirror copy for nothing), and the collector is on again afterwards: after
+    a normal change and after one whose recording raised."""
+    import gc
+
+    from monitors.store.verdict_store import VerdictStore
+
+    tenant = tenant_of(simulator)
+    assert gc.isenabled()
+    read_baseline(services, tenant)
+    assert gc.isenabled()  # resumed after a change that returned
+
+    seen: list[bool] = []
+
+    def failing_record(self: VerdictStore, *args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        raise RuntimeError("storage went away")
+
+    monkeypatch.setattr(VerdictStore, "record_evaluation", failing_record)
+    message = ChangeMessage.create(tenant, "manual", "full")
+    with pytest.raises(RuntimeError, match="storage went away"):
+        process_change_text(services, message.to_text())
+    assert seen == [False]  # paused while recording
+    assert gc.isenabled()  # and resumed although the change raised
