@@ -37,8 +37,10 @@ import contextlib
 import json
 import logging
 import random
+import threading
 import time
-from collections import defaultdict
+import uuid
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -112,6 +114,8 @@ MAX_CAUSE_LINKS_PER_EVENT = 200
 MAX_MODIFIED_PROPERTIES_TEXT = 16_000
 # How far before the retention cutoff the purge looks for month partitions left behind.
 PURGE_LOOKBACK_MONTHS = 24
+# Tenants whose committed state an instance keeps in memory (see `VerdictStore.current_state`).
+DEFAULT_KEPT_STATES = 4
 # Every state entity: rows of the previous layout (`s|…`) and buckets (`b|…`).
 _ALL_STATE = (
     (STATE_ROW_PREFIX, "s" + chr(ord(SEPARATOR) + 1)),
@@ -156,6 +160,8 @@ class _Head:
     # Per rule, per scope: [passing, not applicable, scope name] (rules/diff.QuietCounts).
     # A rule missing here was last recorded before passes were counted: its pass rows count.
     passing: QuietCounts | None = None
+    # Changed by every purge that deleted state records (their content changes, not `Committed`).
+    purged: str = ""
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> _Head:
@@ -183,7 +189,18 @@ class _Head:
             committed_run=str(entity.get("CommittedRun", "")),
             dirty=dirty,
             passing=_passing_of(entity),
+            purged=str(entity.get("StatePurge") or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptState:
+    """A tenant's committed state as `current_state` reads it: the merged visible records of
+    every rule at `committed`, while the head's purge mark is `purged`."""
+
+    committed: int
+    purged: str
+    rules: Mapping[str, Content]  # rule id -> its visible records
 
 
 class VerdictStore:
@@ -198,6 +215,7 @@ class VerdictStore:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = keys.utc_now,
         bucket_records: int = buckets.TARGET_RECORDS,
+        kept_states: int = DEFAULT_KEPT_STATES,
     ) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
@@ -211,6 +229,12 @@ class VerdictStore:
         self._sleep = sleep
         self._clock = clock
         self._tables: dict[str, TableClient] = {}
+        if kept_states < 0:
+            raise ValueError("kept_states must not be negative")
+        self._kept_limit = kept_states
+        self._kept: OrderedDict[str, _KeptState] = OrderedDict()
+        self._kept_lock = threading.Lock()
+        self.last_state_read = 0  # state records `current_state` last read from storage
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -486,6 +510,7 @@ class VerdictStore:
         except ResourceModifiedError:
             raise _LostRace from None
         written += 1
+        self._advance_kept(tenant, head, seq, evaluated_ids, desired)
         committed_head = _Head(
             etag=str(metadata["etag"]),
             committed=seq,
@@ -496,6 +521,7 @@ class VerdictStore:
             pending=pending,
             committed_run=run.run_id,
             passing=passing,
+            purged=head.purged,
         )
         written += self._finalize(tenant, committed_head, transitions)
         return transitions, written
@@ -604,42 +630,74 @@ class VerdictStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def current_state(self, tenant_id: str) -> StateView:
+    def current_state(self, tenant_id: str, *, kept: bool = False) -> StateView:
+        """What fails, is unknown, manual or resolved now, and the passes counted.
+
+        The instance keeps the last state it read or wrote of `kept_states` tenants (least
+        recently used first out). `kept=True`: when the head still names the commit and purge
+        of the kept state, that state is answered and only the head is read; a commit of this
+        instance advances its kept state by what it wrote (the evaluated rules' records,
+        exactly as committed); after any other commit or a purge the whole state is read
+        again. The verdicts are the same as a read gives, in no particular order (a read
+        lists them in storage order). `kept=False` always reads the whole state.
+        """
         tenant = tenant_key(tenant_id)
         try:
             head = _Head.from_entity(self._table(keys.STATE_TABLE).get_entity(tenant, HEAD_ROW_KEY))
         except ResourceNotFoundError:
             return StateView(tenant, None, None, ())
-        verdicts = []
-        counted = dict(head.passing or {})
-        # Rules last recorded before passes were counted keep pass rows: count those.
-        legacy: QuietCounts = {}
-        contents = {
-            row_key: buckets.visible_content(entity, head.committed)
-            for row_key, entity in self._read_entities(tenant, head.committed).items()
-        }
-        for item in _merged(contents).values():
-            record = item.record
-            if is_counted(record):
-                # A tombstone (counted in the head) or a pass row of the old format.
-                if record.rule_id not in counted:
-                    count = legacy.setdefault(record.rule_id, {}).setdefault(
-                        record.scope_id, [0, 0, record.scope_name]
-                    )
-                    count[0 if record.status == StoredStatus.PASS else 1] += 1
-                continue
-            evaluated = head.rule_evaluated.get(record.rule_id)
-            verdicts.append(CurrentVerdict(record, parse_time(evaluated) if evaluated else None))
-        counted.update(legacy)
-        passing = tuple(
-            PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
-            for rule_id, scopes in sorted(counted.items())
-            for scope_id, (passed, not_applicable, name) in sorted(scopes.items())
-            if passed or not_applicable
-        )
-        return StateView(
-            tenant, head.committed_run or None, head.captured_at, tuple(verdicts), passing
-        )
+        state = self._kept_state(tenant, head) if kept else None
+        if state is None:
+            contents = {
+                row_key: buckets.visible_content(entity, head.committed)
+                for row_key, entity in self._read_entities(tenant, head.committed).items()
+            }
+            by_rule: dict[str, Content] = defaultdict(dict)
+            for key, item in _merged(contents).items():
+                by_rule[item.record.rule_id][key] = item
+            state = _KeptState(head.committed, head.purged, dict(by_rule))
+            self._keep_state(tenant, state)
+            self.last_state_read = sum(len(items) for items in state.rules.values())
+        else:
+            self.last_state_read = 0
+        return _state_view(tenant, head, state)
+
+    # -- the kept states --------------------------------------------------------------------
+
+    def _kept_state(self, tenant: str, head: _Head) -> _KeptState | None:
+        with self._kept_lock:
+            kept = self._kept.get(tenant)
+            if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
+                return None
+            self._kept.move_to_end(tenant)
+            return kept
+
+    def _keep_state(self, tenant: str, kept: _KeptState) -> None:
+        if not self._kept_limit:
+            return
+        with self._kept_lock:
+            current = self._kept.get(tenant)
+            if current is not None and current.committed > kept.committed:
+                return  # a newer commit is kept already
+            self._kept[tenant] = kept
+            self._kept.move_to_end(tenant)
+            while len(self._kept) > self._kept_limit:
+                self._kept.popitem(last=False)
+
+    def _advance_kept(
+        self, tenant: str, head: _Head, seq: int, evaluated: set[str], desired: Content
+    ) -> None:
+        """After this instance committed `seq` over `head`: the kept state of `head` becomes
+        that of `seq` (the evaluated rules' records replaced by what was written); a kept
+        state of another commit is dropped."""
+        with self._kept_lock:
+            kept = self._kept.pop(tenant, None)
+        if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
+            return
+        rules = {rule: items for rule, items in kept.rules.items() if rule not in evaluated}
+        for key, item in desired.items():
+            rules.setdefault(item.record.rule_id, {})[key] = Item(item.record)
+        self._keep_state(tenant, _KeptState(seq, head.purged, rules))
 
     def history(
         self,
@@ -1005,7 +1063,49 @@ class VerdictStore:
                 deleted += max(1, len(content) - len(kept))
             except (ResourceModifiedError, ResourceNotFoundError):
                 pass  # a writer touched it meanwhile: it stays
+        if deleted:
+            # Records went without a commit: a kept state of this tenant (on any instance)
+            # must not be answered any more. Marked after the deletions, so a state read
+            # between them and the mark is not kept under the new mark. (A writer meanwhile
+            # loses its race on the head and starts over, as after any other writer.)
+            with self._kept_lock:
+                self._kept.pop(tenant, None)
+            table.update_entity(
+                {"PartitionKey": tenant, "RowKey": HEAD_ROW_KEY, "StatePurge": uuid.uuid4().hex},
+                mode=UpdateMode.MERGE,
+            )
         return deleted
+
+
+def _state_view(tenant: str, head: _Head, kept: _KeptState) -> StateView:
+    verdicts = []
+    counted = dict(head.passing or {})
+    # Rules last recorded before passes were counted keep pass rows: count those.
+    legacy: QuietCounts = {}
+    evaluated_at: dict[str, datetime | None] = {}
+    for rule_id, items in kept.rules.items():
+        for item in items.values():
+            record = item.record
+            if is_counted(record):
+                # A tombstone (counted in the head) or a pass row of the old format.
+                if record.rule_id not in counted:
+                    count = legacy.setdefault(record.rule_id, {}).setdefault(
+                        record.scope_id, [0, 0, record.scope_name]
+                    )
+                    count[0 if record.status == StoredStatus.PASS else 1] += 1
+                continue
+            if rule_id not in evaluated_at:
+                evaluated = head.rule_evaluated.get(rule_id)
+                evaluated_at[rule_id] = parse_time(evaluated) if evaluated else None
+            verdicts.append(CurrentVerdict(record, evaluated_at[rule_id]))
+    counted.update(legacy)
+    passing = tuple(
+        PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
+        for rule_id, scopes in sorted(counted.items())
+        for scope_id, (passed, not_applicable, name) in sorted(scopes.items())
+        if passed or not_applicable
+    )
+    return StateView(tenant, head.committed_run or None, head.captured_at, tuple(verdicts), passing)
 
 
 class _LostRace(Exception):
