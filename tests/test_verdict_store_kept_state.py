@@ -13,6 +13,8 @@ from azure.data.tables import TableServiceClient
 
 from monitors.http_api import readiness_summaries
 from monitors.store import keys
+from monitors.store.keys import tenant_key
+from monitors.store.records import RecordResult
 from monitors.store.verdict_store import StateView, VerdictStore
 from rules.findings import Finding, RuleMetadata, Status
 from tests.conftest import evaluation, finding, rule_metadata, run_info
@@ -51,13 +53,22 @@ def _gauge_inputs(state: StateView) -> dict[str, Any]:
     return readiness_summaries(verdicts, state.passing, not_used=frozenset())
 
 
-def _record(store: VerdictStore, tenant: str, step: int, rng: random.Random) -> None:
+def _record(store: VerdictStore, tenant: str, step: int, rng: random.Random) -> RecordResult:
     rules = tuple(rule for rule in RULES if rng.random() < 0.6) or (RULES[step % 3],)
     at = (START + timedelta(minutes=step)).isoformat().replace("+00:00", "Z")
     result = store.record_evaluation(
         tenant, evaluation(tenant, at, _findings(rng, rules), rules), run_info()
     )
     assert result.outcome == "committed"
+    return result
+
+
+def _stored(store: VerdictStore, tenant: str) -> Any:
+    """The visible content of every state entity as a whole read finds it (what a kept state
+    must equal, transition marks included)."""
+    fresh = VerdictStore(store._service)
+    fresh.current_state(tenant)
+    return fresh._kept[tenant_key(tenant)].rules
 
 
 def test_the_kept_state_answers_what_a_whole_read_answers_over_changes(
@@ -72,7 +83,9 @@ def test_the_kept_state_answers_what_a_whole_read_answers_over_changes(
     assert writer.last_state_read > 0
     gauges_seen = []
     for step in range(1, 13):
-        _record(writer, tenant, step, rng)
+        recorded = _record(writer, tenant, step, rng)
+        assert recorded.entities_read == 0  # recorded over the kept state: no state rows read
+        assert writer._kept[tenant_key(tenant)].rules == _stored(writer, tenant)
         kept = writer.current_state(tenant, kept=True)
         assert writer.last_state_read == 0  # answered from the kept state: the head read only
         whole = VerdictStore(table_service).current_state(tenant)
@@ -131,3 +144,48 @@ def test_a_purge_by_another_instance_is_seen_by_the_kept_state(
     kept = mine.current_state(tenant, kept=True)
     assert mine.last_state_read > 0
     assert _comparable(kept) == _comparable(whole)
+
+
+def test_recording_over_the_kept_state_writes_what_recording_over_a_read_writes(
+    table_service: TableServiceClient,
+) -> None:
+    """The same evaluations recorded by an instance that keeps the state (reads no state rows
+    after the first) and by one that keeps none (reads them every time): the same state and
+    the same transitions, none lost, none doubled."""
+    keeping, reading = VerdictStore(table_service), VerdictStore(table_service, kept_states=0)
+    tenants = {store: str(uuid.uuid4()) for store in (keeping, reading)}
+    transitions: dict[VerdictStore, list[tuple[str, ...]]] = {keeping: [], reading: []}
+    for store, tenant in tenants.items():
+        rng = random.Random(5)
+        store.current_state(tenant, kept=True)
+        for step in range(10):
+            result = _record(store, tenant, step, rng)
+            transitions[store] += sorted(
+                (
+                    str(step),
+                    t.record.rule_id,
+                    t.record.scope_id,
+                    t.record.subject_id,
+                    t.from_status.value if t.from_status else "",
+                    t.to_status.value,
+                )
+                for t in result.transitions
+            )
+            if store is reading:
+                assert result.entities_read > 0 or step == 0
+    assert transitions[keeping] == transitions[reading]
+    assert len(transitions[keeping]) > 20
+    stored = {
+        store: _comparable(VerdictStore(table_service).current_state(tenant))[3]
+        for store, tenant in tenants.items()
+    }
+    assert [v.record for v in stored[keeping]] == [v.record for v in stored[reading]]
+    history = {
+        store: sorted(
+            (t.seq, t.record.rule_id, t.record.subject_id, t.to_status.value)
+            for t in store.history(tenant, page_size=1000).items
+        )
+        for store, tenant in tenants.items()
+    }
+    assert history[keeping]
+    assert history[keeping] == history[reading]

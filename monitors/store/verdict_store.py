@@ -195,12 +195,12 @@ class _Head:
 
 @dataclass(frozen=True, slots=True)
 class _KeptState:
-    """A tenant's committed state as `current_state` reads it: the merged visible records of
-    every rule at `committed`, while the head's purge mark is `purged`."""
+    """A tenant's committed state as it is stored: the visible content of every state entity
+    at `committed` (per encoded rule, per row key), while the head's purge mark is `purged`."""
 
     committed: int
     purged: str
-    rules: Mapping[str, Content]  # rule id -> its visible records
+    rules: Mapping[str, Mapping[str, Content]]  # rule key part -> row key -> visible content
 
 
 class VerdictStore:
@@ -415,13 +415,31 @@ class VerdictStore:
     ) -> tuple[tuple[Transition, ...], int]:
         seq = head.next_seq
         evaluated_ids = {rule.id for rule in evaluation.rules}
-        entities = self._read_for_evaluation(tenant, head, _rule_parts(evaluated_ids))
-        contents = {
-            row_key: buckets.visible_content(entity, head.committed)
-            for row_key, entity in entities.items()
-        }
+        parts = _rule_parts(evaluated_ids)
+        # No write since the last commit (nothing uncommitted anywhere) and the instance keeps
+        # the state of that commit and purge: the evaluated rules' entities are as kept.
+        kept = self._kept_state(tenant, head) if head.next_seq == head.committed + 1 else None
+        restores: list[tuple[Any, ...]] = []
+        uncommitted: set[str] = set()
+        if kept is not None:
+            contents = {
+                row_key: content
+                for part in parts
+                for row_key, content in kept.rules.get(part, {}).items()
+            }
+        else:
+            entities = self._read_for_evaluation(tenant, head, parts)
+            contents = {
+                row_key: buckets.visible_content(entity, head.committed)
+                for row_key, entity in entities.items()
+            }
+            for row_key, entity in entities.items():
+                if int(entity.get("Seq", 0)) > head.committed:
+                    uncommitted.add(row_key)
+                    if _rule_part(row_key) not in parts:
+                        restores.append(_restore(tenant, row_key, entity))
         visible = _merged(contents)
-        reads.append(len(visible))
+        reads.append(0 if kept is not None else len(visible))
         previous = {key: item.record for key, item in visible.items()}
         diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
         desired: Content = {
@@ -435,15 +453,18 @@ class VerdictStore:
                 desired[change.row_key] = Item(change.record, seq, from_status)
             else:
                 desired[change.row_key] = Item(change.record)
+        written_contents: dict[str, Content | None] = {}
         operations = _bucket_operations(
             tenant,
             seq,
-            head.committed,
-            entities,
+            contents,
+            frozenset(uncommitted),
+            restores,
             visible,
             desired,
-            _rule_parts(evaluated_ids),
+            parts,
             self._bucket_records,
+            written_contents,
         )
         etag = head.etag
         written = 0
@@ -510,7 +531,7 @@ class VerdictStore:
         except ResourceModifiedError:
             raise _LostRace from None
         written += 1
-        self._advance_kept(tenant, head, seq, evaluated_ids, desired)
+        self._advance_kept(tenant, head, seq, parts, contents, written_contents)
         committed_head = _Head(
             etag=str(metadata["etag"]),
             committed=seq,
@@ -652,12 +673,12 @@ class VerdictStore:
                 row_key: buckets.visible_content(entity, head.committed)
                 for row_key, entity in self._read_entities(tenant, head.committed).items()
             }
-            by_rule: dict[str, Content] = defaultdict(dict)
-            for key, item in _merged(contents).items():
-                by_rule[item.record.rule_id][key] = item
+            by_rule: dict[str, dict[str, Content]] = defaultdict(dict)
+            for row_key, content in contents.items():
+                by_rule[_rule_part(row_key)][row_key] = content
             state = _KeptState(head.committed, head.purged, dict(by_rule))
             self._keep_state(tenant, state)
-            self.last_state_read = sum(len(items) for items in state.rules.values())
+            self.last_state_read = sum(len(content) for content in contents.values())
         else:
             self.last_state_read = 0
         return _state_view(tenant, head, state)
@@ -685,18 +706,35 @@ class VerdictStore:
                 self._kept.popitem(last=False)
 
     def _advance_kept(
-        self, tenant: str, head: _Head, seq: int, evaluated: set[str], desired: Content
+        self,
+        tenant: str,
+        head: _Head,
+        seq: int,
+        evaluated: frozenset[str],
+        contents: Mapping[str, Content],
+        written: Mapping[str, Content | None],
     ) -> None:
         """After this instance committed `seq` over `head`: the kept state of `head` becomes
-        that of `seq` (the evaluated rules' records replaced by what was written); a kept
+        that of `seq`. The evaluated rules' entities are those read (`contents`, visible at
+        `head.committed`) with what this write put in or deleted (`written`); the other
+        rules' visible content is unchanged (a repair restores what was visible). A kept
         state of another commit is dropped."""
         with self._kept_lock:
             kept = self._kept.pop(tenant, None)
         if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
             return
-        rules = {rule: items for rule, items in kept.rules.items() if rule not in evaluated}
-        for key, item in desired.items():
-            rules.setdefault(item.record.rule_id, {})[key] = Item(item.record)
+        rules = {part: rows for part, rows in kept.rules.items() if part not in evaluated}
+        fresh: dict[str, dict[str, Content]] = {part: {} for part in evaluated}
+        for row_key, content in contents.items():
+            if _rule_part(row_key) in evaluated:
+                fresh[_rule_part(row_key)][row_key] = content
+        for row_key, written_content in written.items():
+            rows = fresh[_rule_part(row_key)]
+            if written_content is None:
+                rows.pop(row_key, None)
+            else:
+                rows[row_key] = written_content
+        rules.update({part: rows for part, rows in fresh.items() if rows})
         self._keep_state(tenant, _KeptState(seq, head.purged, rules))
 
     def history(
@@ -1083,9 +1121,10 @@ def _state_view(tenant: str, head: _Head, kept: _KeptState) -> StateView:
     # Rules last recorded before passes were counted keep pass rows: count those.
     legacy: QuietCounts = {}
     evaluated_at: dict[str, datetime | None] = {}
-    for rule_id, items in kept.rules.items():
-        for item in items.values():
+    for rows in kept.rules.values():
+        for item in _merged(rows).values():
             record = item.record
+            rule_id = record.rule_id
             if is_counted(record):
                 # A tombstone (counted in the head) or a pass row of the old format.
                 if record.rule_id not in counted:
@@ -1183,12 +1222,14 @@ def _merged(contents: Mapping[str, Content]) -> Content:
 def _bucket_operations(
     tenant: str,
     seq: int,
-    committed: int,
-    entities: Mapping[str, TableEntity],
+    contents: Mapping[str, Content],
+    uncommitted: frozenset[str],
+    restores: Sequence[tuple[Any, ...]],
     visible: Content,
     desired: Content,
     evaluated: frozenset[str],
     target: int,
+    written: dict[str, Content | None] | None = None,
 ) -> list[tuple[Any, ...]]:
     """The writes that leave the evaluated rules' records as `desired`, in buckets.
 
@@ -1197,17 +1238,22 @@ def _bucket_operations(
     `Prev` = what their records read as before this write (from whichever entity held them);
     entities of another layout (rows, buckets of another length) are deleted after every
     upsert, so a writer cut anywhere leaves each record readable from some entity. Entities
-    of other rules that an unfinished write left are put back (repair).
+    of other rules that an unfinished write left are put back (repair: `restores`).
+
+    `contents`: the visible content of every entity read (row key -> content), `uncommitted`
+    the row keys of those with `Seq > Committed`. `written` receives the content each upsert of
+    an evaluated rule's entity makes visible once committed, and None for each one deleted.
     """
     upserts: list[tuple[Any, ...]] = []
     deletes: list[tuple[Any, ...]] = []
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for row_key in entities:
+    for row_key in contents:
         if _rule_part(row_key) in evaluated:
             groups[buckets.group_of_key(row_key)].append(row_key)
-        elif int(entities[row_key].get("Seq", 0)) > committed:
-            upserts_or_deletes = _restore(tenant, row_key, entities[row_key])
-            (upserts if upserts_or_deletes[0] == "upsert" else deletes).append(upserts_or_deletes)
+    for restore in restores:
+        (upserts if restore[0] == "upsert" else deletes).append(restore)
+    if written is None:
+        written = {}
     wanted: dict[tuple[str, str], Content] = defaultdict(dict)
     before: dict[tuple[str, str], Content] = defaultdict(dict)
     for key, item in desired.items():
@@ -1230,30 +1276,31 @@ def _bucket_operations(
         for bucket in sorted(
             targets | {key for key in held if buckets.prefix_length(key) == length}
         ):
-            own = buckets.visible_content(entities[bucket], committed) if bucket in entities else {}
+            own = contents.get(bucket, {})
             content, prev = new.get(bucket, {}), old.get(bucket, {})
             if not content and not buckets.loud(prev):
-                if bucket in entities:
+                if bucket in contents:
                     deletes.append(_delete_operation(tenant, bucket))
+                    written[bucket] = None
                 continue
             unchanged = buckets.same(content, own) and buckets.same(prev, own)
-            if (
-                unchanged
-                and bucket in entities
-                and int(entities[bucket].get("Seq", 0)) <= committed
-            ):
+            if unchanged and bucket in contents and bucket not in uncommitted:
                 continue
-            upserts.append(_bucket_upsert(tenant, bucket, seq, content, prev))
+            text = buckets.content_text(content)
+            upserts.append(_bucket_upsert(tenant, bucket, seq, content, prev, text))
+            # As a read will find it (the stored form: sorted, values as stored).
+            written[bucket] = buckets.parse_content(text)
         for row_key in groups.get(group, []):
             if row_key not in targets and not (
                 buckets.is_bucket(row_key) and buckets.prefix_length(row_key) == length
             ):
                 deletes.append(_delete_operation(tenant, row_key))
+                written[row_key] = None
     return upserts + deletes
 
 
 def _bucket_upsert(
-    tenant: str, row_key: str, seq: int, content: Content, prev: Content
+    tenant: str, row_key: str, seq: int, content: Content, prev: Content, text: str | None = None
 ) -> tuple[Any, ...]:
     transited = any(item.tseq == seq for item in content.values())
     entity: dict[str, Any] = {
@@ -1262,7 +1309,7 @@ def _bucket_upsert(
         "Seq": seq,
         "TSeq": seq if transited else 0,
         "Records": len(content),
-        **buckets.split_columns("Data", buckets.content_text(content)),
+        **buckets.split_columns("Data", buckets.content_text(content) if text is None else text),
         **buckets.split_columns("Prev", buckets.content_text(prev)),
     }
     return ("upsert", entity, _REPLACE)
