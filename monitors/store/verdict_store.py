@@ -676,12 +676,14 @@ class VerdictStore:
             by_rule: dict[str, dict[str, Content]] = defaultdict(dict)
             for row_key, content in contents.items():
                 by_rule[_rule_part(row_key)][row_key] = content
-            state = _KeptState(head.committed, head.purged, dict(by_rule))
-            self._keep_state(tenant, state)
+            self._keep_state(tenant, _KeptState(head.committed, head.purged, dict(by_rule)))
             self.last_state_read = sum(len(content) for content in contents.values())
-        else:
-            self.last_state_read = 0
-        return _state_view(tenant, head, state)
+            # In storage order, as always (the dashboard and reports list them so).
+            return _state_view(tenant, head, _merged(contents).values())
+        self.last_state_read = 0
+        return _state_view(
+            tenant, head, (item for rows in state.rules.values() for item in _merged(rows).values())
+        )
 
     # -- the kept states --------------------------------------------------------------------
 
@@ -1115,28 +1117,29 @@ class VerdictStore:
         return deleted
 
 
-def _state_view(tenant: str, head: _Head, kept: _KeptState) -> StateView:
+def _state_view(tenant: str, head: _Head, items: Iterable[Item]) -> StateView:
+    """The state of the visible `items` under `head` (a verdict per item that reads as
+    something, in the order of `items`; the passes counted)."""
     verdicts = []
     counted = dict(head.passing or {})
     # Rules last recorded before passes were counted keep pass rows: count those.
     legacy: QuietCounts = {}
     evaluated_at: dict[str, datetime | None] = {}
-    for rows in kept.rules.values():
-        for item in _merged(rows).values():
-            record = item.record
-            rule_id = record.rule_id
-            if is_counted(record):
-                # A tombstone (counted in the head) or a pass row of the old format.
-                if record.rule_id not in counted:
-                    count = legacy.setdefault(record.rule_id, {}).setdefault(
-                        record.scope_id, [0, 0, record.scope_name]
-                    )
-                    count[0 if record.status == StoredStatus.PASS else 1] += 1
-                continue
-            if rule_id not in evaluated_at:
-                evaluated = head.rule_evaluated.get(rule_id)
-                evaluated_at[rule_id] = parse_time(evaluated) if evaluated else None
-            verdicts.append(CurrentVerdict(record, evaluated_at[rule_id]))
+    for item in items:
+        record = item.record
+        rule_id = record.rule_id
+        if is_counted(record):
+            # A tombstone (counted in the head) or a pass row of the old format.
+            if record.rule_id not in counted:
+                count = legacy.setdefault(record.rule_id, {}).setdefault(
+                    record.scope_id, [0, 0, record.scope_name]
+                )
+                count[0 if record.status == StoredStatus.PASS else 1] += 1
+            continue
+        if rule_id not in evaluated_at:
+            evaluated = head.rule_evaluated.get(rule_id)
+            evaluated_at[rule_id] = parse_time(evaluated) if evaluated else None
+        verdicts.append(CurrentVerdict(record, evaluated_at[rule_id]))
     counted.update(legacy)
     passing = tuple(
         PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
