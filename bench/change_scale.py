@@ -177,6 +177,9 @@ INTRO = (
     "building the rules' model of the tenant from the loaded mirror, and how many objects it "
     "parsed (the instance keeps each tenant's model: the objects the load did not change are "
     'reused). "Rules": the evaluation of the rules the change selects, over the whole tenant. '
+    '"Recording": `VerdictStore.record_evaluation`, with the state rows it read (0: the '
+    "instance keeps the state of the tenant's last commit and took the rules' rows from it, "
+    'docs/storage.md "Kept state"). '
     '"The rest" is `process_change` less the mirror load, the model, the rules and the '
     "recording: the Graph reads, mirror writes, the readiness gauges (after a transition) and "
     "the dashboard summary. One section per scale; a run replaces its own scale's section only."

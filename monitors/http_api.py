@@ -233,6 +233,7 @@ def readiness_summaries(
             names.setdefault(count.scope_id, count.scope_name)
     # Nothing recorded tenant-wide blocks nothing (as in the reports and the dashboard).
     wide = readiness_of_verdicts(tenant_wide, True)
+    wide_tally = _tally(tenant_wide, wide_passing)
     wide_red_by = profile_verdict.red_by_rules(
         blocking_failures(tenant_wide), profile_verdict.TENANT_WIDE
     )
@@ -250,11 +251,8 @@ def readiness_summaries(
             preprovisioning,
         )
         # A profile not used for pre-provisioning counts its own verdicts only.
-        counted = (
-            _summary(own_verdicts, own_passing)
-            if preprovisioning is False
-            else _summary([*own_verdicts, *tenant_wide], [*own_passing, *wide_passing])
-        )
+        own_tally = _tally(own_verdicts, own_passing)
+        counted = _summary_of(own_tally if preprovisioning is False else own_tally + wide_tally)
         if readiness is Readiness.UNKNOWN and own is not Readiness.UNKNOWN:
             # Not known because it is not known whether the tenant-wide verdicts apply.
             counted["ready"] = None
@@ -275,27 +273,58 @@ def readiness_summaries(
         )
     return {
         "summary": _summary(verdicts, passing),
-        "tenantWide": _summary(tenant_wide, wide_passing),
+        "tenantWide": _summary_of(wide_tally),
         "profiles": profiles,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What a readiness summary counts of some verdicts and pass counts; two tallies add up
+    to the tally of both (a profile's own and the tenant-wide ones, counted once)."""
+
+    counts: Counter[str]
+    blocking: int
+    recorded: bool  # any verdict or pass count at all
+
+    def __add__(self, other: _Tally) -> _Tally:
+        return _Tally(
+            self.counts + other.counts,
+            self.blocking + other.blocking,
+            self.recorded or other.recorded,
+        )
+
+
+def _tally(verdicts: Sequence[CurrentVerdict], passing: Sequence[PassingCount] = ()) -> _Tally:
+    counts: Counter[str] = Counter()
+    blocking = 0
+    blocks: dict[tuple[str, str], bool] = {}
+    for verdict in verdicts:
+        status, severity = verdict.record.status.value, verdict.record.severity
+        counts[status] += 1
+        key = (status, severity)
+        if key not in blocks:
+            blocks[key] = status in _BLOCKING_STATUSES and severity_of(severity).at_least(
+                READINESS_THRESHOLD
+            )
+        blocking += blocks[key]
+    for count in passing:
+        counts[StoredStatus.PASS.value] += count.passing
+        counts[StoredStatus.NOT_APPLICABLE.value] += count.not_applicable
+    return _Tally(counts, blocking, bool(verdicts or passing))
 
 
 def _summary(
     verdicts: Sequence[CurrentVerdict], passing: Sequence[PassingCount] = ()
 ) -> dict[str, Any]:
-    counts = Counter(verdict.record.status.value for verdict in verdicts)
-    for count in passing:
-        counts[StoredStatus.PASS.value] += count.passing
-        counts[StoredStatus.NOT_APPLICABLE.value] += count.not_applicable
-    blocking = [
-        v
-        for v in verdicts
-        if v.record.status.value in _BLOCKING_STATUSES
-        and severity_of(v.record.severity).at_least(READINESS_THRESHOLD)
-    ]
+    return _summary_of(_tally(verdicts, passing))
+
+
+def _summary_of(tally: _Tally) -> dict[str, Any]:
+    counts = tally.counts
     return {
         # Nothing recorded (never evaluated) is unknown, not ready: unknown is never green.
-        "ready": (not blocking) if verdicts or passing else None,
-        "blocking": len(blocking),
+        "ready": (not tally.blocking) if tally.recorded else None,
+        "blocking": tally.blocking,
         "counts": {status.value: counts.get(status.value, 0) for status in StoredStatus},
     }

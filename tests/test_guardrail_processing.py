@@ -443,3 +443,99 @@ def test_a_reconcile_in_the_same_second_as_an_incremental_run_is_recorded(
     outcome = process(timed, ChangeMessage.create(tenant, "reconcile", "full", discriminator="b"))
     assert outcome.outcome == "committed"
     assert status(timed, tenant, "GRP-002", ALL_DEVICES_GROUP) == "pass"
+
+
+def test_the_collector_is_paused_while_a_change_records_and_resumed_even_when_it_raises(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CPU-heavy part of a change runs with the cyclic collector off (it would walk the
+    kept model and mirror copy for nothing), and the collector is on again afterwards: after
+    a normal change and after one whose recording raised."""
+    import gc
+
+    from monitors.store.verdict_store import VerdictStore
+
+    tenant = tenant_of(simulator)
+    assert gc.isenabled()
+    read_baseline(services, tenant)
+    assert gc.isenabled()  # resumed after a change that returned
+
+    seen: list[bool] = []
+
+    def failing_record(self: VerdictStore, *args: object, **kwargs: object) -> None:
+        seen.append(gc.isenabled())
+        raise RuntimeError("storage went away")
+
+    monkeypatch.setattr(VerdictStore, "record_evaluation", failing_record)
+    message = ChangeMessage.create(tenant, "manual", "full")
+    with pytest.raises(RuntimeError, match="storage went away"):
+        process_change_text(services, message.to_text())
+    assert seen == [False]  # paused while recording
+    assert gc.isenabled()  # and resumed although the change raised
+
+
+def _all_gauges(store: object, tenant: str) -> dict[tuple[str, str, str], float]:
+    """Every readiness gauge `record_readiness` sets: (metric, profile id, profile name)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+
+    from monitors.telemetry import names
+    from monitors.telemetry.evaluation import record_readiness
+    from monitors.telemetry.instruments import use_providers
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    use_providers(None, provider)
+    try:
+        record_readiness(tenant, store)  # type: ignore[arg-type]
+        data = reader.get_metrics_data()
+    finally:
+        use_providers(None, None)
+        provider.shutdown()
+    wanted = (names.METRIC_READINESS, names.METRIC_READINESS_BLOCKING)
+    return {
+        (
+            metric.name,
+            str(dict(point.attributes or {})[names.PROFILE_ID]),
+            str(dict(point.attributes or {})[names.PROFILE_NAME]),
+        ): point.value
+        for resource in (data.resource_metrics if data else ())
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name in wanted
+        for point in metric.data.data_points
+        if isinstance(point, NumberDataPoint)
+        and dict(point.attributes or {})[names.TENANT_ID] == tenant
+    }
+
+
+def test_the_readiness_gauges_after_changes_equal_those_of_a_whole_read(
+    services: Services,  # noqa: F811
+    simulator: GraphSimulator,  # noqa: F811
+) -> None:
+    """After each change with a transition the gauges come from the instance's kept state
+    (no state row read); they equal what the gauges say from a whole read of the state."""
+    from monitors.store.verdict_store import VerdictStore
+
+    tenant = tenant_of(simulator)
+    read_baseline(services, tenant)
+    resume = {
+        "format": CHANGE_FORMAT,
+        "changes": [
+            {"op": "setGroupRule", "id": ALL_DEVICES_GROUP, "membershipRuleProcessingState": "On"}
+        ],
+    }
+    message = ChangeMessage.create(tenant, "delta", "group", {"id": ALL_DEVICES_GROUP})
+    seen: list[dict[tuple[str, str, str], float]] = []
+    for change in (PAUSE, resume, PAUSE):
+        simulator.apply_changes(change)
+        outcome = process(services, replace(message, id=f"{message.id}-{len(seen)}"))
+        assert outcome.transitions
+        kept = _all_gauges(services.store, tenant)
+        assert services.store.last_state_read == 0  # the kept state, not a read
+        whole = _all_gauges(VerdictStore(services.store._service, kept_states=0), tenant)
+        assert kept == whole
+        seen.append(kept)
+    assert seen[0] != seen[1]  # the changes did move the gauges

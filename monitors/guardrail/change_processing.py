@@ -73,7 +73,7 @@ from monitors.telemetry import graph as graph_telemetry
 from monitors.telemetry.evaluation import evaluate_observed, record_readiness, record_transitions
 from rules import tenant_collections as tc
 from rules.context import OperatorSettings
-from rules.engine import Evaluation, Rule, evaluate_snapshot
+from rules.engine import Evaluation, Rule, collector_paused, evaluate_snapshot
 from rules.findings import Finding, Status
 from rules.snapshot_model import TenantSnapshot
 
@@ -206,133 +206,138 @@ async def process_change(
             assert loaded is not None  # the meta row was there a moment ago and is never deleted
             document, version = loaded
         graph_requests = client.stats.graph_requests()
-    selected = tuple(
-        rule
-        for rule in (rules if rules is not None else all_rules())
-        if set(rule.metadata.graph_reads) & touched
-    )
-    if not selected:
+    # The rest is CPU work over the whole tenant (model, rules, recording, gauges, summary):
+    # the cyclic collector would walk the kept model and mirror copy again and again for
+    # nothing (docs/guardrail.md, "Garbage collection"). It runs again when this returns or
+    # raises.
+    with collector_paused():
+        selected = tuple(
+            rule
+            for rule in (rules if rules is not None else all_rules())
+            if set(rule.metadata.graph_reads) & touched
+        )
+        if not selected:
+            if failure is not None:
+                raise failure
+            attach_late_causes(store, sender, message, timing, clock())
+            return ChangeOutcome(
+                message.id,
+                message.kind,
+                "nothing-to-evaluate",
+                tuple(sorted(touched)),
+                0,
+                (),
+                graph_requests,
+            )
+        trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
+        changed = changed_objects(message)
+
+        def model_of(document: Mapping[str, Any], version: int | None) -> TenantSnapshot:
+            if models is None:
+                return TenantSnapshot.from_document(document)
+            return models.model(document, version=version)
+
+        snapshot = (
+            model_of(document, version)
+            if failure is None
+            else model_of(unreadable_document(document, changed, failure), None)
+        )
+        evaluation = evaluate_observed(
+            snapshot,
+            trigger=trigger,
+            rules=selected,
+            settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
+        )
         if failure is not None:
+            # The same rules over the mirror as it was: what differs is what the unreadable
+            # object decides (below, "Graph outages and deletions").
+            last_known = evaluate_snapshot(model_of(document, version), selected, operator_settings)
+            evaluation = blind_evaluation(
+                last_known,
+                evaluation,
+                frozenset(i for ids in changed.values() for i in ids),
+                failure,
+                sorted(touched),
+            )
+        run = RunInfo(
+            run_id=run_id,
+            trigger=trigger,
+            started_at=started,
+            duration_ms=int((time.monotonic() - began) * 1000),
+            graph_requests=graph_requests,
+        )
+        result = store.record_evaluation(tenant, evaluation, run, message.event_ids)
+        record_transitions(result.transitions)
+        if result.outcome == "committed" and (result.transitions or full):
+            # Readiness changes only with a transition; a full read refreshes it anyway.
+            record_readiness(tenant, store)
+        alerts = result.transitions
+        if redelivered and not alerts_queued(store, tenant, run.run_id):
+            # An earlier attempt may have recorded transitions and died before queueing their
+            # alerts: queue every transition of this run (same idempotency keys as then).
+            earlier = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
+            alerts = _union(earlier, alerts)
+        findings = {
+            (f.rule_id, f.scope.profile_id if f.scope else "", f.subject.id): f
+            for f in evaluation.findings
+        }
+        # One message for the run's alerts (one root cause, one card: see docs/alerts.md).
+        run_alerts = [
+            AlertMessage.for_transition(transition).with_finding(
+                findings.get(
+                    (
+                        transition.record.rule_id,
+                        transition.record.scope_id,
+                        transition.record.subject_id,
+                    )
+                )
+            )
+            for transition in alerts
+        ]
+        now = clock()
+        queue_alerts(store, sender, message, run.run_id, alerts, run_alerts, timing, now)
+        if alerts:
+            from azure.core.exceptions import AzureError
+
+            try:
+                note_alerts_queued(store, tenant, run.run_id, clock())
+            except AzureError as error:
+                # The alerts are queued: finish the message. Only a redelivery of it (unlikely
+                # now) would queue them again, under the same idempotency keys.
+                log.warning(
+                    "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
+                )
+        summarize_recorded(store, evaluation, result, snapshot, touched)  # the dashboard reads it
+        if failure is not None:
+            log.warning(
+                "change %s: Graph failed (%s); %d rules recorded as unknown, the change is retried",
+                message.id,
+                failure.status,
+                len(selected),
+                extra={"tenant_id": tenant, "change_id": message.id},
+            )
             raise failure
-        attach_late_causes(store, sender, message, timing, clock())
+        attach_late_causes(store, sender, message, timing, now)
+        log.info(
+            "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
+            message.id,
+            message.source,
+            message.kind,
+            len(selected),
+            len(result.transitions),
+            graph_requests,
+            extra={"tenant_id": tenant, "change_id": message.id, "graph_requests": graph_requests},
+        )
         return ChangeOutcome(
             message.id,
             message.kind,
-            "nothing-to-evaluate",
+            result.outcome,
             tuple(sorted(touched)),
-            0,
-            (),
-            graph_requests,
-        )
-    trigger = "reconcile" if message.kind == "full" else f"queue:{message.source}"
-    changed = changed_objects(message)
-
-    def model_of(document: Mapping[str, Any], version: int | None) -> TenantSnapshot:
-        if models is None:
-            return TenantSnapshot.from_document(document)
-        return models.model(document, version=version)
-
-    snapshot = (
-        model_of(document, version)
-        if failure is None
-        else model_of(unreadable_document(document, changed, failure), None)
-    )
-    evaluation = evaluate_observed(
-        snapshot,
-        trigger=trigger,
-        rules=selected,
-        settings=operator_settings,  # attestations (MDM scope) where Graph cannot be read
-    )
-    if failure is not None:
-        # The same rules over the mirror as it was: what differs is what the unreadable
-        # object decides (below, "Graph outages and deletions").
-        last_known = evaluate_snapshot(model_of(document, version), selected, operator_settings)
-        evaluation = blind_evaluation(
-            last_known,
-            evaluation,
-            frozenset(i for ids in changed.values() for i in ids),
-            failure,
-            sorted(touched),
-        )
-    run = RunInfo(
-        run_id=run_id,
-        trigger=trigger,
-        started_at=started,
-        duration_ms=int((time.monotonic() - began) * 1000),
-        graph_requests=graph_requests,
-    )
-    result = store.record_evaluation(tenant, evaluation, run, message.event_ids)
-    record_transitions(result.transitions)
-    if result.outcome == "committed" and (result.transitions or full):
-        # Readiness changes only with a transition; a full read refreshes it anyway.
-        record_readiness(tenant, store)
-    alerts = result.transitions
-    if redelivered and not alerts_queued(store, tenant, run.run_id):
-        # An earlier attempt may have recorded transitions and died before queueing their
-        # alerts: queue every transition of this run (same idempotency keys as then).
-        earlier = recorded_by_run(store, tenant, run.run_id, since=started - REDELIVERY_WINDOW)
-        alerts = _union(earlier, alerts)
-    findings = {
-        (f.rule_id, f.scope.profile_id if f.scope else "", f.subject.id): f
-        for f in evaluation.findings
-    }
-    # One message for the run's alerts (one root cause, one card: see docs/alerts.md).
-    run_alerts = [
-        AlertMessage.for_transition(transition).with_finding(
-            findings.get(
-                (
-                    transition.record.rule_id,
-                    transition.record.scope_id,
-                    transition.record.subject_id,
-                )
-            )
-        )
-        for transition in alerts
-    ]
-    now = clock()
-    queue_alerts(store, sender, message, run.run_id, alerts, run_alerts, timing, now)
-    if alerts:
-        from azure.core.exceptions import AzureError
-
-        try:
-            note_alerts_queued(store, tenant, run.run_id, clock())
-        except AzureError as error:
-            # The alerts are queued: finish the message. Only a redelivery of it (unlikely
-            # now) would queue them again, under the same idempotency keys.
-            log.warning(
-                "could not note the queued alerts of %s: %s", run.run_id, type(error).__name__
-            )
-    summarize_recorded(store, evaluation, result, snapshot, touched)  # the dashboard reads it
-    if failure is not None:
-        log.warning(
-            "change %s: Graph failed (%s); %d rules recorded as unknown, the change is retried",
-            message.id,
-            failure.status,
             len(selected),
-            extra={"tenant_id": tenant, "change_id": message.id},
+            result.transitions,
+            graph_requests,
+            len(alerts),
         )
-        raise failure
-    attach_late_causes(store, sender, message, timing, now)
-    log.info(
-        "change %s (%s/%s): %d rules, %d transitions, %d Graph requests",
-        message.id,
-        message.source,
-        message.kind,
-        len(selected),
-        len(result.transitions),
-        graph_requests,
-        extra={"tenant_id": tenant, "change_id": message.id, "graph_requests": graph_requests},
-    )
-    return ChangeOutcome(
-        message.id,
-        message.kind,
-        result.outcome,
-        tuple(sorted(touched)),
-        len(selected),
-        result.transitions,
-        graph_requests,
-        len(alerts),
-    )
 
 
 # -- Graph outages and deletions ------------------------------------------------------------------

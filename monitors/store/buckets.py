@@ -10,6 +10,7 @@ Pure: no I/O. docs/storage.md, "Buckets", has the layout and why.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,8 +77,16 @@ def prefix_length(row_key: str) -> int:
 
 def bucket_key(record: VerdictRecord, length: int) -> str:
     rule, scope = group_of_record(record)
-    prefix = digest(record.subject_type, record.subject_id, length=MAX_PREFIX)[:length]
+    prefix = _subject_digest(record.subject_type, record.subject_id)[:length]
     return SEPARATOR.join((BUCKET_ROW_PREFIX + rule, scope, prefix))
+
+
+# A pure function of two short strings, asked again for the same subjects at every write of a
+# rule (a write sizes every bucket of the rules it evaluated, at each prefix length): cached,
+# bounded (a few MiB at most).
+@functools.lru_cache(maxsize=1 << 16)
+def _subject_digest(subject_type: str, subject_id: str) -> str:
+    return digest(subject_type, subject_id, length=MAX_PREFIX)
 
 
 def choose_length(items: Iterable[Item], current: int | None, target: int = TARGET_RECORDS) -> int:

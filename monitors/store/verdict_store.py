@@ -37,8 +37,10 @@ import contextlib
 import json
 import logging
 import random
+import threading
 import time
-from collections import defaultdict
+import uuid
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -112,6 +114,8 @@ MAX_CAUSE_LINKS_PER_EVENT = 200
 MAX_MODIFIED_PROPERTIES_TEXT = 16_000
 # How far before the retention cutoff the purge looks for month partitions left behind.
 PURGE_LOOKBACK_MONTHS = 24
+# Tenants whose committed state an instance keeps in memory (see `VerdictStore.current_state`).
+DEFAULT_KEPT_STATES = 4
 # Every state entity: rows of the previous layout (`s|…`) and buckets (`b|…`).
 _ALL_STATE = (
     (STATE_ROW_PREFIX, "s" + chr(ord(SEPARATOR) + 1)),
@@ -156,6 +160,8 @@ class _Head:
     # Per rule, per scope: [passing, not applicable, scope name] (rules/diff.QuietCounts).
     # A rule missing here was last recorded before passes were counted: its pass rows count.
     passing: QuietCounts | None = None
+    # Changed by every purge that deleted state records (their content changes, not `Committed`).
+    purged: str = ""
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> _Head:
@@ -183,7 +189,18 @@ class _Head:
             committed_run=str(entity.get("CommittedRun", "")),
             dirty=dirty,
             passing=_passing_of(entity),
+            purged=str(entity.get("StatePurge") or ""),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptState:
+    """A tenant's committed state as it is stored: the visible content of every state entity
+    at `committed` (per encoded rule, per row key), while the head's purge mark is `purged`."""
+
+    committed: int
+    purged: str
+    rules: Mapping[str, Mapping[str, Content]]  # rule key part -> row key -> visible content
 
 
 class VerdictStore:
@@ -198,6 +215,7 @@ class VerdictStore:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = keys.utc_now,
         bucket_records: int = buckets.TARGET_RECORDS,
+        kept_states: int = DEFAULT_KEPT_STATES,
     ) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
@@ -211,6 +229,12 @@ class VerdictStore:
         self._sleep = sleep
         self._clock = clock
         self._tables: dict[str, TableClient] = {}
+        if kept_states < 0:
+            raise ValueError("kept_states must not be negative")
+        self._kept_limit = kept_states
+        self._kept: OrderedDict[str, _KeptState] = OrderedDict()
+        self._kept_lock = threading.Lock()
+        self.last_state_read = 0  # state records `current_state` last read from storage
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -391,13 +415,31 @@ class VerdictStore:
     ) -> tuple[tuple[Transition, ...], int]:
         seq = head.next_seq
         evaluated_ids = {rule.id for rule in evaluation.rules}
-        entities = self._read_for_evaluation(tenant, head, _rule_parts(evaluated_ids))
-        contents = {
-            row_key: buckets.visible_content(entity, head.committed)
-            for row_key, entity in entities.items()
-        }
+        parts = _rule_parts(evaluated_ids)
+        # No write since the last commit (nothing uncommitted anywhere) and the instance keeps
+        # the state of that commit and purge: the evaluated rules' entities are as kept.
+        kept = self._kept_state(tenant, head) if head.next_seq == head.committed + 1 else None
+        restores: list[tuple[Any, ...]] = []
+        uncommitted: set[str] = set()
+        if kept is not None:
+            contents = {
+                row_key: content
+                for part in parts
+                for row_key, content in kept.rules.get(part, {}).items()
+            }
+        else:
+            entities = self._read_for_evaluation(tenant, head, parts)
+            contents = {
+                row_key: buckets.visible_content(entity, head.committed)
+                for row_key, entity in entities.items()
+            }
+            for row_key, entity in entities.items():
+                if int(entity.get("Seq", 0)) > head.committed:
+                    uncommitted.add(row_key)
+                    if _rule_part(row_key) not in parts:
+                        restores.append(_restore(tenant, row_key, entity))
         visible = _merged(contents)
-        reads.append(len(visible))
+        reads.append(0 if kept is not None else len(visible))
         previous = {key: item.record for key, item in visible.items()}
         diff = diff_evaluation(previous, head.rule_versions, evaluation, at)
         desired: Content = {
@@ -411,15 +453,18 @@ class VerdictStore:
                 desired[change.row_key] = Item(change.record, seq, from_status)
             else:
                 desired[change.row_key] = Item(change.record)
+        written_contents: dict[str, Content | None] = {}
         operations = _bucket_operations(
             tenant,
             seq,
-            head.committed,
-            entities,
+            contents,
+            frozenset(uncommitted),
+            restores,
             visible,
             desired,
-            _rule_parts(evaluated_ids),
+            parts,
             self._bucket_records,
+            written_contents,
         )
         etag = head.etag
         written = 0
@@ -486,6 +531,7 @@ class VerdictStore:
         except ResourceModifiedError:
             raise _LostRace from None
         written += 1
+        self._advance_kept(tenant, head, seq, parts, contents, written_contents)
         committed_head = _Head(
             etag=str(metadata["etag"]),
             committed=seq,
@@ -496,6 +542,7 @@ class VerdictStore:
             pending=pending,
             committed_run=run.run_id,
             passing=passing,
+            purged=head.purged,
         )
         written += self._finalize(tenant, committed_head, transitions)
         return transitions, written
@@ -604,42 +651,93 @@ class VerdictStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def current_state(self, tenant_id: str) -> StateView:
+    def current_state(self, tenant_id: str, *, kept: bool = False) -> StateView:
+        """What fails, is unknown, manual or resolved now, and the passes counted.
+
+        The instance keeps the last state it read or wrote of `kept_states` tenants (least
+        recently used first out). `kept=True`: when the head still names the commit and purge
+        of the kept state, that state is answered and only the head is read; a commit of this
+        instance advances its kept state by what it wrote (the evaluated rules' records,
+        exactly as committed); after any other commit or a purge the whole state is read
+        again. The verdicts are the same as a read gives, in no particular order (a read
+        lists them in storage order). `kept=False` always reads the whole state.
+        """
         tenant = tenant_key(tenant_id)
         try:
             head = _Head.from_entity(self._table(keys.STATE_TABLE).get_entity(tenant, HEAD_ROW_KEY))
         except ResourceNotFoundError:
             return StateView(tenant, None, None, ())
-        verdicts = []
-        counted = dict(head.passing or {})
-        # Rules last recorded before passes were counted keep pass rows: count those.
-        legacy: QuietCounts = {}
-        contents = {
-            row_key: buckets.visible_content(entity, head.committed)
-            for row_key, entity in self._read_entities(tenant, head.committed).items()
-        }
-        for item in _merged(contents).values():
-            record = item.record
-            if is_counted(record):
-                # A tombstone (counted in the head) or a pass row of the old format.
-                if record.rule_id not in counted:
-                    count = legacy.setdefault(record.rule_id, {}).setdefault(
-                        record.scope_id, [0, 0, record.scope_name]
-                    )
-                    count[0 if record.status == StoredStatus.PASS else 1] += 1
-                continue
-            evaluated = head.rule_evaluated.get(record.rule_id)
-            verdicts.append(CurrentVerdict(record, parse_time(evaluated) if evaluated else None))
-        counted.update(legacy)
-        passing = tuple(
-            PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
-            for rule_id, scopes in sorted(counted.items())
-            for scope_id, (passed, not_applicable, name) in sorted(scopes.items())
-            if passed or not_applicable
+        state = self._kept_state(tenant, head) if kept else None
+        if state is None:
+            contents = {
+                row_key: buckets.visible_content(entity, head.committed)
+                for row_key, entity in self._read_entities(tenant, head.committed).items()
+            }
+            by_rule: dict[str, dict[str, Content]] = defaultdict(dict)
+            for row_key, content in contents.items():
+                by_rule[_rule_part(row_key)][row_key] = content
+            self._keep_state(tenant, _KeptState(head.committed, head.purged, dict(by_rule)))
+            self.last_state_read = sum(len(content) for content in contents.values())
+            # In storage order, as always (the dashboard and reports list them so).
+            return _state_view(tenant, head, _merged(contents).values())
+        self.last_state_read = 0
+        return _state_view(
+            tenant, head, (item for rows in state.rules.values() for item in _merged(rows).values())
         )
-        return StateView(
-            tenant, head.committed_run or None, head.captured_at, tuple(verdicts), passing
-        )
+
+    # -- the kept states --------------------------------------------------------------------
+
+    def _kept_state(self, tenant: str, head: _Head) -> _KeptState | None:
+        with self._kept_lock:
+            kept = self._kept.get(tenant)
+            if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
+                return None
+            self._kept.move_to_end(tenant)
+            return kept
+
+    def _keep_state(self, tenant: str, kept: _KeptState) -> None:
+        if not self._kept_limit:
+            return
+        with self._kept_lock:
+            current = self._kept.get(tenant)
+            if current is not None and current.committed > kept.committed:
+                return  # a newer commit is kept already
+            self._kept[tenant] = kept
+            self._kept.move_to_end(tenant)
+            while len(self._kept) > self._kept_limit:
+                self._kept.popitem(last=False)
+
+    def _advance_kept(
+        self,
+        tenant: str,
+        head: _Head,
+        seq: int,
+        evaluated: frozenset[str],
+        contents: Mapping[str, Content],
+        written: Mapping[str, Content | None],
+    ) -> None:
+        """After this instance committed `seq` over `head`: the kept state of `head` becomes
+        that of `seq`. The evaluated rules' entities are those read (`contents`, visible at
+        `head.committed`) with what this write put in or deleted (`written`); the other
+        rules' visible content is unchanged (a repair restores what was visible). A kept
+        state of another commit is dropped."""
+        with self._kept_lock:
+            kept = self._kept.pop(tenant, None)
+        if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
+            return
+        rules = {part: rows for part, rows in kept.rules.items() if part not in evaluated}
+        fresh: dict[str, dict[str, Content]] = {part: {} for part in evaluated}
+        for row_key, content in contents.items():
+            if _rule_part(row_key) in evaluated:
+                fresh[_rule_part(row_key)][row_key] = content
+        for row_key, written_content in written.items():
+            rows = fresh[_rule_part(row_key)]
+            if written_content is None:
+                rows.pop(row_key, None)
+            else:
+                rows[row_key] = written_content
+        rules.update({part: rows for part, rows in fresh.items() if rows})
+        self._keep_state(tenant, _KeptState(seq, head.purged, rules))
 
     def history(
         self,
@@ -1005,7 +1103,51 @@ class VerdictStore:
                 deleted += max(1, len(content) - len(kept))
             except (ResourceModifiedError, ResourceNotFoundError):
                 pass  # a writer touched it meanwhile: it stays
+        if deleted:
+            # Records went without a commit: a kept state of this tenant (on any instance)
+            # must not be answered any more. Marked after the deletions, so a state read
+            # between them and the mark is not kept under the new mark. (A writer meanwhile
+            # loses its race on the head and starts over, as after any other writer.)
+            with self._kept_lock:
+                self._kept.pop(tenant, None)
+            table.update_entity(
+                {"PartitionKey": tenant, "RowKey": HEAD_ROW_KEY, "StatePurge": uuid.uuid4().hex},
+                mode=UpdateMode.MERGE,
+            )
         return deleted
+
+
+def _state_view(tenant: str, head: _Head, items: Iterable[Item]) -> StateView:
+    """The state of the visible `items` under `head` (a verdict per item that reads as
+    something, in the order of `items`; the passes counted)."""
+    verdicts = []
+    counted = dict(head.passing or {})
+    # Rules last recorded before passes were counted keep pass rows: count those.
+    legacy: QuietCounts = {}
+    evaluated_at: dict[str, datetime | None] = {}
+    for item in items:
+        record = item.record
+        rule_id = record.rule_id
+        if is_counted(record):
+            # A tombstone (counted in the head) or a pass row of the old format.
+            if record.rule_id not in counted:
+                count = legacy.setdefault(record.rule_id, {}).setdefault(
+                    record.scope_id, [0, 0, record.scope_name]
+                )
+                count[0 if record.status == StoredStatus.PASS else 1] += 1
+            continue
+        if rule_id not in evaluated_at:
+            evaluated = head.rule_evaluated.get(rule_id)
+            evaluated_at[rule_id] = parse_time(evaluated) if evaluated else None
+        verdicts.append(CurrentVerdict(record, evaluated_at[rule_id]))
+    counted.update(legacy)
+    passing = tuple(
+        PassingCount(rule_id, scope_id, str(name), int(passed), int(not_applicable))
+        for rule_id, scopes in sorted(counted.items())
+        for scope_id, (passed, not_applicable, name) in sorted(scopes.items())
+        if passed or not_applicable
+    )
+    return StateView(tenant, head.committed_run or None, head.captured_at, tuple(verdicts), passing)
 
 
 class _LostRace(Exception):
@@ -1083,12 +1225,14 @@ def _merged(contents: Mapping[str, Content]) -> Content:
 def _bucket_operations(
     tenant: str,
     seq: int,
-    committed: int,
-    entities: Mapping[str, TableEntity],
+    contents: Mapping[str, Content],
+    uncommitted: frozenset[str],
+    restores: Sequence[tuple[Any, ...]],
     visible: Content,
     desired: Content,
     evaluated: frozenset[str],
     target: int,
+    written: dict[str, Content | None] | None = None,
 ) -> list[tuple[Any, ...]]:
     """The writes that leave the evaluated rules' records as `desired`, in buckets.
 
@@ -1097,17 +1241,22 @@ def _bucket_operations(
     `Prev` = what their records read as before this write (from whichever entity held them);
     entities of another layout (rows, buckets of another length) are deleted after every
     upsert, so a writer cut anywhere leaves each record readable from some entity. Entities
-    of other rules that an unfinished write left are put back (repair).
+    of other rules that an unfinished write left are put back (repair: `restores`).
+
+    `contents`: the visible content of every entity read (row key -> content), `uncommitted`
+    the row keys of those with `Seq > Committed`. `written` receives the content each upsert of
+    an evaluated rule's entity makes visible once committed, and None for each one deleted.
     """
     upserts: list[tuple[Any, ...]] = []
     deletes: list[tuple[Any, ...]] = []
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for row_key in entities:
+    for row_key in contents:
         if _rule_part(row_key) in evaluated:
             groups[buckets.group_of_key(row_key)].append(row_key)
-        elif int(entities[row_key].get("Seq", 0)) > committed:
-            upserts_or_deletes = _restore(tenant, row_key, entities[row_key])
-            (upserts if upserts_or_deletes[0] == "upsert" else deletes).append(upserts_or_deletes)
+    for restore in restores:
+        (upserts if restore[0] == "upsert" else deletes).append(restore)
+    if written is None:
+        written = {}
     wanted: dict[tuple[str, str], Content] = defaultdict(dict)
     before: dict[tuple[str, str], Content] = defaultdict(dict)
     for key, item in desired.items():
@@ -1130,30 +1279,31 @@ def _bucket_operations(
         for bucket in sorted(
             targets | {key for key in held if buckets.prefix_length(key) == length}
         ):
-            own = buckets.visible_content(entities[bucket], committed) if bucket in entities else {}
+            own = contents.get(bucket, {})
             content, prev = new.get(bucket, {}), old.get(bucket, {})
             if not content and not buckets.loud(prev):
-                if bucket in entities:
+                if bucket in contents:
                     deletes.append(_delete_operation(tenant, bucket))
+                    written[bucket] = None
                 continue
             unchanged = buckets.same(content, own) and buckets.same(prev, own)
-            if (
-                unchanged
-                and bucket in entities
-                and int(entities[bucket].get("Seq", 0)) <= committed
-            ):
+            if unchanged and bucket in contents and bucket not in uncommitted:
                 continue
-            upserts.append(_bucket_upsert(tenant, bucket, seq, content, prev))
+            text = buckets.content_text(content)
+            upserts.append(_bucket_upsert(tenant, bucket, seq, content, prev, text))
+            # As a read will find it (the stored form: sorted, values as stored).
+            written[bucket] = buckets.parse_content(text)
         for row_key in groups.get(group, []):
             if row_key not in targets and not (
                 buckets.is_bucket(row_key) and buckets.prefix_length(row_key) == length
             ):
                 deletes.append(_delete_operation(tenant, row_key))
+                written[row_key] = None
     return upserts + deletes
 
 
 def _bucket_upsert(
-    tenant: str, row_key: str, seq: int, content: Content, prev: Content
+    tenant: str, row_key: str, seq: int, content: Content, prev: Content, text: str | None = None
 ) -> tuple[Any, ...]:
     transited = any(item.tseq == seq for item in content.values())
     entity: dict[str, Any] = {
@@ -1162,7 +1312,7 @@ def _bucket_upsert(
         "Seq": seq,
         "TSeq": seq if transited else 0,
         "Records": len(content),
-        **buckets.split_columns("Data", buckets.content_text(content)),
+        **buckets.split_columns("Data", buckets.content_text(content) if text is None else text),
         **buckets.split_columns("Prev", buckets.content_text(prev)),
     }
     return ("upsert", entity, _REPLACE)

@@ -99,20 +99,30 @@ def record_transitions(transitions: Iterable[Transition]) -> None:
 
 
 def record_readiness(tenant_id: str, store: VerdictStore) -> None:
-    """Readiness of the tenant and of each profile, as `GET /api/readiness` answers it now."""
+    """Readiness of the tenant and of each profile, as `GET /api/readiness` answers it now.
+
+    The state is the instance's kept state of the tenant when no other writer or purge came
+    since (`VerdictStore.current_state(kept=True)`: the head read, not the whole state); the
+    verdicts are put in the order `GET /api/readiness` puts them, so a profile's name is the
+    one it shows whichever way the state was got.
+    """
     from azure.core.exceptions import AzureError
 
     from monitors.guardrail.profile_use import not_preprovisioning_beside
     from monitors.http_api import readiness_summaries
 
     try:
-        state = store.current_state(tenant_id)
+        state = store.current_state(tenant_id, kept=True)
     except AzureError as error:
         # The type only: storage messages can carry account names and request URLs.
         log.warning("readiness not refreshed, storage query failed: %s", type(error).__name__)
         return  # the gauges keep their last values
+    verdicts = sorted(
+        state.verdicts,
+        key=lambda v: (v.record.scope_id, v.record.rule_id, v.record.subject_id),
+    )
     summaries = readiness_summaries(
-        state.verdicts, state.passing, not_used=not_preprovisioning_beside(store, tenant_id)
+        verdicts, state.passing, not_used=not_preprovisioning_beside(store, tenant_id)
     )
     board = instruments()
     rows: list[tuple[str, str, dict[str, Any]]] = [("", "", summaries["summary"])]
