@@ -48,7 +48,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -523,8 +523,8 @@ class TenantMirror:
     ) -> tuple[int, list[Any]]:
         partition = _partition(tenant_id, collection)
         texts = {_object_key(obj): (str(obj["id"]), _object_text(obj)) for obj in objects}
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            layout = self._layout(partition)
+
+        def attempt(layout: _Layout) -> tuple[int, list[Any]]:
             existing = {
                 str(entity["RowKey"]): str(entity.get("Digest") or "")
                 for entity in self._table.query_entities(
@@ -534,10 +534,22 @@ class TenantMirror:
                 )
             }
             existing.pop(LAYOUT_ROW_KEY, None)
+            return self._write_packed(partition, layout, texts, existing, 0)
+
+        return self._fenced_retry(partition, collection, attempt)
+
+    def _fenced_retry(
+        self,
+        partition: str,
+        collection: str,
+        attempt: Callable[[_Layout], tuple[int, list[Any]]],
+    ) -> tuple[int, list[Any]]:
+        """Run `attempt` with the partition's current layout until no other writer races it."""
+        for number in range(1, WRITE_ATTEMPTS + 1):
             try:
-                return self._write_packed(partition, layout, texts, existing, 0)
+                return attempt(self._layout(partition))
             except _Conflict:
-                _back_off(attempt)
+                _back_off(number)
         raise MirrorError(f"could not write {collection} after {WRITE_ATTEMPTS} attempts")
 
     def _write_packed(
@@ -597,15 +609,13 @@ class TenantMirror:
         log entry.
         """
         partition = _partition(tenant_id, collection)
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            layout = self._layout(partition)
-            try:
-                if layout.length is None:
-                    return self._change_rows(partition, layout, puts, removals)
-                return self._change_buckets(partition, layout, layout.length, puts, removals)
-            except _Conflict:
-                _back_off(attempt)
-        raise MirrorError(f"could not write {collection} after {WRITE_ATTEMPTS} attempts")
+
+        def attempt(layout: _Layout) -> tuple[int, list[Any]]:
+            if layout.length is None:
+                return self._change_rows(partition, layout, puts, removals)
+            return self._change_buckets(partition, layout, layout.length, puts, removals)
+
+        return self._fenced_retry(partition, collection, attempt)
 
     def _change_rows(
         self,
