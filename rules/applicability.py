@@ -337,6 +337,28 @@ class _ReachInputs:
         return reach
 
 
+class _IncludePart:
+    """What an include target is, whichever profile asks: its coverage, the reasons and user
+    targets it adds, and for a device group the group and its predicted members (the rest of
+    the answer depends on the profile: `TenantTargeting._device_group_tail`)."""
+
+    __slots__ = ("coverage", "group_id", "prediction", "reasons", "user_targets")
+
+    def __init__(
+        self,
+        coverage: _Coverage,
+        reasons: tuple[str, ...],
+        user_targets: tuple[str, ...] = (),
+        group_id: str | None = None,
+        prediction: MembershipPrediction | None = None,
+    ) -> None:
+        self.coverage = coverage
+        self.reasons = reasons
+        self.user_targets = user_targets
+        self.group_id = group_id
+        self.prediction = prediction
+
+
 def _union(coverages: Iterable[_Coverage]) -> _Coverage:
     if isinstance(coverages, list | tuple):
         # Most payloads have one or two assignments: skip copying the device sets.
@@ -469,8 +491,10 @@ class TenantTargeting:
         self._filtered_coverages: dict[
             tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
         ] = {}
-        # What one include or exclude target contributes for one profile, by (kind, target,
-        # profile): thousands of payloads share a few thousand targets.
+        # What one include contributes whichever the profile, by assignment (see
+        # `_memo_include_coverage`), and what one exclusion contributes for one profile, by
+        # (target, profile).
+        self._include_parts: dict[int, tuple[Assignment, _IncludePart]] = {}
         self._target_coverages: dict[
             tuple[object, ...], tuple[_Coverage, tuple[str, ...], tuple[str, ...]]
         ] = {}
@@ -857,24 +881,120 @@ class TenantTargeting:
         reasons: list[str],
         user_targets: list[str],
     ) -> _Coverage:
-        # The answer reads only these fields of the assignment (and the profile's targeting).
-        key = (
-            True,
-            assignment.target_kind,
-            assignment.group_id,
-            assignment.target_odata_type,
-            profile.id,
-        )
-        cached = self._target_coverages.get(key)
-        if cached is None:
-            added: list[str] = []
-            users: list[str] = []
-            coverage = self._include_coverage(assignment, profile, target, added, users)
-            cached = (coverage, tuple(added), tuple(users))
-            self._target_coverages[key] = cached
-        reasons.extend(cached[1])
-        user_targets.extend(cached[2])
-        return cached[0]
+        """What one include contributes for the profile.
+
+        Almost every payload targets a group of its own, so the same target is rarely asked for
+        two payloads; it is asked for every profile. What does not depend on the profile (the
+        group, its kind and label, its predicted members) is worked out once per assignment;
+        only a device group's place in the profile's targeting is looked at per profile.
+        """
+        known = self._include_parts.get(id(assignment))
+        if known is None or known[0] is not assignment:
+            # The assignment is kept beside its part so that its id stays its own.
+            known = self._include_parts[id(assignment)] = (
+                assignment,
+                self._include_part(assignment),
+            )
+        part = known[1]
+        reasons.extend(part.reasons)
+        if part.user_targets:
+            user_targets.extend(part.user_targets)
+        if part.prediction is None:
+            return part.coverage
+        return self._device_group_tail(part, profile, target, reasons)
+
+    def _include_part(self, assignment: Assignment) -> _IncludePart:
+        """The profile-independent part of an include (see `_memo_include_coverage`)."""
+        kind = assignment.target_kind
+        if kind is TargetKind.ALL_DEVICES:
+            return _IncludePart(_EVERYTHING, ("assigned to All devices",))
+        if kind is TargetKind.ALL_LICENSED_USERS:
+            return _IncludePart(
+                _NOTHING,
+                ("assigned to All users: user-targeted, applied after a user signs in",),
+                ("All users",),
+            )
+        if kind is not TargetKind.GROUP_INCLUDE or not assignment.group_id:
+            return _IncludePart(
+                _UNBOUNDED,
+                (f"assigned to an unsupported target ({assignment.target_odata_type})",),
+            )
+        if self._snapshot.groups is None:
+            return _IncludePart(
+                _UNBOUNDED,
+                (f"assigned to group {assignment.group_id}, but groups could not be read",),
+            )
+        group = self._groups.get(assignment.group_id)
+        if group is None:
+            # The groups were read in full: a group not among them is deleted and holds nobody
+            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
+            return _IncludePart(
+                _NOTHING,
+                (
+                    f"assigned to group {assignment.group_id}, which is not in the tenant "
+                    "(deleted?): it reaches no device",
+                ),
+            )
+        verdict = self.group_kind(group)
+        assigned = f"assigned to group {self._label(group)}"
+        if verdict.kind is GroupKind.USER:
+            return _IncludePart(
+                _NOTHING,
+                (assigned, "user group: user-targeted, applied after a user signs in"),
+                (self._label(group),),
+            )
+        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
+            return _IncludePart(_NOTHING, (assigned, "the group has no members"))
+        if verdict.kind is GroupKind.UNKNOWN:
+            return _IncludePart(_UNBOUNDED, (assigned, *verdict.reasons))
+        return self._device_group_part(group, (assigned,))
+
+    def _device_group_part(self, group: Group, reasons: tuple[str, ...]) -> _IncludePart:
+        if group.is_dynamic and group.processing_paused:
+            reasons = (*reasons, f"membership processing of '{group.display_name}' is paused")
+        prediction = self.membership(group)
+        coverage = self._coverage_of(prediction.members, prediction.possible_members)
+        return _IncludePart(coverage, reasons, (), group.id, prediction)
+
+    def _device_group_tail(
+        self,
+        part: _IncludePart,
+        profile: AutopilotProfile,
+        target: ProfileTargeting,
+        reasons: list[str],
+    ) -> _Coverage:
+        """What a device group reaches of one profile's devices, and why."""
+        group_id = part.group_id
+        if group_id in target.ap_device_group_ids:
+            reasons.append(
+                f"group is an Autopilot device group of profile '{profile.display_name}'"
+            )
+            return _EVERYTHING
+        if group_id in target.excluded_group_ids:
+            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
+            # devices it holds (known without the device list).
+            reasons.append(
+                f"profile '{profile.display_name}' excludes the group: none of its devices get "
+                "the profile"
+            )
+            return _NOTHING
+        prediction = part.prediction
+        assert prediction is not None  # a device group's part always has its prediction
+        if prediction.holds_every_autopilot_device:
+            reasons.append("the group's rule holds every Autopilot device")
+            return _EVERYTHING
+        if prediction.unknown_reason is not None:
+            reasons.append(prediction.unknown_reason)
+        elif target.unknown_reason is not None:
+            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
+        else:
+            # A count is a fact only when both sides were read.
+            devices = target.device_ids
+            reasons.append(
+                f"group holds {len(prediction.members & devices)} of the profile's "
+                f"{len(devices)} registered device(s)"
+            )
+        return part.coverage
 
     def _memo_exclusion_coverage(
         self,
@@ -892,51 +1012,6 @@ class TenantTargeting:
             self._target_coverages[key] = cached
         reasons.extend(cached[1])
         return cached[0]
-
-    def _include_coverage(
-        self,
-        assignment: Assignment,
-        profile: AutopilotProfile,
-        target: ProfileTargeting,
-        reasons: list[str],
-        user_targets: list[str],
-    ) -> _Coverage:
-        kind = assignment.target_kind
-        if kind is TargetKind.ALL_DEVICES:
-            reasons.append("assigned to All devices")
-            return _EVERYTHING
-        if kind is TargetKind.ALL_LICENSED_USERS:
-            reasons.append("assigned to All users: user-targeted, applied after a user signs in")
-            user_targets.append("All users")
-            return _NOTHING
-        if kind is not TargetKind.GROUP_INCLUDE or not assignment.group_id:
-            reasons.append(f"assigned to an unsupported target ({assignment.target_odata_type})")
-            return _UNBOUNDED
-        if self._snapshot.groups is None:
-            reasons.append(f"assigned to group {assignment.group_id}, but groups could not be read")
-            return _UNBOUNDED
-        group = self._groups.get(assignment.group_id)
-        if group is None:
-            # The groups were read in full: a group not among them is deleted and holds nobody
-            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
-            reasons.append(
-                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?): "
-                "it reaches no device"
-            )
-            return _NOTHING
-        verdict = self.group_kind(group)
-        reasons.append(f"assigned to group {self._label(group)}")
-        if verdict.kind is GroupKind.USER:
-            reasons.append("user group: user-targeted, applied after a user signs in")
-            user_targets.append(self._label(group))
-            return _NOTHING
-        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
-            reasons.append("the group has no members")
-            return _NOTHING
-        if verdict.kind is GroupKind.UNKNOWN:
-            reasons.extend(verdict.reasons)
-            return _UNBOUNDED
-        return self._device_group_coverage(group, profile, target, reasons)
 
     def _exclusion_coverage(
         self,
@@ -980,36 +1055,9 @@ class TenantTargeting:
         target: ProfileTargeting,
         reasons: list[str],
     ) -> _Coverage:
-        if group.is_dynamic and group.processing_paused:
-            reasons.append(f"membership processing of '{group.display_name}' is paused")
-        if group.id in target.ap_device_group_ids:
-            reasons.append(
-                f"group is an Autopilot device group of profile '{profile.display_name}'"
-            )
-            return _EVERYTHING
-        if group.id in target.excluded_group_ids:
-            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
-            # devices it holds (known without the device list).
-            reasons.append(
-                f"profile '{profile.display_name}' excludes the group: none of its devices get "
-                "the profile"
-            )
-            return _NOTHING
-        prediction = self.membership(group)
-        if prediction.holds_every_autopilot_device:
-            reasons.append("the group's rule holds every Autopilot device")
-            return _EVERYTHING
-        if prediction.unknown_reason is not None:
-            reasons.append(prediction.unknown_reason)
-        elif target.unknown_reason is not None:
-            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
-        else:
-            # A count is a fact only when both sides were read.
-            held = len(prediction.members & target.device_ids)
-            reasons.append(
-                f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
-            )
-        return self._coverage_of(prediction.members, prediction.possible_members)
+        part = self._device_group_part(group, ())
+        reasons.extend(part.reasons)
+        return self._device_group_tail(part, profile, target, reasons)
 
     def filter_split(self, filter_id: str, profile: AutopilotProfile) -> FilterSplit | None:
         """The filter's answer for the profile's possible devices; None when it is not read."""
