@@ -164,6 +164,10 @@ class DeviceReach:
 
 _NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
 
+# Below this many ids on either side, two device sets are intersected again when asked; from
+# it on, their intersection's size is remembered (see `TenantTargeting._held`).
+_COUNT_ONCE: Final = 256
+
 # How many devices a message names before it only counts the rest.
 DEVICE_SAMPLE: Final = 5
 
@@ -495,6 +499,8 @@ class TenantTargeting:
         # `_memo_include_coverage`), and what one exclusion contributes for one profile, by
         # (target, profile).
         self._include_parts: dict[int, tuple[Assignment, _IncludePart]] = {}
+        # How many of a profile's devices a large member set holds (see `_held`).
+        self._held_counts: dict[tuple[int, int], tuple[frozenset[str], frozenset[str], int]] = {}
         self._target_coverages: dict[
             tuple[object, ...], tuple[_Coverage, tuple[str, ...], tuple[str, ...]]
         ] = {}
@@ -991,7 +997,7 @@ class TenantTargeting:
             # A count is a fact only when both sides were read.
             devices = target.device_ids
             reasons.append(
-                f"group holds {len(prediction.members & devices)} of the profile's "
+                f"group holds {self._held(part.coverage.certain, devices)} of the profile's "
                 f"{len(devices)} registered device(s)"
             )
         return part.coverage
@@ -1047,6 +1053,21 @@ class TenantTargeting:
             return _UNBOUNDED
         reasons.append(f"excluded via {self._label(group)}")
         return self._device_group_coverage(group, profile, target, reasons)
+
+    def _held(self, members: frozenset[str], devices: frozenset[str]) -> int:
+        """How many of `devices` the (interned) member set holds.
+
+        Small sets are intersected on the spot; a large pair (a group holding every device, a
+        profile assigned to All devices) is asked once per payload targeting it: counted once.
+        """
+        if len(members) < _COUNT_ONCE or len(devices) < _COUNT_ONCE:
+            return len(members & devices)
+        key = (id(members), id(devices))
+        known = self._held_counts.get(key)
+        if known is None or known[0] is not members or known[1] is not devices:
+            # The sets are kept beside the count so that their ids stay their own.
+            known = self._held_counts[key] = (members, devices, len(members & devices))
+        return known[2]
 
     def _device_group_coverage(
         self,
