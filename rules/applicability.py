@@ -363,6 +363,26 @@ class _IncludePart:
         self.prediction = prediction
 
 
+_NO_PART: Final = _IncludePart(_NOTHING, ())
+
+
+class _StepKind(Enum):
+    TEXT = "text"  # the assignment only adds a reason (an app's non-required intent, ...)
+    EXCLUDE = "exclude"
+    INCLUDE = "include"
+    INCLUDE_FILTERED = "include with a filter"
+
+
+_TEXT: Final = _StepKind.TEXT
+_EXCLUDE: Final = _StepKind.EXCLUDE
+_INCLUDE: Final = _StepKind.INCLUDE
+_INCLUDE_FILTERED: Final = _StepKind.INCLUDE_FILTERED
+
+# What the step does, the assignment, and its part: an include's (see `_IncludePart`); the
+# reason a text step adds; nothing for an exclusion (worked out per profile).
+_Step = tuple[_StepKind, Assignment, "_IncludePart"]
+
+
 def _union(coverages: Iterable[_Coverage]) -> _Coverage:
     if isinstance(coverages, list | tuple):
         # Most payloads have one or two assignments: skip copying the device sets.
@@ -495,10 +515,9 @@ class TenantTargeting:
         self._filtered_coverages: dict[
             tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
         ] = {}
-        # What one include contributes whichever the profile, by assignment (see
-        # `_memo_include_coverage`), and what one exclusion contributes for one profile, by
-        # (target, profile).
-        self._include_parts: dict[int, tuple[Assignment, _IncludePart]] = {}
+        # Each payload's assignments as the answers read them (see `_plan`), and what one
+        # exclusion contributes for one profile, by (target, profile).
+        self._plans: dict[int, tuple[AssignedPayload, tuple[_Step, ...]]] = {}
         # How many of a profile's devices a large member set holds (see `_held`).
         self._held_counts: dict[tuple[int, int], tuple[frozenset[str], frozenset[str], int]] = {}
         self._target_coverages: dict[
@@ -792,25 +811,24 @@ class TenantTargeting:
         unfiltered: list[_Coverage] = []
         filtered: list[tuple[_Coverage, FilterCondition, Assignment]] = []
         exclusions: list[_Coverage] = []
-        for assignment in payload.assignments:
-            if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
-                if is_app and assignment.intent not in (None, REQUIRED_INTENT):
-                    # The admin center keeps exclusions per assignment type (intent).
-                    reasons.append(
-                        f"exclusion under '{assignment.intent}' does not affect required installs"
-                    )
-                    continue
+        for step, assignment, part in self._plan(payload):
+            if step is _TEXT:
+                reasons.extend(part.reasons)
+                continue
+            if step is _EXCLUDE:
                 exclusions.append(
                     self._memo_exclusion_coverage(assignment, profile, target, reasons)
                 )
                 continue
-            if is_app and assignment.intent != REQUIRED_INTENT:
-                reasons.append(self._not_required_reason(assignment))
-                continue
-            coverage = self._memo_include_coverage(
-                assignment, profile, target, reasons, user_targets
+            reasons.extend(part.reasons)
+            if part.user_targets:
+                user_targets.extend(part.user_targets)
+            coverage = (
+                part.coverage
+                if part.prediction is None
+                else self._device_group_tail(part, profile, target, reasons)
             )
-            if assignment.has_filter and not coverage.is_empty:
+            if step is _INCLUDE_FILTERED and not coverage.is_empty:
                 filtered.append((coverage, self._filter_condition(assignment, reasons), assignment))
             else:
                 unfiltered.append(coverage)
@@ -853,6 +871,39 @@ class TenantTargeting:
             _coverage=self._reach_source(include, exclude, target.device_ids),
         )
 
+    def _plan(self, payload: AssignedPayload) -> tuple[_Step, ...]:
+        """The payload's assignments as each profile's answer reads them, in order.
+
+        What does not depend on the profile (an assignment that adds only words, an include's
+        group, kind and members) is worked out once per payload; the answer for a profile then
+        only looks at each device group's place in that profile's targeting.
+        """
+        known = self._plans.get(id(payload))
+        if known is not None and known[0] is payload:
+            return known[1]
+        is_app = isinstance(payload, MobileApp)
+        plan: list[_Step] = []
+        for assignment in payload.assignments or ():
+            if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
+                if is_app and assignment.intent not in (None, REQUIRED_INTENT):
+                    # The admin center keeps exclusions per assignment type (intent).
+                    text = (
+                        f"exclusion under '{assignment.intent}' does not affect required installs"
+                    )
+                    plan.append((_TEXT, assignment, _IncludePart(_NOTHING, (text,))))
+                else:
+                    plan.append((_EXCLUDE, assignment, _NO_PART))
+            elif is_app and assignment.intent != REQUIRED_INTENT:
+                text = self._not_required_reason(assignment)
+                plan.append((_TEXT, assignment, _IncludePart(_NOTHING, (text,))))
+            else:
+                step = _INCLUDE_FILTERED if assignment.has_filter else _INCLUDE
+                plan.append((step, assignment, self._include_part(assignment)))
+        steps = tuple(plan)
+        # The payload is kept beside its plan so that its id stays its own.
+        self._plans[id(payload)] = (payload, steps)
+        return steps
+
     def _not_required_reason(self, assignment: Assignment) -> str:
         # The same words for every app and profile with this target and intent: one string.
         key = (
@@ -879,38 +930,8 @@ class TenantTargeting:
             return f"assigned to group {assignment.group_id}"
         return f"assigned to group {self._label(group)}"
 
-    def _memo_include_coverage(
-        self,
-        assignment: Assignment,
-        profile: AutopilotProfile,
-        target: ProfileTargeting,
-        reasons: list[str],
-        user_targets: list[str],
-    ) -> _Coverage:
-        """What one include contributes for the profile.
-
-        Almost every payload targets a group of its own, so the same target is rarely asked for
-        two payloads; it is asked for every profile. What does not depend on the profile (the
-        group, its kind and label, its predicted members) is worked out once per assignment;
-        only a device group's place in the profile's targeting is looked at per profile.
-        """
-        known = self._include_parts.get(id(assignment))
-        if known is None or known[0] is not assignment:
-            # The assignment is kept beside its part so that its id stays its own.
-            known = self._include_parts[id(assignment)] = (
-                assignment,
-                self._include_part(assignment),
-            )
-        part = known[1]
-        reasons.extend(part.reasons)
-        if part.user_targets:
-            user_targets.extend(part.user_targets)
-        if part.prediction is None:
-            return part.coverage
-        return self._device_group_tail(part, profile, target, reasons)
-
     def _include_part(self, assignment: Assignment) -> _IncludePart:
-        """The profile-independent part of an include (see `_memo_include_coverage`)."""
+        """What an include is, whichever profile asks (see `_plan`)."""
         kind = assignment.target_kind
         if kind is TargetKind.ALL_DEVICES:
             return _IncludePart(_EVERYTHING, ("assigned to All devices",))
