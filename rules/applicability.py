@@ -833,7 +833,8 @@ class TenantTargeting:
             else:
                 unfiltered.append(coverage)
 
-        exclude = self._joined(exclusions)
+        # No exclusion, one include: the usual payload; `_joined` would give the same objects.
+        exclude = self._joined(exclusions) if exclusions else _NOTHING
         undecided_filter = False
         if filtered:
             evaluated: list[_Coverage] = []
@@ -845,7 +846,8 @@ class TenantTargeting:
                 undecided_filter = undecided_filter or not sure
             include = self._joined([*unfiltered, *evaluated])
         else:
-            include = self._joined(unfiltered)  # the usual payload: no filter
+            # The usual payload: no filter.
+            include = unfiltered[0] if len(unfiltered) == 1 else self._joined(unfiltered)
         verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
         if verdict is not Applicability.APPLIES and undecided_filter:
