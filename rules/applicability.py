@@ -788,7 +788,7 @@ class TenantTargeting:
     def _device_phase_applicability(
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
-        target = self.profile_targeting(profile)
+        target = self._profiles.get(profile.id) or self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
@@ -863,14 +863,15 @@ class TenantTargeting:
         user_targeting = None
         if user_targets:
             user_targeting = self._user_targeting(tuple(user_targets), target, is_app, reasons)
+        # Positional, in field order: this runs for every (payload, profile) answer.
         return DevicePhaseApplicability(
-            payload_id=payload.id,
-            profile_id=profile.id,
-            verdict=verdict,
-            reasons=tuple(reasons),
-            filters=conditions,
-            user_targeting=user_targeting,
-            _coverage=self._reach_source(include, exclude, target.device_ids),
+            payload.id,
+            profile.id,
+            verdict,
+            tuple(reasons),
+            conditions,
+            user_targeting,
+            self._reach_source(include, exclude, target.device_ids),
         )
 
     def _plan(self, payload: AssignedPayload) -> tuple[_Step, ...]:
