@@ -164,6 +164,10 @@ class DeviceReach:
 
 _NO_REACH = DeviceReach(frozenset(), frozenset(), frozenset())
 
+# Below this many ids on either side, two device sets are intersected again when asked; from
+# it on, their intersection's size is remembered (see `TenantTargeting._held`).
+_COUNT_ONCE: Final = 256
+
 # How many devices a message names before it only counts the rest.
 DEVICE_SAMPLE: Final = 5
 
@@ -337,6 +341,48 @@ class _ReachInputs:
         return reach
 
 
+class _IncludePart:
+    """What an include target is, whichever profile asks: its coverage, the reasons and user
+    targets it adds, and for a device group the group and its predicted members (the rest of
+    the answer depends on the profile: `TenantTargeting._device_group_tail`)."""
+
+    __slots__ = ("coverage", "group_id", "prediction", "reasons", "user_targets")
+
+    def __init__(
+        self,
+        coverage: _Coverage,
+        reasons: tuple[str, ...],
+        user_targets: tuple[str, ...] = (),
+        group_id: str | None = None,
+        prediction: MembershipPrediction | None = None,
+    ) -> None:
+        self.coverage = coverage
+        self.reasons = reasons
+        self.user_targets = user_targets
+        self.group_id = group_id
+        self.prediction = prediction
+
+
+_NO_PART: Final = _IncludePart(_NOTHING, ())
+
+
+class _StepKind(Enum):
+    TEXT = "text"  # the assignment only adds a reason (an app's non-required intent, ...)
+    EXCLUDE = "exclude"
+    INCLUDE = "include"
+    INCLUDE_FILTERED = "include with a filter"
+
+
+_TEXT: Final = _StepKind.TEXT
+_EXCLUDE: Final = _StepKind.EXCLUDE
+_INCLUDE: Final = _StepKind.INCLUDE
+_INCLUDE_FILTERED: Final = _StepKind.INCLUDE_FILTERED
+
+# What the step does, the assignment, and its part: an include's (see `_IncludePart`); the
+# reason a text step adds; nothing for an exclusion (worked out per profile).
+_Step = tuple[_StepKind, Assignment, "_IncludePart"]
+
+
 def _union(coverages: Iterable[_Coverage]) -> _Coverage:
     if isinstance(coverages, list | tuple):
         # Most payloads have one or two assignments: skip copying the device sets.
@@ -469,8 +515,11 @@ class TenantTargeting:
         self._filtered_coverages: dict[
             tuple[object, ...], tuple[_Coverage, _Coverage, bool, tuple[str, ...]]
         ] = {}
-        # What one include or exclude target contributes for one profile, by (kind, target,
-        # profile): thousands of payloads share a few thousand targets.
+        # Each payload's assignments as the answers read them (see `_plan`), and what one
+        # exclusion contributes for one profile, by (target, profile).
+        self._plans: dict[int, tuple[AssignedPayload, tuple[_Step, ...]]] = {}
+        # How many of a profile's devices a large member set holds (see `_held`).
+        self._held_counts: dict[tuple[int, int], tuple[frozenset[str], frozenset[str], int]] = {}
         self._target_coverages: dict[
             tuple[object, ...], tuple[_Coverage, tuple[str, ...], tuple[str, ...]]
         ] = {}
@@ -739,7 +788,7 @@ class TenantTargeting:
     def _device_phase_applicability(
         self, payload: AssignedPayload, profile: AutopilotProfile
     ) -> DevicePhaseApplicability:
-        target = self.profile_targeting(profile)
+        target = self._profiles.get(profile.id) or self.profile_targeting(profile)
         if payload.assignments is None:
             return DevicePhaseApplicability(
                 payload.id,
@@ -762,30 +811,30 @@ class TenantTargeting:
         unfiltered: list[_Coverage] = []
         filtered: list[tuple[_Coverage, FilterCondition, Assignment]] = []
         exclusions: list[_Coverage] = []
-        for assignment in payload.assignments:
-            if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
-                if is_app and assignment.intent not in (None, REQUIRED_INTENT):
-                    # The admin center keeps exclusions per assignment type (intent).
-                    reasons.append(
-                        f"exclusion under '{assignment.intent}' does not affect required installs"
-                    )
-                    continue
+        for step, assignment, part in self._plan(payload):
+            if step is _TEXT:
+                reasons.extend(part.reasons)
+                continue
+            if step is _EXCLUDE:
                 exclusions.append(
                     self._memo_exclusion_coverage(assignment, profile, target, reasons)
                 )
                 continue
-            if is_app and assignment.intent != REQUIRED_INTENT:
-                reasons.append(self._not_required_reason(assignment))
-                continue
-            coverage = self._memo_include_coverage(
-                assignment, profile, target, reasons, user_targets
+            reasons.extend(part.reasons)
+            if part.user_targets:
+                user_targets.extend(part.user_targets)
+            coverage = (
+                part.coverage
+                if part.prediction is None
+                else self._device_group_tail(part, profile, target, reasons)
             )
-            if assignment.has_filter and not coverage.is_empty:
+            if step is _INCLUDE_FILTERED and not coverage.is_empty:
                 filtered.append((coverage, self._filter_condition(assignment, reasons), assignment))
             else:
                 unfiltered.append(coverage)
 
-        exclude = self._joined(exclusions)
+        # No exclusion, one include: the usual payload; `_joined` would give the same objects.
+        exclude = self._joined(exclusions) if exclusions else _NOTHING
         undecided_filter = False
         if filtered:
             evaluated: list[_Coverage] = []
@@ -797,7 +846,8 @@ class TenantTargeting:
                 undecided_filter = undecided_filter or not sure
             include = self._joined([*unfiltered, *evaluated])
         else:
-            include = self._joined(unfiltered)  # the usual payload: no filter
+            # The usual payload: no filter.
+            include = unfiltered[0] if len(unfiltered) == 1 else self._joined(unfiltered)
         verdict = _decide(include, exclude, target)
         conditions: tuple[FilterCondition, ...] = ()
         if verdict is not Applicability.APPLIES and undecided_filter:
@@ -813,15 +863,49 @@ class TenantTargeting:
         user_targeting = None
         if user_targets:
             user_targeting = self._user_targeting(tuple(user_targets), target, is_app, reasons)
+        # Positional, in field order: this runs for every (payload, profile) answer.
         return DevicePhaseApplicability(
-            payload_id=payload.id,
-            profile_id=profile.id,
-            verdict=verdict,
-            reasons=tuple(reasons),
-            filters=conditions,
-            user_targeting=user_targeting,
-            _coverage=self._reach_source(include, exclude, target.device_ids),
+            payload.id,
+            profile.id,
+            verdict,
+            tuple(reasons),
+            conditions,
+            user_targeting,
+            self._reach_source(include, exclude, target.device_ids),
         )
+
+    def _plan(self, payload: AssignedPayload) -> tuple[_Step, ...]:
+        """The payload's assignments as each profile's answer reads them, in order.
+
+        What does not depend on the profile (an assignment that adds only words, an include's
+        group, kind and members) is worked out once per payload; the answer for a profile then
+        only looks at each device group's place in that profile's targeting.
+        """
+        known = self._plans.get(id(payload))
+        if known is not None and known[0] is payload:
+            return known[1]
+        is_app = isinstance(payload, MobileApp)
+        plan: list[_Step] = []
+        for assignment in payload.assignments or ():
+            if assignment.target_kind is TargetKind.GROUP_EXCLUDE:
+                if is_app and assignment.intent not in (None, REQUIRED_INTENT):
+                    # The admin center keeps exclusions per assignment type (intent).
+                    text = (
+                        f"exclusion under '{assignment.intent}' does not affect required installs"
+                    )
+                    plan.append((_TEXT, assignment, _IncludePart(_NOTHING, (text,))))
+                else:
+                    plan.append((_EXCLUDE, assignment, _NO_PART))
+            elif is_app and assignment.intent != REQUIRED_INTENT:
+                text = self._not_required_reason(assignment)
+                plan.append((_TEXT, assignment, _IncludePart(_NOTHING, (text,))))
+            else:
+                step = _INCLUDE_FILTERED if assignment.has_filter else _INCLUDE
+                plan.append((step, assignment, self._include_part(assignment)))
+        steps = tuple(plan)
+        # The payload is kept beside its plan so that its id stays its own.
+        self._plans[id(payload)] = (payload, steps)
+        return steps
 
     def _not_required_reason(self, assignment: Assignment) -> str:
         # The same words for every app and profile with this target and intent: one string.
@@ -849,32 +933,98 @@ class TenantTargeting:
             return f"assigned to group {assignment.group_id}"
         return f"assigned to group {self._label(group)}"
 
-    def _memo_include_coverage(
+    def _include_part(self, assignment: Assignment) -> _IncludePart:
+        """What an include is, whichever profile asks (see `_plan`)."""
+        kind = assignment.target_kind
+        if kind is TargetKind.ALL_DEVICES:
+            return _IncludePart(_EVERYTHING, ("assigned to All devices",))
+        if kind is TargetKind.ALL_LICENSED_USERS:
+            return _IncludePart(
+                _NOTHING,
+                ("assigned to All users: user-targeted, applied after a user signs in",),
+                ("All users",),
+            )
+        if kind is not TargetKind.GROUP_INCLUDE or not assignment.group_id:
+            return _IncludePart(
+                _UNBOUNDED,
+                (f"assigned to an unsupported target ({assignment.target_odata_type})",),
+            )
+        if self._snapshot.groups is None:
+            return _IncludePart(
+                _UNBOUNDED,
+                (f"assigned to group {assignment.group_id}, but groups could not be read",),
+            )
+        group = self._groups.get(assignment.group_id)
+        if group is None:
+            # The groups were read in full: a group not among them is deleted and holds nobody
+            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
+            return _IncludePart(
+                _NOTHING,
+                (
+                    f"assigned to group {assignment.group_id}, which is not in the tenant "
+                    "(deleted?): it reaches no device",
+                ),
+            )
+        verdict = self.group_kind(group)
+        assigned = f"assigned to group {self._label(group)}"
+        if verdict.kind is GroupKind.USER:
+            return _IncludePart(
+                _NOTHING,
+                (assigned, "user group: user-targeted, applied after a user signs in"),
+                (self._label(group),),
+            )
+        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
+            return _IncludePart(_NOTHING, (assigned, "the group has no members"))
+        if verdict.kind is GroupKind.UNKNOWN:
+            return _IncludePart(_UNBOUNDED, (assigned, *verdict.reasons))
+        return self._device_group_part(group, (assigned,))
+
+    def _device_group_part(self, group: Group, reasons: tuple[str, ...]) -> _IncludePart:
+        if group.is_dynamic and group.processing_paused:
+            reasons = (*reasons, f"membership processing of '{group.display_name}' is paused")
+        prediction = self.membership(group)
+        coverage = self._coverage_of(prediction.members, prediction.possible_members)
+        return _IncludePart(coverage, reasons, (), group.id, prediction)
+
+    def _device_group_tail(
         self,
-        assignment: Assignment,
+        part: _IncludePart,
         profile: AutopilotProfile,
         target: ProfileTargeting,
         reasons: list[str],
-        user_targets: list[str],
     ) -> _Coverage:
-        # The answer reads only these fields of the assignment (and the profile's targeting).
-        key = (
-            True,
-            assignment.target_kind,
-            assignment.group_id,
-            assignment.target_odata_type,
-            profile.id,
-        )
-        cached = self._target_coverages.get(key)
-        if cached is None:
-            added: list[str] = []
-            users: list[str] = []
-            coverage = self._include_coverage(assignment, profile, target, added, users)
-            cached = (coverage, tuple(added), tuple(users))
-            self._target_coverages[key] = cached
-        reasons.extend(cached[1])
-        user_targets.extend(cached[2])
-        return cached[0]
+        """What a device group reaches of one profile's devices, and why."""
+        group_id = part.group_id
+        if group_id in target.ap_device_group_ids:
+            reasons.append(
+                f"group is an Autopilot device group of profile '{profile.display_name}'"
+            )
+            return _EVERYTHING
+        if group_id in target.excluded_group_ids:
+            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
+            # devices it holds (known without the device list).
+            reasons.append(
+                f"profile '{profile.display_name}' excludes the group: none of its devices get "
+                "the profile"
+            )
+            return _NOTHING
+        prediction = part.prediction
+        assert prediction is not None  # a device group's part always has its prediction
+        if prediction.holds_every_autopilot_device:
+            reasons.append("the group's rule holds every Autopilot device")
+            return _EVERYTHING
+        if prediction.unknown_reason is not None:
+            reasons.append(prediction.unknown_reason)
+        elif target.unknown_reason is not None:
+            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
+        else:
+            # A count is a fact only when both sides were read.
+            devices = target.device_ids
+            reasons.append(
+                f"group holds {self._held(part.coverage.certain, devices)} of the profile's "
+                f"{len(devices)} registered device(s)"
+            )
+        return part.coverage
 
     def _memo_exclusion_coverage(
         self,
@@ -892,51 +1042,6 @@ class TenantTargeting:
             self._target_coverages[key] = cached
         reasons.extend(cached[1])
         return cached[0]
-
-    def _include_coverage(
-        self,
-        assignment: Assignment,
-        profile: AutopilotProfile,
-        target: ProfileTargeting,
-        reasons: list[str],
-        user_targets: list[str],
-    ) -> _Coverage:
-        kind = assignment.target_kind
-        if kind is TargetKind.ALL_DEVICES:
-            reasons.append("assigned to All devices")
-            return _EVERYTHING
-        if kind is TargetKind.ALL_LICENSED_USERS:
-            reasons.append("assigned to All users: user-targeted, applied after a user signs in")
-            user_targets.append("All users")
-            return _NOTHING
-        if kind is not TargetKind.GROUP_INCLUDE or not assignment.group_id:
-            reasons.append(f"assigned to an unsupported target ({assignment.target_odata_type})")
-            return _UNBOUNDED
-        if self._snapshot.groups is None:
-            reasons.append(f"assigned to group {assignment.group_id}, but groups could not be read")
-            return _UNBOUNDED
-        group = self._groups.get(assignment.group_id)
-        if group is None:
-            # The groups were read in full: a group not among them is deleted and holds nobody
-            # (GRP-006 reports the dangling reference; profile targeting ignores it alike).
-            reasons.append(
-                f"assigned to group {assignment.group_id}, which is not in the tenant (deleted?): "
-                "it reaches no device"
-            )
-            return _NOTHING
-        verdict = self.group_kind(group)
-        reasons.append(f"assigned to group {self._label(group)}")
-        if verdict.kind is GroupKind.USER:
-            reasons.append("user group: user-targeted, applied after a user signs in")
-            user_targets.append(self._label(group))
-            return _NOTHING
-        if verdict.kind is GroupKind.UNKNOWN_EMPTY:
-            reasons.append("the group has no members")
-            return _NOTHING
-        if verdict.kind is GroupKind.UNKNOWN:
-            reasons.extend(verdict.reasons)
-            return _UNBOUNDED
-        return self._device_group_coverage(group, profile, target, reasons)
 
     def _exclusion_coverage(
         self,
@@ -973,6 +1078,21 @@ class TenantTargeting:
         reasons.append(f"excluded via {self._label(group)}")
         return self._device_group_coverage(group, profile, target, reasons)
 
+    def _held(self, members: frozenset[str], devices: frozenset[str]) -> int:
+        """How many of `devices` the (interned) member set holds.
+
+        Small sets are intersected on the spot; a large pair (a group holding every device, a
+        profile assigned to All devices) is asked once per payload targeting it: counted once.
+        """
+        if len(members) < _COUNT_ONCE or len(devices) < _COUNT_ONCE:
+            return len(members & devices)
+        key = (id(members), id(devices))
+        known = self._held_counts.get(key)
+        if known is None or known[0] is not members or known[1] is not devices:
+            # The sets are kept beside the count so that their ids stay their own.
+            known = self._held_counts[key] = (members, devices, len(members & devices))
+        return known[2]
+
     def _device_group_coverage(
         self,
         group: Group,
@@ -980,36 +1100,9 @@ class TenantTargeting:
         target: ProfileTargeting,
         reasons: list[str],
     ) -> _Coverage:
-        if group.is_dynamic and group.processing_paused:
-            reasons.append(f"membership processing of '{group.display_name}' is paused")
-        if group.id in target.ap_device_group_ids:
-            reasons.append(
-                f"group is an Autopilot device group of profile '{profile.display_name}'"
-            )
-            return _EVERYTHING
-        if group.id in target.excluded_group_ids:
-            # Exclusion wins over inclusion: no device of the group gets the profile, whichever
-            # devices it holds (known without the device list).
-            reasons.append(
-                f"profile '{profile.display_name}' excludes the group: none of its devices get "
-                "the profile"
-            )
-            return _NOTHING
-        prediction = self.membership(group)
-        if prediction.holds_every_autopilot_device:
-            reasons.append("the group's rule holds every Autopilot device")
-            return _EVERYTHING
-        if prediction.unknown_reason is not None:
-            reasons.append(prediction.unknown_reason)
-        elif target.unknown_reason is not None:
-            reasons.append(f"the profile's devices are not known: {target.unknown_reason}")
-        else:
-            # A count is a fact only when both sides were read.
-            held = len(prediction.members & target.device_ids)
-            reasons.append(
-                f"group holds {held} of the profile's {len(target.device_ids)} registered device(s)"
-            )
-        return self._coverage_of(prediction.members, prediction.possible_members)
+        part = self._device_group_part(group, ())
+        reasons.extend(part.reasons)
+        return self._device_group_tail(part, profile, target, reasons)
 
     def filter_split(self, filter_id: str, profile: AutopilotProfile) -> FilterSplit | None:
         """The filter's answer for the profile's possible devices; None when it is not read."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from rules import applicability
 from rules.applicability import Certainty, EffectiveProfile, TenantTargeting, tenant_targeting
 from rules.assignment_filters import (
     device_filter_facts,
@@ -249,3 +250,50 @@ def test_a_later_evaluations_device_set_is_compared_with_an_earlier_one_at_most_
     found = [builder.passed(subject, "m", devices=later) for _ in range(50)]
     assert all(finding.devices == tuple(sorted(ids)) for finding in found)
     assert CountingSet.comparisons <= 1
+
+
+def every_answer_reasons(snapshot: TenantSnapshot) -> list[tuple[str, ...]]:
+    view = TenantTargeting(snapshot)
+    payloads = [
+        *(snapshot.mobile_apps or ()),
+        *(snapshot.device_configurations or ()),
+        *(snapshot.settings_catalog_policies or ()),
+    ]
+    return [
+        view.device_phase_applicability(payload, profile).reasons
+        for profile in snapshot.autopilot_profiles or ()
+        for payload in payloads
+    ]
+
+
+def test_remembered_group_counts_match_intersecting_every_time(monkeypatch: Any) -> None:
+    snapshot = small_tenant()
+    # Every count intersected on the spot, then every count remembered per (group, profile).
+    monkeypatch.setattr(applicability, "_COUNT_ONCE", 10**9)
+    plain = every_answer_reasons(snapshot)
+    monkeypatch.setattr(applicability, "_COUNT_ONCE", 0)
+    remembered = every_answer_reasons(snapshot)
+    counted = [
+        reason for reasons in plain for reason in reasons if reason.startswith("group holds")
+    ]
+    assert len(set(counted)) > 1
+    assert remembered == plain
+
+
+def test_an_include_answers_each_profile_as_if_asked_alone() -> None:
+    # Parts of an include are shared between profiles: answer every profile with a view that
+    # has answered the others first, and compare with a fresh view per profile.
+    snapshot = small_tenant()
+    payloads = [*(snapshot.mobile_apps or ()), *(snapshot.device_configurations or ())]
+    shared = TenantTargeting(snapshot)
+    for profile in snapshot.autopilot_profiles or ():
+        alone = TenantTargeting(snapshot)
+        for payload in payloads:
+            one = shared.device_phase_applicability(payload, profile)
+            other = alone.device_phase_applicability(payload, profile)
+            assert (one.verdict, one.reasons, one.filters) == (
+                other.verdict,
+                other.reasons,
+                other.filters,
+            )
+            assert one.device_reach() == other.device_reach()

@@ -122,11 +122,32 @@ def iter_scoped(
     context: RuleContext, metadata: RuleMetadata
 ) -> Iterator[tuple[PreprovisioningDevice, FindingBuilder]]:
     """Each pre-provisioning device with a builder scoped to its profile."""
-    # Devices checked for the same profile and reason share one builder.
-    builders: dict[tuple[str, tuple[str, ...]], FindingBuilder] = {}
-    for meant in preprovisioning_devices(context):
+    # Devices checked for the same profile and reason share one builder; which devices those
+    # are is worked out once per snapshot, not once per device and rule.
+    scoped = context.snapshot.derived_view(_scoped_devices_of)
+    builders = [scoped_builder(context, metadata, meant) for meant in scoped.first_of_each]
+    return zip(scoped.devices, map(builders.__getitem__, scoped.builder_index), strict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _ScopedDevices:
+    devices: tuple[PreprovisioningDevice, ...]
+    # Per device, the index of its (profile, reasons) among `first_of_each`.
+    builder_index: tuple[int, ...]
+    # The first device of each (profile, reasons), in order of appearance.
+    first_of_each: tuple[PreprovisioningDevice, ...]
+
+
+def _scoped_devices_of(snapshot: TenantSnapshot) -> _ScopedDevices:
+    devices = snapshot.derived_view(_preprovisioning_devices_of)
+    indexes: dict[tuple[str, tuple[str, ...]], int] = {}
+    first: list[PreprovisioningDevice] = []
+    builder_index: list[int] = []
+    for meant in devices:
         key = (meant.profile.id, meant.reasons)
-        builder = builders.get(key)
-        if builder is None:
-            builder = builders[key] = scoped_builder(context, metadata, meant)
-        yield meant, builder
+        index = indexes.get(key)
+        if index is None:
+            index = indexes[key] = len(first)
+            first.append(meant)
+        builder_index.append(index)
+    return _ScopedDevices(devices, tuple(builder_index), tuple(first))
