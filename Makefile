@@ -55,7 +55,7 @@ bench: setup
 	$(MAKE) bench-100k
 
 # 100,000 devices, 5,000 apps, 20,000 groups: check in every format, export from the simulator,
-# the guardrail baseline on Azurite. Takes about 12 minutes on two cores; `make bench` runs it last.
+# the guardrail baseline on Azurite. Takes 5-12 minutes on two cores; `make bench` runs it last.
 bench-100k: setup
 	$(BIN)/python -m bench.scale100k
 
