@@ -62,6 +62,7 @@ __all__ = [
     "ReadError",
     "SnapshotModelError",
     "TenantSnapshot",
+    "navigations_of",
     "parse_collection",
     "parse_object",
 ]
@@ -159,12 +160,13 @@ def parse_collection(
 ) -> tuple[Any, ...]:
     """Every object of a read collection, parsed (the default `CollectionParser`)."""
     return tuple(
-        parse_object(path, item, index, _navigations_of(item, unreadable))
+        parse_object(path, item, index, navigations_of(item, unreadable))
         for index, item in enumerate(items)
     )
 
 
-def _navigations_of(item: object, unreadable: Mapping[str, frozenset[str]]) -> frozenset[str]:
+def navigations_of(item: object, unreadable: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The navigations of `item` (by its id) that `unreadable` lists; none without an id."""
     object_id = item.get("id") if isinstance(item, Mapping) else None
     return unreadable.get(object_id, frozenset()) if isinstance(object_id, str) else frozenset()
 

@@ -58,6 +58,15 @@ def by_id(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {str(obj["id"]): obj for obj in objects}
 
 
+def groups_document(tenant: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """A snapshot document holding only the groups collection."""
+    return {
+        "tenantId": tenant,
+        "capturedAt": "2026-12-01T00:00:00Z",
+        "collections": {tc.GROUPS: objects},
+    }
+
+
 def write_first_layout(table: TableClient, document: dict[str, Any]) -> None:
     """What the mirror wrote before packing: one entity per object, a meta row, no version."""
     tenant = document["tenantId"]
@@ -177,10 +186,7 @@ def test_packing_cut_between_bucket_transactions_leaves_the_first_layout_whole(
 ) -> None:
     tenant = str(uuid.uuid4())
     old = groups(60)
-    write_first_layout(
-        table,
-        {"tenantId": tenant, "capturedAt": "2026-12-01T00:00:00Z", "collections": {tc.GROUPS: old}},
-    )
+    write_first_layout(table, groups_document(tenant, old))
     mirror = TenantMirror(table_service)
     new = groups(60, note=" (read again)")
 
@@ -206,10 +212,7 @@ def test_packing_cut_during_its_deletes_reads_the_new_layout_whole(
 ) -> None:
     tenant = str(uuid.uuid4())
     old = groups(60)
-    write_first_layout(
-        table,
-        {"tenantId": tenant, "capturedAt": "2026-12-01T00:00:00Z", "collections": {tc.GROUPS: old}},
-    )
+    write_first_layout(table, groups_document(tenant, old))
     mirror = TenantMirror(table_service)
     new = groups(30, note=" (fewer)")
     texts = {key_part(str(o["id"])): (str(o["id"]), tenant_mirror._object_text(o)) for o in new}
@@ -236,11 +239,7 @@ def test_a_full_write_rewrites_only_changed_buckets_and_a_copy_reads_only_those(
 ) -> None:
     tenant = str(uuid.uuid4())
     one, other = TenantMirror(table_service), TenantMirror(table_service)
-    document = {
-        "tenantId": tenant,
-        "capturedAt": "2026-12-01T00:00:00Z",
-        "collections": {tc.GROUPS: groups(200)},
-    }
+    document = groups_document(tenant, groups(200))
     one.save_snapshot(tenant, document)
     assert len(bucket_keys(table, tenant, tc.GROUPS)) > 8
     before = one.load(tenant)
@@ -268,11 +267,7 @@ def test_a_collection_that_grows_past_its_buckets_gets_longer_prefixes_and_copie
 ) -> None:
     tenant = str(uuid.uuid4())
     one, other = TenantMirror(table_service), TenantMirror(table_service)
-    document = {
-        "tenantId": tenant,
-        "capturedAt": "2026-12-01T00:00:00Z",
-        "collections": {tc.GROUPS: groups(4)},
-    }
+    document = groups_document(tenant, groups(4))
     one.save_snapshot(tenant, document)
     assert one.load(tenant) is not None
     assert (layout(table, tenant, tc.GROUPS) or {})["Length"] == 0
@@ -298,11 +293,7 @@ def test_incremental_writes_that_overflow_a_bucket_repack_the_collection(
     monkeypatch.setattr(tenant_mirror, "MAX_BUCKET_BYTES", 20_000)
     tenant = str(uuid.uuid4())
     one, other = TenantMirror(table_service), TenantMirror(table_service)
-    document = {
-        "tenantId": tenant,
-        "capturedAt": "2026-12-01T00:00:00Z",
-        "collections": {tc.GROUPS: groups(3)},
-    }
+    document = groups_document(tenant, groups(3))
     one.save_snapshot(tenant, document)
     assert one.load(tenant) is not None
     # Random text barely compresses: 8 KB of it per object overflows 20,000 bytes in 3 objects.
@@ -346,11 +337,7 @@ def test_a_relayout_racing_incremental_writers_never_shows_a_partial_collection(
     base = groups(40)
     TenantMirror(table_service).save_snapshot(
         tenant,
-        {
-            "tenantId": tenant,
-            "capturedAt": "2026-12-01T00:00:00Z",
-            "collections": {tc.GROUPS: base},
-        },
+        groups_document(tenant, base),
     )
     grown = groups(300, note=" (grown)")
     errors: list[BaseException] = []

@@ -134,17 +134,17 @@ def read_settings(environ: Mapping[str, str] | None = None) -> GuardrailSettings
         notification_url=notification_url,
         queue_connection=env.get(QUEUES_SETTING) or None,
         queue_url=env.get(QUEUES_URL_SETTING) or None,
-        audit_overlap_minutes=_bounded_int(
+        audit_overlap_minutes=bounded_int(
             env, AUDIT_OVERLAP_SETTING, DEFAULT_AUDIT_OVERLAP_MINUTES, 0, 1440
         ),
-        renew_before_hours=_bounded_int(
+        renew_before_hours=bounded_int(
             env, RENEW_BEFORE_SETTING, DEFAULT_RENEW_BEFORE_HOURS, 1, 600
         ),
         authority=authority,
-        tenant_concurrency=_bounded_int(
+        tenant_concurrency=bounded_int(
             env, TENANT_CONCURRENCY_SETTING, DEFAULT_TENANT_CONCURRENCY, 1, 32
         ),
-        tenant_wait_seconds=_bounded_int(
+        tenant_wait_seconds=bounded_int(
             env, TENANT_WAIT_SETTING, DEFAULT_TENANT_WAIT_SECONDS, 0, 540
         ),
     )
@@ -228,7 +228,8 @@ def _authority(value: str) -> str:
     return host
 
 
-def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """Setting `name` as a whole number from `low` to `high`; `default` when unset or empty."""
     value = env.get(name)
     if value is None or value == "":
         return default

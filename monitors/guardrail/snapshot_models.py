@@ -26,19 +26,22 @@ the cache off).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from rules.snapshot_model import TenantSnapshot, parse_collection, parse_object
+from monitors.guardrail.settings import bounded_int
+from monitors.store.kept import NewestPerTenant
+from rules.snapshot_model import (
+    TenantSnapshot,
+    navigations_of,
+    parse_collection,
+    parse_object,
+)
 
 DEFAULT_MODEL_TENANTS: Final = 4
 MAX_MODEL_TENANTS: Final = 64
 MODEL_CACHE_SETTING: Final = "GREENSCREEN_MODEL_CACHE_TENANTS"
-
-_NO_NAVIGATIONS: Final = frozenset[str]()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,29 +76,24 @@ class SnapshotModels:
     def __init__(self, max_tenants: int = DEFAULT_MODEL_TENANTS) -> None:
         if max_tenants < 0:
             raise ValueError("max_tenants must not be negative")
-        self._max_tenants = max_tenants
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: NewestPerTenant[_Kept] = NewestPerTenant(max_tenants, lambda k: k.version)
         self.last = ModelStats(0, 0, (), None)
         self.objects_parsed = 0  # over the instance's life: what the cache did not save
 
     @property
     def max_tenants(self) -> int:
-        return self._max_tenants
+        return self._kept.limit
 
     def tenants(self) -> tuple[str, ...]:
         """The tenants whose model is kept, least recently used first."""
-        with self._lock:
-            return tuple(self._kept)
+        return self._kept.tenants()
 
     def kept_version(self, tenant_id: str) -> int | None:
-        with self._lock:
-            kept = self._kept.get(tenant_id)
-            return None if kept is None else kept.version
+        kept = self._kept.get(tenant_id)
+        return None if kept is None else kept.version
 
     def forget(self, tenant_id: str) -> None:
-        with self._lock:
-            self._kept.pop(tenant_id, None)
+        self._kept.pop(tenant_id)
 
     def model(self, document: Mapping[str, Any], *, version: int | None) -> TenantSnapshot:
         """The model of `document` (as `TenantSnapshot.from_document` builds it).
@@ -105,9 +103,8 @@ class SnapshotModels:
         """
         tenant_id = document.get("tenantId")
         kept: _Kept | None = None
-        if isinstance(tenant_id, str) and self._max_tenants:
-            with self._lock:
-                kept = self._kept.get(tenant_id)
+        if isinstance(tenant_id, str):
+            kept = self._kept.get(tenant_id)
         collections: dict[str, _Parsed] = {}
         counts = [0, 0]
         parsed_collections: list[str] = []
@@ -129,19 +126,10 @@ class SnapshotModels:
             counts[0], counts[1], tuple(parsed_collections), None if kept is None else kept.version
         )
         self.objects_parsed += counts[0]
-        if isinstance(tenant_id, str) and version and self._max_tenants:
-            self._keep(tenant_id, _Kept(version, collections))
+        if isinstance(tenant_id, str) and version:
+            # A newer change of this tenant that kept its model first keeps it.
+            self._kept.put(tenant_id, _Kept(version, collections))
         return snapshot
-
-    def _keep(self, tenant_id: str, model: _Kept) -> None:
-        with self._lock:
-            current = self._kept.get(tenant_id)
-            if current is not None and current.version > model.version:
-                return  # a newer change of this tenant kept its model first: keep that one
-            self._kept[tenant_id] = model
-            self._kept.move_to_end(tenant_id)
-            while len(self._kept) > self._max_tenants:
-                self._kept.popitem(last=False)
 
 
 def _reparse(
@@ -167,12 +155,12 @@ def _reparse(
     objects: list[Any] = []
     parsed = 0
     for index, item in enumerate(items):
-        navigations = _navigations(item, unreadable)
+        navigations = navigations_of(item, unreadable)
         hit = before.get(id(item))
         if (
             hit is not None
             and hit[0] is item
-            and _navigations(item, earlier.unreadable) == navigations
+            and navigations_of(item, earlier.unreadable) == navigations
         ):
             objects.append(hit[1])
             continue
@@ -181,22 +169,6 @@ def _reparse(
     return tuple(objects), parsed
 
 
-def _navigations(item: object, unreadable: Mapping[str, frozenset[str]]) -> frozenset[str]:
-    object_id = item.get("id") if isinstance(item, Mapping) else None
-    if not isinstance(object_id, str):
-        return _NO_NAVIGATIONS
-    return unreadable.get(object_id, _NO_NAVIGATIONS)
-
-
 def model_cache_tenants(env: Mapping[str, str]) -> int:
     """`GREENSCREEN_MODEL_CACHE_TENANTS`: how many tenants' models an instance keeps (0-64)."""
-    from monitors.guardrail.settings import SettingsError
-
-    text = (env.get(MODEL_CACHE_SETTING) or "").strip()
-    if not text:
-        return DEFAULT_MODEL_TENANTS
-    if not (text.isascii() and text.isdigit() and int(text) <= MAX_MODEL_TENANTS):
-        raise SettingsError(
-            f"{MODEL_CACHE_SETTING} must be a whole number from 0 to {MAX_MODEL_TENANTS}"
-        )
-    return int(text)
+    return bounded_int(env, MODEL_CACHE_SETTING, DEFAULT_MODEL_TENANTS, 0, MAX_MODEL_TENANTS)

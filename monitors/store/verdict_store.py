@@ -37,10 +37,9 @@ import contextlib
 import json
 import logging
 import random
-import threading
 import time
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -71,6 +70,7 @@ from monitors.store.continuation import (
     encode_continuation,
 )
 from monitors.store.diff import Change, QuietCounts, diff_evaluation, is_counted
+from monitors.store.kept import NewestPerTenant
 from monitors.store.keys import (
     BUCKET_ROW_PREFIX,
     HEAD_ROW_KEY,
@@ -231,9 +231,9 @@ class VerdictStore:
         self._tables: dict[str, TableClient] = {}
         if kept_states < 0:
             raise ValueError("kept_states must not be negative")
-        self._kept_limit = kept_states
-        self._kept: OrderedDict[str, _KeptState] = OrderedDict()
-        self._kept_lock = threading.Lock()
+        self._kept: NewestPerTenant[_KeptState] = NewestPerTenant(
+            kept_states, lambda state: state.committed
+        )
         self.last_state_read = 0  # state records `current_state` last read from storage
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -676,7 +676,7 @@ class VerdictStore:
             by_rule: dict[str, dict[str, Content]] = defaultdict(dict)
             for row_key, content in contents.items():
                 by_rule[_rule_part(row_key)][row_key] = content
-            self._keep_state(tenant, _KeptState(head.committed, head.purged, dict(by_rule)))
+            self._kept.put(tenant, _KeptState(head.committed, head.purged, dict(by_rule)))
             self.last_state_read = sum(len(content) for content in contents.values())
             # In storage order, as always (the dashboard and reports list them so).
             return _state_view(tenant, head, _merged(contents).values())
@@ -688,24 +688,9 @@ class VerdictStore:
     # -- the kept states --------------------------------------------------------------------
 
     def _kept_state(self, tenant: str, head: _Head) -> _KeptState | None:
-        with self._kept_lock:
-            kept = self._kept.get(tenant)
-            if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
-                return None
-            self._kept.move_to_end(tenant)
-            return kept
-
-    def _keep_state(self, tenant: str, kept: _KeptState) -> None:
-        if not self._kept_limit:
-            return
-        with self._kept_lock:
-            current = self._kept.get(tenant)
-            if current is not None and current.committed > kept.committed:
-                return  # a newer commit is kept already
-            self._kept[tenant] = kept
-            self._kept.move_to_end(tenant)
-            while len(self._kept) > self._kept_limit:
-                self._kept.popitem(last=False)
+        return self._kept.get(
+            tenant, lambda kept: (kept.committed, kept.purged) == (head.committed, head.purged)
+        )
 
     def _advance_kept(
         self,
@@ -721,8 +706,7 @@ class VerdictStore:
         `head.committed`) with what this write put in or deleted (`written`); the other
         rules' visible content is unchanged (a repair restores what was visible). A kept
         state of another commit is dropped."""
-        with self._kept_lock:
-            kept = self._kept.pop(tenant, None)
+        kept = self._kept.pop(tenant)
         if kept is None or (kept.committed, kept.purged) != (head.committed, head.purged):
             return
         rules = {part: rows for part, rows in kept.rules.items() if part not in evaluated}
@@ -737,7 +721,7 @@ class VerdictStore:
             else:
                 rows[row_key] = written_content
         rules.update({part: rows for part, rows in fresh.items() if rows})
-        self._keep_state(tenant, _KeptState(seq, head.purged, rules))
+        self._kept.put(tenant, _KeptState(seq, head.purged, rules))
 
     def history(
         self,
@@ -1108,8 +1092,7 @@ class VerdictStore:
             # must not be answered any more. Marked after the deletions, so a state read
             # between them and the mark is not kept under the new mark. (A writer meanwhile
             # loses its race on the head and starts over, as after any other writer.)
-            with self._kept_lock:
-                self._kept.pop(tenant, None)
+            self._kept.pop(tenant)
             table.update_entity(
                 {"PartitionKey": tenant, "RowKey": HEAD_ROW_KEY, "StatePurge": uuid.uuid4().hex},
                 mode=UpdateMode.MERGE,
